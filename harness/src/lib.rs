@@ -4,3 +4,5 @@
 //! manifests → model → policy → oracle → scenario → runner (cluster, probe) → report.
 
 pub mod capability;
+pub mod manifest;
+pub mod model;

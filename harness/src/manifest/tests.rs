@@ -1,0 +1,154 @@
+use std::path::Path;
+
+use rstest::rstest;
+
+use super::*;
+
+fn parse(text: &str) -> Result<Vec<Document>, ManifestError> {
+    parse_str(Path::new("t.yaml"), text)
+}
+
+#[test]
+fn splits_multi_document_yaml_and_skips_empty_documents() {
+    let docs = parse(
+        "# comment\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\n---\n# only a comment\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: p}\n",
+    )
+    .unwrap();
+    assert_eq!(docs.len(), 2);
+    assert_eq!(docs[0].kind(), "Namespace");
+    assert_eq!(docs[0].source.document, 2);
+    assert_eq!(docs[0].source.line, 2);
+    assert_eq!(docs[1].kind(), "Pod");
+    assert_eq!(docs[1].source.document, 5);
+    assert_eq!(docs[1].source.line, 9);
+}
+
+#[test]
+fn expands_kind_list() {
+    let docs = parse_str(
+        Path::new("l.json"),
+        r#"{"apiVersion":"v1","kind":"List","items":[{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"a"}},{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"b"}}]}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        docs.iter().map(|d| d.name()).collect::<Vec<_>>(),
+        ["a", "b"]
+    );
+}
+
+#[rstest]
+#[case::tab_indentation(
+    "apiVersion: v1\nkind: Pod\nmetadata:\n\tname: x\n",
+    "document 1",
+    "line 4"
+)]
+#[case::unclosed_bracket("apiVersion: v1\nkind: Pod\nspec: [1, 2\n", "document 1", "unclosed")]
+#[case::second_document_line_numbers(
+    "apiVersion: v1\nkind: Pod\n---\napiVersion: v1\nkind: Pod\nmetadata:\n\tname: x\n",
+    "document 2",
+    "line 7"
+)]
+#[case::duplicate_key(
+    "apiVersion: v1\nkind: Pod\nkind: Service\n",
+    "document 1",
+    "duplicate"
+)]
+#[case::scalar_document("just a string\n", "document 1", "expected a Kubernetes object")]
+#[case::missing_kind("apiVersion: v1\nmetadata: {name: x}\n", "kind: missing", "document 1")]
+#[case::kind_not_a_string(
+    "apiVersion: v1\nkind: [Pod]\n",
+    "kind: expected a non-empty string",
+    "found a list"
+)]
+fn syntax_and_shape_errors_name_file_document_and_place(
+    #[case] text: &str,
+    #[case] want1: &str,
+    #[case] want2: &str,
+) {
+    let err = parse(text).unwrap_err().to_string();
+    assert!(err.starts_with("t.yaml: "), "{err}");
+    assert!(err.contains(want1), "{err} should contain {want1}");
+    assert!(err.contains(want2), "{err} should contain {want2}");
+}
+
+#[test]
+fn binary_garbage_is_refused_as_not_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("garbage.yaml");
+    std::fs::write(&path, [0x89u8, 0x50, 0x4e, 0x47, 0x00, 0xff, 0xfe]).unwrap();
+    let err = load_paths(&[path]).unwrap_err().to_string();
+    assert!(err.contains("garbage.yaml: not a text manifest"), "{err}");
+    let err = parse("apiVersion: v1\0\n").unwrap_err().to_string();
+    assert!(err.contains("NUL byte"), "{err}");
+}
+
+#[test]
+fn directories_are_read_recursively_in_sorted_order_and_other_files_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    std::fs::write(
+        dir.path().join("sub/b.yml"),
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: b}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("a.yaml"),
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("c.json"),
+        r#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"c"}}"#,
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "not a manifest").unwrap();
+    let docs = load_paths(&[dir.path().to_path_buf()]).unwrap();
+    assert_eq!(
+        docs.iter().map(|d| d.name()).collect::<Vec<_>>(),
+        ["a", "c", "b"]
+    );
+}
+
+#[test]
+fn missing_path_is_an_io_error_naming_it() {
+    let err = load_paths(&["/nonexistent/netpol.yaml".into()])
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("/nonexistent/netpol.yaml: "), "{err}");
+}
+
+#[test]
+fn typed_names_the_field_path_of_a_wrong_type() {
+    let docs = parse(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: x}\nspec:\n  ingress:\n  - ports:\n    - port: 80\n      endPort: eighty\n",
+    )
+    .unwrap();
+    let err = docs[0]
+        .typed::<k8s_openapi::api::networking::v1::NetworkPolicy>()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("spec.ingress[0].ports[0].endPort"), "{err}");
+}
+
+#[test]
+fn typed_strict_refuses_unknown_fields_with_their_path() {
+    let docs = parse(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: x}\nspec:\n  podSelector: {}\n  ingres: []\n  ingress:\n  - form: []\n",
+    )
+    .unwrap();
+    let err = docs[0]
+        .typed_strict::<k8s_openapi::api::networking::v1::NetworkPolicy>()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("spec.ingres: unsupported"), "{err}");
+    let fields = unknown_fields(
+        &docs[0].value,
+        &serde_json::to_value(
+            docs[0]
+                .typed::<k8s_openapi::api::networking::v1::NetworkPolicy>()
+                .unwrap(),
+        )
+        .unwrap(),
+    );
+    assert_eq!(fields, ["spec.ingres", "spec.ingress[0].form"]);
+}
