@@ -250,12 +250,12 @@ impl Cluster {
             .collect()
     }
 
-    /// Adds an endpoint (keeping the list sorted) and its namespace if new. Fails if an endpoint
-    /// with the same `namespace/name` exists.
-    pub fn add_endpoint(&mut self, endpoint: Endpoint) -> Result<EndpointId, Endpoint> {
+    /// Adds an endpoint (keeping the list sorted) and its namespace if new. Fails, returning the
+    /// existing endpoint's id, if one with the same `namespace/name` exists.
+    pub fn add_endpoint(&mut self, endpoint: Endpoint) -> Result<EndpointId, EndpointId> {
         let key = endpoint.key();
         match self.endpoints.binary_search_by(|e| cmp_key(e, &key)) {
-            Ok(_) => Err(endpoint),
+            Ok(existing) => Err(EndpointId(existing)),
             Err(pos) => {
                 self.ensure_namespace(&endpoint.namespace);
                 self.endpoints.insert(pos, endpoint);
