@@ -6,3 +6,4 @@
 pub mod capability;
 pub mod manifest;
 pub mod model;
+pub mod policy;

@@ -1,0 +1,3 @@
+//! Policy languages the oracle understands: selectors and, later, the policy kinds built on them.
+
+pub mod selector;
