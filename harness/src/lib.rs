@@ -1,9 +1,15 @@
 //! netpol-harness: an end-to-end conformance harness for Kubernetes network policy.
 //!
 //! Data flows one way through the modules:
-//! manifests → model → policy → oracle → scenario → runner (cluster, probe) → report.
+//! [`manifest`] (files → documents) → [`model`] (namespaces, endpoints) → [`policy`] (every kind
+//! in one rule model) → [`oracle`] (verdicts and explanations) → scenario steps → cluster actions
+//! and probes → observed matrix → [`report`].
 
+pub mod analysis;
 pub mod capability;
+pub mod cli;
 pub mod manifest;
 pub mod model;
+pub mod oracle;
 pub mod policy;
+pub mod report;

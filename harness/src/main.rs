@@ -1,1 +1,5 @@
-fn main() {}
+//! The `netpol-harness` command; all logic lives in the library.
+
+fn main() -> std::process::ExitCode {
+    netpol_harness::cli::main()
+}

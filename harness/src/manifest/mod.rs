@@ -216,13 +216,25 @@ pub fn parse_str(path: &Path, text: &str) -> Result<Vec<Document>, ManifestError
         }
         // Pad with newlines so the parser's line numbers are the file's line numbers.
         let padded = format!("{}{}", "\n".repeat(chunk.first_line - 1), chunk.text);
-        let value: Value = serde_saphyr::from_str(&padded).map_err(|e| ManifestError::Syntax {
-            at: source.clone(),
-            message: e.without_snippet().to_string(),
-        })?;
+        let value: Value =
+            serde_saphyr::from_str_with_options(&padded, yaml_options()).map_err(|e| {
+                ManifestError::Syntax {
+                    at: source.clone(),
+                    message: e.without_snippet().to_string(),
+                }
+            })?;
         expand_document(source, value, &mut documents)?;
     }
     Ok(documents)
+}
+
+/// YAML 1.2 scalars (only `true`/`false` are booleans, so a namespace called `y` or `no` stays a
+/// string), and budgets large enough for CNI bundles with big CRDs.
+fn yaml_options() -> serde_saphyr::Options {
+    serde_saphyr::options! {
+        strict_booleans: true,
+        budget: serde_saphyr::budget! { max_nodes: 4_000_000, max_events: 16_000_000 },
+    }
 }
 
 /// Adds `value` to `out`, expanding `kind: List` (as `kubectl get -o yaml` writes) into its items.

@@ -152,3 +152,14 @@ fn typed_strict_refuses_unknown_fields_with_their_path() {
     );
     assert_eq!(fields, ["spec.ingres", "spec.ingress[0].form"]);
 }
+
+#[test]
+fn yaml_1_1_booleans_stay_strings_so_namespace_y_works() {
+    let docs = parse("apiVersion: v1\nkind: Pod\nmetadata: {name: a, namespace: y}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: no, labels: {on: yes}}\n").unwrap();
+    assert_eq!(docs[0].namespace(), Some("y"));
+    assert_eq!(docs[1].name(), "no");
+    assert_eq!(
+        docs[1].value.pointer("/metadata/labels/on"),
+        Some(&serde_json::json!("yes"))
+    );
+}

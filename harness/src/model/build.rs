@@ -353,8 +353,8 @@ fn service(doc: &Document, namespace: &str) -> Result<Service, ManifestError> {
     })
 }
 
-/// Converts an int-or-string port into a [`PortRef`], validating the range.
-pub(crate) fn port_ref(value: &IntOrString) -> Result<PortRef, String> {
+/// Converts an int-or-string port into a [`PortRef`], validating the range and the name syntax.
+pub fn port_ref(value: &IntOrString) -> Result<PortRef, String> {
     match value {
         IntOrString::Int(n) => u16::try_from(*n)
             .ok()
@@ -413,8 +413,10 @@ fn ingress_routes(doc: &Document, namespace: &str) -> Result<Vec<IngressRoute>, 
                     })?),
                     (None, Some(n)) => PortRef::Name(n.clone()),
                     (None, None) => {
-                        return Err(doc
-                            .invalid(format!("{at}.backend.service.port"), "needs number or name"));
+                        return Err(doc.invalid(
+                            format!("{at}.backend.service.port"),
+                            "needs number or name",
+                        ));
                     }
                 },
                 None => return Err(doc.invalid(format!("{at}.backend.service.port"), "missing")),

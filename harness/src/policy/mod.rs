@@ -1,3 +1,459 @@
-//! Policy languages the oracle understands: selectors and, later, the policy kinds built on them.
+//! Every policy kind decoded into one rule model, the one Calico evaluates: tiers in order,
+//! policies in a tier by `order`, rules in a policy in sequence, each rule with an action.
+//!
+//! - Kubernetes NetworkPolicy ([`k8s`]) becomes Allow rules in tier `default` at order 1000, as
+//!   Calico converts it; with only Allow rules and an end-of-tier deny this is exactly the
+//!   Kubernetes semantics ("allowed if any selecting policy allows").
+//! - Calico NetworkPolicy, GlobalNetworkPolicy and Tier ([`calico`]) map one to one.
+//! - AdminNetworkPolicy and BaselineAdminNetworkPolicy ([`admin`]) become tiers before and after
+//!   `default`, whose end-of-tier action is Pass.
+//!
+//! Selectors are [`Selector`]s over an endpoint's *policy labels* ([`labels`]): its own labels,
+//! plus the labels Calico adds (`projectcalico.org/namespace`, the namespace's labels prefixed
+//! `pcns.`, the service account's prefixed `pcsa.`), so every peer match is one selector.
 
+pub mod admin;
+pub mod calico;
+pub mod k8s;
+pub mod labels;
 pub mod selector;
+
+use std::fmt;
+
+use ipnet::IpNet;
+
+use crate::manifest::{Document, ManifestError, Source};
+use crate::model::Protocol;
+pub use selector::Selector;
+
+/// What a matching rule does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Allow the packet; evaluation ends.
+    Allow,
+    /// Drop the packet; evaluation ends.
+    Deny,
+    /// Skip the rest of this tier; evaluation continues with the next tier.
+    Pass,
+    /// Log and continue with the next rule.
+    Log,
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+/// The direction a policy applies in, seen from the endpoint it selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Direction {
+    /// Traffic arriving at the selected endpoint.
+    Ingress,
+    /// Traffic leaving the selected endpoint.
+    Egress,
+}
+
+impl fmt::Display for Direction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Direction::Ingress => "ingress",
+            Direction::Egress => "egress",
+        })
+    }
+}
+
+/// What happens to a packet that reaches the end of a tier whose policies applied but decided
+/// nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TierDefault {
+    /// Drop it (Calico's default, and the Kubernetes "isolated pod" behaviour).
+    Deny,
+    /// Continue with the next tier (AdminNetworkPolicy and baseline tiers).
+    Pass,
+}
+
+/// A tier: an ordered group of policies.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tier {
+    /// The tier's name.
+    pub name: String,
+    /// Lower orders are evaluated first; `None` is last.
+    pub order: Option<f64>,
+    /// What the end of the tier does.
+    pub default_action: TierDefault,
+    /// Where it was declared (`None` for built-in tiers).
+    pub source: Option<Source>,
+}
+
+/// The name of Calico's default tier, where Kubernetes NetworkPolicy lives.
+pub const DEFAULT_TIER: &str = "default";
+/// The tier AdminNetworkPolicy is placed in (Calico 3.29–3.31 name).
+pub const ADMIN_TIER: &str = "adminnetworkpolicy";
+/// The tier BaselineAdminNetworkPolicy is placed in (Calico 3.30–3.31 name).
+pub const BASELINE_TIER: &str = "baselineadminnetworkpolicy";
+
+impl Tier {
+    /// The built-in tiers: admin (order 1000, Pass), default (1,000,000, Deny) and baseline
+    /// (10,000,000, Pass).
+    pub fn builtin() -> Vec<Tier> {
+        vec![
+            Tier {
+                name: ADMIN_TIER.into(),
+                order: Some(1_000.0),
+                default_action: TierDefault::Pass,
+                source: None,
+            },
+            Tier {
+                name: DEFAULT_TIER.into(),
+                order: Some(1_000_000.0),
+                default_action: TierDefault::Deny,
+                source: None,
+            },
+            Tier {
+                name: BASELINE_TIER.into(),
+                order: Some(10_000_000.0),
+                default_action: TierDefault::Pass,
+                source: None,
+            },
+        ]
+    }
+}
+
+/// The kind of object a policy came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PolicyKind {
+    /// networking.k8s.io/v1 NetworkPolicy.
+    KubernetesNetworkPolicy,
+    /// projectcalico.org/v3 NetworkPolicy.
+    CalicoNetworkPolicy,
+    /// projectcalico.org/v3 GlobalNetworkPolicy.
+    CalicoGlobalNetworkPolicy,
+    /// policy.networking.k8s.io/v1alpha1 AdminNetworkPolicy.
+    AdminNetworkPolicy,
+    /// policy.networking.k8s.io/v1alpha1 BaselineAdminNetworkPolicy.
+    BaselineAdminNetworkPolicy,
+}
+
+impl PolicyKind {
+    /// The kind as written in manifests.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PolicyKind::KubernetesNetworkPolicy | PolicyKind::CalicoNetworkPolicy => {
+                "NetworkPolicy"
+            }
+            PolicyKind::CalicoGlobalNetworkPolicy => "GlobalNetworkPolicy",
+            PolicyKind::AdminNetworkPolicy => "AdminNetworkPolicy",
+            PolicyKind::BaselineAdminNetworkPolicy => "BaselineAdminNetworkPolicy",
+        }
+    }
+
+    /// A short label used in explanations (`k8s`, `calico`, `global`, `anp`, `banp`).
+    pub fn short(self) -> &'static str {
+        match self {
+            PolicyKind::KubernetesNetworkPolicy => "NetworkPolicy",
+            PolicyKind::CalicoNetworkPolicy => "Calico NetworkPolicy",
+            PolicyKind::CalicoGlobalNetworkPolicy => "GlobalNetworkPolicy",
+            PolicyKind::AdminNetworkPolicy => "AdminNetworkPolicy",
+            PolicyKind::BaselineAdminNetworkPolicy => "BaselineAdminNetworkPolicy",
+        }
+    }
+}
+
+/// A protocol a rule names: one the harness probes, or another by number (which no probe uses).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProtocolMatch {
+    /// TCP, UDP, SCTP or ICMP.
+    Known(Protocol),
+    /// Any other IP protocol (ICMPv6, UDPLite, or a number); never equal to a probe's protocol.
+    Other(u8),
+}
+
+impl ProtocolMatch {
+    /// Whether a packet of `protocol` matches.
+    pub fn matches(self, protocol: Protocol) -> bool {
+        match self {
+            ProtocolMatch::Known(p) => p == protocol,
+            ProtocolMatch::Other(n) => n == protocol.number(),
+        }
+    }
+}
+
+impl fmt::Display for ProtocolMatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProtocolMatch::Known(p) => write!(f, "{p}"),
+            ProtocolMatch::Other(n) => write!(f, "protocol {n}"),
+        }
+    }
+}
+
+/// A destination port condition.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum PortSpec {
+    /// An inclusive range (a single port is `Range(p, p)`).
+    Range(u16, u16),
+    /// A named port, resolved against the destination endpoint's container ports.
+    Named(String),
+}
+
+impl fmt::Display for PortSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PortSpec::Range(a, b) if a == b => write!(f, "{a}"),
+            PortSpec::Range(a, b) => write!(f, "{a}-{b}"),
+            PortSpec::Named(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+/// An ICMP type/code condition (probes send echo requests: type 8, code 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct IcmpMatch {
+    /// ICMP type.
+    pub icmp_type: u8,
+    /// ICMP code, if constrained.
+    pub code: Option<u8>,
+}
+
+/// Conditions on one side (source or destination) of a packet. All present conditions must hold.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EntityMatch {
+    /// The side must be a known endpoint whose policy labels match (external addresses never do).
+    pub selector: Option<Selector>,
+    /// The side must not be an endpoint matching this (external addresses always satisfy it).
+    pub not_selector: Option<Selector>,
+    /// The side's address must be in one of these.
+    pub nets: Vec<IpNet>,
+    /// The side's address must be in none of these.
+    pub not_nets: Vec<IpNet>,
+    /// The destination port must be one of these (destination side only).
+    pub ports: Vec<PortSpec>,
+    /// The destination port must be none of these (destination side only).
+    pub not_ports: Vec<PortSpec>,
+}
+
+impl EntityMatch {
+    /// Whether the side has no conditions at all.
+    pub fn is_any(&self) -> bool {
+        *self == EntityMatch::default()
+    }
+}
+
+/// One rule of a policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    /// What a match does.
+    pub action: Action,
+    /// Only packets of this protocol.
+    pub protocol: Option<ProtocolMatch>,
+    /// Never packets of this protocol.
+    pub not_protocol: Option<ProtocolMatch>,
+    /// ICMP type/code (only with protocol ICMP).
+    pub icmp: Option<IcmpMatch>,
+    /// ICMP type/code the packet must not have.
+    pub not_icmp: Option<IcmpMatch>,
+    /// IP family (4 or 6), if constrained.
+    pub ip_version: Option<u8>,
+    /// Conditions on the packet's source.
+    pub source: EntityMatch,
+    /// Conditions on the packet's destination (and port).
+    pub destination: EntityMatch,
+    /// Where in the policy the rule was written, e.g. `spec.ingress[0].from[1]`.
+    pub origin: String,
+    /// The rule as a short human text, for explanations.
+    pub summary: String,
+}
+
+/// Identifies a policy: its kind, namespace (for namespaced kinds) and name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PolicyId {
+    /// The kind.
+    pub kind: PolicyKind,
+    /// The namespace (namespaced kinds only).
+    pub namespace: Option<String>,
+    /// The name.
+    pub name: String,
+}
+
+impl fmt::Display for PolicyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.namespace {
+            Some(ns) => write!(f, "{} {ns}/{}", self.kind.short(), self.name),
+            None => write!(f, "{} {}", self.kind.short(), self.name),
+        }
+    }
+}
+
+/// A policy in the common rule model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    /// Kind, namespace, name.
+    pub id: PolicyId,
+    /// The tier it belongs to.
+    pub tier: String,
+    /// Its order in the tier (lower first; `None` last).
+    pub order: Option<f64>,
+    /// Which endpoints it applies to (over policy labels).
+    pub subject: Selector,
+    /// Ingress rules; `None` when the policy does not apply to ingress.
+    pub ingress: Option<Vec<Rule>>,
+    /// Egress rules; `None` when the policy does not apply to egress.
+    pub egress: Option<Vec<Rule>>,
+    /// Where it was declared.
+    pub source: Source,
+}
+
+impl Policy {
+    /// The rules for `direction`, if the policy applies in that direction.
+    pub fn rules(&self, direction: Direction) -> Option<&[Rule]> {
+        match direction {
+            Direction::Ingress => self.ingress.as_deref(),
+            Direction::Egress => self.egress.as_deref(),
+        }
+    }
+}
+
+/// All tiers and policies read from a set of manifests.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicySet {
+    /// Tiers: built-in ones plus declared ones.
+    pub tiers: Vec<Tier>,
+    /// Policies, in the order they were read.
+    pub policies: Vec<Policy>,
+}
+
+impl Default for PolicySet {
+    fn default() -> Self {
+        PolicySet {
+            tiers: Tier::builtin(),
+            policies: Vec::new(),
+        }
+    }
+}
+
+impl PolicySet {
+    /// Decodes every policy document; other kinds are skipped. Policy-looking documents the
+    /// oracle does not model (other Calico kinds, removed API versions) are refused.
+    pub fn from_documents(docs: &[Document]) -> Result<PolicySet, ManifestError> {
+        let mut set = PolicySet::default();
+        for doc in docs {
+            set.add_document(doc)?;
+        }
+        set.check_tiers(docs)?;
+        Ok(set)
+    }
+
+    /// Adds one document if it is a policy or tier; returns whether it was one.
+    pub fn add_document(&mut self, doc: &Document) -> Result<bool, ManifestError> {
+        let group = doc.api_version().split('/').next().unwrap_or("");
+        match (group, doc.kind()) {
+            ("networking.k8s.io", "NetworkPolicy") => {
+                self.add_policy(doc, k8s::convert(doc)?)?;
+            }
+            ("extensions", "NetworkPolicy") => {
+                return Err(doc.unsupported(
+                    "apiVersion",
+                    "extensions/v1beta1 NetworkPolicy was removed in Kubernetes 1.16; use networking.k8s.io/v1",
+                ));
+            }
+            ("projectcalico.org", "Tier") => {
+                let tier = calico::convert_tier(doc)?;
+                if self
+                    .tiers
+                    .iter()
+                    .any(|t| t.name == tier.name && t.source.is_some())
+                {
+                    return Err(doc.invalid(
+                        "metadata.name",
+                        format!("tier `{}` is declared twice", tier.name),
+                    ));
+                }
+                self.tiers.retain(|t| t.name != tier.name);
+                self.tiers.push(tier);
+            }
+            ("projectcalico.org", "NetworkPolicy" | "GlobalNetworkPolicy") => {
+                self.add_policy(doc, calico::convert(doc)?)?;
+            }
+            ("projectcalico.org", kind) => {
+                return Err(doc.unsupported(
+                    "kind",
+                    format!("projectcalico.org {kind} is not modelled by the oracle (it models NetworkPolicy, GlobalNetworkPolicy and Tier)"),
+                ));
+            }
+            ("crd.projectcalico.org", kind) => {
+                return Err(doc.unsupported(
+                    "apiVersion",
+                    format!("{} {kind} is Calico's storage form, which must not be written directly; use projectcalico.org/v3", doc.api_version()),
+                ));
+            }
+            ("policy.networking.k8s.io", "AdminNetworkPolicy" | "BaselineAdminNetworkPolicy") => {
+                self.add_policy(doc, admin::convert(doc)?)?;
+            }
+            ("policy.networking.k8s.io", kind) => {
+                return Err(doc.unsupported(
+                    "kind",
+                    format!("{} {kind} is not modelled (the oracle models AdminNetworkPolicy and BaselineAdminNetworkPolicy v1alpha1)", doc.api_version()),
+                ));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    fn add_policy(&mut self, doc: &Document, policy: Policy) -> Result<(), ManifestError> {
+        if let Some(existing) = self.policies.iter().find(|p| p.id == policy.id) {
+            return Err(doc.invalid(
+                "metadata.name",
+                format!(
+                    "{} is declared twice (first at {})",
+                    policy.id, existing.source
+                ),
+            ));
+        }
+        self.policies.push(policy);
+        Ok(())
+    }
+
+    /// Every policy must name a tier that exists.
+    fn check_tiers(&self, docs: &[Document]) -> Result<(), ManifestError> {
+        for policy in &self.policies {
+            if !self.tiers.iter().any(|t| t.name == policy.tier) {
+                let doc = docs
+                    .iter()
+                    .find(|d| d.source == policy.source)
+                    .expect("policies come from documents");
+                return Err(doc.invalid(
+                    "spec.tier",
+                    format!(
+                        "tier `{}` does not exist: declare a projectcalico.org/v3 Tier",
+                        policy.tier
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The tier called `name`.
+    pub fn tier(&self, name: &str) -> Option<&Tier> {
+        self.tiers.iter().find(|t| t.name == name)
+    }
+
+    /// Whether any policy applies in the egress direction (scenarios use it to state requirements).
+    pub fn has_egress(&self) -> bool {
+        self.policies.iter().any(|p| p.egress.is_some())
+    }
+}
+
+/// Formats an order for explanations (`1000`, `2000.5`, or `last` when unset).
+pub fn format_order(order: Option<f64>) -> String {
+    match order {
+        None => "last".to_string(),
+        Some(o) if o.fract() == 0.0 && o.abs() < 1e15 => format!("{}", o as i64),
+        Some(o) => format!("{o}"),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,63 @@
+//! `netpol-harness analyze`: what do these manifests allow?
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::ValueEnum;
+use ipnet::IpNet;
+
+use crate::analysis::{self, Analysis};
+use crate::oracle::ProbePort;
+
+/// Arguments of `analyze`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Manifest files or directories (recursive *.yaml, *.yml, *.json). Repeatable.
+    #[arg(short = 'f', long = "filename", required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// A port/protocol to predict, e.g. 80/TCP, 53/UDP, ICMP. Repeatable. Default: every port
+    /// some endpoint declares.
+    #[arg(long = "probe", value_name = "PORT/PROTOCOL")]
+    pub probes: Vec<ProbePort>,
+    /// Addresses for endpoints whose manifests carry no status.podIP.
+    #[arg(long, value_name = "CIDR", default_value = crate::model::DEFAULT_POD_CIDR)]
+    pub pod_cidr: IpNet,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+    /// With tables: explain every cell (which policies selected each side, which rule decided).
+    #[arg(long)]
+    pub explain: bool,
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// Truth tables, one per port/protocol.
+    Table,
+    /// `{"cells": [...]}` with every ordered pair for every probe.
+    Json,
+}
+
+/// Runs `analyze`.
+pub fn run(args: Args) -> Result<ExitCode, String> {
+    let analysis = Analysis::load(&args.paths, args.pod_cidr).map_err(|e| e.to_string())?;
+    let probes = if args.probes.is_empty() {
+        ProbePort::declared(&analysis.cluster)
+    } else {
+        args.probes.clone()
+    };
+    let oracle = analysis.oracle();
+    let text = match args.output {
+        Output::Table => analysis::render_tables(&oracle, &probes, args.explain),
+        Output::Json => {
+            let json = analysis::cells_json(&oracle, &probes);
+            serde_json::to_string_pretty(&json).map_err(|e| e.to_string())? + "\n"
+        }
+    };
+    std::io::stdout()
+        .write_all(text.as_bytes())
+        .map_err(|e| format!("writing output: {e}"))?;
+    Ok(ExitCode::SUCCESS)
+}

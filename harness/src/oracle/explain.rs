@@ -1,0 +1,95 @@
+//! Verdicts in words: which policies selected each side, and which rule (or tier end) decided.
+
+use super::{Decision, DirectionVerdict, Oracle, Packet, Peer, Verdict};
+use crate::policy::{Action, Direction, format_order};
+
+impl Oracle<'_> {
+    /// A one-line explanation of a verdict, egress side then ingress side.
+    pub fn explain(&self, packet: &Packet, verdict: &Verdict) -> String {
+        format!(
+            "{}; {}",
+            self.explain_direction(Direction::Egress, packet.from, &verdict.egress),
+            self.explain_direction(Direction::Ingress, packet.to, &verdict.ingress)
+        )
+    }
+
+    /// The name of a peer: `namespace/name`, or the address.
+    pub fn peer_name(&self, peer: Peer) -> String {
+        match peer {
+            Peer::Endpoint(id) => self.cluster.get(id).key(),
+            Peer::External(ip) => ip.to_string(),
+        }
+    }
+
+    /// `Kind ns/name (tier T, order N)`.
+    pub fn policy_name(&self, index: usize) -> String {
+        let p = &self.policies.policies[index];
+        format!(
+            "{} (tier {}, order {})",
+            p.id,
+            p.tier,
+            format_order(p.order)
+        )
+    }
+
+    /// The explanation of one direction's verdict.
+    pub fn explain_direction(
+        &self,
+        direction: Direction,
+        local: Peer,
+        v: &DirectionVerdict,
+    ) -> String {
+        let side = match direction {
+            Direction::Egress => format!("egress from {}", self.peer_name(local)),
+            Direction::Ingress => format!("ingress to {}", self.peer_name(local)),
+        };
+        let mut text = match &v.decision {
+            Decision::NotPoliced => match local {
+                Peer::External(_) => format!("{side}: outside the cluster, no policy applies"),
+                Peer::Endpoint(_) => format!("{side}: host-network pod, pod policy does not apply"),
+            },
+            Decision::NoPolicy => format!("{side}: allowed, no policy selects it"),
+            Decision::Rule { policy, rule } => {
+                let r = &self.policies.policies[*policy]
+                    .rules(direction)
+                    .expect("decided by a rule of this direction")[*rule];
+                let verb = if v.allowed { "allowed" } else { "denied" };
+                format!(
+                    "{side}: {verb} by {} rule {} ({}: {})",
+                    self.policy_name(*policy),
+                    rule + 1,
+                    r.origin,
+                    r.summary
+                )
+            }
+            Decision::EndOfTier { tier, policies } => {
+                let names: Vec<String> = policies.iter().map(|&p| self.policy_name(p)).collect();
+                format!(
+                    "{side}: denied, selected by {} but no rule matched (end of tier {tier})",
+                    names.join(", ")
+                )
+            }
+            Decision::Passed => {
+                format!(
+                    "{side}: allowed, every applicable tier passed it on (namespace profile allows)"
+                )
+            }
+        };
+        for step in &v.trail {
+            let r = &self.policies.policies[step.policy]
+                .rules(direction)
+                .expect("trail rules belong to this direction")[step.rule];
+            let what = match step.action {
+                Action::Pass => "after Pass",
+                _ => "logged",
+            };
+            text.push_str(&format!(
+                " [{what} by {} rule {} ({})]",
+                self.policy_name(step.policy),
+                step.rule + 1,
+                r.origin
+            ));
+        }
+        text
+    }
+}

@@ -1,0 +1,463 @@
+//! The oracle: which connections a conforming cluster must allow, and why.
+//!
+//! [`Oracle::new`] compiles the policies against the cluster once: every selector is matched
+//! against every endpoint up front, and each endpoint gets its ordered list of applicable
+//! policies per direction. [`Oracle::verdict`] then walks tiers → policies → rules for the
+//! egress side at the source and the ingress side at the destination; a connection is allowed
+//! only when both allow it.
+
+mod explain;
+mod matrix;
+
+use std::cmp::Ordering;
+use std::net::IpAddr;
+
+use crate::model::{Cluster, EndpointId, Protocol};
+use crate::policy::labels::policy_labels;
+use crate::policy::{Action, Direction, EntityMatch, PolicySet, PortSpec, Rule, TierDefault};
+
+pub use matrix::{Cell, Matrix, ProbePort};
+
+/// One side of a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Peer {
+    /// An endpoint of the model.
+    Endpoint(EndpointId),
+    /// An address outside the model (the internet, a node, a client outside the cluster).
+    External(IpAddr),
+}
+
+/// A connection attempt: from, to, protocol and destination port (`None` for ICMP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Packet {
+    /// The client.
+    pub from: Peer,
+    /// The server.
+    pub to: Peer,
+    /// The protocol.
+    pub protocol: Protocol,
+    /// The destination port.
+    pub port: Option<u16>,
+}
+
+/// Why one direction (egress at the source, or ingress at the destination) decided as it did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// The side is not a pod under policy (an external address, or a host-network pod).
+    NotPoliced,
+    /// No policy selects the endpoint in this direction: allowed.
+    NoPolicy,
+    /// A rule decided (Allow or Deny).
+    Rule {
+        /// Index into [`PolicySet::policies`].
+        policy: usize,
+        /// Index of the rule in the policy's rules for this direction.
+        rule: usize,
+    },
+    /// Policies of a tier applied, none decided, and the tier's end denies.
+    EndOfTier {
+        /// The tier's name.
+        tier: String,
+        /// Indices of the tier's policies that applied.
+        policies: Vec<usize>,
+    },
+    /// Every tier that applied passed the packet on: the namespace profile allows it.
+    Passed,
+}
+
+/// A step on the way to a decision that did not end evaluation: a Pass or Log rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrailStep {
+    /// The policy.
+    pub policy: usize,
+    /// The rule.
+    pub rule: usize,
+    /// Pass or Log.
+    pub action: Action,
+}
+
+/// The verdict of one direction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DirectionVerdict {
+    /// Whether this side lets the packet through.
+    pub allowed: bool,
+    /// What decided.
+    pub decision: Decision,
+    /// Policies that selected the endpoint in this direction, in evaluation order.
+    pub selected_by: Vec<usize>,
+    /// Pass and Log rules met on the way.
+    pub trail: Vec<TrailStep>,
+}
+
+/// The verdict for a connection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    /// Allowed only if both sides allow.
+    pub allowed: bool,
+    /// Egress at the source.
+    pub egress: DirectionVerdict,
+    /// Ingress at the destination.
+    pub ingress: DirectionVerdict,
+}
+
+/// A rule with its endpoint conditions evaluated against every endpoint.
+struct CompiledRule {
+    /// `source_members[e]`: endpoint `e` satisfies the source's selector/net conditions.
+    source_members: Option<Vec<bool>>,
+    destination_members: Option<Vec<bool>>,
+}
+
+/// Policies compiled against a cluster, ready to answer many connection questions quickly.
+pub struct Oracle<'a> {
+    cluster: &'a Cluster,
+    policies: &'a PolicySet,
+    /// Compiled rules per policy, per direction (`[ingress, egress]`).
+    rules: Vec<[Vec<CompiledRule>; 2]>,
+    /// Per direction, per endpoint: indices of applicable policies in evaluation order.
+    applicable: [Vec<Vec<usize>>; 2],
+    /// Tier of each policy, as an index into the sorted tier list.
+    policy_tier: Vec<usize>,
+    /// Tiers' default actions and names, in evaluation order.
+    tiers: Vec<(String, TierDefault)>,
+}
+
+fn dir_index(d: Direction) -> usize {
+    match d {
+        Direction::Ingress => 0,
+        Direction::Egress => 1,
+    }
+}
+
+fn cmp_order(a: Option<f64>, b: Option<f64>) -> Ordering {
+    let a = a.unwrap_or(f64::INFINITY);
+    let b = b.unwrap_or(f64::INFINITY);
+    a.partial_cmp(&b).unwrap_or(Ordering::Equal)
+}
+
+impl<'a> Oracle<'a> {
+    /// Compiles `policies` against `cluster`. Every selector is evaluated once per endpoint here,
+    /// so that verdicts cost only the rules of the policies that apply.
+    pub fn new(cluster: &'a Cluster, policies: &'a PolicySet) -> Oracle<'a> {
+        let labels: Vec<_> = cluster
+            .endpoint_ids()
+            .map(|id| policy_labels(cluster, id))
+            .collect();
+
+        let mut tier_order: Vec<usize> = (0..policies.tiers.len()).collect();
+        tier_order.sort_by(|&a, &b| {
+            let (ta, tb) = (&policies.tiers[a], &policies.tiers[b]);
+            cmp_order(ta.order, tb.order).then_with(|| ta.name.cmp(&tb.name))
+        });
+        let tiers: Vec<(String, TierDefault)> = tier_order
+            .iter()
+            .map(|&i| {
+                (
+                    policies.tiers[i].name.clone(),
+                    policies.tiers[i].default_action,
+                )
+            })
+            .collect();
+        let policy_tier: Vec<usize> = policies
+            .policies
+            .iter()
+            .map(|p| {
+                tiers
+                    .iter()
+                    .position(|(name, _)| *name == p.tier)
+                    .expect("PolicySet checks that tiers exist")
+            })
+            .collect();
+
+        // Global evaluation order: tier, then order, then Calico's name tie-break.
+        let mut order: Vec<usize> = (0..policies.policies.len()).collect();
+        order.sort_by(|&a, &b| {
+            let (pa, pb) = (&policies.policies[a], &policies.policies[b]);
+            policy_tier[a]
+                .cmp(&policy_tier[b])
+                .then_with(|| cmp_order(pa.order, pb.order))
+                .then_with(|| sort_name(pa).cmp(&sort_name(pb)))
+        });
+
+        let policed = |id: EndpointId| !cluster.get(id).host_network;
+        let members = |entity: &EntityMatch| -> Option<Vec<bool>> {
+            if entity.selector.is_none()
+                && entity.not_selector.is_none()
+                && entity.nets.is_empty()
+                && entity.not_nets.is_empty()
+            {
+                return None;
+            }
+            Some(
+                cluster
+                    .endpoint_ids()
+                    .map(|id| {
+                        // A host-network pod is not a workload endpoint: selectors never match
+                        // it, and only its address counts.
+                        let selectors_ok = if policed(id) {
+                            let l = &labels[id.0];
+                            entity.selector.as_ref().is_none_or(|s| s.matches(l))
+                                && entity.not_selector.as_ref().is_none_or(|s| !s.matches(l))
+                        } else {
+                            entity.selector.is_none()
+                        };
+                        selectors_ok && nets_match(entity, cluster.get(id).ip())
+                    })
+                    .collect(),
+            )
+        };
+        let rules: Vec<[Vec<CompiledRule>; 2]> = policies
+            .policies
+            .iter()
+            .map(|p| {
+                let compile = |rules: Option<&[Rule]>| -> Vec<CompiledRule> {
+                    rules
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|r| CompiledRule {
+                            source_members: members(&r.source),
+                            destination_members: members(&r.destination),
+                        })
+                        .collect()
+                };
+                [
+                    compile(p.rules(Direction::Ingress)),
+                    compile(p.rules(Direction::Egress)),
+                ]
+            })
+            .collect();
+
+        let mut applicable = [
+            vec![Vec::new(); cluster.endpoints.len()],
+            vec![Vec::new(); cluster.endpoints.len()],
+        ];
+        for &pi in &order {
+            let policy = &policies.policies[pi];
+            for id in cluster.endpoint_ids() {
+                if !policed(id) || !policy.subject.matches(&labels[id.0]) {
+                    continue;
+                }
+                for d in [Direction::Ingress, Direction::Egress] {
+                    if policy.rules(d).is_some() {
+                        applicable[dir_index(d)][id.0].push(pi);
+                    }
+                }
+            }
+        }
+        Oracle {
+            cluster,
+            policies,
+            rules,
+            applicable,
+            policy_tier,
+            tiers,
+        }
+    }
+
+    /// The cluster the oracle was built for.
+    pub fn cluster(&self) -> &Cluster {
+        self.cluster
+    }
+
+    /// The policies the oracle was built from.
+    pub fn policies(&self) -> &PolicySet {
+        self.policies
+    }
+
+    /// The verdict for one connection.
+    pub fn verdict(&self, packet: &Packet) -> Verdict {
+        let egress = self.direction(Direction::Egress, packet);
+        let ingress = self.direction(Direction::Ingress, packet);
+        Verdict {
+            allowed: egress.allowed && ingress.allowed,
+            egress,
+            ingress,
+        }
+    }
+
+    /// Whether a connection is allowed, without building an explanation.
+    pub fn allowed(&self, packet: &Packet) -> bool {
+        self.direction(Direction::Egress, packet).allowed
+            && self.direction(Direction::Ingress, packet).allowed
+    }
+
+    fn direction(&self, direction: Direction, packet: &Packet) -> DirectionVerdict {
+        let local = match direction {
+            Direction::Egress => packet.from,
+            Direction::Ingress => packet.to,
+        };
+        let id = match local {
+            Peer::Endpoint(id) if !self.cluster.get(id).host_network => id,
+            _ => {
+                return DirectionVerdict {
+                    allowed: true,
+                    decision: Decision::NotPoliced,
+                    selected_by: Vec::new(),
+                    trail: Vec::new(),
+                };
+            }
+        };
+        let list = &self.applicable[dir_index(direction)][id.0];
+        let mut verdict = DirectionVerdict {
+            allowed: true,
+            decision: Decision::NoPolicy,
+            selected_by: list.clone(),
+            trail: Vec::new(),
+        };
+        if list.is_empty() {
+            return verdict;
+        }
+        let mut i = 0;
+        while i < list.len() {
+            let tier = self.policy_tier[list[i]];
+            let end = list[i..]
+                .iter()
+                .position(|&p| self.policy_tier[p] != tier)
+                .map_or(list.len(), |n| i + n);
+            let mut passed = false;
+            'policies: for &pi in &list[i..end] {
+                let rules = self.policies.policies[pi]
+                    .rules(direction)
+                    .unwrap_or_default();
+                for (ri, rule) in rules.iter().enumerate() {
+                    if !self.rule_matches(pi, direction, ri, rule, packet) {
+                        continue;
+                    }
+                    match rule.action {
+                        Action::Allow | Action::Deny => {
+                            verdict.allowed = rule.action == Action::Allow;
+                            verdict.decision = Decision::Rule {
+                                policy: pi,
+                                rule: ri,
+                            };
+                            return verdict;
+                        }
+                        Action::Pass => {
+                            verdict.trail.push(TrailStep {
+                                policy: pi,
+                                rule: ri,
+                                action: Action::Pass,
+                            });
+                            passed = true;
+                            break 'policies;
+                        }
+                        Action::Log => verdict.trail.push(TrailStep {
+                            policy: pi,
+                            rule: ri,
+                            action: Action::Log,
+                        }),
+                    }
+                }
+            }
+            let (name, default) = &self.tiers[tier];
+            if !passed && *default == TierDefault::Deny {
+                verdict.allowed = false;
+                verdict.decision = Decision::EndOfTier {
+                    tier: name.clone(),
+                    policies: list[i..end].to_vec(),
+                };
+                return verdict;
+            }
+            i = end;
+        }
+        verdict.decision = Decision::Passed;
+        verdict
+    }
+
+    fn rule_matches(
+        &self,
+        policy: usize,
+        direction: Direction,
+        index: usize,
+        rule: &Rule,
+        packet: &Packet,
+    ) -> bool {
+        if rule.protocol.is_some_and(|p| !p.matches(packet.protocol))
+            || rule
+                .not_protocol
+                .is_some_and(|p| p.matches(packet.protocol))
+        {
+            return false;
+        }
+        let echo_request =
+            |m: &crate::policy::IcmpMatch| m.icmp_type == 8 && m.code.is_none_or(|c| c == 0);
+        if let Some(m) = &rule.icmp
+            && (packet.protocol != Protocol::Icmp || !echo_request(m))
+        {
+            return false;
+        }
+        if let Some(m) = &rule.not_icmp
+            && packet.protocol == Protocol::Icmp
+            && echo_request(m)
+        {
+            return false;
+        }
+        if let Some(v) = rule.ip_version {
+            let family = |p: Peer| match p {
+                Peer::Endpoint(id) => self.cluster.get(id).ip(),
+                Peer::External(ip) => ip,
+            };
+            let is_v4 = family(packet.to).is_ipv4();
+            if (v == 4) != is_v4 {
+                return false;
+            }
+        }
+        let compiled = &self.rules[policy][dir_index(direction)][index];
+        self.side_matches(
+            &rule.source,
+            compiled.source_members.as_deref(),
+            packet.from,
+        ) && self.side_matches(
+            &rule.destination,
+            compiled.destination_members.as_deref(),
+            packet.to,
+        ) && self.ports_match(&rule.destination, packet)
+    }
+
+    fn side_matches(&self, entity: &EntityMatch, members: Option<&[bool]>, peer: Peer) -> bool {
+        match (members, peer) {
+            (None, _) => true,
+            (Some(m), Peer::Endpoint(id)) => m[id.0],
+            (Some(_), Peer::External(ip)) => {
+                // Selectors only match known endpoints; an outside address can satisfy only
+                // address conditions and a notSelector.
+                entity.selector.is_none() && nets_match(entity, ip)
+            }
+        }
+    }
+
+    fn ports_match(&self, entity: &EntityMatch, packet: &Packet) -> bool {
+        let hit = |spec: &PortSpec| -> bool {
+            let Some(port) = packet.port else {
+                return false;
+            };
+            match spec {
+                PortSpec::Range(a, b) => (*a..=*b).contains(&port),
+                PortSpec::Named(name) => match packet.to {
+                    Peer::Endpoint(id) => {
+                        self.cluster.get(id).named_port(name, packet.protocol) == Some(port)
+                    }
+                    Peer::External(_) => false,
+                },
+            }
+        };
+        (entity.ports.is_empty() || entity.ports.iter().any(hit))
+            && !entity.not_ports.iter().any(hit)
+    }
+}
+
+fn nets_match(entity: &EntityMatch, ip: IpAddr) -> bool {
+    (entity.nets.is_empty() || entity.nets.iter().any(|n| n.contains(&ip)))
+        && !entity.not_nets.iter().any(|n| n.contains(&ip))
+}
+
+/// Calico's tie-break between policies of equal order: `namespace/name`, or `name` for
+/// cluster-scoped policies.
+fn sort_name(p: &crate::policy::Policy) -> String {
+    match &p.id.namespace {
+        Some(ns) => format!("{ns}/{}", p.id.name),
+        None => p.id.name.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,3 @@
+//! Reports: truth tables for people, JSON and JUnit for machines.
+
+pub mod truth_table;
