@@ -55,7 +55,7 @@ impl TruthTable<'_> {
             .map(|s| s.len())
             .max()
             .unwrap_or(0)
-            .min(48);
+            .min(40);
         let mut out = String::new();
         let _ = writeln!(out, "{}", self.title);
         let blocks = n.div_ceil(COLUMNS_PER_BLOCK).max(1);
