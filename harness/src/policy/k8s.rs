@@ -182,17 +182,19 @@ fn convert_rule(
     let mut rules = Vec::new();
     for peer in &peer_matches {
         for (protocol, port_specs) in &groups {
-            let mut entity = peer.entity.clone();
-            let mut destination_ports = EntityMatch {
+            let ports = EntityMatch {
                 ports: port_specs.clone(),
                 ..EntityMatch::default()
             };
             let (source, destination) = match direction {
-                Direction::Ingress => (entity, destination_ports),
-                Direction::Egress => {
-                    entity.ports = std::mem::take(&mut destination_ports.ports);
-                    (EntityMatch::default(), entity)
-                }
+                Direction::Ingress => (peer.entity.clone(), ports),
+                Direction::Egress => (
+                    EntityMatch::default(),
+                    EntityMatch {
+                        ports: ports.ports,
+                        ..peer.entity.clone()
+                    },
+                ),
             };
             let ports_text = match (protocol, port_specs.is_empty()) {
                 (None, _) => "any port".to_string(),
