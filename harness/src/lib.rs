@@ -5,3 +5,4 @@
 
 pub mod capability;
 pub mod provision;
+pub mod report;
