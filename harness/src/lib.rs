@@ -4,5 +4,6 @@
 //! manifests → model → policy → oracle → scenario → runner (cluster, probe) → report.
 
 pub mod capability;
+pub mod cli;
 pub mod provision;
 pub mod report;

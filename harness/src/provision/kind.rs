@@ -194,7 +194,15 @@ fn kubectl(context: &str) -> Cmd {
 
 /// Creates (or reuses) the kind cluster of `opts`, installs its CNI, waits until everything is
 /// ready and preloads images. Safe to re-run: an existing cluster set up for the same CNI is
-/// checked and completed, not recreated.
+/// checked and completed, not recreated. `progress` hears of each phase as it starts.
+///
+/// # Errors
+///
+/// [`ProvisionError::MissingTools`] before anything is changed if docker (or its daemon), kind,
+/// kubectl or a needed helm is unusable; [`ProvisionError::KindConfig`] if the config does not
+/// suit the CNI; [`ProvisionError::WrongCni`] or [`ProvisionError::ClusterUnreachable`] for an
+/// existing cluster that cannot be reused; [`ProvisionError::CommandFailed`] (with the command
+/// and its stderr) when a step fails; [`ProvisionError::NotReady`] when readiness times out.
 pub async fn up(
     opts: &UpOptions,
     runner: &impl CommandRunner,
@@ -303,6 +311,11 @@ pub async fn up(
 }
 
 /// Deletes kind cluster `name` if it exists; does nothing otherwise.
+///
+/// # Errors
+///
+/// [`ProvisionError::MissingTools`] without kind; [`ProvisionError::CommandFailed`] if kind
+/// cannot list or delete clusters (e.g. Docker is not running).
 pub async fn down(name: &str, runner: &impl CommandRunner) -> Result<DownReport, ProvisionError> {
     let clusters = match runner
         .run(&Cmd::new("kind").args(["get", "clusters"]))
@@ -389,12 +402,17 @@ async fn check_tools(
                     .last()
                     .unwrap_or("no output")
                     .to_string();
-                let problem = if tool == "docker" {
-                    format!("the Docker daemon does not answer `docker info` ({said})")
+                if tool == "docker" {
+                    problems.push(MissingTool {
+                        tool,
+                        problem: format!(
+                            "the Docker daemon does not answer `docker info` ({said})"
+                        ),
+                        hint: "Start it (`sudo systemctl start docker`, or open Docker Desktop)",
+                    });
                 } else {
-                    format!("`{cmd}` failed ({said})")
-                };
-                problems.push(missing(tool, problem));
+                    problems.push(missing(tool, format!("`{cmd}` failed ({said})")));
+                }
             }
             Ok(out) => {
                 if tool == "kind" {
@@ -959,6 +977,10 @@ mod tests {
         let msg = result.unwrap_err().to_string();
         assert!(
             msg.contains("docker: the Docker daemon does not answer `docker info` (Cannot connect"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("Start it (`sudo systemctl start docker`"),
             "{msg}"
         );
         assert!(
