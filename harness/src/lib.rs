@@ -2,8 +2,8 @@
 //!
 //! Data flows one way through the modules:
 //! [`manifest`] (files → documents) → [`model`] (namespaces, endpoints) → [`policy`] (every kind
-//! in one rule model) → [`oracle`] (verdicts and explanations) → scenario steps → cluster actions
-//! and probes → observed matrix → [`report`].
+//! in one rule model) → [`oracle`] (verdicts and explanations) → [`scenario`] steps → cluster
+//! actions and probes → observed matrix → [`report`]. [`provision`] (kind + CNI) stands beside.
 
 pub mod analysis;
 pub mod capability;
@@ -12,5 +12,6 @@ pub mod manifest;
 pub mod model;
 pub mod oracle;
 pub mod policy;
+pub mod provision;
 pub mod report;
 pub mod scenario;

@@ -1,7 +1,14 @@
-//! The command line: one module per subcommand, each only parsing arguments and calling the
-//! library.
+//! The `netpol-harness` command line. Each subcommand's module only parses its arguments and
+//! calls the library; this module builds the runtime, dispatches, and turns errors into a message
+//! on standard error and a non-zero exit status.
+//!
+//! To add a subcommand: a module with `Args` and `run`, a variant in [`Command`], an arm in
+//! [`main`].
 
 pub mod analyze;
+pub mod down;
+pub mod matrix;
+pub mod up;
 
 use std::process::ExitCode;
 
@@ -11,7 +18,7 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "netpol-harness", version, about, long_about = None)]
 pub struct Cli {
-    /// The subcommand.
+    /// What to do.
     #[command(subcommand)]
     pub command: Command,
 }
@@ -21,26 +28,67 @@ pub struct Cli {
 pub enum Command {
     /// Predict which connections the given manifests allow (the oracle alone, no cluster).
     Analyze(analyze::Args),
+    /// Create (or reuse) a kind cluster with a CNI installed and ready.
+    Up(up::Args),
+    /// Delete a kind cluster made by `up`.
+    Down(down::Args),
+    /// Build the CNI compatibility matrix from results.json files.
+    Matrix(matrix::Args),
 }
 
-/// Parses the command line, runs the subcommand and returns the process exit code.
+/// A subcommand's outcome: the exit code, or an error to report.
+type Outcome = Result<ExitCode, Box<dyn std::error::Error>>;
+
+/// Parses the command line, runs the subcommand, and reports any error on standard error.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("NETPOL_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    // Fails only if a subscriber is already set, which leaves logging as it was.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .init();
-    let result = match cli.command {
-        Command::Analyze(args) => analyze::run(args),
+        .try_init();
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let success = |()| ExitCode::SUCCESS;
+    let result: Outcome = match cli.command {
+        Command::Analyze(args) => analyze::run(args).map_err(Into::into),
+        Command::Up(args) => runtime
+            .block_on(up::run(args))
+            .map(success)
+            .map_err(Into::into),
+        Command::Down(args) => runtime
+            .block_on(down::run(args))
+            .map(success)
+            .map_err(Into::into),
+        Command::Matrix(args) => matrix::run(args).map(success).map_err(Into::into),
     };
     match result {
         Ok(code) => code,
-        Err(message) => {
-            eprintln!("error: {message}");
+        Err(e) => {
+            eprintln!("error: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
     }
 }

@@ -1,3 +1,9 @@
-//! Reports: truth tables for people, JSON and JUnit for machines.
+//! Reports: truth tables for people, one run's results file, and the compatibility matrix.
+//!
+//! - [`truth_table`]: rows = from, columns = to, one table per probe.
+//! - [`results`]: the `results.json` format the runner writes ([`results::RunResults`]).
+//! - [`matrix`]: rows scenario/step × columns CNI, as markdown, HTML or JSON.
 
+pub mod matrix;
+pub mod results;
 pub mod truth_table;

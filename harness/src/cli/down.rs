@@ -1,0 +1,27 @@
+//! `netpol-harness down [--name CLUSTER]`.
+
+use crate::provision::commands::TokioRunner;
+use crate::provision::kind::DEFAULT_CLUSTER;
+use crate::provision::{ProvisionError, down};
+
+/// Arguments of `down`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The kind cluster to delete.
+    #[arg(long, default_value = DEFAULT_CLUSTER)]
+    pub name: String,
+}
+
+/// Deletes the cluster if it exists, and says which way it went.
+pub async fn run(args: Args) -> Result<(), ProvisionError> {
+    let report = down(&args.name, &TokioRunner::default()).await?;
+    if report.deleted {
+        println!("deleted kind cluster `{}`", report.cluster);
+    } else {
+        println!(
+            "no kind cluster named `{}`: nothing to delete",
+            report.cluster
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,1244 @@
+//! `up` and `down`: create (or reuse) a kind cluster, install a CNI at its pinned version, wait
+//! until it is ready and preload images; delete the cluster again.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::cni::{CniProfile, InstallStep, ReadyCheck};
+use super::commands::{Cmd, CmdError, CmdOutput, CommandRunner};
+use super::kind_config::KindConfig;
+use super::{MissingTool, ProvisionError};
+
+/// The kind release the configs and the nightly workflow are pinned to.
+pub const KIND_VERSION: &str = "v0.32.0";
+
+/// The cluster name used when none is given.
+pub const DEFAULT_CLUSTER: &str = "netpol";
+
+/// Images preloaded into the nodes by default: the probe image (agnhost serves and connects).
+pub const DEFAULT_IMAGES: [&str; 1] = ["registry.k8s.io/e2e-test-images/agnhost:2.66.1"];
+
+/// The ConfigMap in kube-system that records which CNI a cluster was set up for.
+const MARKER: &str = "netpol-harness";
+
+/// Longest a single readiness command may block before `up` polls again.
+const POLL_SLICE: Duration = Duration::from_secs(60);
+
+/// The kube context kind creates for cluster `cluster`.
+pub fn context_name(cluster: &str) -> String {
+    format!("kind-{cluster}")
+}
+
+/// What `up` should do.
+#[derive(Debug, Clone)]
+pub struct UpOptions {
+    /// The CNI to install.
+    pub cni: CniProfile,
+    /// The kind cluster name.
+    pub cluster_name: String,
+    /// A kind config file to use instead of the profile's built-in one.
+    pub kind_config: Option<PathBuf>,
+    /// Images to pull and load into the nodes.
+    pub images: Vec<String>,
+    /// Where temporary files go (the built-in kind config, image archives).
+    pub scratch_dir: PathBuf,
+    /// How long to wait in all for the CNI and the nodes to be ready.
+    pub ready_timeout: Duration,
+    /// Pause between two readiness polls.
+    pub poll_interval: Duration,
+}
+
+impl UpOptions {
+    /// Defaults for `cni`: cluster [`DEFAULT_CLUSTER`], the built-in kind config,
+    /// [`DEFAULT_IMAGES`], the system temporary directory, 15 minutes to get ready.
+    pub fn new(cni: CniProfile) -> Self {
+        UpOptions {
+            cni,
+            cluster_name: DEFAULT_CLUSTER.to_string(),
+            kind_config: None,
+            images: DEFAULT_IMAGES.iter().map(|s| s.to_string()).collect(),
+            scratch_dir: std::env::temp_dir(),
+            ready_timeout: Duration::from_secs(15 * 60),
+            poll_interval: Duration::from_secs(5),
+        }
+    }
+}
+
+/// What `up` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpReport {
+    /// The cluster name.
+    pub cluster: String,
+    /// Its kube context.
+    pub context: String,
+    /// The CNI installed.
+    pub cni: &'static str,
+    /// Its version.
+    pub cni_version: &'static str,
+    /// Whether the cluster was created now (false: it existed and was reused).
+    pub created: bool,
+    /// What `kind version` printed.
+    pub kind_version: String,
+    /// Images loaded into the nodes.
+    pub images: Vec<String>,
+    /// Those among them that needed the `docker save` + `kind load image-archive` fallback.
+    pub images_via_archive: Vec<String>,
+}
+
+/// What `down` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DownReport {
+    /// The cluster name.
+    pub cluster: String,
+    /// Whether a cluster was deleted (false: there was none by that name).
+    pub deleted: bool,
+}
+
+/// One phase of `up`, reported to the caller's progress callback as it starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Phase {
+    /// Checking that docker, kind, kubectl (and helm) work.
+    CheckTools {
+        /// Whether helm is checked too.
+        helm: bool,
+    },
+    /// Something worth knowing that does not stop `up`.
+    Note(String),
+    /// Creating the cluster.
+    CreateCluster {
+        /// Cluster name.
+        name: String,
+        /// The kind config used.
+        config: PathBuf,
+    },
+    /// The cluster exists; it is checked and reused.
+    ReuseCluster {
+        /// Cluster name.
+        name: String,
+    },
+    /// One CNI install step.
+    Install {
+        /// The CNI.
+        cni: &'static str,
+        /// Its version.
+        version: &'static str,
+        /// The step, as a sentence.
+        step: String,
+    },
+    /// Waiting for one readiness condition.
+    WaitReady {
+        /// The condition, as a sentence.
+        check: String,
+    },
+    /// Pulling an image and loading it into the nodes.
+    PreloadImage {
+        /// The image.
+        image: String,
+    },
+    /// `kind load docker-image` failed; loading through an archive instead.
+    ArchiveFallback {
+        /// The image.
+        image: String,
+    },
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Phase::CheckTools { helm: false } => f.write_str("checking docker, kind and kubectl"),
+            Phase::CheckTools { helm: true } => {
+                f.write_str("checking docker, kind, kubectl and helm")
+            }
+            Phase::Note(note) => write!(f, "note: {note}"),
+            Phase::CreateCluster { name, config } => write!(
+                f,
+                "creating kind cluster `{name}` from {} (nodes stay NotReady until the CNI runs)",
+                config.display()
+            ),
+            Phase::ReuseCluster { name } => {
+                write!(
+                    f,
+                    "kind cluster `{name}` exists: checking it and carrying on"
+                )
+            }
+            Phase::Install { cni, version, step } => write!(f, "{cni} {version}: {step}"),
+            Phase::WaitReady { check } => write!(f, "waiting until {check}"),
+            Phase::PreloadImage { image } => write!(f, "preloading {image}"),
+            Phase::ArchiveFallback { image } => write!(
+                f,
+                "`kind load docker-image` failed for {image} (Docker's containerd image store?): \
+                 retrying with `docker save` + `kind load image-archive`"
+            ),
+        }
+    }
+}
+
+/// Runs `cmd` and turns a non-zero exit into [`ProvisionError::CommandFailed`].
+async fn run_ok(runner: &impl CommandRunner, cmd: Cmd) -> Result<CmdOutput, ProvisionError> {
+    let out = runner.run(&cmd).await?;
+    if out.success() {
+        Ok(out)
+    } else {
+        Err(ProvisionError::CommandFailed {
+            command: cmd.to_string(),
+            code: out.code,
+            stderr: out.stderr,
+        })
+    }
+}
+
+fn kubectl(context: &str) -> Cmd {
+    Cmd::new("kubectl").args(["--context", context])
+}
+
+/// Creates (or reuses) the kind cluster of `opts`, installs its CNI, waits until everything is
+/// ready and preloads images. Safe to re-run: an existing cluster set up for the same CNI is
+/// checked and completed, not recreated. `progress` hears of each phase as it starts.
+///
+/// # Errors
+///
+/// [`ProvisionError::MissingTools`] before anything is changed if docker (or its daemon), kind,
+/// kubectl or a needed helm is unusable; [`ProvisionError::KindConfig`] if the config does not
+/// suit the CNI; [`ProvisionError::WrongCni`] or [`ProvisionError::ClusterUnreachable`] for an
+/// existing cluster that cannot be reused; [`ProvisionError::CommandFailed`] (with the command
+/// and its stderr) when a step fails; [`ProvisionError::NotReady`] when readiness times out.
+pub async fn up(
+    opts: &UpOptions,
+    runner: &impl CommandRunner,
+    progress: &mut dyn FnMut(&Phase),
+) -> Result<UpReport, ProvisionError> {
+    let cni = &opts.cni;
+    let name = opts.cluster_name.as_str();
+    let context = context_name(name);
+
+    progress(&Phase::CheckTools {
+        helm: cni.needs_helm(),
+    });
+    let kind_version = check_tools(runner, cni).await?;
+    if !kind_version.contains(KIND_VERSION) {
+        progress(&Phase::Note(format!(
+            "this is {}; netpol-harness pins kind {KIND_VERSION} and its node image",
+            kind_version.trim()
+        )));
+    }
+
+    let (config_path, config_text) = kind_config(opts).await?;
+    let config = KindConfig::parse(&config_text).map_err(|e| ProvisionError::KindConfig {
+        path: config_path.clone(),
+        problems: vec![e.to_string()],
+    })?;
+    let problems = config.problems_for(cni);
+    if !problems.is_empty() {
+        return Err(ProvisionError::KindConfig {
+            path: config_path,
+            problems,
+        });
+    }
+    if !config.has_ingress_ports() {
+        progress(&Phase::Note(
+            "no worker publishes ports 80 and 443: ingress-controller steps cannot reach Envoy"
+                .to_string(),
+        ));
+    }
+
+    let clusters = run_ok(runner, Cmd::new("kind").args(["get", "clusters"])).await?;
+    let exists = clusters.stdout.lines().any(|l| l.trim() == name);
+    if exists {
+        progress(&Phase::ReuseCluster {
+            name: name.to_string(),
+        });
+        check_existing(runner, cni, name, &context).await?;
+    } else {
+        if opts.kind_config.is_none() {
+            tokio::fs::create_dir_all(&opts.scratch_dir)
+                .await
+                .map_err(|source| ProvisionError::Io {
+                    path: opts.scratch_dir.clone(),
+                    source,
+                })?;
+            tokio::fs::write(&config_path, &config_text)
+                .await
+                .map_err(|source| ProvisionError::Io {
+                    path: config_path.clone(),
+                    source,
+                })?;
+        }
+        progress(&Phase::CreateCluster {
+            name: name.to_string(),
+            config: config_path.clone(),
+        });
+        let create = Cmd::new("kind")
+            .args(["create", "cluster", "--name", name, "--config"])
+            .arg(config_path.to_string_lossy())
+            .args(["--wait", "0s"]);
+        run_ok(runner, create).await?;
+        mark(runner, cni, &context).await?;
+    }
+
+    let mut nodes: Option<Vec<String>> = None;
+    for step in &cni.install {
+        progress(&Phase::Install {
+            cni: cni.name,
+            version: cni.version,
+            step: step.to_string(),
+        });
+        install_step(runner, step, name, &context, &mut nodes).await?;
+    }
+
+    wait_ready(opts, runner, &context, progress).await?;
+
+    let mut images_via_archive = Vec::new();
+    for image in &opts.images {
+        progress(&Phase::PreloadImage {
+            image: image.clone(),
+        });
+        if preload(opts, runner, image, progress).await? {
+            images_via_archive.push(image.clone());
+        }
+    }
+
+    Ok(UpReport {
+        cluster: name.to_string(),
+        context,
+        cni: cni.name,
+        cni_version: cni.version,
+        created: !exists,
+        kind_version: kind_version.trim().to_string(),
+        images: opts.images.clone(),
+        images_via_archive,
+    })
+}
+
+/// Deletes kind cluster `name` if it exists; does nothing otherwise.
+///
+/// # Errors
+///
+/// [`ProvisionError::MissingTools`] without kind; [`ProvisionError::CommandFailed`] if kind
+/// cannot list or delete clusters (e.g. Docker is not running).
+pub async fn down(name: &str, runner: &impl CommandRunner) -> Result<DownReport, ProvisionError> {
+    let clusters = match runner
+        .run(&Cmd::new("kind").args(["get", "clusters"]))
+        .await
+    {
+        Err(CmdError::NotFound { .. }) => {
+            return Err(ProvisionError::MissingTools {
+                missing: vec![missing("kind", "not found on PATH".into())],
+            });
+        }
+        other => other?,
+    };
+    if !clusters.success() {
+        return Err(ProvisionError::CommandFailed {
+            command: "kind get clusters".to_string(),
+            code: clusters.code,
+            stderr: clusters.stderr,
+        });
+    }
+    let exists = clusters.stdout.lines().any(|l| l.trim() == name);
+    if exists {
+        run_ok(
+            runner,
+            Cmd::new("kind").args(["delete", "cluster", "--name", name]),
+        )
+        .await?;
+    }
+    Ok(DownReport {
+        cluster: name.to_string(),
+        deleted: exists,
+    })
+}
+
+fn missing(tool: &'static str, problem: String) -> MissingTool {
+    let hint = match tool {
+        "docker" => {
+            "Install Docker Engine (https://docs.docker.com/engine/install/) or Docker Desktop, and start it"
+        }
+        "kind" => {
+            "Install kind v0.32.0: `go install sigs.k8s.io/kind@v0.32.0`, or a release binary (https://kind.sigs.k8s.io/docs/user/quick-start/#installation)"
+        }
+        "kubectl" => "Install kubectl (https://kubernetes.io/docs/tasks/tools/)",
+        _ => {
+            "Install Helm 3 (https://helm.sh/docs/intro/install/); the cilium and antrea profiles install through it"
+        }
+    };
+    MissingTool {
+        tool,
+        problem,
+        hint,
+    }
+}
+
+/// Checks every tool `up` needs and returns what `kind version` printed.
+async fn check_tools(
+    runner: &impl CommandRunner,
+    cni: &CniProfile,
+) -> Result<String, ProvisionError> {
+    let mut problems = Vec::new();
+    let mut kind_version = String::new();
+
+    let mut checks = vec![
+        (
+            "docker",
+            Cmd::new("docker").args(["info", "--format", "{{.ServerVersion}}"]),
+        ),
+        ("kind", Cmd::new("kind").arg("version")),
+        ("kubectl", Cmd::new("kubectl").args(["version", "--client"])),
+    ];
+    if cni.needs_helm() {
+        checks.push(("helm", Cmd::new("helm").args(["version", "--short"])));
+    }
+    for (tool, cmd) in checks {
+        match runner.run(&cmd).await {
+            Err(CmdError::NotFound { .. }) => {
+                problems.push(missing(tool, "not found on PATH".into()));
+            }
+            Err(e) => return Err(e.into()),
+            Ok(out) if !out.success() => {
+                let said = out
+                    .stderr
+                    .trim()
+                    .lines()
+                    .last()
+                    .unwrap_or("no output")
+                    .to_string();
+                if tool == "docker" {
+                    problems.push(MissingTool {
+                        tool,
+                        problem: format!(
+                            "the Docker daemon does not answer `docker info` ({said})"
+                        ),
+                        hint: "Start it (`sudo systemctl start docker`, or open Docker Desktop)",
+                    });
+                } else {
+                    problems.push(missing(tool, format!("`{cmd}` failed ({said})")));
+                }
+            }
+            Ok(out) => {
+                if tool == "kind" {
+                    kind_version = out.stdout;
+                }
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(ProvisionError::MissingTools { missing: problems });
+    }
+    if cni.default_cni && parse_version(&kind_version).is_some_and(|v| v < (0, 24, 0)) {
+        return Err(ProvisionError::KindTooOld {
+            found: kind_version.trim().to_string(),
+            cni: cni.name.to_string(),
+        });
+    }
+    Ok(kind_version)
+}
+
+/// The first `vX.Y.Z` in `kind version`'s output.
+fn parse_version(text: &str) -> Option<(u32, u32, u32)> {
+    text.split_whitespace().find_map(|word| {
+        let mut parts = word.strip_prefix('v')?.splitn(3, '.');
+        let major = parts.next()?.parse().ok()?;
+        let minor = parts.next()?.parse().ok()?;
+        let patch: String = parts
+            .next()?
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        Some((major, minor, patch.parse().ok()?))
+    })
+}
+
+/// The kind config to use: the file given, or the profile's built-in one (written to the scratch
+/// directory only if a cluster gets created).
+async fn kind_config(opts: &UpOptions) -> Result<(PathBuf, String), ProvisionError> {
+    match &opts.kind_config {
+        Some(path) => {
+            let text =
+                tokio::fs::read_to_string(path)
+                    .await
+                    .map_err(|source| ProvisionError::Io {
+                        path: path.clone(),
+                        source,
+                    })?;
+            Ok((path.clone(), text))
+        }
+        None => Ok((
+            builtin_config_path(&opts.scratch_dir, &opts.cluster_name, opts.cni.name),
+            opts.cni.kind_config.to_string(),
+        )),
+    }
+}
+
+/// Where `up` writes the built-in kind config of `cni` for cluster `cluster`.
+pub fn builtin_config_path(scratch_dir: &Path, cluster: &str, cni: &str) -> PathBuf {
+    scratch_dir.join(format!("netpol-harness-{cluster}-kind-{cni}.yaml"))
+}
+
+/// Checks that an existing cluster answers and was set up for `cni`.
+async fn check_existing(
+    runner: &impl CommandRunner,
+    cni: &CniProfile,
+    name: &str,
+    context: &str,
+) -> Result<(), ProvisionError> {
+    run_ok(
+        runner,
+        Cmd::new("kind").args(["export", "kubeconfig", "--name", name]),
+    )
+    .await?;
+    let nodes = runner
+        .run(&kubectl(context).args(["get", "nodes", "-o", "name"]))
+        .await?;
+    if !nodes.success() {
+        return Err(ProvisionError::ClusterUnreachable {
+            cluster: name.to_string(),
+            stderr: nodes.stderr,
+        });
+    }
+    let marker = runner
+        .run(&kubectl(context).args([
+            "-n",
+            "kube-system",
+            "get",
+            "configmap",
+            MARKER,
+            "-o",
+            "jsonpath={.data.cni}",
+        ]))
+        .await?;
+    let installed = marker.stdout.trim();
+    if marker.success() && !installed.is_empty() {
+        if installed != cni.name {
+            return Err(ProvisionError::WrongCni {
+                cluster: name.to_string(),
+                installed: installed.to_string(),
+                requested: cni.name.to_string(),
+            });
+        }
+        return Ok(());
+    }
+    // A cluster created by hand, or by an `up` that stopped early: claim it for this CNI.
+    mark(runner, cni, context).await
+}
+
+/// Records on the cluster which CNI it is set up for.
+async fn mark(
+    runner: &impl CommandRunner,
+    cni: &CniProfile,
+    context: &str,
+) -> Result<(), ProvisionError> {
+    run_ok(
+        runner,
+        kubectl(context)
+            .args(["-n", "kube-system", "create", "configmap", MARKER])
+            .arg(format!("--from-literal=cni={}", cni.name))
+            .arg(format!("--from-literal=version={}", cni.version)),
+    )
+    .await
+    .map(drop)
+}
+
+async fn install_step(
+    runner: &impl CommandRunner,
+    step: &InstallStep,
+    name: &str,
+    context: &str,
+    nodes: &mut Option<Vec<String>>,
+) -> Result<(), ProvisionError> {
+    let cmd = match step {
+        InstallStep::Apply { url } => {
+            kubectl(context).args(["apply", "--server-side", "--force-conflicts", "-f", url])
+        }
+        InstallStep::CrdsEstablished => kubectl(context).args([
+            "wait",
+            "--for=condition=Established",
+            "crd",
+            "--all",
+            "--timeout=120s",
+        ]),
+        InstallStep::HelmRepo { name, url } => {
+            Cmd::new("helm").args(["repo", "add", name, url, "--force-update"])
+        }
+        InstallStep::Helm {
+            release,
+            chart,
+            version,
+            namespace,
+            set,
+        } => {
+            let mut cmd = Cmd::new("helm").args([
+                "upgrade",
+                "--install",
+                release,
+                chart,
+                "--version",
+                version,
+                "--namespace",
+                namespace,
+                "--kube-context",
+                context,
+            ]);
+            for value in set {
+                cmd = cmd.args(["--set", value]);
+            }
+            cmd
+        }
+        InstallStep::NodeScript { script, .. } => {
+            if nodes.is_none() {
+                let out = run_ok(
+                    runner,
+                    Cmd::new("kind").args(["get", "nodes", "--name", name]),
+                )
+                .await?;
+                *nodes = Some(out.stdout.split_whitespace().map(String::from).collect());
+            }
+            for node in nodes.iter().flatten() {
+                run_ok(
+                    runner,
+                    Cmd::new("docker").args(["exec", node, "sh", "-c", script]),
+                )
+                .await?;
+            }
+            return Ok(());
+        }
+    };
+    run_ok(runner, cmd).await.map(drop)
+}
+
+/// The profile's readiness checks, then the ones every cluster needs: Ready nodes and DNS.
+fn ready_checks(cni: &CniProfile) -> Vec<ReadyCheck> {
+    let mut checks = cni.ready.clone();
+    checks.push(ReadyCheck::Condition {
+        target: &["nodes", "--all"],
+        condition: "Ready",
+    });
+    checks.push(ReadyCheck::Rollout {
+        namespace: "kube-system",
+        target: "deploy/coredns",
+    });
+    checks
+}
+
+fn ready_command(check: &ReadyCheck, context: &str, slice: Duration) -> Cmd {
+    let timeout = format!("--timeout={}s", slice.as_secs().max(1));
+    match check {
+        ReadyCheck::Rollout { namespace, target } => kubectl(context)
+            .args(["-n", namespace, "rollout", "status", target])
+            .arg(timeout),
+        ReadyCheck::Condition { target, condition } => kubectl(context)
+            .arg("wait")
+            .arg(format!("--for=condition={condition}"))
+            .args(target.iter().copied())
+            .arg(timeout),
+        ReadyCheck::Served { resource } => kubectl(context).args(["get", resource]),
+    }
+}
+
+/// Polls every readiness check in turn until it holds, all within `opts.ready_timeout`.
+async fn wait_ready(
+    opts: &UpOptions,
+    runner: &impl CommandRunner,
+    context: &str,
+    progress: &mut dyn FnMut(&Phase),
+) -> Result<(), ProvisionError> {
+    let start = Instant::now();
+    let deadline = start + opts.ready_timeout;
+    for check in ready_checks(&opts.cni) {
+        progress(&Phase::WaitReady {
+            check: check.to_string(),
+        });
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let cmd = ready_command(&check, context, remaining.min(POLL_SLICE));
+            let out = runner.run(&cmd).await?;
+            if out.success() {
+                break;
+            }
+            if Instant::now() >= deadline {
+                return Err(ProvisionError::NotReady {
+                    cni: opts.cni.name.to_string(),
+                    command: cmd.to_string(),
+                    waited: start.elapsed(),
+                    last_output: format!("{}{}", out.stdout, out.stderr),
+                    context: context.to_string(),
+                });
+            }
+            tokio::time::sleep(opts.poll_interval.min(remaining)).await;
+        }
+    }
+    Ok(())
+}
+
+/// Pulls `image` and loads it into the nodes. Returns whether the archive fallback was needed.
+///
+/// With Docker 29's containerd image store, `kind load docker-image` fails (`ctr: content
+/// digest … not found`, kind#3795): the fallback saves one platform's image to an archive and
+/// loads that instead (kind PR #4247).
+async fn preload(
+    opts: &UpOptions,
+    runner: &impl CommandRunner,
+    image: &str,
+    progress: &mut dyn FnMut(&Phase),
+) -> Result<bool, ProvisionError> {
+    let name = opts.cluster_name.as_str();
+    run_ok(runner, Cmd::new("docker").args(["pull", image])).await?;
+    let direct = runner
+        .run(&Cmd::new("kind").args(["load", "docker-image", image, "--name", name]))
+        .await?;
+    if direct.success() {
+        return Ok(false);
+    }
+    progress(&Phase::ArchiveFallback {
+        image: image.to_string(),
+    });
+    let archive = opts.scratch_dir.join(format!(
+        "netpol-harness-{}.tar",
+        image.replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+    ));
+    let fallback = async {
+        let platform = run_ok(
+            runner,
+            Cmd::new("docker").args(["version", "--format", "{{.Server.Os}}/{{.Server.Arch}}"]),
+        )
+        .await?;
+        run_ok(
+            runner,
+            Cmd::new("docker")
+                .args(["save", "--platform", platform.stdout.trim(), "-o"])
+                .arg(archive.to_string_lossy())
+                .arg(image),
+        )
+        .await?;
+        run_ok(
+            runner,
+            Cmd::new("kind")
+                .args(["load", "image-archive"])
+                .arg(archive.to_string_lossy())
+                .args(["--name", name]),
+        )
+        .await
+    }
+    .await;
+    // The archive is only a vehicle; a failed removal leaves a file in the scratch directory.
+    if let Err(e) = tokio::fs::remove_file(&archive).await
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!(path = %archive.display(), error = %e, "could not remove image archive");
+    }
+    match fallback {
+        Ok(_) => Ok(true),
+        Err(e) => Err(ProvisionError::ImageLoad {
+            image: image.to_string(),
+            direct: direct.stderr,
+            fallback: Box::new(e),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provision::commands::{Reply, ScriptedRunner};
+
+    const KIND_V: &str = "kind v0.32.0 go1.24.6 linux/amd64";
+
+    fn options(cni: &str, scratch: &Path) -> UpOptions {
+        let mut opts = UpOptions::new(CniProfile::by_name(cni).unwrap());
+        opts.scratch_dir = scratch.to_path_buf();
+        opts.ready_timeout = Duration::from_secs(5);
+        opts.poll_interval = Duration::from_millis(1);
+        opts
+    }
+
+    fn healthy() -> ScriptedRunner {
+        ScriptedRunner::new()
+            .on("docker info", Reply::ok("29.0.1\n"))
+            .on("kind version", Reply::ok(KIND_V))
+            .on(
+                "kubectl --context kind-netpol -n kube-system get configmap netpol-harness",
+                Reply::fail(
+                    "Error from server (NotFound): configmaps \"netpol-harness\" not found",
+                ),
+            )
+    }
+
+    async fn run_up(
+        opts: &UpOptions,
+        runner: &ScriptedRunner,
+    ) -> (Result<UpReport, ProvisionError>, Vec<Phase>) {
+        let mut phases = Vec::new();
+        let result = up(opts, runner, &mut |p| phases.push(p.clone())).await;
+        (result, phases)
+    }
+
+    fn agnhost() -> &'static str {
+        DEFAULT_IMAGES[0]
+    }
+
+    #[tokio::test]
+    async fn calico_on_a_fresh_cluster_runs_exactly_these_commands() {
+        let scratch = tempfile::tempdir().unwrap();
+        let opts = options("calico", scratch.path());
+        let runner = healthy();
+        let (result, phases) = run_up(&opts, &runner).await;
+        let report = result.unwrap();
+
+        let config = builtin_config_path(scratch.path(), "netpol", "calico");
+        let c = "kubectl --context kind-netpol";
+        let calico = "https://raw.githubusercontent.com/projectcalico/calico/v3.31.7/manifests";
+        let npa = "https://raw.githubusercontent.com/kubernetes-sigs/network-policy-api/v0.1.7/config/crd/experimental/policy.networking.k8s.io";
+        let expected = vec![
+            "docker info --format {{.ServerVersion}}".to_string(),
+            "kind version".into(),
+            "kubectl version --client".into(),
+            "kind get clusters".into(),
+            format!(
+                "kind create cluster --name netpol --config {} --wait 0s",
+                config.display()
+            ),
+            format!(
+                "{c} -n kube-system create configmap netpol-harness --from-literal=cni=calico --from-literal=version=v3.31.7"
+            ),
+            format!("{c} apply --server-side --force-conflicts -f {npa}_adminnetworkpolicies.yaml"),
+            format!(
+                "{c} apply --server-side --force-conflicts -f {npa}_baselineadminnetworkpolicies.yaml"
+            ),
+            format!("{c} apply --server-side --force-conflicts -f {calico}/operator-crds.yaml"),
+            format!("{c} apply --server-side --force-conflicts -f {calico}/tigera-operator.yaml"),
+            format!("{c} wait --for=condition=Established crd --all --timeout=120s"),
+            format!("{c} apply --server-side --force-conflicts -f {calico}/custom-resources.yaml"),
+            format!("{c} wait --for=condition=Available tigerastatus/calico --timeout=5s"),
+            format!("{c} wait --for=condition=Available tigerastatus/apiserver --timeout=5s"),
+            format!("{c} get globalnetworkpolicies.projectcalico.org"),
+            format!("{c} wait --for=condition=Ready nodes --all --timeout=5s"),
+            format!("{c} -n kube-system rollout status deploy/coredns --timeout=5s"),
+            format!("docker pull {}", agnhost()),
+            format!("kind load docker-image {} --name netpol", agnhost()),
+        ];
+        // The per-attempt timeout shrinks with the time left; compare it loosely.
+        let calls: Vec<String> = runner
+            .calls()
+            .into_iter()
+            .map(|c| c.replace("--timeout=4s", "--timeout=5s"))
+            .collect();
+        assert_eq!(calls, expected);
+
+        // The built-in config was written where `kind create` was told to look.
+        let written = std::fs::read_to_string(&config).unwrap();
+        assert_eq!(written, opts.cni.kind_config);
+
+        assert!(report.created);
+        assert_eq!(report.context, "kind-netpol");
+        assert_eq!(report.images_via_archive, Vec::<String>::new());
+        assert_eq!(phases[0], Phase::CheckTools { helm: false });
+        assert!(matches!(phases[1], Phase::CreateCluster { .. }));
+        assert_eq!(
+            phases
+                .iter()
+                .filter(|p| matches!(p, Phase::Install { .. }))
+                .count(),
+            6
+        );
+        assert!(
+            !phases.iter().any(|p| matches!(p, Phase::Note(_))),
+            "{phases:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_existing_cluster_is_checked_and_completed_not_recreated() {
+        let scratch = tempfile::tempdir().unwrap();
+        let mut opts = options("cilium", scratch.path());
+        opts.images = vec![];
+        let runner = ScriptedRunner::new()
+            .on("docker info", Reply::ok("29.0.1"))
+            .on("kind version", Reply::ok(KIND_V))
+            .on("kind get clusters", Reply::ok("other\nnetpol\n"))
+            .on(
+                "kubectl --context kind-netpol -n kube-system get configmap netpol-harness",
+                Reply::ok("cilium"),
+            );
+        let (result, phases) = run_up(&opts, &runner).await;
+        let report = result.unwrap();
+        assert!(!report.created);
+
+        let calls = runner.calls();
+        let c = "kubectl --context kind-netpol";
+        assert_eq!(
+            calls[..9],
+            [
+                "docker info --format {{.ServerVersion}}".to_string(),
+                "kind version".into(),
+                "kubectl version --client".into(),
+                "helm version --short".into(),
+                "kind get clusters".into(),
+                "kind export kubeconfig --name netpol".into(),
+                format!("{c} get nodes -o name"),
+                format!(
+                    "{c} -n kube-system get configmap netpol-harness -o jsonpath={{.data.cni}}"
+                ),
+                "helm repo add cilium https://helm.cilium.io/ --force-update".into(),
+            ]
+        );
+        assert_eq!(
+            calls[9],
+            "helm upgrade --install cilium cilium/cilium --version 1.20.0 --namespace kube-system \
+             --kube-context kind-netpol --set image.pullPolicy=IfNotPresent --set ipam.mode=kubernetes \
+             --set cni.chainingMode=portmap"
+        );
+        assert!(
+            !calls.iter().any(|c| c.starts_with("kind create")),
+            "{calls:#?}"
+        );
+        assert!(
+            !calls.iter().any(|c| c.contains("create configmap")),
+            "{calls:#?}"
+        );
+        assert_eq!(
+            phases[1],
+            Phase::ReuseCluster {
+                name: "netpol".into()
+            }
+        );
+        // Nothing was written: the existing cluster's config is whatever it was created with.
+        assert_eq!(std::fs::read_dir(scratch.path()).unwrap().count(), 0);
+    }
+
+    #[tokio::test]
+    async fn an_existing_cluster_of_another_cni_is_refused() {
+        let scratch = tempfile::tempdir().unwrap();
+        let runner = healthy().on("kind get clusters", Reply::ok("netpol\n")).on(
+            "kubectl --context kind-netpol -n kube-system get configmap netpol-harness",
+            Reply::ok("calico"),
+        );
+        let (result, _) = run_up(&options("kindnet", scratch.path()), &runner).await;
+        let err = result.unwrap_err();
+        assert!(
+            matches!(err, ProvisionError::WrongCni { ref installed, .. } if installed == "calico")
+        );
+        assert!(
+            err.to_string()
+                .contains("netpol-harness down --name netpol"),
+            "{err}"
+        );
+        assert!(!runner.calls().iter().any(|c| c.contains("rollout")));
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_existing_cluster_says_what_to_do() {
+        let scratch = tempfile::tempdir().unwrap();
+        let runner = healthy().on("kind get clusters", Reply::ok("netpol\n")).on(
+            "kubectl --context kind-netpol get nodes",
+            Reply::fail("The connection to the server 127.0.0.1:40000 was refused"),
+        );
+        let (result, _) = run_up(&options("kindnet", scratch.path()), &runner).await;
+        let err = result.unwrap_err();
+        assert!(
+            matches!(err, ProvisionError::ClusterUnreachable { .. }),
+            "{err:?}"
+        );
+        let msg = err.to_string();
+        assert!(
+            msg.contains("was refused") && msg.contains("docker start netpol-control-plane"),
+            "{msg}"
+        );
+    }
+
+    #[tokio::test]
+    async fn missing_docker_is_a_clear_error_that_points_to_plan() {
+        let scratch = tempfile::tempdir().unwrap();
+        let runner = healthy().on("docker info", Reply::NotFound);
+        let (result, _) = run_up(&options("calico", scratch.path()), &runner).await;
+        let err = result.unwrap_err();
+        let ProvisionError::MissingTools { missing } = &err else {
+            panic!("{err:?}");
+        };
+        let tools: Vec<&str> = missing.iter().map(|t| t.tool).collect();
+        assert_eq!(tools, ["docker"]);
+        let msg = err.to_string();
+        assert!(msg.contains("docker: not found on PATH"), "{msg}");
+        assert!(msg.contains("docs.docker.com"), "{msg}");
+        assert!(msg.contains("`netpol-harness plan`"), "{msg}");
+        // Nothing was attempted past the checks.
+        assert!(!runner.calls().iter().any(|c| c.starts_with("kind get")));
+    }
+
+    #[tokio::test]
+    async fn every_missing_tool_is_listed_with_how_to_get_it() {
+        let scratch = tempfile::tempdir().unwrap();
+        let runner = healthy()
+            .on(
+                "docker info",
+                Reply::fail("Cannot connect to the Docker daemon at unix:///var/run/docker.sock"),
+            )
+            .on("kind version", Reply::NotFound)
+            .on("helm", Reply::NotFound);
+        let (result, _) = run_up(&options("antrea", scratch.path()), &runner).await;
+        let msg = result.unwrap_err().to_string();
+        assert!(
+            msg.contains("docker: the Docker daemon does not answer `docker info` (Cannot connect"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("Start it (`sudo systemctl start docker`"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("kind: not found on PATH. Install kind v0.32.0"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("helm: not found on PATH. Install Helm 3"),
+            "{msg}"
+        );
+        assert!(!msg.contains("kubectl:"), "{msg}");
+        assert!(msg.contains("netpol-harness plan"), "{msg}");
+    }
+
+    #[tokio::test]
+    async fn a_failing_cni_install_carries_the_command_and_its_stderr() {
+        let scratch = tempfile::tempdir().unwrap();
+        let runner = healthy().on(
+            "kubectl --context kind-netpol apply --server-side --force-conflicts -f https://github.com/flannel-io",
+            Reply::Fail {
+                code: 1,
+                stderr: "error: unable to read URL: 503 Service Unavailable".into(),
+            },
+        ).on("kind get nodes --name netpol", Reply::ok("netpol-control-plane\nnetpol-worker\n"));
+        let (result, _) = run_up(&options("flannel", scratch.path()), &runner).await;
+        let err = result.unwrap_err();
+        let ProvisionError::CommandFailed {
+            command,
+            code,
+            stderr,
+        } = &err
+        else {
+            panic!("{err:?}");
+        };
+        assert!(command.ends_with("/v0.28.9/kube-flannel.yml"), "{command}");
+        assert_eq!(*code, Some(1));
+        assert!(stderr.contains("503 Service Unavailable"));
+        assert!(err.to_string().contains("503 Service Unavailable"));
+        // The bridge plugin went onto both nodes first; no readiness wait after the failure.
+        let calls = runner.calls();
+        let execs: Vec<&String> = calls
+            .iter()
+            .filter(|c| c.starts_with("docker exec"))
+            .collect();
+        assert_eq!(execs.len(), 2);
+        assert!(execs[0].starts_with("docker exec netpol-control-plane sh -c "));
+        assert!(execs[1].starts_with("docker exec netpol-worker sh -c "));
+        assert!(!calls.iter().any(|c| c.contains("rollout status")));
+    }
+
+    #[tokio::test]
+    async fn docker_29_image_store_falls_back_to_an_archive() {
+        let scratch = tempfile::tempdir().unwrap();
+        let opts = options("kindnet", scratch.path());
+        let runner = healthy()
+            .on(
+                "kind load docker-image",
+                Reply::fail("ERROR: failed to load image: command \"docker exec --privileged -i netpol-control-plane ctr --namespace=k8s.io images import --all-platforms --digests --snapshotter=overlayfs -\" failed with error: exit status 1\nctr: content digest sha256:abc: not found"),
+            )
+            .on("docker version --format", Reply::ok("linux/amd64\n"));
+        let (result, phases) = run_up(&opts, &runner).await;
+        let report = result.unwrap();
+        assert_eq!(report.images_via_archive, [agnhost()]);
+        let archive = scratch
+            .path()
+            .join("netpol-harness-registry_k8s_io_e2e_test_images_agnhost_2_66_1.tar");
+        let calls = runner.calls();
+        let tail = &calls[calls.len() - 5..];
+        assert_eq!(
+            tail,
+            [
+                format!("docker pull {}", agnhost()),
+                format!("kind load docker-image {} --name netpol", agnhost()),
+                "docker version --format {{.Server.Os}}/{{.Server.Arch}}".to_string(),
+                format!(
+                    "docker save --platform linux/amd64 -o {} {}",
+                    archive.display(),
+                    agnhost()
+                ),
+                format!(
+                    "kind load image-archive {} --name netpol",
+                    archive.display()
+                ),
+            ]
+        );
+        assert!(phases.contains(&Phase::ArchiveFallback {
+            image: agnhost().into()
+        }));
+    }
+
+    #[tokio::test]
+    async fn a_failed_fallback_reports_both_attempts() {
+        let scratch = tempfile::tempdir().unwrap();
+        let runner = healthy()
+            .on(
+                "kind load docker-image",
+                Reply::fail("ctr: content digest sha256:abc: not found"),
+            )
+            .on("docker save", Reply::fail("no space left on device"));
+        let (result, _) = run_up(&options("kindnet", scratch.path()), &runner).await;
+        let msg = result.unwrap_err().to_string();
+        assert!(
+            msg.contains("content digest sha256:abc: not found"),
+            "{msg}"
+        );
+        assert!(msg.contains("no space left on device"), "{msg}");
+    }
+
+    #[tokio::test]
+    async fn readiness_is_polled_until_it_holds() {
+        let scratch = tempfile::tempdir().unwrap();
+        let runner = healthy().on_seq(
+            "kubectl --context kind-netpol -n kube-system rollout status ds/kindnet",
+            [
+                Reply::fail("Waiting for daemon set \"kindnet\" rollout to finish: 0 of 2 updated pods are available..."),
+                Reply::fail("still waiting"),
+                Reply::ok("daemon set \"kindnet\" successfully rolled out"),
+            ],
+        );
+        let (result, _) = run_up(&options("kindnet", scratch.path()), &runner).await;
+        result.unwrap();
+        let polls = runner
+            .calls()
+            .iter()
+            .filter(|c| c.contains("rollout status ds/kindnet"))
+            .count();
+        assert_eq!(polls, 3);
+    }
+
+    #[tokio::test]
+    async fn readiness_gives_up_with_the_last_output() {
+        let scratch = tempfile::tempdir().unwrap();
+        let mut opts = options("calico", scratch.path());
+        opts.ready_timeout = Duration::from_millis(30);
+        let runner = healthy().on(
+            "kubectl --context kind-netpol wait --for=condition=Available tigerastatus/calico",
+            Reply::fail("error: timed out waiting for the condition on tigerastatuses/calico"),
+        );
+        let (result, _) = run_up(&opts, &runner).await;
+        let err = result.unwrap_err();
+        let ProvisionError::NotReady { cni, command, .. } = &err else {
+            panic!("{err:?}");
+        };
+        assert_eq!(cni, "calico");
+        assert!(command.contains("tigerastatus/calico"), "{command}");
+        let msg = err.to_string();
+        assert!(msg.contains("timed out waiting for the condition"), "{msg}");
+        assert!(
+            msg.contains("kubectl --context kind-netpol get pods -A"),
+            "{msg}"
+        );
+        assert!(!runner.calls().iter().any(|c| c.contains("docker pull")));
+    }
+
+    #[tokio::test]
+    async fn a_kind_config_that_does_not_fit_stops_before_creating() {
+        let scratch = tempfile::tempdir().unwrap();
+        let path = scratch.path().join("mine.yaml");
+        std::fs::write(&path, CniProfile::by_name("kindnet").unwrap().kind_config).unwrap();
+        let mut opts = options("calico", scratch.path());
+        opts.kind_config = Some(path.clone());
+        let runner = healthy();
+        let (result, _) = run_up(&opts, &runner).await;
+        let err = result.unwrap_err();
+        assert!(matches!(err, ProvisionError::KindConfig { .. }), "{err:?}");
+        assert!(err.to_string().contains("192.168.0.0/16"), "{err}");
+        assert!(
+            !runner
+                .calls()
+                .iter()
+                .any(|c| c.starts_with("kind get clusters"))
+        );
+
+        opts.kind_config = Some(scratch.path().join("absent.yaml"));
+        let (result, _) = run_up(&opts, &runner).await;
+        assert!(matches!(result.unwrap_err(), ProvisionError::Io { .. }));
+    }
+
+    #[tokio::test]
+    async fn a_user_kind_config_is_used_in_place() {
+        let scratch = tempfile::tempdir().unwrap();
+        let path = scratch.path().join("my calico.yaml");
+        let text = CniProfile::by_name("calico").unwrap().kind_config.replace(
+            "extraPortMappings",
+            "extraMounts: []\n    ignoredPortMappings",
+        );
+        std::fs::write(&path, text).unwrap();
+        let mut opts = options("calico", scratch.path());
+        opts.kind_config = Some(path.clone());
+        let runner = healthy();
+        let (result, phases) = run_up(&opts, &runner).await;
+        result.unwrap();
+        assert!(runner.calls().contains(&format!(
+            "kind create cluster --name netpol --config '{}' --wait 0s",
+            path.display()
+        )));
+        assert!(
+            phases
+                .iter()
+                .any(|p| matches!(p, Phase::Note(n) if n.contains("ports 80 and 443")))
+        );
+    }
+
+    #[tokio::test]
+    async fn kindnet_needs_a_kind_that_enforces_policy() {
+        let scratch = tempfile::tempdir().unwrap();
+        let runner = healthy().on(
+            "kind version",
+            Reply::ok("kind v0.23.0 go1.22.2 linux/amd64"),
+        );
+        let (result, _) = run_up(&options("kindnet", scratch.path()), &runner).await;
+        assert!(matches!(
+            result.unwrap_err(),
+            ProvisionError::KindTooOld { .. }
+        ));
+        // Other CNIs only get a note.
+        let (result, phases) = run_up(&options("antrea", scratch.path()), &runner).await;
+        result.unwrap();
+        assert!(
+            phases
+                .iter()
+                .any(|p| matches!(p, Phase::Note(n) if n.contains("kind v0.23.0")))
+        );
+    }
+
+    #[tokio::test]
+    async fn down_deletes_only_a_cluster_that_exists() {
+        let runner = ScriptedRunner::new().on("kind get clusters", Reply::ok("other\n"));
+        let report = down("netpol", &runner).await.unwrap();
+        assert!(!report.deleted);
+        assert_eq!(runner.calls(), ["kind get clusters"]);
+
+        let runner = ScriptedRunner::new().on("kind get clusters", Reply::ok("netpol\nother\n"));
+        let report = down("netpol", &runner).await.unwrap();
+        assert!(report.deleted);
+        assert_eq!(
+            runner.calls(),
+            ["kind get clusters", "kind delete cluster --name netpol"]
+        );
+    }
+
+    #[tokio::test]
+    async fn down_without_kind_says_how_to_get_it() {
+        let runner = ScriptedRunner::new().on("kind", Reply::NotFound);
+        let msg = down("netpol", &runner).await.unwrap_err().to_string();
+        assert!(
+            msg.contains("kind: not found on PATH. Install kind v0.32.0"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn kind_versions_parse() {
+        assert_eq!(parse_version(KIND_V), Some((0, 32, 0)));
+        assert_eq!(
+            parse_version("kind v0.24.0-alpha+abc go1.22"),
+            Some((0, 24, 0))
+        );
+        assert_eq!(parse_version("kind version unknown"), None);
+    }
+}

@@ -1,0 +1,216 @@
+//! The parts of a kind cluster config (`kind.x-k8s.io/v1alpha4`) that netpol-harness relies on,
+//! and a check that a config suits a CNI profile before minutes are spent creating a cluster.
+
+use serde::Deserialize;
+
+use super::cni::CniProfile;
+
+/// The node image the configs in `kind-config/` pin: kind v0.32.0's default, by digest.
+pub const KIND_NODE_IMAGE: &str =
+    "kindest/node:v1.36.1@sha256:3489c7674813ba5d8b1a9977baea8a6e553784dab7b84759d1014dbd78f7ebd5";
+
+/// kind's pod subnet when a config sets none.
+pub const KIND_DEFAULT_POD_SUBNET: &str = "10.244.0.0/16";
+
+/// A kind cluster config, reduced to the fields netpol-harness checks (others are ignored).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KindConfig {
+    /// Must be `Cluster`.
+    pub kind: String,
+    /// Must be `kind.x-k8s.io/v1alpha4`.
+    pub api_version: String,
+    /// Cluster networking.
+    #[serde(default)]
+    pub networking: Networking,
+    /// The nodes (kind creates one control-plane node if the list is empty).
+    #[serde(default)]
+    pub nodes: Vec<Node>,
+}
+
+/// `networking:` of a kind config.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Networking {
+    /// Whether kind leaves out kindnet, its default CNI.
+    #[serde(default, rename = "disableDefaultCNI")]
+    pub disable_default_cni: bool,
+    /// The pod subnet; kind's default is [`KIND_DEFAULT_POD_SUBNET`].
+    pub pod_subnet: Option<String>,
+    /// `iptables`, `nftables`, `ipvs` or `none`.
+    pub kube_proxy_mode: Option<String>,
+}
+
+/// One node of a kind config.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Node {
+    /// `control-plane` or `worker`.
+    pub role: String,
+    /// The node image, if pinned.
+    pub image: Option<String>,
+    /// Ports of the node container published on the host.
+    #[serde(default)]
+    pub extra_port_mappings: Vec<PortMapping>,
+}
+
+/// One `extraPortMappings` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PortMapping {
+    /// Port inside the node container.
+    pub container_port: u16,
+    /// Port on the host.
+    pub host_port: u16,
+    /// Host address it binds (kind's default is 0.0.0.0).
+    pub listen_address: Option<String>,
+}
+
+impl KindConfig {
+    /// Parses a kind config from YAML.
+    pub fn parse(yaml: &str) -> Result<KindConfig, serde_saphyr::Error> {
+        serde_saphyr::from_str(yaml)
+    }
+
+    /// The pod subnet the cluster will get.
+    pub fn pod_subnet(&self) -> &str {
+        self.networking
+            .pod_subnet
+            .as_deref()
+            .unwrap_or(KIND_DEFAULT_POD_SUBNET)
+    }
+
+    /// Whether some worker publishes container ports 80 and 443 on the same host ports, which
+    /// Contour's Envoy (a DaemonSet that avoids the control plane) needs to be reachable.
+    pub fn has_ingress_ports(&self) -> bool {
+        self.nodes.iter().any(|n| {
+            n.role == "worker"
+                && [80, 443].iter().all(|p| {
+                    n.extra_port_mappings
+                        .iter()
+                        .any(|m| m.container_port == *p && m.host_port == *p)
+                })
+        })
+    }
+
+    /// What makes this config unfit for `profile`, one sentence each; empty if it fits.
+    pub fn problems_for(&self, profile: &CniProfile) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.kind != "Cluster" || self.api_version != "kind.x-k8s.io/v1alpha4" {
+            problems.push(format!(
+                "it is `{}` `{}`, not a kind `Cluster` of `kind.x-k8s.io/v1alpha4`",
+                self.api_version, self.kind
+            ));
+        }
+        if profile.default_cni && self.networking.disable_default_cni {
+            problems.push(format!(
+                "{} is kind's default CNI, but the config sets `disableDefaultCNI: true`",
+                profile.name
+            ));
+        }
+        if !profile.default_cni && !self.networking.disable_default_cni {
+            problems.push(format!(
+                "{} replaces kindnet, so the config must set `networking.disableDefaultCNI: true`",
+                profile.name
+            ));
+        }
+        if let Some(subnet) = profile.pod_subnet
+            && self.pod_subnet() != subnet
+        {
+            problems.push(format!(
+                "{}'s manifests assume pod subnet {subnet}, but the config gives {}",
+                profile.name,
+                self.pod_subnet()
+            ));
+        }
+        problems
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capability::Capability;
+    use std::path::Path;
+
+    fn file(name: &str) -> String {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../kind-config")
+            .join(format!("{name}.yaml"));
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    #[test]
+    fn every_profile_embeds_its_kind_config_file() {
+        for p in CniProfile::all() {
+            assert_eq!(p.kind_config, file(p.name), "{}", p.name);
+        }
+    }
+
+    #[test]
+    fn every_kind_config_parses_and_fits_its_profile() {
+        for p in CniProfile::all() {
+            let config =
+                KindConfig::parse(p.kind_config).unwrap_or_else(|e| panic!("{}: {e}", p.name));
+            assert_eq!(config.problems_for(&p), Vec::<String>::new(), "{}", p.name);
+            // disableDefaultCNI exactly when the CNI is not kindnet.
+            assert_eq!(
+                config.networking.disable_default_cni,
+                p.name != "kindnet",
+                "{}",
+                p.name
+            );
+            if let Some(subnet) = p.pod_subnet {
+                assert_eq!(
+                    config.networking.pod_subnet.as_deref(),
+                    Some(subnet),
+                    "{}",
+                    p.name
+                );
+            }
+            let roles: Vec<&str> = config.nodes.iter().map(|n| n.role.as_str()).collect();
+            assert_eq!(roles, ["control-plane", "worker"], "{}", p.name);
+            for node in &config.nodes {
+                assert_eq!(node.image.as_deref(), Some(KIND_NODE_IMAGE), "{}", p.name);
+            }
+            // 80→80 and 443→443 on the worker, on loopback only.
+            let worker = &config.nodes[1];
+            let ports: Vec<(u16, u16, Option<&str>)> = worker
+                .extra_port_mappings
+                .iter()
+                .map(|m| (m.container_port, m.host_port, m.listen_address.as_deref()))
+                .collect();
+            assert_eq!(
+                ports,
+                [(80, 80, Some("127.0.0.1")), (443, 443, Some("127.0.0.1"))],
+                "{}",
+                p.name
+            );
+            assert!(config.nodes[0].extra_port_mappings.is_empty());
+            assert!(config.has_ingress_ports());
+            assert!(p.enforces.contains(&Capability::IngressController));
+            // Cilium keeps kube-proxy, as its kind guide does.
+            assert_eq!(config.networking.kube_proxy_mode, None, "{}", p.name);
+        }
+    }
+
+    #[test]
+    fn mismatched_configs_are_explained() {
+        let calico = CniProfile::by_name("calico").unwrap();
+        let kindnet = CniProfile::by_name("kindnet").unwrap();
+        let kindnet_config = KindConfig::parse(kindnet.kind_config).unwrap();
+        let problems = kindnet_config.problems_for(&calico);
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].contains("disableDefaultCNI: true"));
+        assert!(problems[1].contains("192.168.0.0/16") && problems[1].contains("10.244.0.0/16"));
+
+        let calico_config = KindConfig::parse(calico.kind_config).unwrap();
+        let problems = calico_config.problems_for(&kindnet);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("kind's default CNI"));
+
+        let pod = KindConfig::parse("apiVersion: v1\nkind: Pod\n").unwrap();
+        assert!(pod.problems_for(&kindnet)[0].contains("not a kind `Cluster`"));
+        assert!(!pod.has_ingress_ports());
+    }
+}

@@ -1,0 +1,650 @@
+//! The compatibility matrix: one row per scenario step, one column per CNI run, rendered as
+//! markdown (for a GitHub job summary), a standalone HTML page, or JSON.
+
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+use super::results::{RunResults, StepStatus};
+
+/// Rows scenario/step × columns CNI.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompatMatrix {
+    /// Column headers, one per results file (the CNI name; made unique if repeated).
+    pub cnis: Vec<String>,
+    /// CNIs that were expected but sent no results (their column has no cells).
+    pub missing: Vec<String>,
+    /// One row per step, scenarios in the order first seen, steps in order.
+    pub rows: Vec<MatrixRow>,
+}
+
+/// One scenario step across every CNI.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatrixRow {
+    /// The scenario's id.
+    pub scenario: String,
+    /// The scenario's title.
+    pub scenario_title: String,
+    /// The step's id.
+    pub step: String,
+    /// One cell per column of [`CompatMatrix::cnis`]; `None` where that run has no such step.
+    pub cells: Vec<Option<MatrixCell>>,
+}
+
+/// One step's outcome on one CNI.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatrixCell {
+    /// What happened.
+    pub status: StepStatus,
+    /// Why, if the run said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The upstream issue, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issue_url: Option<String>,
+}
+
+/// Builds the matrix from several runs, one column per run, in the order given.
+pub fn matrix(results: &[RunResults]) -> CompatMatrix {
+    let mut cnis: Vec<String> = Vec::new();
+    for (i, run) in results.iter().enumerate() {
+        let occurrence = results[..i].iter().filter(|r| r.cni == run.cni).count() + 1;
+        let mut header = match &run.cluster {
+            _ if occurrence == 1 => run.cni.clone(),
+            Some(cluster) => format!("{} ({cluster})", run.cni),
+            None => format!("{} #{occurrence}", run.cni),
+        };
+        while cnis.contains(&header) {
+            header.push('\'');
+        }
+        cnis.push(header);
+    }
+
+    let mut rows: Vec<MatrixRow> = Vec::new();
+    for (column, run) in results.iter().enumerate() {
+        for scenario in &run.scenarios {
+            for step in &scenario.steps {
+                let index = match rows
+                    .iter()
+                    .position(|r| r.scenario == scenario.name && r.step == step.name)
+                {
+                    Some(i) => i,
+                    None => {
+                        // Keep a scenario's steps together even if a later run adds one.
+                        let at = rows
+                            .iter()
+                            .rposition(|r| r.scenario == scenario.name)
+                            .map_or(rows.len(), |i| i + 1);
+                        rows.insert(
+                            at,
+                            MatrixRow {
+                                scenario: scenario.name.clone(),
+                                scenario_title: scenario.title.clone(),
+                                step: step.name.clone(),
+                                cells: vec![None; results.len()],
+                            },
+                        );
+                        at
+                    }
+                };
+                rows[index].cells[column] = Some(MatrixCell {
+                    status: step.status,
+                    reason: step.reason.clone(),
+                    issue_url: step.issue_url.clone(),
+                });
+            }
+        }
+    }
+    CompatMatrix {
+        cnis,
+        missing: Vec::new(),
+        rows,
+    }
+}
+
+impl CompatMatrix {
+    /// Adds an empty column for every CNI in `expected` that sent no results, and lists it in
+    /// [`CompatMatrix::missing`], so a nightly job that died before writing results still shows.
+    pub fn expect<S: AsRef<str>>(mut self, expected: &[S]) -> Self {
+        for cni in expected.iter().map(AsRef::as_ref) {
+            let present = self
+                .cnis
+                .iter()
+                .any(|c| c == cni || c.starts_with(&format!("{cni} ")));
+            if !present {
+                self.cnis.push(cni.to_string());
+                self.missing.push(cni.to_string());
+                for row in &mut self.rows {
+                    row.cells.push(None);
+                }
+            }
+        }
+        self
+    }
+
+    /// How many steps in column `column` ended with `status`.
+    pub fn count(&self, column: usize, status: StepStatus) -> usize {
+        self.rows
+            .iter()
+            .filter(|r| {
+                r.cells
+                    .get(column)
+                    .and_then(Option::as_ref)
+                    .map(|c| c.status)
+                    == Some(status)
+            })
+            .count()
+    }
+
+    /// Cells that failed, as (column, row) pairs, in row order.
+    fn failures(&self) -> Vec<(usize, &MatrixRow, &MatrixCell)> {
+        let mut out = Vec::new();
+        for row in &self.rows {
+            for (column, cell) in row.cells.iter().enumerate() {
+                if let Some(cell) = cell
+                    && cell.status == StepStatus::Fail
+                {
+                    out.push((column, row, cell));
+                }
+            }
+        }
+        out
+    }
+
+    /// Markdown for a GitHub job summary: legend, totals per CNI, the matrix, then the failures
+    /// with their reasons.
+    pub fn to_markdown(&self) -> String {
+        let mut md = String::from("## Network policy compatibility matrix\n\n");
+        md.push_str(&legend(|s| s.to_string(), "`—`"));
+        md.push_str("\n\n");
+        if !self.missing.is_empty() {
+            let _ = writeln!(
+                md,
+                "> **No results from: {}.** The job stopped before writing `results.json`; see its logs.\n",
+                md_escape(&self.missing.join(", "))
+            );
+        }
+
+        // Totals: statuses down, CNIs across.
+        md.push_str("| |");
+        for cni in &self.cnis {
+            let _ = write!(md, " {} |", md_escape(cni));
+        }
+        md.push_str("\n| --- |");
+        md.push_str(&" :-: |".repeat(self.cnis.len()));
+        md.push('\n');
+        for status in StepStatus::ALL {
+            let _ = write!(md, "| {} {} |", status.symbol(), status.label());
+            for column in 0..self.cnis.len() {
+                let _ = write!(md, " {} |", self.count(column, status));
+            }
+            md.push('\n');
+        }
+        md.push('\n');
+
+        md.push_str("| Scenario | Step |");
+        for cni in &self.cnis {
+            let _ = write!(md, " {} |", md_escape(cni));
+        }
+        md.push_str("\n| --- | --- |");
+        md.push_str(&" :-: |".repeat(self.cnis.len()));
+        md.push('\n');
+        let mut previous: Option<&str> = None;
+        for row in &self.rows {
+            let scenario = if previous == Some(row.scenario.as_str()) {
+                String::new()
+            } else {
+                format!(
+                    "**{}** ({})",
+                    md_escape(&row.scenario_title),
+                    md_escape(&row.scenario)
+                )
+            };
+            previous = Some(&row.scenario);
+            let _ = write!(md, "| {scenario} | {} |", md_escape(&row.step));
+            for cell in &row.cells {
+                let _ = write!(md, " {} |", md_cell(cell.as_ref()));
+            }
+            md.push('\n');
+        }
+
+        let failures = self.failures();
+        if !failures.is_empty() {
+            md.push_str("\n### Failures\n\n");
+            for (column, row, cell) in failures {
+                let _ = writeln!(
+                    md,
+                    "- ❌ **{}** {}/{}: {}",
+                    md_escape(&self.cnis[column]),
+                    md_escape(&row.scenario),
+                    md_escape(&row.step),
+                    md_escape(cell.reason.as_deref().unwrap_or("no reason recorded"))
+                );
+            }
+        }
+        md
+    }
+
+    /// A standalone HTML page (no external resources); every text from the results is escaped.
+    pub fn to_html(&self) -> String {
+        let mut h = String::from(
+            "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+             <title>Network policy compatibility matrix</title>\n<style>\n\
+             body { font-family: system-ui, sans-serif; margin: 2rem; }\n\
+             table { border-collapse: collapse; margin-bottom: 1.5rem; }\n\
+             th, td { border: 1px solid #ccc; padding: .3rem .6rem; }\n\
+             td.cell { text-align: center; }\n\
+             .pass { background: #e6f4ea; } .fail { background: #fce8e6; }\n\
+             .known-deviation { background: #fef7e0; } .not-enforced { background: #eceff1; }\n\
+             .missing { color: #b00020; }\n\
+             </style>\n</head>\n<body>\n<h1>Network policy compatibility matrix</h1>\n",
+        );
+        let _ = writeln!(h, "<p>{}</p>", legend(html_escape, "—"));
+        if !self.missing.is_empty() {
+            let _ = writeln!(
+                h,
+                "<p class=\"missing\"><strong>No results from: {}.</strong> The job stopped before writing results.json; see its logs.</p>",
+                html_escape(&self.missing.join(", "))
+            );
+        }
+
+        h.push_str("<table class=\"totals\">\n<tr><th></th>");
+        for cni in &self.cnis {
+            let _ = write!(h, "<th>{}</th>", html_escape(cni));
+        }
+        h.push_str("</tr>\n");
+        for status in StepStatus::ALL {
+            let _ = write!(
+                h,
+                "<tr><th>{} {}</th>",
+                status.symbol(),
+                html_escape(status.label())
+            );
+            for column in 0..self.cnis.len() {
+                let _ = write!(h, "<td class=\"cell\">{}</td>", self.count(column, status));
+            }
+            h.push_str("</tr>\n");
+        }
+        h.push_str("</table>\n");
+
+        h.push_str("<table class=\"matrix\">\n<thead><tr><th>Scenario</th><th>Step</th>");
+        for cni in &self.cnis {
+            let _ = write!(h, "<th>{}</th>", html_escape(cni));
+        }
+        h.push_str("</tr></thead>\n<tbody>\n");
+        for row in &self.rows {
+            let _ = write!(
+                h,
+                "<tr><td title=\"{}\">{}</td><td>{}</td>",
+                html_escape(&row.scenario),
+                html_escape(&row.scenario_title),
+                html_escape(&row.step)
+            );
+            for cell in &row.cells {
+                h.push_str(&html_cell(cell.as_ref()));
+            }
+            h.push_str("</tr>\n");
+        }
+        h.push_str("</tbody>\n</table>\n");
+
+        let failures = self.failures();
+        if !failures.is_empty() {
+            h.push_str("<h2>Failures</h2>\n<ul>\n");
+            for (column, row, cell) in failures {
+                let _ = writeln!(
+                    h,
+                    "<li>❌ <strong>{}</strong> {}/{}: {}</li>",
+                    html_escape(&self.cnis[column]),
+                    html_escape(&row.scenario),
+                    html_escape(&row.step),
+                    html_escape(cell.reason.as_deref().unwrap_or("no reason recorded"))
+                );
+            }
+            h.push_str("</ul>\n");
+        }
+        h.push_str("</body>\n</html>\n");
+        h
+    }
+
+    /// The matrix as pretty JSON (statuses in kebab-case).
+    pub fn to_json(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string_pretty(self).map(|mut s| {
+            s.push('\n');
+            s
+        })
+    }
+}
+
+/// The legend line, with labels passed through `escape`.
+fn legend(escape: impl Fn(&str) -> String, none: &str) -> String {
+    let mut parts: Vec<String> = StepStatus::ALL
+        .iter()
+        .map(|s| {
+            let extra = match s {
+                StepStatus::KnownDeviation => " (linked to its upstream issue)",
+                StepStatus::NotEnforced => " (the CNI enforces no NetworkPolicy)",
+                _ => "",
+            };
+            format!("{} {}{}", s.symbol(), escape(s.label()), escape(extra))
+        })
+        .collect();
+    parts.push(format!("{none} {}", escape("no result")));
+    format!("Legend: {}", parts.join(" · "))
+}
+
+/// A link target that can go into markdown or HTML as it is: http(s), no spaces, quotes,
+/// brackets or parentheses.
+fn safe_url(url: &str) -> Option<&str> {
+    let scheme_ok = url.starts_with("https://") || url.starts_with("http://");
+    let chars_ok = !url
+        .chars()
+        .any(|c| c.is_whitespace() || "\"'<>()[]\\`".contains(c));
+    (scheme_ok && chars_ok).then_some(url)
+}
+
+/// `repo#N` for a GitHub issue or pull-request URL, else `issue`.
+fn issue_label(url: &str) -> String {
+    let parts: Vec<&str> = url
+        .trim_start_matches("https://github.com/")
+        .split('/')
+        .collect();
+    match parts.as_slice() {
+        [_, repo, "issues" | "pull", n, ..]
+            if url.starts_with("https://github.com/") && n.chars().all(|c| c.is_ascii_digit()) =>
+        {
+            format!("{repo}#{n}")
+        }
+        _ => "issue".to_string(),
+    }
+}
+
+fn md_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' | '\r' => out.push(' '),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\\' | '|' | '*' | '_' | '`' | '[' | ']' | '~' => {
+                out.push('\\');
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+fn md_cell(cell: Option<&MatrixCell>) -> String {
+    let Some(cell) = cell else {
+        return "—".to_string();
+    };
+    let symbol = cell.status.symbol();
+    match (cell.status, cell.issue_url.as_deref().and_then(safe_url)) {
+        (StepStatus::KnownDeviation | StepStatus::NotApplicable, Some(url)) => {
+            format!("{symbol} [{}]({url})", md_escape(&issue_label(url)))
+        }
+        _ => symbol.to_string(),
+    }
+}
+
+fn html_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+fn html_cell(cell: Option<&MatrixCell>) -> String {
+    let Some(cell) = cell else {
+        return "<td class=\"cell none\">—</td>".to_string();
+    };
+    let title = match &cell.reason {
+        Some(reason) => format!(" title=\"{}\"", html_escape(reason)),
+        None => String::new(),
+    };
+    let link = match (cell.status, cell.issue_url.as_deref().and_then(safe_url)) {
+        (StepStatus::KnownDeviation | StepStatus::NotApplicable, Some(url)) => format!(
+            " <a href=\"{}\">{}</a>",
+            html_escape(url),
+            html_escape(&issue_label(url))
+        ),
+        _ => String::new(),
+    };
+    format!(
+        "<td class=\"cell {}\"{title}>{}{link}</td>",
+        cell.status.name(),
+        cell.status.symbol()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::results::{ScenarioResult, StepResult};
+
+    fn step(name: &str, status: StepStatus, reason: Option<&str>, url: Option<&str>) -> StepResult {
+        StepResult {
+            name: name.into(),
+            status,
+            reason: reason.map(String::from),
+            issue_url: url.map(String::from),
+        }
+    }
+
+    fn run(cni: &str, steps: Vec<StepResult>) -> RunResults {
+        let mut r = RunResults::new(cni);
+        r.scenarios.push(ScenarioResult {
+            name: "demo".into(),
+            title: "Policy <demo> & friends".into(),
+            steps,
+        });
+        r
+    }
+
+    /// Every status on at least one of four CNIs, plus a step only one CNI ran.
+    fn sample() -> Vec<RunResults> {
+        use StepStatus::*;
+        let sctp = "https://github.com/cilium/cilium/issues/5719";
+        vec![
+            run(
+                "calico",
+                vec![
+                    step("deny-all", Pass, None, None),
+                    step("allow-sctp", Pass, None, None),
+                    step("global-policy", Pass, None, None),
+                ],
+            ),
+            run(
+                "cilium",
+                vec![
+                    step("deny-all", Pass, None, None),
+                    step(
+                        "allow-sctp",
+                        KnownDeviation,
+                        Some("SCTP is not matched"),
+                        Some(sctp),
+                    ),
+                    step(
+                        "global-policy",
+                        NotApplicable,
+                        Some("needs calico-crds"),
+                        None,
+                    ),
+                ],
+            ),
+            run(
+                "kindnet",
+                vec![
+                    step(
+                        "deny-all",
+                        Fail,
+                        Some("x/a → y/b: allowed, expected denied | <b>"),
+                        None,
+                    ),
+                    step("allow-sctp", Pass, None, None),
+                    step(
+                        "global-policy",
+                        NotApplicable,
+                        None,
+                        Some("javascript:alert(1)"),
+                    ),
+                ],
+            ),
+            run(
+                "flannel",
+                vec![
+                    step("deny-all", NotEnforced, None, None),
+                    step("allow-sctp", NotEnforced, None, None),
+                    step("flannel-only", Pass, None, None),
+                ],
+            ),
+        ]
+    }
+
+    #[test]
+    fn rows_are_the_union_of_steps_in_scenario_order() {
+        let m = matrix(&sample());
+        assert_eq!(m.cnis, ["calico", "cilium", "kindnet", "flannel"]);
+        let steps: Vec<&str> = m.rows.iter().map(|r| r.step.as_str()).collect();
+        assert_eq!(
+            steps,
+            ["deny-all", "allow-sctp", "global-policy", "flannel-only"]
+        );
+        let global = &m.rows[2];
+        assert_eq!(global.cells[3], None, "flannel never ran global-policy");
+        assert_eq!(m.rows[3].cells[..3], [None, None, None]);
+        assert_eq!(m.count(1, StepStatus::NotApplicable), 1);
+        assert_eq!(m.count(3, StepStatus::NotEnforced), 2);
+        assert_eq!(m.count(9, StepStatus::Pass), 0);
+    }
+
+    #[test]
+    fn markdown_has_a_cell_per_status_the_legend_and_the_failures() {
+        let md = matrix(&sample()).to_markdown();
+        let line = |step: &str| {
+            md.lines()
+                .find(|l| l.contains(&format!("| {step} |")))
+                .unwrap_or_else(|| panic!("no row {step} in\n{md}"))
+                .to_string()
+        };
+        assert_eq!(
+            line("deny-all"),
+            "| **Policy &lt;demo&gt; &amp; friends** (demo) | deny-all | ✅ | ✅ | ❌ | 🚫 |"
+        );
+        assert_eq!(
+            line("allow-sctp"),
+            "|  | allow-sctp | ✅ | ⚠️ [cilium#5719](https://github.com/cilium/cilium/issues/5719) | ✅ | 🚫 |"
+        );
+        // An unsafe link is dropped, not rendered.
+        assert_eq!(
+            line("global-policy"),
+            "|  | global-policy | ✅ | ➖ | ➖ | — |"
+        );
+        assert_eq!(line("flannel-only"), "|  | flannel-only | — | — | — | ✅ |");
+        assert!(md.contains("| Scenario | Step | calico | cilium | kindnet | flannel |\n| --- | --- | :-: | :-: | :-: | :-: |"));
+        assert!(md.contains(
+            "Legend: ✅ pass · ❌ fail · ➖ not applicable · ⚠️ known deviation (linked to its upstream issue) · 🚫 not enforced (the CNI enforces no NetworkPolicy) · `—` no result"
+        ));
+        assert!(md.contains("| ✅ pass | 3 | 1 | 1 | 1 |"), "{md}");
+        assert!(md.contains("| ❌ fail | 0 | 0 | 1 | 0 |"), "{md}");
+        // The pipe in the reason cannot break the list item into a table, nor the tag into HTML.
+        assert!(
+            md.contains(
+                "- ❌ **kindnet** demo/deny-all: x/a → y/b: allowed, expected denied \\| &lt;b&gt;"
+            ),
+            "{md}"
+        );
+        assert!(!md.contains("javascript:"));
+        assert!(!md.contains("No results from"));
+    }
+
+    #[test]
+    fn expected_cnis_without_results_get_an_empty_column_and_a_warning() {
+        let m = matrix(&sample()[..2]).expect(&["calico", "cilium", "antrea"]);
+        assert_eq!(m.cnis, ["calico", "cilium", "antrea"]);
+        assert_eq!(m.missing, ["antrea"]);
+        assert!(
+            m.rows
+                .iter()
+                .all(|r| r.cells.len() == 3 && r.cells[2].is_none())
+        );
+        let md = m.to_markdown();
+        assert!(md.contains("**No results from: antrea.**"), "{md}");
+        assert!(md.contains("| deny-all | ✅ | ✅ | — |"), "{md}");
+        assert!(m.to_html().contains("No results from: antrea."));
+        // Nothing at all is still a valid (empty) report.
+        let empty = matrix(&[]).expect(&["flannel"]);
+        assert!(
+            empty
+                .to_markdown()
+                .contains("| Scenario | Step | flannel |")
+        );
+    }
+
+    #[test]
+    fn repeated_cnis_get_distinct_columns() {
+        let mut a = run("calico", vec![step("s", StepStatus::Pass, None, None)]);
+        let mut b = a.clone();
+        let c = a.clone();
+        a.cluster = Some("one".into());
+        b.cluster = Some("two".into());
+        let m = matrix(&[a, b, c]);
+        assert_eq!(m.cnis, ["calico", "calico (two)", "calico #3"]);
+        assert_eq!(m.expect(&["calico"]).missing, Vec::<String>::new());
+    }
+
+    #[test]
+    fn html_is_a_standalone_page_with_everything_escaped() {
+        let html = matrix(&sample()).to_html();
+        assert!(html.starts_with("<!DOCTYPE html>\n<html lang=\"en\">"));
+        assert!(html.trim_end().ends_with("</html>"));
+        assert!(!html.contains("src=") && !html.contains("<link"));
+        assert!(html.contains("<td title=\"demo\">Policy &lt;demo&gt; &amp; friends</td>"));
+        assert!(!html.contains("<demo>") && !html.contains("<b>"));
+        assert!(html.contains(
+            "<td class=\"cell known-deviation\" title=\"SCTP is not matched\">⚠️ <a href=\"https://github.com/cilium/cilium/issues/5719\">cilium#5719</a></td>"
+        ));
+        assert!(html.contains("<td class=\"cell fail\" title=\"x/a → y/b: allowed, expected denied | &lt;b&gt;\">❌</td>"));
+        assert!(html.contains("<td class=\"cell not-enforced\">🚫</td>"));
+        assert!(html.contains("<td class=\"cell none\">—</td>"));
+        assert!(!html.contains("javascript:"));
+        assert!(html.contains("<li>❌ <strong>kindnet</strong> demo/deny-all:"));
+    }
+
+    #[test]
+    fn json_round_trips_with_kebab_case_statuses() {
+        let m = matrix(&sample()).expect(&["antrea"]);
+        let json = m.to_json().unwrap();
+        assert!(json.contains("\"status\": \"known-deviation\""));
+        assert!(json.contains("\"status\": \"not-enforced\""));
+        assert!(json.contains("\"missing\": [\n    \"antrea\"\n  ]"));
+        let back: CompatMatrix = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, m);
+    }
+
+    #[test]
+    fn issue_labels() {
+        assert_eq!(
+            issue_label("https://github.com/cilium/cilium/issues/9209"),
+            "cilium#9209"
+        );
+        assert_eq!(
+            issue_label("https://github.com/kubernetes-sigs/kind/pull/3612"),
+            "kind#3612"
+        );
+        assert_eq!(issue_label("https://example.com/bug/1"), "issue");
+        assert_eq!(issue_label("https://github.com/o/r/issues/abc"), "issue");
+        assert_eq!(safe_url("https://x.y/a(b)"), None);
+        assert_eq!(safe_url("ftp://x.y/"), None);
+    }
+}

@@ -1,0 +1,306 @@
+//! One run's results: what `netpol-harness run --report DIR` writes to `DIR/results.json`, and
+//! what `netpol-harness matrix` reads back, one file per CNI.
+//!
+//! The format is plain JSON with snake_case keys; statuses are kebab-case. Optional fields are
+//! left out when empty, and unknown fields are ignored when reading, so newer writers stay
+//! readable by older `matrix` builds.
+//!
+//! ```json
+//! {
+//!   "cni": "cilium",
+//!   "cluster": "netpol",
+//!   "harness_version": "0.1.0",
+//!   "scenarios": [
+//!     {
+//!       "name": "k8s-network-policy-demo",
+//!       "title": "Kubernetes policy, demo",
+//!       "steps": [
+//!         { "name": "default-deny", "status": "pass" },
+//!         {
+//!           "name": "allow-sctp",
+//!           "status": "known-deviation",
+//!           "reason": "SCTP is not matched by NetworkPolicy",
+//!           "issue_url": "https://github.com/cilium/cilium/issues/5719"
+//!         }
+//!       ]
+//!     }
+//!   ]
+//! }
+//! ```
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The file name a run's results are written to, inside its report directory.
+pub const RESULTS_FILE: &str = "results.json";
+
+/// Everything one run (one CNI, one cluster) found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunResults {
+    /// The CNI the run was on: a profile name such as `calico`. One matrix column per run.
+    pub cni: String,
+    /// The kind cluster the run used, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    /// The netpol-harness version that ran it.
+    pub harness_version: String,
+    /// One entry per scenario, in the order they ran.
+    pub scenarios: Vec<ScenarioResult>,
+}
+
+/// The results of one scenario (one tutorial reproduced step by step).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScenarioResult {
+    /// The scenario's id, as in its file name.
+    pub name: String,
+    /// Its human title.
+    pub title: String,
+    /// One entry per step, in order.
+    pub steps: Vec<StepResult>,
+}
+
+/// The outcome of one scenario step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepResult {
+    /// The step's id within its scenario.
+    pub name: String,
+    /// What happened.
+    pub status: StepStatus,
+    /// Why, in one line: the mismatches of a failure, the missing capability of a skipped step,
+    /// the deviation's summary. Left out when there is nothing to say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The upstream issue behind a known deviation or a missing capability, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issue_url: Option<String>,
+}
+
+/// What happened to one step on one CNI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepStatus {
+    /// Every probe matched the oracle.
+    Pass,
+    /// Some probe differed from the oracle, and no known deviation explains it.
+    Fail,
+    /// Skipped: the CNI lacks a capability the step requires (e.g. Calico CRDs on Cilium).
+    NotApplicable,
+    /// Differed from the oracle in a way the CNI's profile documents, with an issue link.
+    KnownDeviation,
+    /// The CNI enforces no NetworkPolicy, so policy steps cannot hold (flannel).
+    NotEnforced,
+}
+
+impl StepStatus {
+    /// Every status, in the order reports list them.
+    pub const ALL: [StepStatus; 5] = [
+        StepStatus::Pass,
+        StepStatus::Fail,
+        StepStatus::NotApplicable,
+        StepStatus::KnownDeviation,
+        StepStatus::NotEnforced,
+    ];
+
+    /// The symbol reports show for it.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            StepStatus::Pass => "✅",
+            StepStatus::Fail => "❌",
+            StepStatus::NotApplicable => "➖",
+            StepStatus::KnownDeviation => "⚠️",
+            StepStatus::NotEnforced => "🚫",
+        }
+    }
+
+    /// The name used in JSON (kebab-case).
+    pub fn name(self) -> &'static str {
+        match self {
+            StepStatus::Pass => "pass",
+            StepStatus::Fail => "fail",
+            StepStatus::NotApplicable => "not-applicable",
+            StepStatus::KnownDeviation => "known-deviation",
+            StepStatus::NotEnforced => "not-enforced",
+        }
+    }
+
+    /// A few words for legends.
+    pub fn label(self) -> &'static str {
+        match self {
+            StepStatus::Pass => "pass",
+            StepStatus::Fail => "fail",
+            StepStatus::NotApplicable => "not applicable",
+            StepStatus::KnownDeviation => "known deviation",
+            StepStatus::NotEnforced => "not enforced",
+        }
+    }
+}
+
+impl fmt::Display for StepStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A results file that cannot be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum ResultsError {
+    /// The file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not a results file.
+    #[error("{} is not a netpol-harness results file: {source}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// Where and why parsing failed.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The file could not be written.
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl RunResults {
+    /// Empty results for a run on `cni`, stamped with this build's version.
+    pub fn new(cni: impl Into<String>) -> Self {
+        RunResults {
+            cni: cni.into(),
+            cluster: None,
+            harness_version: env!("CARGO_PKG_VERSION").to_string(),
+            scenarios: Vec::new(),
+        }
+    }
+
+    /// Reads a results file.
+    pub fn read(path: &Path) -> Result<RunResults, ResultsError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ResultsError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        serde_json::from_str(&text).map_err(|source| ResultsError::Parse {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
+    /// Writes the results as pretty JSON, creating the parent directory if needed.
+    pub fn write(&self, path: &Path) -> Result<(), ResultsError> {
+        let write_err = |source| ResultsError::Write {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(write_err)?;
+        }
+        let mut json =
+            serde_json::to_string_pretty(self).map_err(|e| write_err(std::io::Error::other(e)))?;
+        json.push('\n');
+        std::fs::write(path, json).map_err(write_err)
+    }
+
+    /// How many steps ended with `status`.
+    pub fn count(&self, status: StepStatus) -> usize {
+        self.scenarios
+            .iter()
+            .flat_map(|s| &s.steps)
+            .filter(|s| s.status == status)
+            .count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_are_kebab_case_in_json() {
+        for status in StepStatus::ALL {
+            let json = serde_json::to_string(&status).unwrap();
+            assert_eq!(json, format!("\"{}\"", status.name()));
+            assert_eq!(serde_json::from_str::<StepStatus>(&json).unwrap(), status);
+        }
+        assert!(serde_json::from_str::<StepStatus>("\"not_applicable\"").is_err());
+    }
+
+    #[test]
+    fn the_documented_example_parses_and_optional_fields_stay_out() {
+        let doc = include_str!("results.rs");
+        let example: String = doc
+            .lines()
+            .skip_while(|l| !l.starts_with("//! ```json"))
+            .skip(1)
+            .take_while(|l| !l.starts_with("//! ```"))
+            .map(|l| l.trim_start_matches("//!").trim_start_matches(' '))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let results: RunResults = serde_json::from_str(&example).unwrap();
+        assert_eq!(results.cni, "cilium");
+        assert_eq!(results.count(StepStatus::KnownDeviation), 1);
+        assert_eq!(results.count(StepStatus::Pass), 1);
+
+        let json = serde_json::to_value(&results).unwrap();
+        let pass = &json["scenarios"][0]["steps"][0];
+        assert_eq!(
+            pass,
+            &serde_json::json!({"name": "default-deny", "status": "pass"})
+        );
+    }
+
+    #[test]
+    fn unknown_fields_are_ignored_and_missing_required_ones_are_not() {
+        let newer = r#"{"cni":"calico","harness_version":"9.9.9","scenarios":[],"duration_s":12}"#;
+        assert_eq!(
+            serde_json::from_str::<RunResults>(newer).unwrap().cni,
+            "calico"
+        );
+        let broken = r#"{"cni":"calico","scenarios":[]}"#;
+        let err = serde_json::from_str::<RunResults>(broken).unwrap_err();
+        assert!(err.to_string().contains("harness_version"), "{err}");
+    }
+
+    #[test]
+    fn write_then_read_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out/calico").join(RESULTS_FILE);
+        let mut results = RunResults::new("calico");
+        results.cluster = Some("netpol".into());
+        results.scenarios.push(ScenarioResult {
+            name: "s".into(),
+            title: "S".into(),
+            steps: vec![StepResult {
+                name: "a".into(),
+                status: StepStatus::Fail,
+                reason: Some("x→y allowed, expected denied".into()),
+                issue_url: None,
+            }],
+        });
+        results.write(&path).unwrap();
+        assert_eq!(RunResults::read(&path).unwrap(), results);
+        assert_eq!(results.harness_version, env!("CARGO_PKG_VERSION"));
+
+        let missing = RunResults::read(&dir.path().join("nope.json")).unwrap_err();
+        assert!(matches!(missing, ResultsError::Read { .. }));
+        std::fs::write(dir.path().join("bad.json"), "{").unwrap();
+        let bad = RunResults::read(&dir.path().join("bad.json")).unwrap_err();
+        assert!(
+            bad.to_string()
+                .contains("is not a netpol-harness results file"),
+            "{bad}"
+        );
+    }
+}

@@ -1,0 +1,482 @@
+//! The CI plumbing: the workflows parse and agree with the CNI profiles, every script they call
+//! exists and passes shellcheck, and the scripts do what they say against fake tools.
+
+use std::collections::BTreeSet;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use netpol_harness::provision::cni::{CNI_NAMES, CniProfile};
+use netpol_harness::provision::kind::KIND_VERSION;
+use serde_json::Value;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the crate lives in the workspace")
+        .to_path_buf()
+}
+
+fn workflow(name: &str) -> Value {
+    let path = repo().join(".github/workflows").join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn steps<'a>(wf: &'a Value, job: &str) -> &'a Vec<Value> {
+    wf["jobs"][job]["steps"]
+        .as_array()
+        .unwrap_or_else(|| panic!("job {job} has no steps"))
+}
+
+/// The step whose `uses` starts with `action`, or whose `run` contains `run`.
+fn step<'a>(wf: &'a Value, job: &str, needle: &str) -> &'a Value {
+    steps(wf, job)
+        .iter()
+        .find(|s| {
+            s["uses"].as_str().is_some_and(|u| u.starts_with(needle))
+                || s["run"].as_str().is_some_and(|r| r.contains(needle))
+        })
+        .unwrap_or_else(|| panic!("job {job} has no step with {needle}"))
+}
+
+/// Every `ci/*.sh` or `.ci/run` path named in a `run:` of the workflow.
+fn scripts_run_by(wf: &Value) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    for job in wf["jobs"].as_object().expect("jobs").values() {
+        for s in job["steps"].as_array().into_iter().flatten() {
+            let Some(run) = s["run"].as_str() else {
+                continue;
+            };
+            for word in run.split_whitespace() {
+                let word = word.trim_matches(|c| c == '"' || c == '\'');
+                if (word.starts_with("ci/") && word.ends_with(".sh")) || word == ".ci/run" {
+                    found.insert(word.to_string());
+                }
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn workflows_call_only_scripts_that_exist() {
+    for (name, expected) in [
+        (
+            "nightly.yml",
+            vec![
+                "ci/collect-logs.sh",
+                "ci/matrix-summary.sh",
+                "ci/nightly-cni.sh",
+                "ci/setup-docker-classic.sh",
+            ],
+        ),
+        ("pr.yml", vec![".ci/run"]),
+    ] {
+        let scripts = scripts_run_by(&workflow(name));
+        assert_eq!(scripts.iter().collect::<Vec<_>>(), expected, "{name}");
+        for script in scripts {
+            assert!(
+                repo().join(&script).is_file(),
+                "{name} runs {script}, which does not exist"
+            );
+        }
+    }
+}
+
+#[test]
+fn nightly_runs_every_cni_profile_and_always_reports() {
+    let wf = workflow("nightly.yml");
+    assert!(
+        wf["on"]["schedule"][0]["cron"].is_string(),
+        "no nightly cron"
+    );
+    assert!(
+        wf["on"]
+            .as_object()
+            .unwrap()
+            .contains_key("workflow_dispatch")
+    );
+
+    let strategy = &wf["jobs"]["cni"]["strategy"];
+    assert_eq!(strategy["fail-fast"], Value::Bool(false));
+    let cnis: Vec<&str> = strategy["matrix"]["cni"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(cnis, CNI_NAMES);
+
+    let kind = step(&wf, "cni", "helm/kind-action@");
+    assert_eq!(kind["with"]["version"], KIND_VERSION);
+    // Helm exactly where a profile installs through it.
+    let helm_if = step(&wf, "cni", "azure/setup-helm@")["if"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for p in CniProfile::all() {
+        assert_eq!(
+            helm_if.contains(&format!("'{}'", p.name)),
+            p.needs_helm(),
+            "{helm_if}"
+        );
+    }
+
+    let lane = step(&wf, "cni", "ci/nightly-cni.sh");
+    assert!(lane["run"].as_str().unwrap().contains("${{ matrix.cni }}"));
+    let logs = step(&wf, "cni", "ci/collect-logs.sh");
+    assert_eq!(logs["if"], "failure()");
+    let upload = steps(&wf, "cni")
+        .iter()
+        .find(|s| s["with"]["name"].as_str() == Some("results-${{ matrix.cni }}"))
+        .expect("results upload");
+    assert_eq!(upload["if"], "always()");
+    let paths = upload["with"]["path"].as_str().unwrap();
+    assert!(
+        paths.contains("out/${{ matrix.cni }}/results.json"),
+        "{paths}"
+    );
+    assert!(paths.contains("*.xml"), "{paths}");
+
+    let matrix = &wf["jobs"]["matrix"];
+    assert_eq!(matrix["needs"], "cni");
+    assert_eq!(matrix["if"], "always()");
+    let download = step(&wf, "matrix", "actions/download-artifact@");
+    assert_eq!(download["with"]["pattern"], "results-*");
+    let summary = step(&wf, "matrix", "ci/matrix-summary.sh")["run"]
+        .as_str()
+        .unwrap();
+    let listed: Vec<&str> = summary.split_whitespace().skip(4).collect();
+    assert_eq!(listed, CNI_NAMES, "{summary}");
+}
+
+#[test]
+fn pr_workflow_runs_the_ci_entry_point_on_prs_and_main() {
+    let wf = workflow("pr.yml");
+    assert!(wf["on"].as_object().unwrap().contains_key("pull_request"));
+    assert_eq!(wf["on"]["push"]["branches"], serde_json::json!(["main"]));
+    assert_eq!(step(&wf, "ci", ".ci/run")["run"], "bash .ci/run");
+    let packages = step(&wf, "ci", "apt-get install")["run"].as_str().unwrap();
+    assert!(packages.contains("shellcheck"), "{packages}");
+}
+
+fn ci_scripts() -> Vec<PathBuf> {
+    let mut scripts: Vec<PathBuf> = std::fs::read_dir(repo().join("ci"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "sh"))
+        .collect();
+    scripts.sort();
+    scripts
+}
+
+#[test]
+fn every_ci_script_passes_shellcheck() {
+    let scripts = ci_scripts();
+    assert!(scripts.len() >= 4, "{scripts:?}");
+    for script in scripts {
+        let text = std::fs::read_to_string(&script).unwrap();
+        assert!(
+            text.starts_with("#!/usr/bin/env bash\n"),
+            "{}",
+            script.display()
+        );
+        assert!(
+            text.contains("\nset -euo pipefail\n"),
+            "{}",
+            script.display()
+        );
+        let mode = std::fs::metadata(&script).unwrap().permissions().mode();
+        assert!(mode & 0o111 != 0, "{} is not executable", script.display());
+
+        let out = match Command::new("shellcheck").arg("-x").arg(&script).output() {
+            Ok(out) => out,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
+                "shellcheck is not installed, so ci/ cannot be checked: `apt-get install shellcheck` \
+                 (.ci/run installs it when run as root)"
+            ),
+            Err(e) => panic!("cannot run shellcheck: {e}"),
+        };
+        assert!(
+            out.status.success(),
+            "shellcheck {}:\n{}",
+            script.display(),
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+}
+
+/// A directory of fake programs that log their command lines to `log`.
+struct Fakes {
+    dir: tempfile::TempDir,
+}
+
+impl Fakes {
+    fn new() -> Self {
+        Fakes {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn bin(&self) -> PathBuf {
+        self.dir.path().join("bin")
+    }
+
+    fn log(&self) -> PathBuf {
+        self.dir.path().join("calls.log")
+    }
+
+    fn path(&self) -> String {
+        format!("{}:/usr/bin:/bin", self.bin().display())
+    }
+
+    /// A fake `name` that logs `name ARGS` and then runs `body` (POSIX sh).
+    fn add(&self, name: &str, body: &str) -> &Self {
+        std::fs::create_dir_all(self.bin()).unwrap();
+        let path = self.bin().join(name);
+        let script =
+            format!("#!/bin/sh\nprintf '%s\\n' \"{name} $*\" >> \"$FAKE_LOG\"\n{body}\nexit 0\n");
+        std::fs::write(&path, script).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        self
+    }
+
+    fn calls(&self) -> Vec<String> {
+        std::fs::read_to_string(self.log())
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .collect()
+    }
+
+    fn run(&self, script: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut cmd = Command::new("bash");
+        cmd.arg(repo().join(script))
+            .args(args)
+            .env("PATH", self.path())
+            .env("FAKE_LOG", self.log())
+            .env_remove("GITHUB_STEP_SUMMARY")
+            .env_remove("NETPOL_CLUSTER")
+            .env_remove("NETPOL_OUT")
+            .env_remove("NETPOL_HARNESS");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn nightly_lane_runs_up_e2e_and_run_in_order_and_reports_failures() {
+    let fakes = Fakes::new();
+    fakes.add(
+        "cargo",
+        r#"printf '%s\n' "  NETPOL_E2E=${NETPOL_E2E:-}" >> "$FAKE_LOG"
+case "$*" in *"--test e2e"*) [ -n "${FAIL_E2E:-}" ] && exit 101 ;; esac"#,
+    );
+    fakes.add("netpol-harness", "");
+    let out_root = fakes.dir.path().join("out");
+    let harness = fakes.bin().join("netpol-harness");
+    let env = [
+        ("NETPOL_OUT", out_root.to_str().unwrap()),
+        ("NETPOL_HARNESS", harness.to_str().unwrap()),
+    ];
+
+    let ok = fakes.run("ci/nightly-cni.sh", &["calico"], &env);
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    let report = out_root.join("calico");
+    assert_eq!(
+        fakes.calls(),
+        [
+            "cargo build --locked --bin netpol-harness".to_string(),
+            "  NETPOL_E2E=".into(),
+            "netpol-harness up --cni calico --name netpol".into(),
+            "cargo test --locked --test e2e".into(),
+            "  NETPOL_E2E=require".into(),
+            format!(
+                "netpol-harness run --all --cni calico --report {}",
+                report.display()
+            ),
+        ]
+    );
+    assert!(report.is_dir());
+
+    std::fs::remove_file(fakes.log()).unwrap();
+    let mut env = env.to_vec();
+    env.push(("FAIL_E2E", "1"));
+    env.push(("NETPOL_CLUSTER", "np-cilium"));
+    let failed = fakes.run("ci/nightly-cni.sh", &["cilium"], &env);
+    assert_eq!(failed.status.code(), Some(101));
+    let calls = fakes.calls();
+    assert_eq!(calls[2], "netpol-harness up --cni cilium --name np-cilium");
+    assert!(
+        calls
+            .last()
+            .unwrap()
+            .starts_with("netpol-harness run --all --cni cilium"),
+        "{calls:?}"
+    );
+    assert!(text(&failed.stderr).contains("cilium lane failed (exit 101)"));
+
+    let usage = fakes.run("ci/nightly-cni.sh", &[], &[]);
+    assert_eq!(usage.status.code(), Some(2));
+}
+
+#[test]
+fn collect_logs_exports_kind_logs_and_never_fails() {
+    let fakes = Fakes::new();
+    fakes.add("kind", "");
+    fakes.add(
+        "kubectl",
+        r#"case "$*" in *tigerastatus*) echo 'error: the server does not have a resource type "tigerastatus"' >&2; exit 1 ;; esac
+echo "output of $*""#,
+    );
+    let dir = fakes.dir.path().join("logs");
+    let out = fakes.run("ci/collect-logs.sh", &["np", dir.to_str().unwrap()], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let calls = fakes.calls();
+    assert_eq!(
+        calls[0],
+        format!("kind export logs {}/kind --name np", dir.display())
+    );
+    assert!(
+        calls.contains(&"kubectl --context kind-np get pods -A -o wide".to_string()),
+        "{calls:?}"
+    );
+    let pods = std::fs::read_to_string(dir.join("pods.txt")).unwrap();
+    assert_eq!(pods, "output of --context kind-np get pods -A -o wide\n");
+    let tigera = std::fs::read_to_string(dir.join("tigerastatus.txt")).unwrap();
+    assert!(tigera.contains("does not have a resource type"));
+    assert!(text(&out.stderr).contains("warning: kubectl get tigerastatus -o yaml failed"));
+
+    // Even with no kind and a kubectl that always fails.
+    fakes.add("kind", "exit 1");
+    fakes.add("kubectl", "exit 1");
+    let out = fakes.run("ci/collect-logs.sh", &["np", dir.to_str().unwrap()], &[]);
+    assert!(out.status.success());
+}
+
+#[test]
+fn docker_classic_store_switch_is_idempotent() {
+    let fakes = Fakes::new();
+    let conf = fakes.dir.path().join("etc/docker/daemon.json");
+    // Docker reports the containerd store until daemon.json turns it off.
+    fakes.add(
+        "docker",
+        &format!(
+            r#"case "$*" in
+  "info --format {{{{json .DriverStatus}}}}")
+    if grep -q '"containerd-snapshotter": false' "{conf}" 2>/dev/null; then echo '[["Backing Filesystem","extfs"]]'
+    else echo '[["driver-type","io.containerd.snapshotter.v1"]]'; fi ;;
+esac"#,
+            conf = conf.display()
+        ),
+    );
+    fakes.add("systemctl", "");
+    let env = [
+        ("DOCKER_DAEMON_JSON", conf.to_str().unwrap()),
+        ("NO_SUDO", "1"),
+    ];
+
+    std::fs::create_dir_all(conf.parent().unwrap()).unwrap();
+    std::fs::write(&conf, "{\"log-driver\": \"json-file\"}\n").unwrap();
+    let out = fakes.run("ci/setup-docker-classic.sh", &[], &env);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let written: Value = serde_json::from_str(&std::fs::read_to_string(&conf).unwrap()).unwrap();
+    assert_eq!(
+        written,
+        serde_json::json!({"log-driver": "json-file", "features": {"containerd-snapshotter": false}})
+    );
+    assert!(
+        fakes
+            .calls()
+            .contains(&"systemctl restart docker".to_string())
+    );
+
+    // A second run finds nothing to do and restarts nothing.
+    std::fs::remove_file(fakes.log()).unwrap();
+    let again = fakes.run("ci/setup-docker-classic.sh", &[], &env);
+    assert!(again.status.success());
+    assert!(text(&again.stdout).contains("nothing to do"));
+    assert!(!fakes.calls().iter().any(|c| c.starts_with("systemctl")));
+}
+
+#[test]
+fn matrix_summary_writes_three_formats_and_the_job_summary() {
+    use netpol_harness::report::results::{RunResults, ScenarioResult, StepResult, StepStatus};
+    let fakes = Fakes::new();
+    let artifacts = fakes.dir.path().join("artifacts");
+    let mut calico = RunResults::new("calico");
+    calico.scenarios.push(ScenarioResult {
+        name: "demo".into(),
+        title: "Demo".into(),
+        steps: vec![StepResult {
+            name: "deny".into(),
+            status: StepStatus::Pass,
+            reason: None,
+            issue_url: None,
+        }],
+    });
+    calico
+        .write(&artifacts.join("results-calico/results.json"))
+        .unwrap();
+
+    let out_dir = fakes.dir.path().join("matrix");
+    let summary = fakes.dir.path().join("summary.md");
+    std::fs::write(&summary, "# earlier steps\n").unwrap();
+    let out = fakes.run(
+        "ci/matrix-summary.sh",
+        &[
+            artifacts.to_str().unwrap(),
+            out_dir.to_str().unwrap(),
+            "calico",
+            "cilium",
+        ],
+        &[
+            ("NETPOL_HARNESS", env!("CARGO_BIN_EXE_netpol-harness")),
+            ("GITHUB_STEP_SUMMARY", summary.to_str().unwrap()),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let md = std::fs::read_to_string(out_dir.join("matrix.md")).unwrap();
+    assert!(md.contains("| deny | ✅ | — |"), "{md}");
+    assert!(md.contains("No results from: cilium"), "{md}");
+    assert!(
+        std::fs::read_to_string(out_dir.join("matrix.html"))
+            .unwrap()
+            .starts_with("<!DOCTYPE html>")
+    );
+    let json: Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("matrix.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["cnis"], serde_json::json!(["calico", "cilium"]));
+    assert_eq!(
+        std::fs::read_to_string(&summary).unwrap(),
+        format!("# earlier steps\n{md}")
+    );
+
+    // No lane wrote anything: still a report, every column missing.
+    let empty = fakes.dir.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = fakes.run(
+        "ci/matrix-summary.sh",
+        &[
+            empty.to_str().unwrap(),
+            out_dir.to_str().unwrap(),
+            "flannel",
+        ],
+        &[("NETPOL_HARNESS", env!("CARGO_BIN_EXE_netpol-harness"))],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("No results from: flannel"));
+}
