@@ -97,6 +97,11 @@ mod tests {
             let json = serde_json::to_string(&c).unwrap();
             assert_eq!(json, format!("\"{}\"", c.name()));
         }
-        assert!("ipv6".parse::<Capability>().unwrap_err().contains("known: ingress"));
+        assert!(
+            "ipv6"
+                .parse::<Capability>()
+                .unwrap_err()
+                .contains("known: ingress")
+        );
     }
 }

@@ -4,3 +4,4 @@
 //! manifests → model → policy → oracle → scenario → runner (cluster, probe) → report.
 
 pub mod capability;
+pub mod probe;
