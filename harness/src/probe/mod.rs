@@ -54,7 +54,7 @@
 //! |------|------|--------|---------|----------|
 //! | TCP | busybox | `nc` | `nc -w S HOST PORT </dev/null` (the small busybox nc, as in Debian: no `-z`, no `-u`) | exit 0 → Allowed; `timed out` → Blocked; `Connection refused` → Refused; killed at the cap → Allowed (see caveats) |
 //! | TCP | busybox | `nc-z` | `nc -v -v -z -w S HOST PORT` (the "nc 1.10" busybox nc, which has `-z`; chosen at run time by looking for `Zero-I/O` in `nc --help`) | exit 0 → Allowed; `timed out` → Blocked; `Connection refused` → Refused; killed → Blocked |
-//! | UDP | busybox | `nslookup-udp` | `nslookup -type=a -timeout=S -retry=1 -port=PORT udp-probe.netpol-harness.invalid HOST` | `Server:` printed → Allowed; `Connection refused` → Refused; otherwise Blocked |
+//! | UDP | busybox | `nslookup-udp` | `nslookup -type=a -timeout=S -retry=1 -port=PORT udp-probe.netpol-harness.invalid HOST` | `Server:` printed (any datagram came back) → Allowed; `Connection refused` → Refused; `no servers could be reached` or killed → Blocked |
 //! | HTTP | both | `wget` | `wget -q -S -Y off -O /dev/null [--post-data netpol-harness] URL` | last `HTTP/x.y NNN` status line → HttpStatus(NNN); `Connection refused` → Refused; killed at the cap → Blocked |
 //! | ICMP | both | `ping` | `ping -c 1 -W S HOST` | a reply received → Allowed; none → Blocked |
 //! | DNS | both | `nslookup` | `nslookup -timeout=S -retry=1 -port=PORT NAME HOST` | a `Name:` answer → Allowed; `** server can't find NAME: RCODE` or a reply without an answer → DnsFailure; `Connection refused` → Refused; no reply → Blocked |
@@ -230,8 +230,9 @@ pub struct ProbeResult {
     pub id: String,
     /// What the probe observed.
     pub outcome: Outcome,
-    /// Raw evidence, trimmed: the method and exit status, then what the tool printed (or, for a
-    /// probe without a result line, the batch's stray output).
+    /// Raw evidence, trimmed: `[<method> exit <status>] <what the tool printed>` (for a probe
+    /// without a result line: the batch's stray output, if any; for duplicated lines: one such
+    /// line per result line).
     pub detail: String,
 }
 
