@@ -12,6 +12,7 @@ pub mod manifest;
 pub mod model;
 pub mod oracle;
 pub mod policy;
+pub mod probe;
 pub mod provision;
 pub mod report;
 pub mod scenario;
