@@ -456,4 +456,6 @@ pub fn format_order(order: Option<f64>) -> String {
 }
 
 #[cfg(test)]
+mod test_support;
+#[cfg(test)]
 mod tests;
