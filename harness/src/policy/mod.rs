@@ -21,6 +21,7 @@ pub mod selector;
 use std::fmt;
 
 use ipnet::IpNet;
+use serde::de::DeserializeOwned;
 
 use crate::manifest::{Document, ManifestError, Source};
 use crate::model::Protocol;
@@ -444,6 +445,28 @@ impl PolicySet {
     pub fn has_egress(&self) -> bool {
         self.policies.iter().any(|p| p.egress.is_some())
     }
+}
+
+/// Decodes a policy document into `T`, whose structs deny unknown fields. A field `T` does not
+/// know is refused as unsupported, with its full path: the oracle would otherwise ignore it and
+/// predict something the cluster does not do.
+fn decode<T: DeserializeOwned>(doc: &Document) -> Result<T, ManifestError> {
+    doc.typed().map_err(|e| match e {
+        ManifestError::Invalid { at, field, message } if message.starts_with("unknown field") => {
+            let name = message.split('`').nth(1).unwrap_or_default();
+            let field = match (field.is_empty(), field.ends_with(name)) {
+                (_, true) => field,
+                (true, false) => name.to_string(),
+                (false, false) => format!("{field}.{name}"),
+            };
+            ManifestError::Unsupported {
+                at,
+                field,
+                message: format!("{message}: the oracle would ignore it, so it refuses it"),
+            }
+        }
+        other => other,
+    })
 }
 
 /// Formats an order for explanations (`1000`, `2000.5`, or `last` when unset).
