@@ -539,6 +539,43 @@ spec:
         ("prod/db", "prod/web", "80/TCP", false, "end of tier default"),
     ],
 )]
+#[case::equal_order_calico_policy_before_kubernetes_policy(
+    // Calico v3.31 breaks the tie on backend names: `prod/default.zzz` < `prod/knp.default.aaa`.
+    r#"
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: aaa, namespace: prod}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  ingress: [{}]
+---
+apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata: {name: zzz, namespace: prod}
+spec:
+  order: 1000
+  selector: app == 'web'
+  ingress: [{action: Deny}]
+"#,
+    &[("dev/client", "prod/web", "80/TCP", false, "denied by Calico NetworkPolicy prod/zzz (tier default, order 1000) rule 1")],
+)]
+#[case::ipv4_not_nets_drop_the_rule_for_ipv6(
+    // Felix renders the rule only for IPv4 (its only CIDR is IPv4), so it matches no IPv6 packet.
+    r#"
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: not-private}
+spec:
+  selector: app == 'web'
+  egress:
+  - action: Allow
+    destination: {notNets: [10.0.0.0/8]}
+"#,
+    &[
+        ("prod/web", "8.8.8.8", "443/TCP", true, "rule 1"),
+        ("prod/web", "2001:db8::1", "443/TCP", false, "end of tier default"),
+    ],
+)]
 fn evaluates_as_calico(#[case] policies: &str, #[case] expect: &[Expect]) {
     let a = analysis(&format!("{}{policies}", base()));
     for &(from, to, probe, want, because) in expect {
