@@ -389,7 +389,9 @@ impl PolicySet {
                 ));
             }
             ("policy.networking.k8s.io", "AdminNetworkPolicy" | "BaselineAdminNetworkPolicy") => {
-                self.add_policy(doc, admin::convert(doc)?)?;
+                let policy = admin::convert(doc)?;
+                admin::check_priority(doc, &self.policies, &policy)?;
+                self.add_policy(doc, policy)?;
             }
             ("policy.networking.k8s.io", kind) => {
                 return Err(doc.unsupported(
