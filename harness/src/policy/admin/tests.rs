@@ -90,7 +90,7 @@ type Expect = (&'static str, &'static str, &'static str, bool, &'static str);
     &[
         // The KNP selects web: it decides (no rule matches: end of tier), the BANP is not reached.
         ("dev/client", "prod/web", "80/TCP", false,
-         "denied, selected by NetworkPolicy prod/web-isolated (tier default, order 1000) but no rule matched (end of tier default) [after Pass by AdminNetworkPolicy pass (tier adminnetworkpolicy, order 10) rule 1 (spec.ingress[0].from[0])]"),
+         "ingress to prod/web: passed to the next tier by AdminNetworkPolicy pass (tier adminnetworkpolicy, order 10) rule 1 (spec.ingress[0].from[0]: \"Pass-dev\": pass from all pods in namespaces [env == 'dev'], any port), then denied, selected by NetworkPolicy prod/web-isolated (tier default, order 1000) but no rule matched (end of tier default)"),
         // No KNP selects db: the BANP decides.
         ("dev/client", "prod/db", "5432/TCP", true,
          "allowed by BaselineAdminNetworkPolicy default (tier baselineadminnetworkpolicy, order 1000) rule 1"),

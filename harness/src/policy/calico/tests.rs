@@ -179,13 +179,13 @@ spec:
 "#,
     &[
         ("prod/api", "prod/web", "80/TCP", true,
-         "allowed by Calico NetworkPolicy prod/web (tier default, order 10) rule 2 (spec.ingress[1]: allow all traffic) [after Pass by GlobalNetworkPolicy security.pass-prod (tier security, order 1) rule 1 (spec.ingress[0])]"),
+         "ingress to prod/web: passed to the next tier by GlobalNetworkPolicy security.pass-prod (tier security, order 1) rule 1 (spec.ingress[0]: pass all traffic from namespaces [env == 'prod']), then allowed by Calico NetworkPolicy prod/web (tier default, order 10) rule 2 (spec.ingress[1]: allow all traffic)"),
         ("prod/db", "prod/web", "80/TCP", false,
          "denied by Calico NetworkPolicy prod/web (tier default, order 10) rule 1 (spec.ingress[0]: deny all traffic from endpoints [app == 'db'] in namespace prod)"),
         ("dev/client", "prod/web", "80/TCP", false,
          "denied by GlobalNetworkPolicy security.deny-rest (tier security, order 2) rule 1"),
         ("prod/api", "prod/db", "5432/TCP", true,
-         "ingress to prod/db: allowed, every applicable tier passed it on"),
+         "ingress to prod/db: passed to the next tier by GlobalNetworkPolicy security.pass-prod (tier security, order 1) rule 1 (spec.ingress[0]: pass all traffic from namespaces [env == 'prod']), then allowed, every applicable tier passed it on"),
     ],
 )]
 #[case::end_of_tier_deny_when_the_only_rule_does_not_match(
@@ -535,7 +535,7 @@ spec:
 "#,
     &[
         ("dev/client", "prod/web", "80/TCP", true,
-         "allowed by GlobalNetworkPolicy logged (tier default, order last) rule 2 (spec.ingress[1]: allow all traffic from namespaces [env == 'dev']) [logged by GlobalNetworkPolicy logged (tier default, order last) rule 1 (spec.ingress[0])]"),
+         "ingress to prod/web: logged by GlobalNetworkPolicy logged (tier default, order last) rule 1 (spec.ingress[0]: log all traffic), then allowed by GlobalNetworkPolicy logged (tier default, order last) rule 2 (spec.ingress[1]: allow all traffic from namespaces [env == 'dev'])"),
         ("prod/db", "prod/web", "80/TCP", false, "end of tier default"),
     ],
 )]
