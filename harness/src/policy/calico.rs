@@ -1,7 +1,9 @@
 //! Calico projectcalico.org/v3 NetworkPolicy, GlobalNetworkPolicy and Tier, converted as Calico
 //! v3.29–v3.31 (libcalico-go's update processors) hands them to Felix.
 //!
-//! - **Ordering:** `spec.tier` (default `default`), `spec.order` (omitted = last).
+//! - **Ordering:** `spec.tier` (default `default`), `spec.order` (omitted = last). Names follow
+//!   v3.31's rule: a policy in tier `t` other than `default` is named `t.<name>`; in `default`
+//!   the `default.` prefix is optional (`default.x` and `x` are one policy).
 //! - **Types:** when `spec.types` is empty it defaults from the rules present: egress rules only →
 //!   `[Egress]`, both → `[Ingress, Egress]`, otherwise `[Ingress]`.
 //! - **Policy selector:** a NetworkPolicy's `selector` is ANDed with
@@ -17,7 +19,10 @@
 //!
 //! What the oracle cannot predict is refused as `unsupported:` with its field: `http` (application
 //! layer), `services`, source `ports`/`notPorts`, `doNotTrack`/`preDNAT`/`applyOnForward`,
-//! `notICMP` without protocol ICMP, and any field the structs below do not know.
+//! `notICMP` without protocol ICMP, and any field the structs below do not know. What Calico's
+//! validation rejects is refused as invalid (selector syntax with its position, port ranges,
+//! numeric ports without TCP/UDP/SCTP, CIDRs with host bits or mixed families, `global()` outside
+//! a rule's `namespaceSelector`, …).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -85,10 +90,8 @@ struct RuleDoc {
     icmp: Option<IcmpDoc>,
     #[serde(rename = "notICMP")]
     not_icmp: Option<IcmpDoc>,
-    #[serde(default)]
-    source: EntityDoc,
-    #[serde(default)]
-    destination: EntityDoc,
+    source: Option<EntityDoc>,
+    destination: Option<EntityDoc>,
     http: Option<Value>,
     #[serde(rename = "metadata")]
     _metadata: Option<RuleMetadataDoc>,
@@ -579,12 +582,19 @@ fn convert_rule(
         ));
     }
 
-    let source = convert_side(doc, namespace, &format!("{at}.source"), &rule.source, None)?;
+    let empty = EntityDoc::default();
+    let source = convert_side(
+        doc,
+        namespace,
+        &format!("{at}.source"),
+        rule.source.as_ref().unwrap_or(&empty),
+        None,
+    )?;
     let destination = convert_side(
         doc,
         namespace,
         &format!("{at}.destination"),
-        &rule.destination,
+        rule.destination.as_ref().unwrap_or(&empty),
         Some(protocol),
     )?;
     check_nets(doc, at, ip_version, &source.entity, &destination.entity)?;

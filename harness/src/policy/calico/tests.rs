@@ -758,6 +758,7 @@ fn rule_side_selectors(
     "allow UDP to 0.0.0.0/0 port 53 from namespaces [netpol_deny_all == 'enabled']"
 )]
 #[case::everything("{action: Deny}", "deny all traffic")]
+#[case::null_sides_are_empty("{action: Deny, source: null, destination: null}", "deny all traffic")]
 #[case::ports_and_not_ports(
     "{action: Allow, protocol: TCP, destination: {selector: app == 'db', ports: [5432, '6000:6010'], notPorts: [6005]}}",
     "allow TCP to endpoints [app == 'db'] in namespace prod ports 5432, 6000-6010 not port 6005"
