@@ -369,24 +369,40 @@ fn check_api_version(doc: &Document) -> Result<(), ManifestError> {
     }
 }
 
-/// A lowercase RFC 1123 label: `[a-z0-9]([-a-z0-9]*[a-z0-9])?`, at most 63 characters.
-fn is_dns_label(s: &str) -> bool {
+/// A lowercase RFC 1123 label, `[a-z0-9]([-a-z0-9]*[a-z0-9])?`, of at most `max` characters.
+fn is_dns_label(s: &str, max: usize) -> bool {
     let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
     !s.is_empty()
-        && s.len() <= 63
+        && s.len() <= max
         && s.starts_with(alnum)
         && s.ends_with(alnum)
         && s.chars().all(|c| alnum(c) || c == '-')
 }
 
+/// Tier names are labels of at most 63 characters (they appear in label values).
 fn check_dns_label(doc: &Document, field: &str, s: &str) -> Result<(), ManifestError> {
-    if is_dns_label(s) {
+    if is_dns_label(s, 63) {
         Ok(())
     } else {
         Err(doc.invalid(
             field,
             format!(
                 "`{s}` is not a lowercase RFC 1123 label (a-z, 0-9 and '-', at most 63 characters)"
+            ),
+        ))
+    }
+}
+
+/// The part of a policy name after its tier: Calico's name pattern is a label, with the whole
+/// name at most 253 characters.
+fn check_policy_name(doc: &Document, name: &str, part: &str) -> Result<(), ManifestError> {
+    if is_dns_label(part, 253) && name.len() <= 253 {
+        Ok(())
+    } else {
+        Err(doc.invalid(
+            "metadata.name",
+            format!(
+                "`{name}` is not a valid policy name (a-z, 0-9 and '-' after the optional `<tier>.`, at most 253 characters)"
             ),
         ))
     }
@@ -408,14 +424,14 @@ fn policy_name(doc: &Document, tier: &str, global: bool) -> Result<String, Manif
     };
     match name.split_once('.') {
         None if tier == DEFAULT_TIER => {
-            check_dns_label(doc, "metadata.name", name)?;
+            check_policy_name(doc, name, name)?;
             Ok(name.to_string())
         }
         None => bad(format!(
             "a {kind} in tier `{tier}` must be named `{tier}.<name>` (Calico v3.29-v3.31 refuse `{name}`)"
         )),
         Some((prefix, rest)) if prefix == tier => {
-            check_dns_label(doc, "metadata.name", rest)?;
+            check_policy_name(doc, name, rest)?;
             Ok(if tier == DEFAULT_TIER {
                 rest.to_string()
             } else {

@@ -843,6 +843,10 @@ fn default_tier_prefix_is_dropped_and_custom_tier_keeps_it() {
         "apiVersion: projectcalico.org/v3\nkind: Tier\nmetadata: {name: sec}\nspec: {order: 1}\n---\napiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {name: sec.np, namespace: prod}\nspec: {tier: sec}\n",
     ));
     assert_eq!(policy(&a, "plain").tier, "default");
+    // Policy names may be longer than a label's 63 characters.
+    let long = "x".repeat(100);
+    let long_named = analysis(&calico(true, "").replace("name: p", &format!("name: {long}")));
+    assert_eq!(policy(&long_named, &long).tier, "default");
     let np = policy(&a, "sec.np");
     assert_eq!(
         (np.tier.as_str(), np.id.namespace.as_deref()),
@@ -1072,6 +1076,7 @@ fn default_tier_prefix_is_dropped_and_custom_tier_keeps_it() {
     "apiVersion: projectcalico.org/v3\nkind: Tier\nmetadata: {name: default}\nspec: {order: 5}\n".to_string(),
     "spec.order: the built-in tier `default` must have order 1000000"
 )]
+#[case::policy_name(calico(true, "").replace("name: p", "name: My_Policy"), "metadata.name: `My_Policy` is not a valid policy name")]
 #[case::tier_name("apiVersion: projectcalico.org/v3\nkind: Tier\nmetadata: {name: My.Tier}\nspec: {}\n".to_string(), "metadata.name: `My.Tier` is not a lowercase RFC 1123 label")]
 fn refusals(#[case] yaml: String, #[case] expected: &str) {
     let yaml = format!("{}{yaml}", ns("prod", &[]));
