@@ -43,19 +43,37 @@ impl Oracle<'_> {
             Direction::Egress => format!("egress from {}", self.peer_name(local)),
             Direction::Ingress => format!("ingress to {}", self.peer_name(local)),
         };
-        let mut text = match &v.decision {
+        // Pass and Log rules met on the way come first, in evaluation order.
+        let mut steps = String::new();
+        for step in &v.trail {
+            let r = &self.policies.policies[step.policy]
+                .rules(direction)
+                .expect("trail rules belong to this direction")[step.rule];
+            let what = match step.action {
+                Action::Pass => "passed to the next tier",
+                _ => "logged",
+            };
+            steps.push_str(&format!(
+                "{what} by {} rule {} ({}: {}), then ",
+                self.policy_name(step.policy),
+                step.rule + 1,
+                r.origin,
+                r.summary
+            ));
+        }
+        let decision = match &v.decision {
             Decision::NotPoliced => match local {
-                Peer::External(_) => format!("{side}: outside the cluster, no policy applies"),
-                Peer::Endpoint(_) => format!("{side}: host-network pod, pod policy does not apply"),
+                Peer::External(_) => "outside the cluster, no policy applies".to_string(),
+                Peer::Endpoint(_) => "host-network pod, pod policy does not apply".to_string(),
             },
-            Decision::NoPolicy => format!("{side}: allowed, no policy selects it"),
+            Decision::NoPolicy => "allowed, no policy selects it".to_string(),
             Decision::Rule { policy, rule } => {
                 let r = &self.policies.policies[*policy]
                     .rules(direction)
                     .expect("decided by a rule of this direction")[*rule];
                 let verb = if v.allowed { "allowed" } else { "denied" };
                 format!(
-                    "{side}: {verb} by {} rule {} ({}: {})",
+                    "{verb} by {} rule {} ({}: {})",
                     self.policy_name(*policy),
                     rule + 1,
                     r.origin,
@@ -65,31 +83,14 @@ impl Oracle<'_> {
             Decision::EndOfTier { tier, policies } => {
                 let names: Vec<String> = policies.iter().map(|&p| self.policy_name(p)).collect();
                 format!(
-                    "{side}: denied, selected by {} but no rule matched (end of tier {tier})",
+                    "denied, selected by {} but no rule matched (end of tier {tier})",
                     names.join(", ")
                 )
             }
             Decision::Passed => {
-                format!(
-                    "{side}: allowed, every applicable tier passed it on (namespace profile allows)"
-                )
+                "allowed, every applicable tier passed it on (namespace profile allows)".to_string()
             }
         };
-        for step in &v.trail {
-            let r = &self.policies.policies[step.policy]
-                .rules(direction)
-                .expect("trail rules belong to this direction")[step.rule];
-            let what = match step.action {
-                Action::Pass => "after Pass",
-                _ => "logged",
-            };
-            text.push_str(&format!(
-                " [{what} by {} rule {} ({})]",
-                self.policy_name(step.policy),
-                step.rule + 1,
-                r.origin
-            ));
-        }
-        text
+        format!("{side}: {steps}{decision}")
     }
 }

@@ -391,15 +391,35 @@ impl<'a> Oracle<'a> {
         {
             return false;
         }
-        if let Some(v) = rule.ip_version {
-            let family = |p: Peer| match p {
-                Peer::Endpoint(id) => self.cluster.get(id).ip(),
-                Peer::External(ip) => ip,
-            };
-            let is_v4 = family(packet.to).is_ipv4();
-            if (v == 4) != is_v4 {
-                return false;
-            }
+        let is_v4 = match packet.to {
+            Peer::Endpoint(id) => self.cluster.get(id).ip(),
+            Peer::External(ip) => ip,
+        }
+        .is_ipv4();
+        if let Some(v) = rule.ip_version
+            && (v == 4) != is_v4
+        {
+            return false;
+        }
+        // Felix renders a rule once per IP family, and drops it for a family when one of its
+        // address lists (nets or notNets, either side) has no CIDR of that family
+        // (`FilterRuleToIPVersion`): `notNets: [10.0.0.0/8]` alone never matches IPv6 traffic.
+        let lacks_family = |nets: &[ipnet::IpNet]| {
+            !nets.is_empty()
+                && !nets
+                    .iter()
+                    .any(|n| matches!(n, ipnet::IpNet::V4(_)) == is_v4)
+        };
+        if [
+            &rule.source.nets,
+            &rule.source.not_nets,
+            &rule.destination.nets,
+            &rule.destination.not_nets,
+        ]
+        .into_iter()
+        .any(|nets| lacks_family(nets))
+        {
+            return false;
         }
         let compiled = &self.rules[policy][dir_index(direction)][index];
         self.side_matches(
@@ -450,12 +470,33 @@ fn nets_match(entity: &EntityMatch, ip: IpAddr) -> bool {
         && !entity.not_nets.iter().any(|n| n.contains(&ip))
 }
 
-/// Calico's tie-break between policies of equal order: `namespace/name`, or `name` for
-/// cluster-scoped policies.
+/// Calico's tie-break between policies of equal order (v3.29–v3.31 `PolKVLess`): the policy's
+/// backend name, `namespace/name` for namespaced policies and `name` for cluster-scoped ones,
+/// where the backend name carries the tier or kind prefix Calico gives it: `knp.default.<name>`
+/// for Kubernetes NetworkPolicy, `<tier>.<name>` for Calico policies, and
+/// `kanp.adminnetworkpolicy.<name>` / `kbanp.baselineadminnetworkpolicy.<name>` for the admin
+/// kinds. So at equal order a Calico NetworkPolicy in the default tier (`default.…`) comes before
+/// a Kubernetes NetworkPolicy of the same namespace (`knp.default.…`).
 fn sort_name(p: &crate::policy::Policy) -> String {
+    use crate::policy::PolicyKind;
+    let name = &p.id.name;
+    let backend = match p.id.kind {
+        PolicyKind::KubernetesNetworkPolicy => format!("knp.default.{name}"),
+        PolicyKind::CalicoNetworkPolicy | PolicyKind::CalicoGlobalNetworkPolicy => {
+            if name.starts_with(&format!("{}.", p.tier)) {
+                name.clone()
+            } else {
+                format!("{}.{name}", p.tier)
+            }
+        }
+        PolicyKind::AdminNetworkPolicy => format!("kanp.adminnetworkpolicy.{name}"),
+        PolicyKind::BaselineAdminNetworkPolicy => {
+            format!("kbanp.baselineadminnetworkpolicy.{name}")
+        }
+    };
     match &p.id.namespace {
-        Some(ns) => format!("{ns}/{}", p.id.name),
-        None => p.id.name.clone(),
+        Some(ns) => format!("{ns}/{backend}"),
+        None => backend,
     }
 }
 

@@ -1,9 +1,725 @@
-//! AdminNetworkPolicy and BaselineAdminNetworkPolicy (policy.networking.k8s.io/v1alpha1).
+//! AdminNetworkPolicy and BaselineAdminNetworkPolicy (policy.networking.k8s.io/v1alpha1, API
+//! v0.1.x), placed as Calico v3.29–v3.31 place them:
+//!
+//! - an AdminNetworkPolicy goes to tier [`ADMIN_TIER`] (before `default`) at order = `priority`;
+//! - the BaselineAdminNetworkPolicy (a singleton named `default`) goes to tier [`BASELINE_TIER`]
+//!   (after `default`) at order 1000.
+//!
+//! Both tiers end in Pass, so: an ANP Allow or Deny is final; Pass, or no matching rule, goes on
+//! to NetworkPolicy (Kubernetes and Calico, tier `default`), and only when no such policy selects
+//! the pod in that direction does the BANP decide; when nothing decides the traffic is allowed.
+//!
+//! A direction without rules does not apply (`None`), and a rule whose peers match nothing does
+//! nothing. Each rule becomes one model rule per (peer × protocol group), like Calico's
+//! conversion; `namedPort` matches the destination pod's container port of that name (the API
+//! semantics; Calico v3.31 itself ignores named ports and matches every port).
+//!
+//! Refused: `nodes` and `domainNames` peers (unsupported), a BANP not named `default`, and two
+//! AdminNetworkPolicies with the same priority ([`check_priority`]): the API leaves their
+//! relative order undefined, so no prediction would be honest.
 
-use super::Policy;
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
+    LabelSelector, LabelSelectorRequirement, ObjectMeta,
+};
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+use serde_json::Value;
+
+use super::k8s::{describe, label_selector, parse_cidr, port_number};
+use super::labels::{and, namespace_scope};
+use super::{
+    ADMIN_TIER, Action, BASELINE_TIER, Direction, EntityMatch, Policy, PolicyId, PolicyKind,
+    PortSpec, ProtocolMatch, Rule, Selector, decode,
+};
 use crate::manifest::{Document, ManifestError};
+use crate::model::Protocol;
+
+/// The API version modelled.
+pub const API_VERSION: &str = "policy.networking.k8s.io/v1alpha1";
+
+/// The order Calico gives the BaselineAdminNetworkPolicy in its tier.
+pub const BASELINE_ORDER: f64 = 1000.0;
+
+/// The only name a BaselineAdminNetworkPolicy may have.
+pub const BASELINE_NAME: &str = "default";
+
+/// Most rules an ANP or BANP may have per direction, and most peers or ports per rule.
+pub const MAX_ITEMS: usize = 100;
+
+/// Most CIDRs in one `networks` peer.
+pub const MAX_NETWORKS: usize = 25;
+
+/// An AdminNetworkPolicy or BaselineAdminNetworkPolicy as written (one struct; what differs
+/// between the kinds is checked by [`convert`]).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdminDoc {
+    #[serde(rename = "apiVersion")]
+    _api_version: IgnoredAny,
+    #[serde(rename = "kind")]
+    _kind: IgnoredAny,
+    #[serde(rename = "metadata")]
+    _metadata: ObjectMeta,
+    spec: SpecDoc,
+    #[serde(rename = "status")]
+    _status: Option<IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SpecDoc {
+    priority: Option<i64>,
+    subject: SubjectDoc,
+    ingress: Option<Vec<IngressRuleDoc>>,
+    egress: Option<Vec<EgressRuleDoc>>,
+}
+
+/// `subject` (exactly one field) and ingress peers (exactly one field) have the same shape.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SubjectDoc {
+    namespaces: Option<LabelSelectorDoc>,
+    pods: Option<NamespacedPodDoc>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct NamespacedPodDoc {
+    namespace_selector: LabelSelectorDoc,
+    pod_selector: LabelSelectorDoc,
+}
+
+/// A Kubernetes LabelSelector that refuses unknown fields.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct LabelSelectorDoc {
+    match_labels: Option<BTreeMap<String, String>>,
+    match_expressions: Option<Vec<RequirementDoc>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RequirementDoc {
+    key: String,
+    operator: String,
+    values: Option<Vec<String>>,
+}
+
+impl LabelSelectorDoc {
+    fn to_k8s(&self) -> LabelSelector {
+        LabelSelector {
+            match_labels: self.match_labels.clone(),
+            match_expressions: self.match_expressions.as_ref().map(|list| {
+                list.iter()
+                    .map(|r| LabelSelectorRequirement {
+                        key: r.key.clone(),
+                        operator: r.operator.clone(),
+                        values: r.values.clone(),
+                    })
+                    .collect()
+            }),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IngressRuleDoc {
+    name: Option<String>,
+    action: String,
+    from: Vec<SubjectDoc>,
+    ports: Option<Vec<PortDoc>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EgressRuleDoc {
+    name: Option<String>,
+    action: String,
+    to: Vec<EgressPeerDoc>,
+    ports: Option<Vec<PortDoc>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct EgressPeerDoc {
+    namespaces: Option<LabelSelectorDoc>,
+    pods: Option<NamespacedPodDoc>,
+    networks: Option<Vec<String>>,
+    nodes: Option<Value>,
+    domain_names: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct PortDoc {
+    port_number: Option<PortNumberDoc>,
+    named_port: Option<String>,
+    port_range: Option<PortRangeDoc>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PortNumberDoc {
+    protocol: Option<String>,
+    port: i64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PortRangeDoc {
+    protocol: Option<String>,
+    start: i64,
+    end: i64,
+}
 
 /// Converts an AdminNetworkPolicy or BaselineAdminNetworkPolicy.
 pub fn convert(doc: &Document) -> Result<Policy, ManifestError> {
-    Err(doc.unsupported("kind", "AdminNetworkPolicy is not modelled yet"))
+    if doc.api_version() != API_VERSION {
+        return Err(doc.unsupported(
+            "apiVersion",
+            format!(
+                "{} {} (the oracle models {API_VERSION})",
+                doc.api_version(),
+                doc.kind()
+            ),
+        ));
+    }
+    let baseline = match doc.kind() {
+        "AdminNetworkPolicy" => false,
+        "BaselineAdminNetworkPolicy" => true,
+        other => return Err(doc.unsupported("kind", format!("{API_VERSION} {other}"))),
+    };
+    let parsed: AdminDoc = decode(doc)?;
+    let spec = parsed.spec;
+    let name = match doc.name() {
+        "" => return Err(doc.invalid("metadata.name", "missing")),
+        n => n.to_string(),
+    };
+    let order = if baseline {
+        if name != BASELINE_NAME {
+            return Err(doc.invalid(
+                "metadata.name",
+                format!(
+                    "a BaselineAdminNetworkPolicy must be named `{BASELINE_NAME}` (it is a singleton), not `{name}`"
+                ),
+            ));
+        }
+        if spec.priority.is_some() {
+            return Err(doc.invalid(
+                "spec.priority",
+                "a BaselineAdminNetworkPolicy has no priority",
+            ));
+        }
+        BASELINE_ORDER
+    } else {
+        match spec.priority {
+            None => return Err(doc.invalid("spec.priority", "missing (0-1000)")),
+            Some(p @ 0..=1000) => p as f64,
+            Some(p) => {
+                return Err(doc.invalid("spec.priority", format!("{p} is out of range (0-1000)")));
+            }
+        }
+    };
+
+    let subject = subject_selector(doc, "spec.subject", &spec.subject)?.0;
+
+    let ctx = Ctx { doc, baseline };
+    let ingress = spec
+        .ingress
+        .as_deref()
+        .map(|rules| ctx.rules(Direction::Ingress, rules.iter().map(RuleView::from)))
+        .transpose()?
+        .filter(|r| !r.is_empty());
+    let egress = spec
+        .egress
+        .as_deref()
+        .map(|rules| ctx.rules(Direction::Egress, rules.iter().map(RuleView::from)))
+        .transpose()?
+        .filter(|r| !r.is_empty());
+
+    Ok(Policy {
+        id: PolicyId {
+            kind: if baseline {
+                PolicyKind::BaselineAdminNetworkPolicy
+            } else {
+                PolicyKind::AdminNetworkPolicy
+            },
+            namespace: None,
+            name,
+        },
+        tier: if baseline { BASELINE_TIER } else { ADMIN_TIER }.to_string(),
+        order: Some(order),
+        subject,
+        ingress,
+        egress,
+        source: doc.source.clone(),
+    })
 }
+
+/// Refuses `policy` if it is an AdminNetworkPolicy with the priority of one already read: the API
+/// says that when two such policies match a connection "the implementation can apply any of the
+/// matching policies", so the oracle cannot predict the result.
+pub fn check_priority(
+    doc: &Document,
+    existing: &[Policy],
+    policy: &Policy,
+) -> Result<(), ManifestError> {
+    if policy.id.kind != PolicyKind::AdminNetworkPolicy {
+        return Ok(());
+    }
+    match existing
+        .iter()
+        // A policy declared twice is reported as such by the caller, not as a priority clash.
+        .find(|p| {
+            p.id.kind == PolicyKind::AdminNetworkPolicy
+                && p.id != policy.id
+                && p.order == policy.order
+        })
+    {
+        None => Ok(()),
+        Some(other) => Err(doc.unsupported(
+            "spec.priority",
+            format!(
+                "two AdminNetworkPolicies share priority {} ({} at {} and {}); their relative order is undefined",
+                super::format_order(policy.order),
+                other.id.name,
+                other.source,
+                policy.id.name
+            ),
+        )),
+    }
+}
+
+/// A selector over policy labels for a `subject`, an ingress peer, or the pod part of an egress
+/// peer, with its text. Exactly one of `namespaces` and `pods` must be set.
+fn subject_selector(
+    doc: &Document,
+    at: &str,
+    s: &SubjectDoc,
+) -> Result<(Selector, String), ManifestError> {
+    match (&s.namespaces, &s.pods) {
+        (Some(ns), None) => namespaces_peer(doc, &format!("{at}.namespaces"), ns),
+        (None, Some(pods)) => pods_peer(doc, &format!("{at}.pods"), pods),
+        (None, None) => Err(doc.invalid(at, "exactly one of `namespaces` and `pods` must be set")),
+        (Some(_), Some(_)) => Err(doc.invalid(
+            at,
+            "exactly one of `namespaces` and `pods` must be set, not both",
+        )),
+    }
+}
+
+fn namespaces_peer(
+    doc: &Document,
+    at: &str,
+    ns: &LabelSelectorDoc,
+) -> Result<(Selector, String), ManifestError> {
+    let ns = label_selector(doc, Some(&ns.to_k8s()), at)?;
+    let text = format!("all pods in namespaces [{}]", describe(&ns));
+    Ok((namespace_scope(&ns), text))
+}
+
+fn pods_peer(
+    doc: &Document,
+    at: &str,
+    pods: &NamespacedPodDoc,
+) -> Result<(Selector, String), ManifestError> {
+    let ns = label_selector(
+        doc,
+        Some(&pods.namespace_selector.to_k8s()),
+        &format!("{at}.namespaceSelector"),
+    )?;
+    let pod = label_selector(
+        doc,
+        Some(&pods.pod_selector.to_k8s()),
+        &format!("{at}.podSelector"),
+    )?;
+    let text = format!(
+        "pods [{}] in namespaces [{}]",
+        describe(&pod),
+        describe(&ns)
+    );
+    Ok((and(namespace_scope(&ns), pod), text))
+}
+
+/// A rule's ports grouped by protocol: `(protocol, ports)`, where `None` is "any protocol" and an
+/// empty list is "any port".
+type PortGroups = Vec<(Option<Protocol>, Vec<PortSpec>)>;
+
+/// A rule of either kind and direction, seen uniformly.
+struct RuleView<'a> {
+    name: Option<&'a str>,
+    action: &'a str,
+    peers: Vec<PeerView<'a>>,
+    ports: Option<&'a [PortDoc]>,
+}
+
+/// A peer: pods/namespaces, or (egress) networks, nodes or domain names.
+enum PeerView<'a> {
+    Subject(&'a SubjectDoc),
+    Egress(&'a EgressPeerDoc),
+}
+
+impl<'a> From<&'a IngressRuleDoc> for RuleView<'a> {
+    fn from(r: &'a IngressRuleDoc) -> Self {
+        RuleView {
+            name: r.name.as_deref(),
+            action: &r.action,
+            peers: r.from.iter().map(PeerView::Subject).collect(),
+            ports: r.ports.as_deref(),
+        }
+    }
+}
+
+impl<'a> From<&'a EgressRuleDoc> for RuleView<'a> {
+    fn from(r: &'a EgressRuleDoc) -> Self {
+        RuleView {
+            name: r.name.as_deref(),
+            action: &r.action,
+            peers: r.to.iter().map(PeerView::Egress).collect(),
+            ports: r.ports.as_deref(),
+        }
+    }
+}
+
+/// A peer converted to conditions on the remote side.
+struct PeerMatch {
+    entity: EntityMatch,
+    text: String,
+    /// Whether the peer names addresses (`networks`), with which named ports are refused.
+    networks: bool,
+}
+
+/// Converting one document's rules.
+struct Ctx<'a> {
+    doc: &'a Document,
+    baseline: bool,
+}
+
+impl Ctx<'_> {
+    fn kind(&self) -> &'static str {
+        if self.baseline {
+            "BaselineAdminNetworkPolicy"
+        } else {
+            "AdminNetworkPolicy"
+        }
+    }
+
+    fn rules<'r>(
+        &self,
+        direction: Direction,
+        rules: impl ExactSizeIterator<Item = RuleView<'r>>,
+    ) -> Result<Vec<Rule>, ManifestError> {
+        let field = match direction {
+            Direction::Ingress => "spec.ingress",
+            Direction::Egress => "spec.egress",
+        };
+        if rules.len() > MAX_ITEMS {
+            return Err(self.doc.invalid(
+                field,
+                format!(
+                    "{} rules; a {} has at most {MAX_ITEMS} per direction",
+                    rules.len(),
+                    self.kind()
+                ),
+            ));
+        }
+        let mut out = Vec::new();
+        for (i, rule) in rules.enumerate() {
+            out.extend(self.rule(direction, &format!("{field}[{i}]"), &rule)?);
+        }
+        Ok(out)
+    }
+
+    fn rule(
+        &self,
+        direction: Direction,
+        at: &str,
+        rule: &RuleView<'_>,
+    ) -> Result<Vec<Rule>, ManifestError> {
+        let doc = self.doc;
+        if let Some(name) = rule.name
+            && name.chars().count() > 100
+        {
+            return Err(doc.invalid(format!("{at}.name"), "at most 100 characters"));
+        }
+        let action = match (rule.action, self.baseline) {
+            ("Allow", _) => Action::Allow,
+            ("Deny", _) => Action::Deny,
+            ("Pass", false) => Action::Pass,
+            (other, _) => {
+                let expected = if self.baseline {
+                    "Allow or Deny"
+                } else {
+                    "Allow, Deny or Pass"
+                };
+                return Err(doc.invalid(
+                    format!("{at}.action"),
+                    format!(
+                        "unknown action `{other}` for a {} (expected {expected})",
+                        self.kind()
+                    ),
+                ));
+            }
+        };
+        let (peers_field, word) = match direction {
+            Direction::Ingress => ("from", "from"),
+            Direction::Egress => ("to", "to"),
+        };
+        if rule.peers.is_empty() || rule.peers.len() > MAX_ITEMS {
+            return Err(doc.invalid(
+                format!("{at}.{peers_field}"),
+                format!("must list 1 to {MAX_ITEMS} peers"),
+            ));
+        }
+        let peers = rule
+            .peers
+            .iter()
+            .enumerate()
+            .map(|(j, p)| self.peer(&format!("{at}.{peers_field}[{j}]"), p))
+            .collect::<Result<Vec<_>, _>>()?;
+        let groups = self.ports(&format!("{at}.ports"), rule.ports)?;
+        if let Some(j) = peers.iter().position(|p| p.networks)
+            && groups
+                .iter()
+                .any(|(_, specs)| specs.iter().any(|s| matches!(s, PortSpec::Named(_))))
+        {
+            return Err(doc.invalid(
+                format!("{at}.{peers_field}[{j}]"),
+                "a networks peer cannot be used with namedPort (addresses have no named ports)",
+            ));
+        }
+
+        let label = rule.name.map(|n| format!("{n:?}: ")).unwrap_or_default();
+        let mut out = Vec::new();
+        for (j, peer) in peers.iter().enumerate() {
+            for (protocol, specs) in &groups {
+                let ports = EntityMatch {
+                    ports: specs.clone(),
+                    ..EntityMatch::default()
+                };
+                let (source, destination) = match direction {
+                    Direction::Ingress => (peer.entity.clone(), ports),
+                    Direction::Egress => (
+                        EntityMatch::default(),
+                        EntityMatch {
+                            ports: specs.clone(),
+                            ..peer.entity.clone()
+                        },
+                    ),
+                };
+                let ports_text = match (protocol, specs.is_empty()) {
+                    (None, true) => "any port".to_string(),
+                    (Some(p), true) => format!("any {p} port"),
+                    (p, false) => {
+                        let list = specs
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(",");
+                        match p {
+                            Some(p) => format!("{p} {list}"),
+                            None => format!("port {list}"),
+                        }
+                    }
+                };
+                out.push(Rule {
+                    action,
+                    protocol: protocol.map(ProtocolMatch::Known),
+                    not_protocol: None,
+                    icmp: None,
+                    not_icmp: None,
+                    ip_version: None,
+                    source,
+                    destination,
+                    origin: format!("{at}.{peers_field}[{j}]"),
+                    summary: format!(
+                        "{label}{} {word} {}, {ports_text}",
+                        action.to_string().to_lowercase(),
+                        peer.text
+                    ),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    fn peer(&self, at: &str, peer: &PeerView<'_>) -> Result<PeerMatch, ManifestError> {
+        let doc = self.doc;
+        let selector = |(s, text): (Selector, String)| PeerMatch {
+            entity: EntityMatch {
+                selector: Some(s),
+                ..EntityMatch::default()
+            },
+            text,
+            networks: false,
+        };
+        match peer {
+            PeerView::Subject(s) => Ok(selector(subject_selector(doc, at, s)?)),
+            PeerView::Egress(p) => {
+                let set = [
+                    p.namespaces.is_some(),
+                    p.pods.is_some(),
+                    p.networks.is_some(),
+                    p.nodes.is_some(),
+                    p.domain_names.is_some(),
+                ]
+                .iter()
+                .filter(|&&b| b)
+                .count();
+                if set != 1 {
+                    return Err(doc.invalid(
+                        at,
+                        "exactly one of `namespaces`, `pods`, `networks`, `nodes` and `domainNames` must be set",
+                    ));
+                }
+                if p.nodes.is_some() {
+                    return Err(doc.unsupported(
+                        format!("{at}.nodes"),
+                        "node peers are not modelled (the oracle has no nodes)",
+                    ));
+                }
+                if p.domain_names.is_some() {
+                    return Err(doc.unsupported(
+                        format!("{at}.domainNames"),
+                        "domain-name peers are not modelled (they depend on DNS answers)",
+                    ));
+                }
+                if let Some(ns) = &p.namespaces {
+                    return Ok(selector(namespaces_peer(
+                        doc,
+                        &format!("{at}.namespaces"),
+                        ns,
+                    )?));
+                }
+                if let Some(pods) = &p.pods {
+                    return Ok(selector(pods_peer(doc, &format!("{at}.pods"), pods)?));
+                }
+                let list = p.networks.as_deref().unwrap_or_default();
+                if list.is_empty() || list.len() > MAX_NETWORKS {
+                    return Err(doc.invalid(
+                        format!("{at}.networks"),
+                        format!("must list 1 to {MAX_NETWORKS} CIDRs"),
+                    ));
+                }
+                let mut nets = Vec::new();
+                for (k, text) in list.iter().enumerate() {
+                    let field = format!("{at}.networks[{k}]");
+                    if !text.contains('/') {
+                        return Err(doc.invalid(
+                            field,
+                            format!("`{text}` is not a CIDR (expected e.g. 10.0.0.0/24)"),
+                        ));
+                    }
+                    let net = parse_cidr(doc, &field, text)?;
+                    if !nets.contains(&net) {
+                        nets.push(net);
+                    }
+                }
+                let text = nets
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                Ok(PeerMatch {
+                    entity: EntityMatch {
+                        nets,
+                        ..EntityMatch::default()
+                    },
+                    text: format!("networks {text}"),
+                    networks: true,
+                })
+            }
+        }
+    }
+
+    /// The protocol groups of a rule's ports, as Calico's conversion builds them: `[(None, [])]`
+    /// without ports; otherwise one group per protocol (`None` for named ports, whose protocol is
+    /// the container port's), an empty list meaning every port.
+    fn ports(&self, at: &str, ports: Option<&[PortDoc]>) -> Result<PortGroups, ManifestError> {
+        let doc = self.doc;
+        let Some(ports) = ports else {
+            return Ok(vec![(None, Vec::new())]);
+        };
+        if ports.is_empty() || ports.len() > MAX_ITEMS {
+            return Err(doc.invalid(at, format!("must list 1 to {MAX_ITEMS} ports")));
+        }
+        let mut groups: PortGroups = Vec::new();
+        for (i, port) in ports.iter().enumerate() {
+            let field = format!("{at}[{i}]");
+            let set = [
+                port.port_number.is_some(),
+                port.named_port.is_some(),
+                port.port_range.is_some(),
+            ]
+            .iter()
+            .filter(|&&b| b)
+            .count();
+            if set != 1 {
+                return Err(doc.invalid(
+                    field,
+                    "exactly one of `portNumber`, `namedPort` and `portRange` must be set",
+                ));
+            }
+            let protocol = |p: &Option<String>, f: &str| -> Result<Protocol, ManifestError> {
+                match p {
+                    None => Ok(Protocol::Tcp),
+                    Some(p) => Protocol::parse_port_protocol(p)
+                        .map_err(|m| doc.invalid(format!("{field}.{f}.protocol"), m)),
+                }
+            };
+            let number = |n: i64, f: &str| -> Result<u16, ManifestError> {
+                port_number(
+                    doc,
+                    &format!("{field}.{f}"),
+                    i32::try_from(n).unwrap_or(i32::MAX),
+                )
+            };
+            let (protocol, spec) = if let Some(p) = &port.port_number {
+                let n = number(p.port, "portNumber.port")?;
+                (
+                    Some(protocol(&p.protocol, "portNumber")?),
+                    PortSpec::Range(n, n),
+                )
+            } else if let Some(r) = &port.port_range {
+                let start = number(r.start, "portRange.start")?;
+                let end = number(r.end, "portRange.end")?;
+                if start > end {
+                    return Err(doc.invalid(
+                        format!("{field}.portRange"),
+                        format!("start {start} is greater than end {end}"),
+                    ));
+                }
+                (
+                    Some(protocol(&r.protocol, "portRange")?),
+                    PortSpec::Range(start, end),
+                )
+            } else {
+                let name = port.named_port.clone().unwrap_or_default();
+                match crate::model::build_port_ref(
+                    &k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String(name),
+                )
+                .map_err(|m| doc.invalid(format!("{field}.namedPort"), m))?
+                {
+                    crate::model::PortRef::Name(n) => (None, PortSpec::Named(n)),
+                    crate::model::PortRef::Number(_) => {
+                        unreachable!("a string is never parsed as a port number")
+                    }
+                }
+            };
+            match groups.iter_mut().find(|(p, _)| *p == protocol) {
+                Some((_, list)) => {
+                    if !list.contains(&spec) {
+                        list.push(spec);
+                    }
+                }
+                None => groups.push((protocol, vec![spec])),
+            }
+        }
+        Ok(groups)
+    }
+}
+#[cfg(test)]
+mod tests;

@@ -123,15 +123,22 @@ pub fn convert(doc: &Document) -> Result<Policy, ManifestError> {
     })
 }
 
-fn label_selector(
+/// Converts an optional Kubernetes LabelSelector at `field` (absent = every pod).
+pub(super) fn label_selector(
     doc: &Document,
     sel: Option<&LabelSelector>,
     field: &str,
 ) -> Result<Selector, ManifestError> {
     match sel {
         None => Ok(Selector::All),
-        Some(s) => Selector::from_label_selector(s)
-            .map_err(|e| doc.invalid(format!("{field}.{}", e.field()), e.to_string())),
+        Some(s) => Selector::from_label_selector(s).map_err(|e| {
+            // The error's text starts with its own (relative) field, which the path already names.
+            let text = e.to_string();
+            let message = text
+                .strip_prefix(&format!("{}: ", e.field()))
+                .unwrap_or(&text);
+            doc.invalid(format!("{field}.{}", e.field()), message)
+        }),
     }
 }
 
@@ -316,14 +323,16 @@ fn convert_peer(
     })
 }
 
-fn describe(s: &Selector) -> String {
+/// A selector for summaries: `all` for [`Selector::All`], else its Calico syntax.
+pub(super) fn describe(s: &Selector) -> String {
     match s {
         Selector::All => "all".into(),
         other => other.to_string(),
     }
 }
 
-fn parse_cidr(doc: &Document, field: &str, text: &str) -> Result<IpNet, ManifestError> {
+/// Parses a CIDR at `field`, masking host bits off as Calico does.
+pub(super) fn parse_cidr(doc: &Document, field: &str, text: &str) -> Result<IpNet, ManifestError> {
     let net: IpNet = text.parse().map_err(|_| {
         doc.invalid(
             field,
@@ -404,7 +413,8 @@ fn port_groups(
         .collect())
 }
 
-fn port_number(doc: &Document, field: &str, n: i32) -> Result<u16, ManifestError> {
+/// Checks a port number (1-65535) at `field`.
+pub(super) fn port_number(doc: &Document, field: &str, n: i32) -> Result<u16, ManifestError> {
     u16::try_from(n)
         .ok()
         .filter(|&n| n > 0)

@@ -21,6 +21,7 @@ pub mod selector;
 use std::fmt;
 
 use ipnet::IpNet;
+use serde::de::DeserializeOwned;
 
 use crate::manifest::{Document, ManifestError, Source};
 use crate::model::Protocol;
@@ -388,7 +389,9 @@ impl PolicySet {
                 ));
             }
             ("policy.networking.k8s.io", "AdminNetworkPolicy" | "BaselineAdminNetworkPolicy") => {
-                self.add_policy(doc, admin::convert(doc)?)?;
+                let policy = admin::convert(doc)?;
+                admin::check_priority(doc, &self.policies, &policy)?;
+                self.add_policy(doc, policy)?;
             }
             ("policy.networking.k8s.io", kind) => {
                 return Err(doc.unsupported(
@@ -446,6 +449,28 @@ impl PolicySet {
     }
 }
 
+/// Decodes a policy document into `T`, whose structs deny unknown fields. A field `T` does not
+/// know is refused as unsupported, with its full path: the oracle would otherwise ignore it and
+/// predict something the cluster does not do.
+fn decode<T: DeserializeOwned>(doc: &Document) -> Result<T, ManifestError> {
+    doc.typed().map_err(|e| match e {
+        ManifestError::Invalid { at, field, message } if message.starts_with("unknown field") => {
+            let name = message.split('`').nth(1).unwrap_or_default();
+            let field = match (field.is_empty(), field.ends_with(name)) {
+                (_, true) => field,
+                (true, false) => name.to_string(),
+                (false, false) => format!("{field}.{name}"),
+            };
+            ManifestError::Unsupported {
+                at,
+                field,
+                message: format!("{message}: the oracle would ignore it, so it refuses it"),
+            }
+        }
+        other => other,
+    })
+}
+
 /// Formats an order for explanations (`1000`, `2000.5`, or `last` when unset).
 pub fn format_order(order: Option<f64>) -> String {
     match order {
@@ -455,5 +480,7 @@ pub fn format_order(order: Option<f64>) -> String {
     }
 }
 
+#[cfg(test)]
+mod test_support;
 #[cfg(test)]
 mod tests;
