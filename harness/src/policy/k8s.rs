@@ -39,7 +39,9 @@ pub fn convert(doc: &Document) -> Result<Policy, ManifestError> {
     let pod_selector = label_selector(doc, spec.pod_selector.as_ref(), "spec.podSelector")?;
     let subject = and(in_namespace(&namespace), pod_selector);
 
-    // policyTypes defaulting: Ingress always, Egress when egress rules are present.
+    // policyTypes defaulting, as the API server does it (SetDefaults_NetworkPolicy): Ingress
+    // always, Egress only when `egress` has at least one rule. `egress: []` alone does not make an
+    // egress policy.
     let types: Vec<Direction> = match &spec.policy_types {
         Some(types) if !types.is_empty() => {
             let mut out = Vec::new();
@@ -66,7 +68,7 @@ pub fn convert(doc: &Document) -> Result<Policy, ManifestError> {
         }
         _ => {
             let mut out = vec![Direction::Ingress];
-            if spec.egress.is_some() {
+            if spec.egress.as_ref().is_some_and(|rules| !rules.is_empty()) {
                 out.push(Direction::Egress);
             }
             out
