@@ -692,11 +692,12 @@ enum Input {
 )]
 #[case::bad_selector_operator(
     Input::Text(policy("  podSelector:\n    matchExpressions:\n    - {key: app, operator: Equals, values: [web]}\n")),
-    &["document 2", "spec.podSelector.matchExpressions[0].operator", "Equals"]
+    &["document 2", "spec.podSelector.matchExpressions[0].operator: unknown operator `Equals`"]
 )]
 #[case::in_without_values(
     Input::Text(policy("  podSelector:\n    matchExpressions:\n    - {key: app, operator: In}\n")),
-    &["document 2", "spec.podSelector.matchExpressions[0].values"]
+    // The field is named once, not repeated inside the message.
+    &["document 2", "spec.podSelector.matchExpressions[0].values: must be non-empty for In"]
 )]
 #[case::bad_label_value(
     Input::Text(policy("  podSelector: {matchLabels: {app: \"two words\"}}\n")),

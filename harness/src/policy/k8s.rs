@@ -132,8 +132,14 @@ fn label_selector(
 ) -> Result<Selector, ManifestError> {
     match sel {
         None => Ok(Selector::All),
-        Some(s) => Selector::from_label_selector(s)
-            .map_err(|e| doc.invalid(format!("{field}.{}", e.field()), e.to_string())),
+        Some(s) => Selector::from_label_selector(s).map_err(|e| {
+            // The error's text starts with its field, which the full path already names.
+            let text = e.to_string();
+            let message = text
+                .strip_prefix(&format!("{}: ", e.field()))
+                .unwrap_or(&text);
+            doc.invalid(format!("{field}.{}", e.field()), message)
+        }),
     }
 }
 
