@@ -335,6 +335,21 @@ spec:
         ("x/a", "z/a", "80/TCP", true),
     ]
 )]
+#[case::policy_types_may_repeat_an_entry(
+    "policyTypes: [Ingress, Ingress] passes API validation and means [Ingress]",
+    r#"
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: p, namespace: x}
+spec:
+  podSelector: {matchLabels: {pod: a}}
+  policyTypes: [Ingress, Ingress]
+"#,
+    &[
+        ("y/a", "x/a", "80/TCP", false),
+        ("x/a", "y/a", "80/TCP", true),
+    ]
+)]
 #[case::policy_selects_only_pods_of_its_own_namespace(
     "a deny-all in y does not touch x",
     r#"
@@ -746,6 +761,10 @@ enum Input {
 #[case::unknown_policy_type(
     Input::Text(policy("  podSelector: {}\n  policyTypes: [ingress]\n")),
     &["document 2", "spec.policyTypes[0]"]
+)]
+#[case::three_policy_types(
+    Input::Text(policy("  podSelector: {}\n  policyTypes: [Ingress, Egress, Ingress]\n")),
+    &["document 2", "spec.policyTypes", "more than two"]
 )]
 #[case::binary_garbage(Input::Bytes(b"\x7fELF\x02\x01\x01\x00\xff\xfe\x00\x00"), &["not a text manifest"])]
 #[case::missing_file(Input::Missing, &[])]

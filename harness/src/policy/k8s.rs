@@ -44,6 +44,17 @@ pub fn convert(doc: &Document) -> Result<Policy, ManifestError> {
     // egress policy.
     let types: Vec<Direction> = match &spec.policy_types {
         Some(types) if !types.is_empty() => {
+            // As ValidateNetworkPolicySpec: at most two entries, each Ingress or Egress. A repeated
+            // entry is accepted (the API server does not check) and means the same as one.
+            if types.len() > 2 {
+                return Err(doc.invalid(
+                    "spec.policyTypes",
+                    format!(
+                        "{} entries: may not specify more than two policyTypes",
+                        types.len()
+                    ),
+                ));
+            }
             let mut out = Vec::new();
             for (i, t) in types.iter().enumerate() {
                 let d = match t.as_str() {
@@ -56,13 +67,9 @@ pub fn convert(doc: &Document) -> Result<Policy, ManifestError> {
                         ));
                     }
                 };
-                if out.contains(&d) {
-                    return Err(doc.invalid(
-                        format!("spec.policyTypes[{i}]"),
-                        format!("`{t}` is listed twice"),
-                    ));
+                if !out.contains(&d) {
+                    out.push(d);
                 }
-                out.push(d);
             }
             out
         }
