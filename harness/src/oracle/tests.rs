@@ -183,7 +183,9 @@ fn pass_skips_to_the_next_tier_and_log_continues() {
     );
     let text = oracle.explain(&packet, &v);
     assert!(
-        text.contains("passed to the next tier by GlobalNetworkPolicy pass (tier security, order 1) rule 2"),
+        text.contains(
+            "passed to the next tier by GlobalNetworkPolicy pass (tier security, order 1) rule 2"
+        ),
         "{text}"
     );
 }

@@ -39,9 +39,22 @@ pub fn convert(doc: &Document) -> Result<Policy, ManifestError> {
     let pod_selector = label_selector(doc, spec.pod_selector.as_ref(), "spec.podSelector")?;
     let subject = and(in_namespace(&namespace), pod_selector);
 
-    // policyTypes defaulting: Ingress always, Egress when egress rules are present.
+    // policyTypes defaulting, as the API server does it (SetDefaults_NetworkPolicy): Ingress
+    // always, Egress only when `egress` has at least one rule. `egress: []` alone does not make an
+    // egress policy.
     let types: Vec<Direction> = match &spec.policy_types {
         Some(types) if !types.is_empty() => {
+            // As ValidateNetworkPolicySpec: at most two entries, each Ingress or Egress. A repeated
+            // entry is accepted (the API server does not check) and means the same as one.
+            if types.len() > 2 {
+                return Err(doc.invalid(
+                    "spec.policyTypes",
+                    format!(
+                        "{} entries: may not specify more than two policyTypes",
+                        types.len()
+                    ),
+                ));
+            }
             let mut out = Vec::new();
             for (i, t) in types.iter().enumerate() {
                 let d = match t.as_str() {
@@ -54,19 +67,15 @@ pub fn convert(doc: &Document) -> Result<Policy, ManifestError> {
                         ));
                     }
                 };
-                if out.contains(&d) {
-                    return Err(doc.invalid(
-                        format!("spec.policyTypes[{i}]"),
-                        format!("`{t}` is listed twice"),
-                    ));
+                if !out.contains(&d) {
+                    out.push(d);
                 }
-                out.push(d);
             }
             out
         }
         _ => {
             let mut out = vec![Direction::Ingress];
-            if spec.egress.is_some() {
+            if spec.egress.as_ref().is_some_and(|rules| !rules.is_empty()) {
                 out.push(Direction::Egress);
             }
             out
@@ -132,7 +141,7 @@ pub(super) fn label_selector(
     match sel {
         None => Ok(Selector::All),
         Some(s) => Selector::from_label_selector(s).map_err(|e| {
-            // The error's text starts with its own (relative) field, which the path already names.
+            // The error's text starts with its field, which the full path already names.
             let text = e.to_string();
             let message = text
                 .strip_prefix(&format!("{}: ", e.field()))
