@@ -13,7 +13,7 @@ use crate::scenario::plan;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Scenarios to plan (see `netpol-harness scenarios`).
-    #[arg(value_name = "NAME", required_unless_present = "all")]
+    #[arg(value_name = "NAME")]
     pub names: Vec<String>,
     /// Plan every scenario.
     #[arg(long, conflicts_with = "names")]
@@ -41,6 +41,12 @@ pub enum Output {
 /// Runs `plan`. Exits non-zero when a scenario cannot be loaded or planned; disagreements are
 /// shown but only `validate` fails on them.
 pub fn run(args: Args) -> Result<ExitCode, String> {
+    if args.names.is_empty() && !args.all {
+        return Err(
+            "name the scenarios to plan, or pass --all (`netpol-harness scenarios` lists them)"
+                .to_string(),
+        );
+    }
     let mut failed = false;
     let mut text = String::new();
     let mut json = PlansJson {

@@ -70,9 +70,15 @@ pub fn walk(
     if !s.errata.is_empty() {
         writeln!(out, "#\n# Where this differs from the tutorial:").map_err(io)?;
         for (i, e) in s.errata.iter().enumerate() {
-            writeln!(out, "#  {}. {}", i + 1, e.what).map_err(io)?;
-            for line in wrap(&e.why, 94) {
-                writeln!(out, "#       {line}").map_err(io)?;
+            for (k, line) in wrap(&e.what, 94).iter().enumerate() {
+                if k == 0 {
+                    writeln!(out, "#  {:>2}. {line}", i + 1).map_err(io)?;
+                } else {
+                    writeln!(out, "#      {line}").map_err(io)?;
+                }
+            }
+            for line in wrap(&e.why, 92) {
+                writeln!(out, "#        {line}").map_err(io)?;
             }
         }
     }

@@ -277,10 +277,12 @@ fn check(loaded: &mut LoadedScenario) -> Vec<Problem> {
         union.apply(docs);
     }
     match union.cluster() {
-        Ok(cluster) => check_references(loaded, &cluster, &mut problems),
+        Ok(cluster) => {
+            check_references(loaded, &cluster, &mut problems);
+            check_requirements(loaded, &union, &cluster, &mut problems);
+        }
         Err(e) => problems.push(loaded.problem("", e.to_string())),
     }
-    check_requirements(loaded, &union, &mut problems);
     check_steps_can_fail(loaded, &mut problems);
     problems
 }
@@ -587,7 +589,12 @@ fn policy_directions(doc: &Document) -> (bool, bool) {
     }
 }
 
-fn check_requirements(loaded: &LoadedScenario, union: &ClusterState, problems: &mut Vec<Problem>) {
+fn check_requirements(
+    loaded: &LoadedScenario,
+    union: &ClusterState,
+    cluster: &Cluster,
+    problems: &mut Vec<Problem>,
+) {
     let scenario = &loaded.scenario;
     let mut needed: BTreeMap<Capability, String> = BTreeMap::new();
     for doc in union.documents() {
@@ -620,11 +627,7 @@ fn check_requirements(loaded: &LoadedScenario, union: &ClusterState, problems: &
             ));
         }
     }
-    let services = |ns: &str, name: &str| {
-        union.documents().any(|d| {
-            d.kind() == "Service" && d.name() == name && d.namespace().unwrap_or("default") == ns
-        })
-    };
+    let services = |ns: &str, name: &str| cluster.service(ns, name).is_some();
     for (s, step) in scenario.steps.iter().enumerate() {
         let has = |c: Capability| scenario.requires.contains(&c) || step.requires.contains(&c);
         let mut reported = BTreeSet::new();

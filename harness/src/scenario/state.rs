@@ -1,6 +1,7 @@
 //! The cluster as a scenario changes it: the documents applied so far (a later apply of the same
 //! object replaces it, a delete removes it), the labels set with `kubectl label`, the endpoints the
-//! scenario's remote manifests provide, and the cluster DNS every cluster has.
+//! scenario's remote manifests provide, and what every cluster has: the CoreDNS endpoint and the
+//! `kube-dns` and `kubernetes` Services.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -9,8 +10,8 @@ use super::format::{LabelAction, LabelTarget, ProvidedEndpoint, Scenario};
 use crate::analysis::Analysis;
 use crate::manifest::{Document, ManifestError};
 use crate::model::{
-    BuildOptions, Cluster, ContainerPort, Endpoint, Labels, NAMESPACE_NAME_LABEL, Protocol,
-    WorkloadKind,
+    BuildOptions, Cluster, ContainerPort, Endpoint, Labels, NAMESPACE_NAME_LABEL, PortRef,
+    Protocol, Service, ServicePort, WorkloadKind,
 };
 use crate::policy::PolicySet;
 
@@ -155,6 +156,11 @@ impl ClusterState {
             add_with_address(&mut cluster, provided_endpoint(provided));
         }
         add_with_address(&mut cluster, dns_endpoint());
+        for service in builtin_services() {
+            if cluster.service(&service.namespace, &service.name).is_none() {
+                cluster.services.push(service);
+            }
+        }
         for (ns, change) in &self.namespace_labels {
             if let Some(namespace) = cluster.namespaces.get_mut(ns) {
                 change.apply_to(&mut namespace.labels);
@@ -220,6 +226,42 @@ fn dns_endpoint() -> Endpoint {
         host_network: false,
         source: None,
     }
+}
+
+/// The Services every cluster has: `kube-system/kube-dns` (in front of CoreDNS) and
+/// `default/kubernetes` (the API server, which has no pod behind it).
+fn builtin_services() -> [Service; 2] {
+    let dns_port = |name: &str, protocol| ServicePort {
+        name: Some(name.to_string()),
+        port: DNS_PORT,
+        target: PortRef::Number(DNS_PORT),
+        protocol,
+    };
+    [
+        Service {
+            namespace: DNS_NAMESPACE.to_string(),
+            name: "kube-dns".to_string(),
+            selector: Some(Labels::from([(
+                DNS_LABEL.0.to_string(),
+                DNS_LABEL.1.to_string(),
+            )])),
+            ports: vec![
+                dns_port("dns", Protocol::Udp),
+                dns_port("dns-tcp", Protocol::Tcp),
+            ],
+        },
+        Service {
+            namespace: "default".to_string(),
+            name: "kubernetes".to_string(),
+            selector: None,
+            ports: vec![ServicePort {
+                name: Some("https".to_string()),
+                port: 443,
+                target: PortRef::Number(6443),
+                protocol: Protocol::Tcp,
+            }],
+        },
+    ]
 }
 
 fn provided_endpoint(p: &ProvidedEndpoint) -> Endpoint {
@@ -314,6 +356,9 @@ mod tests {
         );
         let dns = cluster.get(cluster.endpoint("kube-system/coredns").unwrap());
         assert_eq!(dns.labels["k8s-app"], "kube-dns");
+        let kube_dns = cluster.service("kube-system", "kube-dns").unwrap();
+        assert_eq!(cluster.service_backends(kube_dns).len(), 1);
+        assert!(cluster.service("default", "kubernetes").is_some());
         assert_eq!(dns.named_port("dns", Protocol::Udp), Some(53));
         let envoy = cluster.get(cluster.endpoint("projectcontour/envoy").unwrap());
         assert_eq!(envoy.kind, WorkloadKind::Declared);
