@@ -470,6 +470,38 @@ fn disagreements_are_problems_with_the_oracles_explanation() {
     assert!(p.contains("NetworkPolicy x/deny"), "{p}");
 }
 
+#[test]
+fn unpinned_remote_manifests_are_accepted_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("broken");
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::write(folder.join("workloads.yaml"), WORKLOADS).unwrap();
+    let remote = "remote:\n- {url: \"https://example.com/x.yaml\", sha256: unpinned}\n";
+    std::fs::write(
+        folder.join("scenario.yaml"),
+        format!("{HEADER}{remote}steps:\n- name: s\n  probes:\n  - {{from: x/client, to: x/server, port: 80, kind: tcp, expect: allowed}}\n"),
+    )
+    .unwrap();
+    let v = validate(&load_dir(&folder).unwrap());
+    assert!(v.is_ok());
+    assert_eq!(v.warnings.len(), 1);
+    assert!(
+        v.warnings[0]
+            .to_string()
+            .contains("remote[0].sha256: https://example.com/x.yaml is not pinned")
+    );
+    std::fs::write(
+        folder.join("scenario.yaml"),
+        format!("{HEADER}remote:\n- {{url: \"https://example.com/x.yaml\", sha256: \"00\"}}\nsteps:\n- name: s\n"),
+    )
+    .unwrap();
+    let err = load_dir(&folder).unwrap_err().to_string();
+    assert!(
+        err.contains("remote[0].sha256: expected 64 lowercase hex digits, or `unpinned`"),
+        "{err}"
+    );
+}
+
 // ---- the binary ----
 
 fn harness() -> Command {

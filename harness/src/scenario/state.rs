@@ -114,9 +114,21 @@ impl ClusterState {
         for doc in docs {
             let key = object_key(doc);
             self.documents.retain(|(k, _)| *k != key);
-            let namespace = doc.namespace().unwrap_or("default");
-            self.pod_labels
-                .remove(&format!("{namespace}/{}", doc.name()));
+            let owns_pods = matches!(
+                doc.kind(),
+                "Pod"
+                    | "Deployment"
+                    | "ReplicaSet"
+                    | "StatefulSet"
+                    | "DaemonSet"
+                    | "Job"
+                    | "CronJob"
+            );
+            if owns_pods {
+                let namespace = doc.namespace().unwrap_or("default");
+                self.pod_labels
+                    .remove(&format!("{namespace}/{}", doc.name()));
+            }
         }
     }
 
