@@ -8,11 +8,18 @@
 pub mod analyze;
 pub mod down;
 pub mod matrix;
+pub mod plan;
+pub mod reproduce;
+pub mod scenarios;
 pub mod up;
+pub mod validate;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+use crate::scenario::{self, LoadedScenario, ScenarioError};
 
 /// End-to-end conformance harness for Kubernetes network policy.
 #[derive(Debug, Parser)]
@@ -28,12 +35,57 @@ pub struct Cli {
 pub enum Command {
     /// Predict which connections the given manifests allow (the oracle alone, no cluster).
     Analyze(analyze::Args),
+    /// List the scenarios: name, title, requirements, steps.
+    Scenarios(scenarios::Args),
+    /// Show each step's probes with the declared and the predicted outcome (no cluster).
+    Plan(plan::Args),
+    /// Check scenarios against the oracle: references, expectations, errata proofs (no cluster).
+    Validate(validate::Args),
+    /// Walk a scenario like its tutorial: narration, kubectl commands, predicted results.
+    Reproduce(reproduce::Args),
     /// Create (or reuse) a kind cluster with a CNI installed and ready.
     Up(up::Args),
     /// Delete a kind cluster made by `up`.
     Down(down::Args),
     /// Build the CNI compatibility matrix from results.json files.
     Matrix(matrix::Args),
+}
+
+/// A scenario's name with the scenario, or why it does not load.
+pub type Named = (String, Result<LoadedScenario, ScenarioError>);
+
+/// Where scenarios live (shared by the scenario subcommands).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ScenarioRoot {
+    /// The scenarios folder (default: `scenarios/` in the current directory, else the
+    /// repository's).
+    #[arg(long = "scenarios", value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+impl ScenarioRoot {
+    /// The folder to read.
+    pub fn path(&self) -> PathBuf {
+        self.dir.clone().unwrap_or_else(scenario::default_root)
+    }
+
+    /// The scenarios called `names`, or all of them when `names` is empty, each loaded or with
+    /// its problems.
+    pub fn load(&self, names: &[String]) -> Result<Vec<Named>, String> {
+        let root = self.path();
+        let names = if names.is_empty() {
+            scenario::discover(&root).map_err(|e| e.to_string())?
+        } else {
+            names.to_vec()
+        };
+        Ok(names
+            .into_iter()
+            .map(|name| {
+                let loaded = scenario::load(&root, &name);
+                (name, loaded)
+            })
+            .collect())
+    }
 }
 
 /// A subcommand's outcome: the exit code, or an error to report.
@@ -72,6 +124,10 @@ pub fn main() -> ExitCode {
             .map(success)
             .map_err(Into::into),
         Command::Matrix(args) => matrix::run(args).map(success).map_err(Into::into),
+        Command::Scenarios(args) => scenarios::run(args).map_err(Into::into),
+        Command::Plan(args) => plan::run(args).map_err(Into::into),
+        Command::Validate(args) => validate::run(args).map_err(Into::into),
+        Command::Reproduce(args) => reproduce::run(args).map_err(Into::into),
     };
     match result {
         Ok(code) => code,

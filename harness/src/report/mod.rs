@@ -1,9 +1,11 @@
 //! Reports: truth tables for people, one run's results file, and the compatibility matrix.
 //!
 //! - [`truth_table`]: rows = from, columns = to, one table per probe.
+//! - [`plan`]: a scenario step's declared vs predicted probes.
 //! - [`results`]: the `results.json` format the runner writes ([`results::RunResults`]).
 //! - [`matrix`]: rows scenario/step × columns CNI, as markdown, HTML or JSON.
 
 pub mod matrix;
+pub mod plan;
 pub mod results;
 pub mod truth_table;

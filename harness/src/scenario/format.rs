@@ -75,9 +75,14 @@ pub struct SourceRef {
 pub struct RemoteManifest {
     /// The URL.
     pub url: String,
-    /// Hex SHA-256 of the content; a mismatch refuses the manifest.
+    /// Hex SHA-256 of the content; a mismatch refuses the manifest. The literal
+    /// [`UNPINNED`] is accepted while a digest cannot be computed yet: `validate` warns about it
+    /// and a runner must refuse to apply it until the digest is written down.
     pub sha256: String,
 }
+
+/// The `sha256` value of a remote manifest whose digest is not known yet.
+pub const UNPINNED: &str = "unpinned";
 
 /// An endpoint that a remote manifest creates (for offline planning).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -154,13 +159,23 @@ pub enum Proof {
 
 /// One step of a scenario.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Step {
     /// Short name (`[a-z0-9-]+`), unique in the scenario; trials are named `scenario::step`.
     pub name: String,
     /// The tutorial's own words for this step.
     #[serde(default)]
     pub narration: String,
+    /// Capabilities this step needs beyond the scenario's `requires` (e.g. `internet` for the
+    /// tutorial's claims about google.com). They gate only the step's probes: its actions are
+    /// always carried out, so later steps see the same cluster whatever the CNI provides.
+    #[serde(default)]
+    pub requires: Vec<Capability>,
+    /// Why this step, although policies are in force, expects nothing to be blocked (e.g. "the
+    /// GlobalNetworkPolicy has no effect until namespaces are labelled"). Without it such a step
+    /// is refused: a step that cannot fail on a CNI that ignores policy proves nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nothing_blocked: Option<String>,
     /// What to do to the cluster before probing.
     #[serde(default)]
     pub actions: Vec<Action>,
@@ -241,6 +256,16 @@ pub enum Expectation {
     /// HTTP only: this status code (e.g. 200 through the ingress controller, 503 when the
     /// ingress controller cannot reach the backend).
     Status(u16),
+}
+
+impl std::fmt::Display for Expectation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Expectation::Allowed => f.write_str("allowed"),
+            Expectation::Blocked => f.write_str("blocked"),
+            Expectation::Status(s) => write!(f, "HTTP {s}"),
+        }
+    }
 }
 
 /// One probe.

@@ -1,0 +1,191 @@
+//! Scenario plans for people (a table per step: declared vs predicted, disagreements explained)
+//! and for machines (`plan --output json`).
+
+use comfy_table::{ContentArrangement, Table, presets};
+use serde::Serialize;
+
+use crate::capability::Capability;
+use crate::scenario::format::{Expectation, ProbeKind, Scenario, SourceRef};
+use crate::scenario::plan::{PlannedProbe, PlannedStep};
+use crate::scenario::target;
+
+/// The table of one step's probes: client, target, port/protocol, kind, what the scenario
+/// expects, what the oracle predicts, and whether they agree. Disagreeing rows (and with
+/// `explain` every row) are followed by the oracle's explanation.
+pub fn step_table(step: &PlannedStep, explain: bool) -> String {
+    if step.probes.is_empty() {
+        return "  (no probes in this step)\n".to_string();
+    }
+    let mut table = Table::new();
+    table
+        .load_preset(presets::ASCII_MARKDOWN)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(vec![
+            "#",
+            "from",
+            "to",
+            "port",
+            "kind",
+            "expected",
+            "predicted",
+            "",
+        ]);
+    for (i, p) in step.probes.iter().enumerate() {
+        table.add_row(vec![
+            (i + 1).to_string(),
+            p.probe.from.clone(),
+            p.probe.to.clone(),
+            port_text(p),
+            target::kind_name(p.probe.kind).to_string(),
+            p.expected.to_string(),
+            p.predicted.to_string(),
+            if p.agrees { "ok" } else { "DISAGREES" }.to_string(),
+        ]);
+    }
+    let mut out = String::new();
+    for line in table.to_string().lines() {
+        out.push_str("  ");
+        out.push_str(line);
+        out.push('\n');
+    }
+    for (i, p) in step.probes.iter().enumerate() {
+        if explain || !p.agrees {
+            let mark = if p.agrees { " " } else { "!" };
+            out.push_str(&format!(
+                "  {mark} {}: {} ({}): {}\n",
+                i + 1,
+                p.resolution,
+                p.origin,
+                p.reason
+            ));
+        }
+    }
+    out
+}
+
+/// `80/TCP`, `ICMP`, `53/UDP` (DNS), or `80/TCP` for an ingress request.
+fn port_text(p: &PlannedProbe) -> String {
+    let protocol = target::protocol(p.probe.kind);
+    match (p.probe.kind, p.probe.port) {
+        (ProbeKind::Dns, _) => format!("53/{protocol}"),
+        (_, Some(port)) => format!("{port}/{protocol}"),
+        (ProbeKind::Icmp, None) => protocol.to_string(),
+        (_, None) => format!("80/{protocol}"),
+    }
+}
+
+/// `plan --output json`: `{"scenarios": [...]}`.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlansJson {
+    /// One entry per scenario.
+    pub scenarios: Vec<ScenarioPlanJson>,
+}
+
+/// One scenario's plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioPlanJson {
+    /// The scenario's name.
+    pub name: String,
+    /// Its title.
+    pub title: String,
+    /// The tutorial it reproduces.
+    pub source: SourceRef,
+    /// What the cluster must provide.
+    pub requires: Vec<Capability>,
+    /// Where it differs from the tutorial.
+    pub errata: Vec<ErratumJson>,
+    /// The steps planned (all, unless `error` says why planning stopped).
+    pub steps: Vec<StepPlanJson>,
+    /// Why planning stopped early, if it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// An erratum, briefly.
+#[derive(Debug, Clone, Serialize)]
+pub struct ErratumJson {
+    /// What differs.
+    pub what: String,
+    /// Why.
+    pub why: String,
+}
+
+/// One step's plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepPlanJson {
+    /// The step's name.
+    pub name: String,
+    /// The step's requirements (the scenario's and its own).
+    pub requires: Vec<Capability>,
+    /// Its probes.
+    pub probes: Vec<ProbePlanJson>,
+}
+
+/// One probe's plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProbePlanJson {
+    /// The client, as written.
+    pub from: String,
+    /// The target, as written.
+    pub to: String,
+    /// The port, as written (none for ICMP, DNS and ingress probes).
+    pub port: Option<u16>,
+    /// The protocol sent (`TCP`, `UDP`, `SCTP`, `ICMP`).
+    pub protocol: String,
+    /// The probe kind.
+    pub kind: ProbeKind,
+    /// What the scenario expects.
+    pub expected: Expectation,
+    /// What the oracle predicts.
+    pub predicted: Expectation,
+    /// Whether they agree.
+    pub agrees: bool,
+    /// Where the packets go.
+    pub target: String,
+    /// The oracle's explanation.
+    pub reason: String,
+}
+
+impl ScenarioPlanJson {
+    /// The JSON of a scenario from its steps planned so far, and the error that stopped planning.
+    pub fn new(scenario: &Scenario, steps: &[PlannedStep], error: Option<String>) -> Self {
+        ScenarioPlanJson {
+            name: scenario.name.clone(),
+            title: scenario.title.clone(),
+            source: scenario.source.clone(),
+            requires: scenario.requires.clone(),
+            errata: scenario
+                .errata
+                .iter()
+                .map(|e| ErratumJson {
+                    what: e.what.clone(),
+                    why: e.why.clone(),
+                })
+                .collect(),
+            steps: steps
+                .iter()
+                .map(|s| StepPlanJson {
+                    name: s.name.clone(),
+                    requires: s.requires.clone(),
+                    probes: s
+                        .probes
+                        .iter()
+                        .map(|p| ProbePlanJson {
+                            from: p.probe.from.clone(),
+                            to: p.probe.to.clone(),
+                            port: p.probe.port,
+                            protocol: target::protocol(p.probe.kind).to_string(),
+                            kind: p.probe.kind,
+                            expected: p.expected,
+                            predicted: p.predicted,
+                            agrees: p.agrees,
+                            target: p.resolution.to_string(),
+                            reason: p.reason.clone(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+            error,
+        }
+    }
+}

@@ -1,0 +1,275 @@
+//! Validating a scenario against the oracle: every step planned, every probe's expectation borne
+//! out by the prediction, every allowed probe aimed at a port something listens on, and every
+//! erratum's proof holding.
+
+use std::path::Path;
+
+use super::Problem;
+use super::format::{Expectation, ProbeKind, Proof, UNPINNED};
+use super::load::{LoadedScenario, is_inside};
+use super::plan::{self, PlannedProbe, PlannedStep, Resolution, agrees, predict};
+use crate::manifest::{self, ManifestError};
+use crate::model::{Cluster, removed_api};
+
+/// An erratum proof that holds, with the evidence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Proven {
+    /// Index into the scenario's `errata`.
+    pub erratum: usize,
+    /// The proof's kind (`yaml-does-not-parse`, `removed-api`, `claim-contradicted`).
+    pub kind: &'static str,
+    /// What the harness observed (the parser's message, the removed API, the prediction).
+    pub evidence: String,
+}
+
+/// The outcome of validating one scenario.
+#[derive(Debug, Clone)]
+pub struct Validation {
+    /// The steps planned (all of them, unless planning failed on one).
+    pub steps: Vec<PlannedStep>,
+    /// Everything wrong; the scenario is valid when this is empty.
+    pub problems: Vec<Problem>,
+    /// Things to fix that do not make the scenario wrong (e.g. an unpinned remote manifest).
+    pub warnings: Vec<Problem>,
+    /// The errata proofs that hold.
+    pub proven: Vec<Proven>,
+}
+
+impl Validation {
+    /// Whether the scenario is valid.
+    pub fn is_ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// Validates a loaded scenario (loading already ran every check that needs no oracle).
+pub fn validate(loaded: &LoadedScenario) -> Validation {
+    let mut v = Validation {
+        steps: Vec::new(),
+        problems: Vec::new(),
+        warnings: Vec::new(),
+        proven: Vec::new(),
+    };
+    for (i, remote) in loaded.scenario.remote.iter().enumerate() {
+        if remote.sha256 == UNPINNED {
+            v.warnings.push(loaded.problem(
+                format!("remote[{i}].sha256"),
+                format!(
+                    "{} is not pinned: a runner refuses it until its SHA-256 is written here",
+                    remote.url
+                ),
+            ));
+        }
+    }
+    for result in plan::steps(loaded) {
+        match result {
+            Ok(step) => v.steps.push(step),
+            Err(e) => {
+                v.problems.extend(e.problems);
+                break;
+            }
+        }
+    }
+    for step in &v.steps {
+        for probe in &step.probes {
+            let field = field_of(&probe.origin);
+            if !probe.agrees {
+                v.problems.push(loaded.problem(
+                    &field,
+                    format!(
+                        "{}: {} → {}: the scenario expects {}, the oracle predicts {}: {}",
+                        probe.origin,
+                        probe.probe.from,
+                        probe.probe.to,
+                        probe.expected,
+                        probe.predicted,
+                        probe.reason
+                    ),
+                ));
+            }
+            if let Some(message) = refused(&step.model.cluster, probe) {
+                v.problems
+                    .push(loaded.problem(&field, format!("{}: {message}", probe.origin)));
+            }
+        }
+    }
+    check_proofs(loaded, &mut v);
+    v
+}
+
+/// The field part of a probe's origin (`steps[1].matrices[0] row 2 column 1` → `steps[1].matrices[0]`).
+fn field_of(origin: &str) -> String {
+    origin.split(' ').next().unwrap_or(origin).to_string()
+}
+
+/// Why a probe expected to connect would be refused instead: nothing declares the port.
+fn refused(cluster: &Cluster, probe: &PlannedProbe) -> Option<String> {
+    if probe.expected == Expectation::Blocked
+        || matches!(probe.probe.kind, ProbeKind::Icmp | ProbeKind::Dns)
+    {
+        return None;
+    }
+    let protocol = super::target::protocol(probe.probe.kind);
+    let declared = |key: &str, port: u16| {
+        cluster
+            .endpoint(key)
+            .map(|id| cluster.get(id))
+            .is_none_or(|e| {
+                e.ports
+                    .iter()
+                    .any(|p| p.port == port && p.protocol == protocol)
+            })
+    };
+    let targets: Vec<(String, u16)> = match &probe.resolution {
+        Resolution::Endpoint {
+            endpoint,
+            port: Some(port),
+            ..
+        } => vec![(endpoint.clone(), *port)],
+        Resolution::Service { backends, .. } => backends
+            .iter()
+            .map(|b| (b.endpoint.clone(), b.port))
+            .collect(),
+        Resolution::Ingress {
+            route: Some(route), ..
+        } => route
+            .backends
+            .iter()
+            .map(|b| (b.endpoint.clone(), b.port))
+            .collect(),
+        _ => Vec::new(),
+    };
+    targets
+        .into_iter()
+        .find(|(key, port)| !declared(key, *port))
+        .map(|(key, port)| {
+            format!(
+                "no container of {key} declares port {port}/{protocol}: the probe expects a connection, but nothing would listen (declare the containerPort)"
+            )
+        })
+}
+
+fn check_proofs(loaded: &LoadedScenario, v: &mut Validation) {
+    for (i, erratum) in loaded.scenario.errata.iter().enumerate() {
+        let Some(proof) = &erratum.proof else {
+            continue;
+        };
+        let field = format!("errata[{i}].proof");
+        let outcome = match proof {
+            Proof::YamlDoesNotParse { file } => {
+                proof_file(loaded, file).and_then(|path| match manifest::load_file(&path) {
+                    Err(e @ ManifestError::Syntax { .. }) => {
+                        Ok(("yaml-does-not-parse", e.to_string()))
+                    }
+                    Err(e) => Err(format!(
+                        "{} fails to load, but not as YAML: {e}",
+                        file.display()
+                    )),
+                    Ok(_) => Err(format!(
+                        "{} parses: the erratum says it does not",
+                        file.display()
+                    )),
+                })
+            }
+            Proof::RemovedApi { file } => {
+                proof_file(loaded, file).and_then(|path| match manifest::load_file(&path) {
+                    Err(e) => Err(format!(
+                        "{} does not parse ({e}); a removed-api proof needs a file that parses",
+                        file.display()
+                    )),
+                    Ok(docs) => docs
+                        .iter()
+                        .find_map(|d| {
+                            removed_api(d.api_version(), d.kind()).map(|why| {
+                                format!("{}: {} {}: {why}", d.source, d.api_version(), d.kind())
+                            })
+                        })
+                        .map(|evidence| ("removed-api", evidence))
+                        .ok_or_else(|| format!("{} uses no removed API", file.display())),
+                })
+            }
+            Proof::ClaimContradicted {
+                step,
+                probe,
+                claimed,
+            } => claim_contradicted(loaded, &v.steps, step, probe, *claimed),
+        };
+        match outcome {
+            Ok((kind, evidence)) => v.proven.push(Proven {
+                erratum: i,
+                kind,
+                evidence,
+            }),
+            Err(message) => v.problems.push(loaded.problem(field, message)),
+        }
+    }
+}
+
+fn proof_file(loaded: &LoadedScenario, file: &Path) -> Result<std::path::PathBuf, String> {
+    if !is_inside(file) {
+        return Err(format!(
+            "`{}`: paths are relative to the scenario folder and stay inside it",
+            file.display()
+        ));
+    }
+    let path = loaded.path(file);
+    if !path.is_file() {
+        return Err(format!("{} does not exist", path.display()));
+    }
+    Ok(path)
+}
+
+fn claim_contradicted(
+    loaded: &LoadedScenario,
+    planned: &[PlannedStep],
+    step: &str,
+    probe: &super::format::Probe,
+    claimed: Expectation,
+) -> Result<(&'static str, String), String> {
+    let Some(index) = loaded.scenario.steps.iter().position(|s| s.name == step) else {
+        let names: Vec<&str> = loaded
+            .scenario
+            .steps
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        return Err(format!(
+            "unknown step `{step}` (steps: {})",
+            names.join(", ")
+        ));
+    };
+    let Some(planned_step) = planned.get(index) else {
+        return Err(format!(
+            "cannot check: step `{step}` could not be planned (see the problem above)"
+        ));
+    };
+    if !loaded
+        .step_probes(index)
+        .iter()
+        .any(|sp| sp.probe == *probe)
+    {
+        return Err(format!(
+            "step `{step}` has no such probe: add it to the step, so that the cluster checks the correction too"
+        ));
+    }
+    let prediction = predict(&planned_step.model, probe)?;
+    if agrees(claimed, prediction.outcome) {
+        return Err(format!(
+            "the oracle predicts {}, which agrees with the tutorial's claim ({claimed}): the erratum is wrong ({})",
+            prediction.outcome, prediction.reason
+        ));
+    }
+    if !agrees(probe.expect, prediction.outcome) {
+        return Err(format!(
+            "the probe expects {} but the oracle predicts {} ({})",
+            probe.expect, prediction.outcome, prediction.reason
+        ));
+    }
+    Ok((
+        "claim-contradicted",
+        format!(
+            "in step `{step}`, {} → {}: the tutorial claims {claimed}, the oracle predicts {}: {}",
+            probe.from, probe.to, prediction.outcome, prediction.reason
+        ),
+    ))
+}
