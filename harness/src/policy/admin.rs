@@ -31,7 +31,7 @@ use super::k8s::{describe, label_selector, parse_cidr, port_number};
 use super::labels::{and, namespace_scope};
 use super::{
     ADMIN_TIER, Action, BASELINE_TIER, Direction, EntityMatch, Policy, PolicyId, PolicyKind,
-    PortSpec, ProtocolMatch, Rule, Selector, decode,
+    PortSpec, ProtocolMatch, Rule, Selector, decode, describe_ports, rule_sides,
 };
 use crate::manifest::{Document, ManifestError};
 use crate::model::Protocol;
@@ -496,35 +496,8 @@ impl Ctx<'_> {
         let mut out = Vec::new();
         for (j, peer) in peers.iter().enumerate() {
             for (protocol, specs) in &groups {
-                let ports = EntityMatch {
-                    ports: specs.clone(),
-                    ..EntityMatch::default()
-                };
-                let (source, destination) = match direction {
-                    Direction::Ingress => (peer.entity.clone(), ports),
-                    Direction::Egress => (
-                        EntityMatch::default(),
-                        EntityMatch {
-                            ports: specs.clone(),
-                            ..peer.entity.clone()
-                        },
-                    ),
-                };
-                let ports_text = match (protocol, specs.is_empty()) {
-                    (None, true) => "any port".to_string(),
-                    (Some(p), true) => format!("any {p} port"),
-                    (p, false) => {
-                        let list = specs
-                            .iter()
-                            .map(ToString::to_string)
-                            .collect::<Vec<_>>()
-                            .join(",");
-                        match p {
-                            Some(p) => format!("{p} {list}"),
-                            None => format!("port {list}"),
-                        }
-                    }
-                };
+                let (source, destination) = rule_sides(direction, &peer.entity, specs);
+                let ports_text = describe_ports(*protocol, specs);
                 out.push(Rule {
                     action,
                     protocol: protocol.map(ProtocolMatch::Known),

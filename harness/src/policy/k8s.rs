@@ -9,7 +9,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use super::labels::{and, in_namespace, namespace_scope};
 use super::{
     Action, DEFAULT_TIER, Direction, EntityMatch, Policy, PolicyId, PolicyKind, PortSpec,
-    ProtocolMatch, Rule, Selector,
+    ProtocolMatch, Rule, Selector, describe_ports, rule_sides,
 };
 use crate::manifest::{Document, ManifestError};
 use crate::model::Protocol;
@@ -198,32 +198,8 @@ fn convert_rule(
     let mut rules = Vec::new();
     for peer in &peer_matches {
         for (protocol, port_specs) in &groups {
-            let ports = EntityMatch {
-                ports: port_specs.clone(),
-                ..EntityMatch::default()
-            };
-            let (source, destination) = match direction {
-                Direction::Ingress => (peer.entity.clone(), ports),
-                Direction::Egress => (
-                    EntityMatch::default(),
-                    EntityMatch {
-                        ports: ports.ports,
-                        ..peer.entity.clone()
-                    },
-                ),
-            };
-            let ports_text = match (protocol, port_specs.is_empty()) {
-                (None, _) => "any port".to_string(),
-                (Some(p), true) => format!("any {p} port"),
-                (Some(p), false) => format!(
-                    "{p} {}",
-                    port_specs
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join(",")
-                ),
-            };
+            let (source, destination) = rule_sides(direction, &peer.entity, port_specs);
+            let ports_text = describe_ports(*protocol, port_specs);
             rules.push(Rule {
                 action: Action::Allow,
                 protocol: protocol.map(ProtocolMatch::Known),

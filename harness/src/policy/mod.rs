@@ -241,6 +241,48 @@ impl EntityMatch {
     }
 }
 
+/// The `(source, destination)` conditions of a rule whose peer is `remote` and whose destination
+/// ports are `ports`: for ingress the peer is the source, for egress it is the destination.
+pub fn rule_sides(
+    direction: Direction,
+    remote: &EntityMatch,
+    ports: &[PortSpec],
+) -> (EntityMatch, EntityMatch) {
+    match direction {
+        Direction::Ingress => (
+            remote.clone(),
+            EntityMatch {
+                ports: ports.to_vec(),
+                ..EntityMatch::default()
+            },
+        ),
+        Direction::Egress => (
+            EntityMatch::default(),
+            EntityMatch {
+                ports: ports.to_vec(),
+                ..remote.clone()
+            },
+        ),
+    }
+}
+
+/// How rule summaries name ports: `any port`, `any TCP port`, `TCP 80,443`, `port http`.
+pub fn describe_ports(protocol: Option<Protocol>, ports: &[PortSpec]) -> String {
+    let list = || {
+        ports
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    match (protocol, ports.is_empty()) {
+        (None, true) => "any port".to_string(),
+        (Some(p), true) => format!("any {p} port"),
+        (Some(p), false) => format!("{p} {}", list()),
+        (None, false) => format!("port {}", list()),
+    }
+}
+
 /// One rule of a policy.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rule {
