@@ -2,15 +2,17 @@
 //!
 //! Data flows one way through the modules:
 //! [`manifest`] (files → documents) → [`model`] (namespaces, endpoints) → [`policy`] (every kind
-//! in one rule model) → [`oracle`] (verdicts and explanations) → scenario steps → cluster actions
-//! and probes → observed matrix → [`report`].
+//! in one rule model) → [`oracle`] (verdicts and explanations) → scenario steps → [`cluster`] actions
+//! and probes by the [`runner`] → observed matrix → [`report`].
 
 pub mod analysis;
 pub mod capability;
 pub mod cli;
+pub mod cluster;
 pub mod manifest;
 pub mod model;
 pub mod oracle;
 pub mod policy;
 pub mod report;
+pub mod runner;
 pub mod scenario;
