@@ -274,6 +274,9 @@ impl Cell {
     }
 }
 
+/// How to probe from a pod (its container and tool), or why it cannot be done.
+type ProberResult = Result<(String, ProbeTool), String>;
+
 /// Per-scenario state.
 struct ScenarioCtx<'a> {
     plan: &'a ScenarioPlan,
@@ -281,7 +284,7 @@ struct ScenarioCtx<'a> {
     /// The documents that are applied now (the model of what exists).
     docs: Mutex<Vec<Document>>,
     /// How to probe from each source pod: container and tool, found once.
-    probers: Mutex<HashMap<PodRef, Arc<OnceCell<Result<(String, ProbeTool), String>>>>>,
+    probers: Mutex<HashMap<PodRef, Arc<OnceCell<ProberResult>>>>,
     detect_execs: AtomicUsize,
 }
 

@@ -103,7 +103,7 @@ mod tests {
                 .unwrap();
             // A second connection that never answers.
             let (_silent, _) = listener.accept().await.unwrap();
-            tokio::time::sleep(Duration::from_secs(5)).await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
             request
         });
         let client = OutsideClient::new(address);

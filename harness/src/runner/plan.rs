@@ -429,3 +429,76 @@ impl Explainer {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::format::{MatrixProbes, Step};
+
+    /// The runner's fixture scenarios.
+    pub(crate) fn fixtures() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scenarios")
+    }
+
+    #[test]
+    fn loads_and_plans_the_fixture_with_the_oracle_explaining_each_probe() {
+        let loaded = load_scenarios(&fixtures()).unwrap();
+        assert_eq!(loaded.len(), 1);
+        let (folder, scenario) = &loaded[0];
+        let plan = plan_scenario(folder, scenario, vec![]).unwrap();
+        assert_eq!(plan.name, "two-pods");
+        assert_eq!(plan.setup.len(), 3);
+        assert!(!plan.exclusive());
+        let [no_policy, deny] = &plan.steps[..] else {
+            panic!("two steps")
+        };
+        assert_eq!(no_policy.probes.len(), 4);
+        assert!(
+            no_policy
+                .probes
+                .iter()
+                .all(|p| p.expected == Expectation::Allowed)
+        );
+        assert!(matches!(&deny.actions[..], [PlannedAction::Apply(d)] if d.len() == 1));
+        // Two single probes, then the matrix's one probed cell.
+        assert_eq!(deny.probes.len(), 3);
+        for p in &deny.probes {
+            let why = p.why.as_deref().unwrap();
+            assert!(why.starts_with("oracle: blocked"), "{why}");
+            assert!(why.contains("default-deny-ingress"), "{why}");
+        }
+        assert_eq!(deny.probes[2].probe.from, "np-fixture/server");
+        assert_eq!(deny.probes[2].probe.to, "np-fixture/client");
+    }
+
+    #[test]
+    fn malformed_matrices_are_refused_with_the_step_and_matrix() {
+        let step = |expect: &str| Step {
+            name: "s".into(),
+            narration: String::new(),
+            actions: vec![],
+            probes: vec![],
+            matrices: vec![MatrixProbes {
+                kind: ProbeKind::Tcp,
+                port: Some(80),
+                from: vec!["x/a".into(), "x/b".into()],
+                to: vec!["x/a".into()],
+                expect: expect.into(),
+            }],
+        };
+        assert_eq!(step_probes("sc", &step(".\nX\n")).unwrap().len(), 2);
+        assert_eq!(step_probes("sc", &step(".\n-\n")).unwrap().len(), 1);
+        let err = step_probes("sc", &step(".\n")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "scenario sc, step s: matrix 0: 1 rows of marks for 2 clients"
+        );
+        let err = step_probes("sc", &step(". .\nX\n")).unwrap_err();
+        assert!(
+            err.to_string().contains("has 2 marks for 1 servers"),
+            "{err}"
+        );
+        let err = step_probes("sc", &step("o\nX\n")).unwrap_err();
+        assert!(err.to_string().contains("`o` is not a mark"), "{err}");
+    }
+}

@@ -117,7 +117,12 @@ fn table(cells: &[&CellOutcome], mark: impl Fn(&CellOutcome) -> String) -> Strin
         .chain([cols.len().to_string().len()])
         .max()
         .unwrap_or(1);
-    let name_width = rows.iter().map(|r| r.len()).max().unwrap_or(4).clamp(4, 40);
+    let name_width = rows
+        .iter()
+        .map(|r| r.len())
+        .max()
+        .unwrap_or(0)
+        .clamp("from \\ to".len(), 40);
     let mut out = String::new();
     let _ = write!(out, "    {:<name_width$} ", "from \\ to");
     for i in 0..cols.len() {
@@ -313,4 +318,140 @@ pub fn write(dir: &Path, report: &RunReport<'_>) -> Result<(), ReportError> {
         serde_json::to_string_pretty(report).map_err(|e| ReportError::Serialize(e.to_string()))?;
     write("results.json", json + "\n")?;
     write("junit.xml", junit(report)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn step(name: &str, verdict: StepVerdict, observed: Outcome) -> StepOutcome {
+        let expected = Expectation::Blocked;
+        StepOutcome {
+            name: name.into(),
+            verdict,
+            reason: "reason".into(),
+            cells: vec![CellOutcome {
+                from: "x/a".into(),
+                to: "x/b".into(),
+                source: "x/a".into(),
+                target: "x/b 10.244.0.3:80".into(),
+                kind: "tcp".into(),
+                port: Some(80),
+                expected,
+                matched: super::super::outcome::matches(expected, &observed),
+                observed: observed.clone(),
+                detail: "3 ms".into(),
+                flapped: false,
+                history: vec![observed],
+                why: Some("oracle: blocked; ingress to x/b: denied".into()),
+            }],
+            rounds: 1,
+            execs: 1,
+            detect_execs: 0,
+            confirmed: false,
+            converged_after: Some(Duration::from_millis(150)),
+            duration: Duration::from_millis(1500),
+        }
+    }
+
+    #[test]
+    fn writes_json_and_junit_with_one_case_per_step() {
+        let scenarios = vec![ScenarioOutcome {
+            name: "s".into(),
+            title: "S".into(),
+            steps: vec![
+                step("good", StepVerdict::Pass, Outcome::Blocked),
+                step("bad", StepVerdict::NotEnforced, Outcome::Allowed),
+            ],
+            cleanup_errors: vec!["namespace x: forbidden".into()],
+            duration: Duration::from_secs(3),
+        }];
+        let report = RunReport {
+            harness_version: "0.1.0",
+            run_id: "r1".into(),
+            cni: Some("calico".into()),
+            context: "kind-calico".into(),
+            server_version: Some("v1.33.1".into()),
+            scenarios: &scenarios,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), &report).unwrap();
+        let json: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join("results.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(json["cni"], "calico");
+        assert_eq!(json["scenarios"][0]["steps"][1]["verdict"], "not-enforced");
+        assert_eq!(
+            json["scenarios"][0]["steps"][1]["cells"][0]["observed"]["outcome"],
+            "allowed"
+        );
+        assert_eq!(json["scenarios"][0]["steps"][0]["duration"], 1.5);
+        let xml = std::fs::read_to_string(dir.path().join("junit.xml")).unwrap();
+        assert!(xml.contains("name=\"s::good\""), "{xml}");
+        assert!(xml.contains("name=\"s::bad\""), "{xml}");
+        assert!(
+            xml.contains("<failure message=\"NOT ENFORCED: reason\""),
+            "{xml}"
+        );
+        assert!(xml.contains("name=\"s::cleanup\""), "{xml}");
+        assert!(xml.contains("<error message=\"cleanup failed\""), "{xml}");
+    }
+
+    #[test]
+    fn tables_show_expected_observed_and_the_diff_with_explanations() {
+        let text = render_step(
+            "s",
+            &step("bad", StepVerdict::NotEnforced, Outcome::Allowed),
+        );
+        assert!(
+            text.starts_with("s::bad — NOT ENFORCED: reason\n"),
+            "{text}"
+        );
+        assert!(text.contains("tcp port 80  (columns: 1 x/b)"), "{text}");
+        let tables: Vec<&str> = text
+            .lines()
+            .filter(|l| l.trim_start().starts_with("x/a") && !l.contains('→'))
+            .collect();
+        assert_eq!(tables.len(), 3, "{text}");
+        assert!(
+            tables[0].trim_end().ends_with('X'),
+            "expected: {}",
+            tables[0]
+        );
+        assert!(
+            tables[1].trim_end().ends_with('.'),
+            "observed: {}",
+            tables[1]
+        );
+        assert!(tables[2].trim_end().ends_with('!'), "diff: {}", tables[2]);
+        assert!(
+            text.contains(
+                "x/a → x/b 10.244.0.3:80 (tcp 80): expected blocked, observed allowed [3 ms]"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("why expected: oracle: blocked"), "{text}");
+        assert!(
+            text.contains("not enforced: none of the 1 connections"),
+            "{text}"
+        );
+        let summary = render_summary(&[ScenarioOutcome {
+            name: "s".into(),
+            title: "S".into(),
+            steps: vec![step("bad", StepVerdict::NotEnforced, Outcome::Allowed)],
+            cleanup_errors: vec![],
+            duration: Duration::ZERO,
+        }]);
+        assert!(
+            summary.contains("NOT ENFORCED s::bad — reason"),
+            "{summary}"
+        );
+        assert!(
+            summary.contains("steps: 0 pass, 0 fail, 1 not enforced, 0 error"),
+            "{summary}"
+        );
+    }
 }
