@@ -2,6 +2,7 @@
 //! library.
 
 pub mod analyze;
+pub mod run;
 
 use std::process::ExitCode;
 
@@ -21,6 +22,8 @@ pub struct Cli {
 pub enum Command {
     /// Predict which connections the given manifests allow (the oracle alone, no cluster).
     Analyze(analyze::Args),
+    /// Run scenarios on a kind cluster and check every probe against its expectation.
+    Run(run::Args),
 }
 
 /// Parses the command line, runs the subcommand and returns the process exit code.
@@ -35,6 +38,7 @@ pub fn main() -> ExitCode {
         .init();
     let result = match cli.command {
         Command::Analyze(args) => analyze::run(args),
+        Command::Run(args) => run::run(args),
     };
     match result {
         Ok(code) => code,
