@@ -111,10 +111,13 @@ struct Live {
 
 impl Live {
     fn trial(&self, scenario: &str, step: &str) -> Result<(), Failed> {
-        let plan = match &self.plans[scenario] {
-            Ok(p) => p,
-            Err(e) => return Err(format!("scenario {scenario}: {e}").into()),
+        let (Some(plan), Some(steps)) = (self.plans.get(scenario), self.selected.get(scenario))
+        else {
+            return Err(format!("scenario {scenario} was not selected").into());
         };
+        let plan = plan
+            .as_ref()
+            .map_err(|e| Failed::from(format!("scenario {scenario}: {e}")))?;
         let cell = self
             .outcomes
             .lock()
@@ -122,10 +125,9 @@ impl Live {
             .entry(scenario.to_string())
             .or_default()
             .clone();
-        let outcome = self.runtime.block_on(cell.get_or_init(|| {
-            self.runner
-                .run_scenario(plan, Some(&self.selected[scenario]))
-        }));
+        let outcome = self
+            .runtime
+            .block_on(cell.get_or_init(|| self.runner.run_scenario(plan, Some(steps))));
         let step_outcome = outcome
             .step(step)
             .ok_or_else(|| Failed::from(format!("step {step} was not run")))?;

@@ -36,8 +36,8 @@ use tokio::io::AsyncReadExt;
 
 use super::{
     ClusterError, ClusterOps, ContainerInfo, EndpointRef, ExecOutput, FIELD_MANAGER, LabelChange,
-    PROBE_CONTAINER, PodInfo, PodRef, ServiceInfo, ServicePortInfo, diagnose_pod, diagnose_pods,
-    inject_ownership, is_owned,
+    PROBE_CONTAINER, PodInfo, PodRef, RUN_LABEL, ServiceInfo, ServicePortInfo, diagnose_pod,
+    diagnose_pods, inject_ownership, is_owned, prepare_for_apply,
 };
 use crate::manifest::Document;
 use crate::model::{Protocol, WorkloadKind};
@@ -352,8 +352,7 @@ impl KubeCluster {
         let namespace = (caps.scope == Scope::Namespaced)
             .then(|| doc.namespace().unwrap_or("default").to_string());
         let (what, full_name) = describe(doc.kind(), namespace.as_deref(), name);
-        let mut value = doc.value.clone();
-        inject_ownership(&mut value, &self.run_id);
+        let mut value = prepare_for_apply(&doc.value, &self.run_id);
         if let (Some(ns), Some(meta)) = (&namespace, value.get_mut("metadata")) {
             meta["namespace"] = Value::String(ns.clone());
         }
@@ -727,6 +726,36 @@ impl ClusterOps for KubeCluster {
                 return Err(ClusterError::UnownedNamespace {
                     namespace: name.to_string(),
                 });
+            } else if ns.labels().get(RUN_LABEL) != Some(&self.run_id) {
+                // Left by an interrupted run: whatever it holds (policies!) would change what
+                // this run observes, so it is deleted and created afresh.
+                tracing::info!("deleting namespace {name}, left over by an earlier run");
+                let params = DeleteParams::background();
+                match retry(|| api.delete(name, &params)).await {
+                    Ok(_) => {}
+                    Err(e) if is_not_found(&e) => {}
+                    Err(e) => {
+                        return Err(api_error(format!("delete leftover Namespace {name}"), e));
+                    }
+                }
+                let uid = ns.uid().unwrap_or_default();
+                let gone = self
+                    .wait_for(
+                        api.clone(),
+                        name,
+                        conditions::is_deleted(&uid),
+                        NAMESPACE_GONE_TIMEOUT,
+                    )
+                    .await?;
+                if !gone {
+                    return Err(ClusterError::NotReady {
+                        what: format!("deletion of leftover namespace {name}"),
+                        waited: NAMESPACE_GONE_TIMEOUT,
+                        reasons: vec![
+                            "it is still terminating (a finalizer may be stuck)".to_string(),
+                        ],
+                    });
+                }
             }
         }
         let mut value =

@@ -666,3 +666,51 @@ fn rollout_conditions_need_every_replica_updated_and_ready() {
     assert!(!deployment_rolled_out(Some(&stale)));
     assert!(!deployment_rolled_out(None));
 }
+
+#[tokio::test]
+async fn a_namespace_left_by_an_earlier_run_is_deleted_and_created_afresh() {
+    let (cluster, mut handle) = cluster();
+    let server = tokio::spawn(async move {
+        let (_, send) = expect(&mut handle, Method::GET, "/api/v1/namespaces/x").await;
+        respond(send, 200, namespace("x", owned_labels()));
+        let (_, send) = expect(&mut handle, Method::DELETE, "/api/v1/namespaces/x").await;
+        respond(send, 200, namespace("x", owned_labels()));
+        // Waiting for it to be gone: the list no longer has it.
+        let (req, send) = expect(&mut handle, Method::GET, "/api/v1/namespaces").await;
+        assert_eq!(
+            query(&req).get("fieldSelector").map(String::as_str),
+            Some("metadata.name=x")
+        );
+        respond(
+            send,
+            200,
+            json!({"kind": "NamespaceList", "apiVersion": "v1", "metadata": {"resourceVersion": "9"}, "items": []}),
+        );
+        let (req, send) = expect(&mut handle, Method::PATCH, "/api/v1/namespaces/x").await;
+        let body = body_json(req).await;
+        assert_eq!(body["metadata"]["labels"][RUN_LABEL], "run-1");
+        respond(send, 200, body);
+    });
+    cluster.create_namespace("x").await.unwrap();
+    server.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_namespace_of_this_run_is_reused() {
+    let (cluster, mut handle) = cluster();
+    let server = tokio::spawn(async move {
+        let (_, send) = expect(&mut handle, Method::GET, "/api/v1/namespaces/x").await;
+        respond(
+            send,
+            200,
+            namespace(
+                "x",
+                json!({MANAGED_BY_LABEL: MANAGED_BY_VALUE, RUN_LABEL: "run-1"}),
+            ),
+        );
+        let (_, send) = expect(&mut handle, Method::PATCH, "/api/v1/namespaces/x").await;
+        respond(send, 200, namespace("x", owned_labels()));
+    });
+    cluster.create_namespace("x").await.unwrap();
+    server.await.unwrap();
+}

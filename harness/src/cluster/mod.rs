@@ -418,6 +418,32 @@ pub fn inject_ownership(value: &mut Value, run_id: &str) {
     }
 }
 
+/// The object as it is sent to the API server: fields the server owns (`status`,
+/// `metadata.resourceVersion`, `uid`, `managedFields`…, as `kubectl get -o yaml` leaves them)
+/// removed, so that a stale copy never conflicts, and the ownership labels added.
+pub fn prepare_for_apply(value: &Value, run_id: &str) -> Value {
+    let mut value = value.clone();
+    if let Some(object) = value.as_object_mut() {
+        object.remove("status");
+        if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+            for field in [
+                "resourceVersion",
+                "uid",
+                "creationTimestamp",
+                "deletionTimestamp",
+                "deletionGracePeriodSeconds",
+                "generation",
+                "managedFields",
+                "selfLink",
+            ] {
+                meta.remove(field);
+            }
+        }
+    }
+    inject_ownership(&mut value, run_id);
+    value
+}
+
 /// The object at a JSON pointer made of object keys, creating missing objects on the way
 /// (`None` if something on the way is not an object).
 fn ensure_object<'a>(
@@ -546,6 +572,27 @@ mod tests {
             MANAGED_BY_VALUE
         );
         assert!(policy["spec"].get("template").is_none());
+    }
+
+    #[test]
+    fn objects_are_sent_without_server_owned_fields() {
+        let copied = serde_json::json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "a", "resourceVersion": "42", "uid": "u", "managedFields": [],
+                "creationTimestamp": "2026-01-01T00:00:00Z", "labels": {"app": "a"}},
+            "spec": {"containers": []},
+            "status": {"podIP": "10.244.0.5"}
+        });
+        let sent = prepare_for_apply(&copied, "r1");
+        assert_eq!(
+            sent,
+            serde_json::json!({
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": "a", "labels": {"app": "a",
+                    MANAGED_BY_LABEL: MANAGED_BY_VALUE, RUN_LABEL: "r1"}},
+                "spec": {"containers": []}
+            })
+        );
     }
 
     #[test]

@@ -95,11 +95,6 @@ impl ManifestCache {
         Some(base.join("netpol-harness"))
     }
 
-    /// The cache directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// The manifest at `url`, which must hash to `sha256`: from the cache when a file there
     /// still hashes right, else fetched, checked and then cached.
     pub async fn get(

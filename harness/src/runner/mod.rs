@@ -371,11 +371,6 @@ impl<C: ClusterOps, P: ProbeBatch> Runner<C, P> {
         self
     }
 
-    /// The options.
-    pub fn options(&self) -> &RunOptions {
-        &self.options
-    }
-
     /// Runs every plan, several at once where they do not interfere; outcomes in plan order.
     pub async fn run_all(&self, plans: &[ScenarioPlan]) -> Vec<ScenarioOutcome> {
         let mut outcomes: Vec<(usize, ScenarioOutcome)> =
@@ -526,8 +521,10 @@ impl<C: ClusterOps, P: ProbeBatch> Runner<C, P> {
 
     async fn setup(&self, ctx: &ScenarioCtx<'_>) -> Result<(), ClusterError> {
         for ns in &ctx.plan.namespaces {
-            self.cluster.create_namespace(ns).await?;
+            // Recorded first, so that an interruption mid-creation leaks nothing; a namespace
+            // that turns out not to be the harness's is refused by its deletion too.
             ctx.record.lock().expect("lock").namespaces.push(ns.clone());
+            self.cluster.create_namespace(ns).await?;
         }
         self.apply(ctx, &ctx.plan.setup).await
     }
@@ -640,8 +637,12 @@ impl<C: ClusterOps, P: ProbeBatch> Runner<C, P> {
             }
         }
         for ns in record.namespaces.iter().rev() {
-            if let Err(e) = self.cluster.delete_namespace(ns).await {
-                errors.push(e.to_string());
+            match self.cluster.delete_namespace(ns).await {
+                Ok(()) => {}
+                Err(ClusterError::UnownedNamespace { .. }) => {
+                    tracing::debug!("namespace {ns}: not the harness's, left alone");
+                }
+                Err(e) => errors.push(e.to_string()),
             }
         }
         errors
@@ -890,6 +891,12 @@ impl<C: ClusterOps, P: ProbeBatch> Runner<C, P> {
         if outside {
             return Err(format!(
                 "probes from outside go to `ingress:/PATH`, not `{}`",
+                probe.to
+            ));
+        }
+        if probe.port.is_none() && kind != ProbeKind::Icmp {
+            return Err(format!(
+                "a probe to `{}` needs a port (only icmp and dns probes have none)",
                 probe.to
             ));
         }

@@ -455,6 +455,7 @@ async fn one_exec_per_source_pod_per_round() {
         .collect();
     // Every source probes x, so every round (first, re-probes, confirmation) has 9 execs.
     assert_eq!(step.execs, execs.len());
+    assert_eq!(sim.probe_execs(), execs.len());
     assert_eq!(step.execs, 9 * step.rounds);
     assert_eq!(step.detect_execs, 0, "agnhost images need no detection");
     // The first and the confirmation rounds carry all 18 probes of a source; re-probes only
