@@ -353,8 +353,12 @@ impl KubeCluster {
             .then(|| doc.namespace().unwrap_or("default").to_string());
         let (what, full_name) = describe(doc.kind(), namespace.as_deref(), name);
         let mut value = prepare_for_apply(&doc.value, &self.run_id);
-        if let (Some(ns), Some(meta)) = (&namespace, value.get_mut("metadata")) {
-            meta["namespace"] = Value::String(ns.clone());
+        if let Some(meta) = value.get_mut("metadata").and_then(Value::as_object_mut) {
+            match &namespace {
+                Some(ns) => meta.insert("namespace".into(), Value::String(ns.clone())),
+                // A namespace on a cluster-scoped object is an error to the API server.
+                None => meta.remove("namespace"),
+            };
         }
         let api = self.dynamic_api(&ar, &caps, namespace.as_deref());
         let in_owned_namespace = match &namespace {

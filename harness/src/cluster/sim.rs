@@ -400,6 +400,17 @@ impl SimCluster {
         Ok(pods)
     }
 
+    /// Removes a namespace and everything in it.
+    fn remove_namespace(st: &mut SimState, name: &str) {
+        st.namespaces.remove(name);
+        st.objects.retain(|_, d| {
+            is_cluster_scoped(d.api_version(), d.kind())
+                || d.namespace().unwrap_or("default") != name
+        });
+        let prefix = format!("{name}/");
+        st.pod_labels.retain(|k, _| !k.starts_with(&prefix));
+    }
+
     fn service_ip(st: &mut SimState, key: &str) -> IpAddr {
         let next = st.service_ips.len() as u32;
         *st.service_ips.entry(key.to_string()).or_insert_with(|| {
@@ -694,13 +705,7 @@ impl ClusterOps for SimCluster {
                 namespace: name.to_string(),
             });
         }
-        st.namespaces.remove(name);
-        st.objects.retain(|_, d| {
-            is_cluster_scoped(d.api_version(), d.kind())
-                || d.namespace().unwrap_or("default") != name
-        });
-        let prefix = format!("{name}/");
-        st.pod_labels.retain(|k, _| !k.starts_with(&prefix));
+        Self::remove_namespace(&mut st, name);
         self.record_history(&mut st);
         Ok(())
     }
@@ -753,7 +758,7 @@ impl ClusterOps for SimCluster {
         for doc in docs.iter().rev() {
             st.objects.remove(&key_of(doc));
             if doc.api_version() == "v1" && doc.kind() == "Namespace" {
-                st.namespaces.remove(doc.name());
+                Self::remove_namespace(&mut st, doc.name());
             }
         }
         self.record_history(&mut st);

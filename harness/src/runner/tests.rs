@@ -790,3 +790,71 @@ async fn the_fixture_scenario_passes_on_a_conforming_cluster_with_one_or_all_rep
         assert_cleaned_up(&sim);
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_scenario_with_cluster_scoped_objects_never_overlaps_another() {
+    let sim = Arc::new(SimCluster::new(
+        "r",
+        Faults {
+            latency: Some(crate::cluster::sim::Latency {
+                exec_round_trip: Duration::from_millis(150),
+                max_concurrent_execs: 8,
+            }),
+            ..Faults::default()
+        },
+    ));
+    let one = |name: &str, ns: &str, extra: Vec<Document>| {
+        let setup = pods(&[ns], &["a"], AGNHOST);
+        let endpoints = keys(&[ns], &["a"]);
+        let probes = matrix(&setup, &endpoints, &[80]);
+        scenario(
+            name,
+            &[ns],
+            setup,
+            vec![step(
+                "s",
+                extra
+                    .into_iter()
+                    .map(|d| PlannedAction::Apply(vec![d]))
+                    .collect(),
+                probes,
+            )],
+        )
+    };
+    let global = docs(
+        "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: log-all}\nspec: {selector: has(nothing)}\n",
+    );
+    let plans = vec![
+        one("p", "p", vec![]),
+        one("g", "g", global),
+        one("q", "q", vec![]),
+        one("r", "r", vec![]),
+    ];
+    assert!(plans[1].exclusive());
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = events.clone();
+    let runner = runner(
+        &sim,
+        RunOptions {
+            max_parallel_scenarios: 4,
+            ..options()
+        },
+    )
+    .with_progress(Arc::new(move |p: &Progress| match p {
+        Progress::ScenarioStarted { scenario, .. } => {
+            sink.lock().unwrap().push(format!("+{scenario}"))
+        }
+        Progress::ScenarioFinished { scenario, .. } => {
+            sink.lock().unwrap().push(format!("-{scenario}"))
+        }
+        _ => {}
+    }));
+    let outcomes = runner.run_all(&plans).await;
+    assert_eq!(outcomes.len(), 4);
+    let events = events.lock().unwrap().clone();
+    let start = events.iter().position(|e| e == "+g").unwrap();
+    assert_eq!(events[start + 1], "-g", "{events:?}");
+    // The others still run together: q and r (queued behind g) overlap.
+    let at = |e: &str| events.iter().position(|x| x == e).unwrap();
+    assert!(at("+r") < at("-q") && at("+q") < at("-r"), "{events:?}");
+}
