@@ -2,12 +2,14 @@
 //!
 //! Data flows one way through the modules:
 //! [`manifest`] (files → documents) → [`model`] (namespaces, endpoints) → [`policy`] (every kind
-//! in one rule model) → [`oracle`] (verdicts and explanations) → [`scenario`] steps → cluster
-//! actions and probes → observed matrix → [`report`]. [`provision`] (kind + CNI) stands beside.
+//! in one rule model) → [`oracle`] (verdicts and explanations) → [`scenario`] steps → [`cluster`]
+//! actions and [`probe`]s by the [`runner`] → observed matrix → [`report`]. [`provision`] (kind +
+//! CNI) stands beside.
 
 pub mod analysis;
 pub mod capability;
 pub mod cli;
+pub mod cluster;
 pub mod manifest;
 pub mod model;
 pub mod oracle;
@@ -15,4 +17,5 @@ pub mod policy;
 pub mod probe;
 pub mod provision;
 pub mod report;
+pub mod runner;
 pub mod scenario;

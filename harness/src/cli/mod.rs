@@ -10,6 +10,7 @@ pub mod down;
 pub mod matrix;
 pub mod plan;
 pub mod reproduce;
+pub mod run;
 pub mod scenarios;
 pub mod up;
 pub mod validate;
@@ -49,6 +50,8 @@ pub enum Command {
     Down(down::Args),
     /// Build the CNI compatibility matrix from results.json files.
     Matrix(matrix::Args),
+    /// Run scenarios on a kind cluster and check every probe against its expectation.
+    Run(run::Args),
 }
 
 /// A scenario's name with the scenario, or why it does not load.
@@ -128,6 +131,7 @@ pub fn main() -> ExitCode {
         Command::Plan(args) => plan::run(args).map_err(Into::into),
         Command::Validate(args) => validate::run(args).map_err(Into::into),
         Command::Reproduce(args) => reproduce::run(args).map_err(Into::into),
+        Command::Run(args) => run::run(args).map_err(Into::into),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,716 @@
+//! The kube layer against a mocked API server (tower-test): the exact requests it sends and the
+//! errors users see.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use http::{Method, Request, Response};
+use http_body_util::BodyExt;
+use kube::client::Body;
+use tower_test::mock::{self, Handle, SendResponse};
+
+use super::*;
+use crate::cluster::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, PROBE_CONTAINER, RUN_LABEL};
+use crate::manifest::Source;
+
+type MockHandle = Handle<Request<Body>, Response<Body>>;
+type Responder = SendResponse<Response<Body>>;
+
+fn cluster() -> (KubeCluster, MockHandle) {
+    let (svc, handle) = mock::pair::<Request<Body>, Response<Body>>();
+    let client = Client::new(svc, "default");
+    (
+        KubeCluster::with_client(client, "kind-test", "run-1"),
+        handle,
+    )
+}
+
+/// The next request, which must have this method and path (query not included).
+async fn expect(handle: &mut MockHandle, method: Method, path: &str) -> (Request<Body>, Responder) {
+    let (req, send) = tokio::time::timeout(Duration::from_secs(3600), handle.next_request())
+        .await
+        .expect("a request in time")
+        .expect("the client is still there");
+    assert_eq!(req.method(), method, "method of {}", req.uri());
+    assert_eq!(req.uri().path(), path);
+    (req, send)
+}
+
+fn respond(send: Responder, status: u16, body: Value) {
+    send.send_response(
+        Response::builder()
+            .status(status)
+            .header("content-type", "application/json")
+            .body(Body::from(serde_json::to_vec(&body).unwrap()))
+            .unwrap(),
+    );
+}
+
+fn query(req: &Request<Body>) -> BTreeMap<String, String> {
+    req.uri()
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (k.to_string(), v.replace("%3D", "=").replace("%2C", ","))
+        })
+        .collect()
+}
+
+fn content_type(req: &Request<Body>) -> String {
+    req.headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default()
+}
+
+async fn body_json(req: Request<Body>) -> Value {
+    let bytes = req.into_body().collect().await.unwrap().to_bytes();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+fn status(code: u16, reason: &str) -> Value {
+    json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": format!("simulated {reason}"), "reason": reason, "code": code})
+}
+
+fn networking_resources() -> Value {
+    json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "networking.k8s.io/v1",
+        "resources": [{"name": "networkpolicies", "singularName": "networkpolicy", "namespaced": true,
+            "kind": "NetworkPolicy", "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]}]})
+}
+
+fn owned_labels() -> Value {
+    json!({MANAGED_BY_LABEL: MANAGED_BY_VALUE, RUN_LABEL: "run-0"})
+}
+
+fn namespace(name: &str, labels: Value) -> Value {
+    json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "uid": "u1", "labels": labels}})
+}
+
+fn policy_doc(namespace: &str) -> Document {
+    Document {
+        source: Source {
+            file: PathBuf::from("deny.yaml"),
+            document: 1,
+            line: 1,
+        },
+        value: json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": "deny", "namespace": namespace},
+            "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}}),
+    }
+}
+
+fn policy_object(labels: Value) -> Value {
+    json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": {"name": "deny", "namespace": "default", "labels": labels},
+        "spec": {"podSelector": {}}})
+}
+
+/// After the client is dropped, the server must have seen no further request.
+async fn assert_no_more_requests(mut handle: MockHandle) {
+    assert!(
+        handle.next_request().await.is_none(),
+        "an unexpected extra request"
+    );
+}
+
+#[tokio::test]
+async fn apply_is_a_forced_server_side_apply_with_ownership_labels() {
+    let (cluster, mut handle) = cluster();
+    let server = tokio::spawn(async move {
+        let (_, send) = expect(&mut handle, Method::GET, "/apis/networking.k8s.io/v1").await;
+        respond(send, 200, networking_resources());
+        let (_, send) = expect(&mut handle, Method::GET, "/api/v1/namespaces/x").await;
+        respond(send, 200, namespace("x", owned_labels()));
+        // In an owned namespace there is no ownership read: straight to the apply patch.
+        let (req, send) = expect(
+            &mut handle,
+            Method::PATCH,
+            "/apis/networking.k8s.io/v1/namespaces/x/networkpolicies/deny",
+        )
+        .await;
+        let q = query(&req);
+        assert_eq!(
+            q.get("fieldManager").map(String::as_str),
+            Some("netpol-harness")
+        );
+        assert_eq!(q.get("force").map(String::as_str), Some("true"));
+        assert_eq!(content_type(&req), "application/apply-patch+yaml");
+        let body = body_json(req).await;
+        assert_eq!(
+            body["metadata"]["labels"][MANAGED_BY_LABEL],
+            MANAGED_BY_VALUE
+        );
+        assert_eq!(body["metadata"]["labels"][RUN_LABEL], "run-1");
+        assert_eq!(body["metadata"]["namespace"], "x");
+        assert_eq!(body["spec"]["policyTypes"], json!(["Ingress"]));
+        respond(send, 200, body);
+        handle
+    });
+    cluster.apply(&[policy_doc("x")]).await.unwrap();
+    let handle = server.await.unwrap();
+    drop(cluster);
+    assert_no_more_requests(handle).await;
+}
+
+#[tokio::test]
+async fn apply_refuses_to_take_over_an_unowned_object_in_a_shared_namespace() {
+    let (cluster, mut handle) = cluster();
+    let server = tokio::spawn(async move {
+        let (_, send) = expect(&mut handle, Method::GET, "/apis/networking.k8s.io/v1").await;
+        respond(send, 200, networking_resources());
+        let (_, send) = expect(&mut handle, Method::GET, "/api/v1/namespaces/default").await;
+        respond(send, 200, namespace("default", json!({})));
+        let (_, send) = expect(
+            &mut handle,
+            Method::GET,
+            "/apis/networking.k8s.io/v1/namespaces/default/networkpolicies/deny",
+        )
+        .await;
+        respond(send, 200, policy_object(json!({"team": "theirs"})));
+        handle
+    });
+    let err = cluster.apply(&[policy_doc("default")]).await.unwrap_err();
+    assert_eq!(
+        err,
+        ClusterError::UnownedObject {
+            kind: "NetworkPolicy".into(),
+            name: "default/deny".into()
+        }
+    );
+    assert!(err.to_string().contains("refusing to change it"), "{err}");
+    let handle = server.await.unwrap();
+    drop(cluster);
+    assert_no_more_requests(handle).await;
+}
+
+#[tokio::test]
+async fn apply_falls_back_to_create_when_the_server_refuses_apply_patches() {
+    let (cluster, mut handle) = cluster();
+    let server = tokio::spawn(async move {
+        let (_, send) = expect(&mut handle, Method::GET, "/apis/networking.k8s.io/v1").await;
+        respond(send, 200, networking_resources());
+        let (_, send) = expect(&mut handle, Method::GET, "/api/v1/namespaces/x").await;
+        respond(send, 200, namespace("x", owned_labels()));
+        let path = "/apis/networking.k8s.io/v1/namespaces/x/networkpolicies/deny";
+        let (_, send) = expect(&mut handle, Method::PATCH, path).await;
+        respond(send, 415, status(415, "UnsupportedMediaType"));
+        let (_, send) = expect(&mut handle, Method::GET, path).await;
+        respond(send, 404, status(404, "NotFound"));
+        let (req, send) = expect(
+            &mut handle,
+            Method::POST,
+            "/apis/networking.k8s.io/v1/namespaces/x/networkpolicies",
+        )
+        .await;
+        assert_eq!(
+            query(&req).get("fieldManager").map(String::as_str),
+            Some("netpol-harness")
+        );
+        let body = body_json(req).await;
+        assert_eq!(body["metadata"]["labels"][RUN_LABEL], "run-1");
+        respond(send, 201, body);
+    });
+    cluster.apply(&[policy_doc("x")]).await.unwrap();
+    server.await.unwrap();
+}
+
+#[tokio::test]
+async fn client_errors_are_not_retried_and_carry_the_server_message() {
+    let (cluster, mut handle) = cluster();
+    let server = tokio::spawn(async move {
+        let (_, send) = expect(&mut handle, Method::GET, "/apis/networking.k8s.io/v1").await;
+        respond(send, 200, networking_resources());
+        let (_, send) = expect(&mut handle, Method::GET, "/api/v1/namespaces/x").await;
+        respond(send, 200, namespace("x", owned_labels()));
+        let (_, send) = expect(
+            &mut handle,
+            Method::PATCH,
+            "/apis/networking.k8s.io/v1/namespaces/x/networkpolicies/deny",
+        )
+        .await;
+        respond(send, 422, status(422, "Invalid"));
+        handle
+    });
+    let err = cluster.apply(&[policy_doc("x")]).await.unwrap_err();
+    assert!(
+        matches!(&err, ClusterError::Api { code: Some(422), action, message }
+            if action == "apply NetworkPolicy x/deny" && message == "simulated Invalid"),
+        "{err:?}"
+    );
+    let handle = server.await.unwrap();
+    drop(cluster);
+    assert_no_more_requests(handle).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn transient_errors_are_retried_then_labels_are_merge_patched() {
+    let (cluster, mut handle) = cluster();
+    let server = tokio::spawn(async move {
+        let (_, send) = expect(&mut handle, Method::GET, "/api/v1/namespaces/x").await;
+        respond(send, 503, status(503, "ServiceUnavailable"));
+        let (_, send) = expect(&mut handle, Method::GET, "/api/v1/namespaces/x").await;
+        respond(send, 429, status(429, "TooManyRequests"));
+        let (_, send) = expect(&mut handle, Method::GET, "/api/v1/namespaces/x").await;
+        respond(send, 200, namespace("x", owned_labels()));
+        let (req, send) = expect(&mut handle, Method::PATCH, "/api/v1/namespaces/x").await;
+        assert_eq!(content_type(&req), "application/merge-patch+json");
+        let body = body_json(req).await;
+        assert_eq!(
+            body,
+            json!({"metadata": {"labels": {"team": "a", "old": null}}})
+        );
+        respond(send, 200, namespace("x", owned_labels()));
+    });
+    let set = BTreeMap::from([("team".to_string(), "a".to_string())]);
+    let remove = vec!["old".to_string()];
+    cluster
+        .label_namespace(
+            "x",
+            LabelChange {
+                set: &set,
+                remove: &remove,
+            },
+        )
+        .await
+        .unwrap();
+    server.await.unwrap();
+}
+
+#[tokio::test]
+async fn labelling_a_namespace_the_harness_does_not_own_is_refused() {
+    let (cluster, mut handle) = cluster();
+    let server = tokio::spawn(async move {
+        let (_, send) = expect(&mut handle, Method::GET, "/api/v1/namespaces/default").await;
+        respond(
+            send,
+            200,
+            namespace("default", json!({"kubernetes.io/metadata.name": "default"})),
+        );
+        handle
+    });
+    let set = BTreeMap::from([("team".to_string(), "a".to_string())]);
+    let err = cluster
+        .label_namespace(
+            "default",
+            LabelChange {
+                set: &set,
+                remove: &[],
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ClusterError::UnownedNamespace { .. }),
+        "{err:?}"
+    );
+    let handle = server.await.unwrap();
+    drop(cluster);
+    assert_no_more_requests(handle).await;
+}
+
+#[tokio::test]
+async fn delete_removes_only_owned_objects() {
+    let (cluster, mut handle) = cluster();
+    let server = tokio::spawn(async move {
+        let (_, send) = expect(&mut handle, Method::GET, "/apis/networking.k8s.io/v1").await;
+        respond(send, 200, networking_resources());
+        let path = "/apis/networking.k8s.io/v1/namespaces/x/networkpolicies/deny";
+        let (_, send) = expect(&mut handle, Method::GET, path).await;
+        respond(send, 200, policy_object(owned_labels()));
+        let (req, send) = expect(&mut handle, Method::DELETE, path).await;
+        assert_eq!(body_json(req).await["propagationPolicy"], "Background");
+        respond(
+            send,
+            200,
+            json!({"kind": "Status", "apiVersion": "v1", "status": "Success"}),
+        );
+        // Deleting again: the object is gone, nothing is sent but the read.
+        let (_, send) = expect(&mut handle, Method::GET, path).await;
+        respond(send, 404, status(404, "NotFound"));
+    });
+    cluster.delete(&[policy_doc("x")]).await.unwrap();
+    cluster.delete(&[policy_doc("x")]).await.unwrap();
+    server.await.unwrap();
+}
+
+#[tokio::test]
+async fn an_existing_namespace_without_the_ownership_label_is_not_taken_over() {
+    let (cluster, mut handle) = cluster();
+    let server = tokio::spawn(async move {
+        let (_, send) = expect(&mut handle, Method::GET, "/api/v1/namespaces/x").await;
+        respond(
+            send,
+            200,
+            namespace("x", json!({"kubernetes.io/metadata.name": "x"})),
+        );
+        handle
+    });
+    let err = cluster.create_namespace("x").await.unwrap_err();
+    assert_eq!(
+        err,
+        ClusterError::UnownedNamespace {
+            namespace: "x".into()
+        }
+    );
+    assert!(
+        err.to_string()
+            .contains("was not created by netpol-harness (no label app.kubernetes.io/managed-by=netpol-harness); refusing to take it over"),
+        "{err}"
+    );
+    let handle = server.await.unwrap();
+    drop(cluster);
+    assert_no_more_requests(handle).await;
+}
+
+#[tokio::test]
+async fn a_new_namespace_is_created_by_server_side_apply_with_ownership_labels() {
+    let (cluster, mut handle) = cluster();
+    let server = tokio::spawn(async move {
+        let (_, send) = expect(&mut handle, Method::GET, "/api/v1/namespaces/x").await;
+        respond(send, 404, status(404, "NotFound"));
+        let (req, send) = expect(&mut handle, Method::PATCH, "/api/v1/namespaces/x").await;
+        assert_eq!(content_type(&req), "application/apply-patch+yaml");
+        assert_eq!(query(&req).get("force").map(String::as_str), Some("true"));
+        let body = body_json(req).await;
+        assert_eq!(
+            body["metadata"]["labels"][MANAGED_BY_LABEL],
+            MANAGED_BY_VALUE
+        );
+        assert_eq!(body["metadata"]["labels"][RUN_LABEL], "run-1");
+        respond(send, 200, body);
+    });
+    cluster.create_namespace("x").await.unwrap();
+    server.await.unwrap();
+}
+
+fn pending_pod() -> Value {
+    json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "a", "namespace": "x", "resourceVersion": "7", "labels": owned_labels()},
+        "spec": {"containers": [{"name": "srv", "image": "registry.k8s.io/e2e-test-images/agnhost:9.99"}]},
+        "status": {"phase": "Pending", "conditions": [{"type": "Ready", "status": "False"}],
+            "containerStatuses": [{"name": "srv", "image": "registry.k8s.io/e2e-test-images/agnhost:9.99",
+                "imageID": "", "ready": false, "restartCount": 0,
+                "state": {"waiting": {"reason": "ImagePullBackOff",
+                    "message": "Back-off pulling image"}}}]}})
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_pod_that_never_becomes_ready_reports_the_image_it_cannot_pull() {
+    let (cluster, mut handle) = cluster();
+    let server = tokio::spawn(async move {
+        // await_condition: a list (fieldSelector on the name), then a watch that never answers.
+        let (req, send) = expect(&mut handle, Method::GET, "/api/v1/namespaces/x/pods").await;
+        assert_eq!(
+            query(&req).get("fieldSelector").map(String::as_str),
+            Some("metadata.name=a")
+        );
+        respond(
+            send,
+            200,
+            json!({"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "7"}, "items": [pending_pod()]}),
+        );
+        let (req, _held) = expect(&mut handle, Method::GET, "/api/v1/namespaces/x/pods").await;
+        assert_eq!(query(&req).get("watch").map(String::as_str), Some("true"));
+        // After the timeout: the pod is read to say why.
+        let (_, send) = expect(&mut handle, Method::GET, "/api/v1/namespaces/x/pods/a").await;
+        respond(send, 200, pending_pod());
+    });
+    let endpoint = EndpointRef {
+        namespace: "x".into(),
+        name: "a".into(),
+        kind: WorkloadKind::Pod,
+        labels: Default::default(),
+    };
+    let err = cluster
+        .wait_ready(&endpoint, Duration::from_secs(120))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Pod x/a not ready after 120s: pod x/a: container srv: ImagePullBackOff: cannot pull image \"registry.k8s.io/e2e-test-images/agnhost:9.99\": Back-off pulling image"
+    );
+    server.await.unwrap();
+}
+
+fn ready_pod(name: &str, ready: bool, ip: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": "x", "labels": {"app": "a"},
+            "annotations": {"netpol-harness/probe-tool": "busybox"}},
+        "spec": {"containers": [{"name": "main", "image": "busybox:1.36"}]},
+        "status": {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}],
+            "conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" }}]}})
+}
+
+#[tokio::test]
+async fn ready_pods_of_a_deployment_are_found_through_its_selector() {
+    let (cluster, mut handle) = cluster();
+    let server = tokio::spawn(async move {
+        let (_, send) = expect(
+            &mut handle,
+            Method::GET,
+            "/apis/apps/v1/namespaces/x/deployments/a",
+        )
+        .await;
+        respond(
+            send,
+            200,
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "a", "namespace": "x"},
+                "spec": {"selector": {"matchLabels": {"app": "a"}},
+                    "template": {"metadata": {"labels": {"app": "a"}}, "spec": {"containers": []}}}}),
+        );
+        let (req, send) = expect(&mut handle, Method::GET, "/api/v1/namespaces/x/pods").await;
+        assert_eq!(
+            query(&req).get("labelSelector").map(String::as_str),
+            Some("app=a")
+        );
+        respond(
+            send,
+            200,
+            json!({"kind": "PodList", "apiVersion": "v1", "metadata": {},
+                "items": [ready_pod("a-2", true, "10.244.0.9"), ready_pod("a-1", false, "10.244.0.8")]}),
+        );
+    });
+    let endpoint = EndpointRef {
+        namespace: "x".into(),
+        name: "a".into(),
+        kind: WorkloadKind::Deployment,
+        labels: Default::default(),
+    };
+    let pods = cluster.ready_pods(&endpoint).await.unwrap();
+    assert_eq!(pods.len(), 1);
+    assert_eq!(pods[0].pod.name, "a-2");
+    assert_eq!(
+        pods[0].ips,
+        vec!["10.244.0.9".parse::<std::net::IpAddr>().unwrap()]
+    );
+    assert_eq!(pods[0].containers[0].image, "busybox:1.36");
+    assert_eq!(
+        pods[0]
+            .annotations
+            .get(crate::cluster::PROBE_TOOL_ANNOTATION)
+            .map(String::as_str),
+        Some("busybox")
+    );
+    server.await.unwrap();
+}
+
+#[tokio::test]
+async fn the_probe_container_is_added_by_strategic_merge_and_waited_for() {
+    let (cluster, mut handle) = cluster();
+    let server = tokio::spawn(async move {
+        let (_, send) = expect(&mut handle, Method::GET, "/api/v1/namespaces/x/pods/a").await;
+        let mut pod = ready_pod("a", true, "10.244.0.9");
+        pod["metadata"]["labels"] = owned_labels();
+        respond(send, 200, pod.clone());
+        let (req, send) = expect(
+            &mut handle,
+            Method::PATCH,
+            "/api/v1/namespaces/x/pods/a/ephemeralcontainers",
+        )
+        .await;
+        assert_eq!(content_type(&req), "application/strategic-merge-patch+json");
+        let body = body_json(req).await;
+        assert_eq!(
+            body,
+            probe_container_patch(crate::cluster::DEFAULT_PROBE_IMAGE)
+        );
+        assert_eq!(
+            body["spec"]["ephemeralContainers"][0]["name"],
+            PROBE_CONTAINER
+        );
+        respond(send, 200, pod.clone());
+        let (_, send) = expect(&mut handle, Method::GET, "/api/v1/namespaces/x/pods").await;
+        pod["metadata"]["resourceVersion"] = json!("9");
+        pod["status"]["ephemeralContainerStatuses"] = json!([{"name": PROBE_CONTAINER,
+            "image": "agnhost", "imageID": "", "ready": false, "restartCount": 0,
+            "state": {"running": {"startedAt": "2026-01-01T00:00:00Z"}}}]);
+        respond(
+            send,
+            200,
+            json!({"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "9"}, "items": [pod]}),
+        );
+    });
+    let pod = PodRef {
+        namespace: "x".into(),
+        name: "a".into(),
+    };
+    cluster
+        .add_probe_container(
+            &pod,
+            crate::cluster::DEFAULT_PROBE_IMAGE,
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+    server.await.unwrap();
+}
+
+fn kubeconfig(current: &str) -> Kubeconfig {
+    Kubeconfig::from_yaml(&format!(
+        "apiVersion: v1\nkind: Config\ncurrent-context: {current}\n\
+         clusters:\n- name: c\n  cluster: {{server: 'https://127.0.0.1:6443'}}\n\
+         users:\n- name: u\n  user: {{token: t}}\n\
+         contexts:\n- name: kind-dev\n  context: {{cluster: c, user: u}}\n- name: prod\n  context: {{cluster: c, user: u}}\n"
+    ))
+    .unwrap()
+}
+
+fn options(context: Option<&str>, allow: bool) -> ConnectOptions {
+    ConnectOptions {
+        context: context.map(String::from),
+        allow_non_kind_context: allow,
+        run_id: "r".into(),
+    }
+}
+
+#[tokio::test]
+async fn non_kind_contexts_are_refused_unless_named_and_allowed() {
+    let refused = KubeCluster::from_kubeconfig(kubeconfig("prod"), &options(None, false))
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(
+        refused,
+        ClusterError::NonKindContext {
+            context: "prod".into()
+        }
+    );
+    assert!(
+        refused
+            .to_string()
+            .contains("name it with --context prod and pass --allow-non-kind-context"),
+        "{refused}"
+    );
+    // The flag alone is not enough: the current context could be anything.
+    assert!(select_context(&kubeconfig("prod"), &options(None, true)).is_err());
+    assert!(select_context(&kubeconfig("kind-dev"), &options(Some("prod"), false)).is_err());
+    assert_eq!(
+        select_context(&kubeconfig("kind-dev"), &options(Some("prod"), true)).unwrap(),
+        "prod"
+    );
+    assert_eq!(
+        select_context(&kubeconfig("prod"), &options(Some("kind-dev"), false)).unwrap(),
+        "kind-dev"
+    );
+    assert_eq!(
+        select_context(&kubeconfig("prod"), &options(Some("kind-gone"), false)).unwrap_err(),
+        ClusterError::UnknownContext {
+            context: "kind-gone".into(),
+            available: "kind-dev, prod".into()
+        }
+    );
+    let kind = KubeCluster::from_kubeconfig(kubeconfig("kind-dev"), &options(None, false))
+        .await
+        .unwrap();
+    assert_eq!(kind.context(), "kind-dev");
+}
+
+#[test]
+fn exit_codes_come_from_the_exec_status() {
+    let success: ExecStatus = serde_json::from_value(json!({"status": "Success"})).unwrap();
+    assert_eq!(exit_code(Some(&success)), Ok(0));
+    let failure: ExecStatus = serde_json::from_value(json!({"status": "Failure",
+        "reason": "NonZeroExitCode", "message": "command terminated with non-zero exit code",
+        "details": {"causes": [{"reason": "ExitCode", "message": "3"}]}}))
+    .unwrap();
+    assert_eq!(exit_code(Some(&failure)), Ok(3));
+    let no_shell: ExecStatus =
+        serde_json::from_value(json!({"status": "Failure", "reason": "InternalError",
+        "message": "OCI runtime exec failed: exec: \"sh\": executable file not found in $PATH"}))
+        .unwrap();
+    assert!(
+        exit_code(Some(&no_shell))
+            .unwrap_err()
+            .contains("executable file not found")
+    );
+    assert!(exit_code(None).is_err());
+}
+
+#[test]
+fn only_throttling_server_and_transport_errors_are_transient() {
+    let api = |code: u16| {
+        kube::Error::Api(Box::new(
+            kube::core::Status::failure("m", "r").with_code(code),
+        ))
+    };
+    for code in [429, 500, 502, 503, 504] {
+        assert!(is_transient(&api(code)), "{code}");
+    }
+    for code in [400, 401, 403, 404, 409, 415, 422] {
+        assert!(!is_transient(&api(code)), "{code}");
+    }
+}
+
+#[test]
+fn rollout_conditions_need_every_replica_updated_and_ready() {
+    let deployment = |status: Value| -> Deployment {
+        serde_json::from_value(json!({"metadata": {"name": "a", "generation": 2},
+            "spec": {"replicas": 2, "selector": {}, "template": {}}, "status": status}))
+        .unwrap()
+    };
+    let done = deployment(
+        json!({"observedGeneration": 2, "replicas": 2, "updatedReplicas": 2,
+        "readyReplicas": 2, "availableReplicas": 2}),
+    );
+    assert!(deployment_rolled_out(Some(&done)));
+    let old_pods_left = deployment(json!({"observedGeneration": 2, "replicas": 3,
+        "updatedReplicas": 2, "readyReplicas": 3, "availableReplicas": 2}));
+    assert!(!deployment_rolled_out(Some(&old_pods_left)));
+    let stale = deployment(
+        json!({"observedGeneration": 1, "replicas": 2, "updatedReplicas": 2,
+        "readyReplicas": 2, "availableReplicas": 2}),
+    );
+    assert!(!deployment_rolled_out(Some(&stale)));
+    assert!(!deployment_rolled_out(None));
+}
+
+#[tokio::test]
+async fn a_namespace_left_by_an_earlier_run_is_deleted_and_created_afresh() {
+    let (cluster, mut handle) = cluster();
+    let server = tokio::spawn(async move {
+        let (_, send) = expect(&mut handle, Method::GET, "/api/v1/namespaces/x").await;
+        respond(send, 200, namespace("x", owned_labels()));
+        let (_, send) = expect(&mut handle, Method::DELETE, "/api/v1/namespaces/x").await;
+        respond(send, 200, namespace("x", owned_labels()));
+        // Waiting for it to be gone: the list no longer has it.
+        let (req, send) = expect(&mut handle, Method::GET, "/api/v1/namespaces").await;
+        assert_eq!(
+            query(&req).get("fieldSelector").map(String::as_str),
+            Some("metadata.name=x")
+        );
+        respond(
+            send,
+            200,
+            json!({"kind": "NamespaceList", "apiVersion": "v1", "metadata": {"resourceVersion": "9"}, "items": []}),
+        );
+        let (req, send) = expect(&mut handle, Method::PATCH, "/api/v1/namespaces/x").await;
+        let body = body_json(req).await;
+        assert_eq!(body["metadata"]["labels"][RUN_LABEL], "run-1");
+        respond(send, 200, body);
+    });
+    cluster.create_namespace("x").await.unwrap();
+    server.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_namespace_of_this_run_is_reused() {
+    let (cluster, mut handle) = cluster();
+    let server = tokio::spawn(async move {
+        let (_, send) = expect(&mut handle, Method::GET, "/api/v1/namespaces/x").await;
+        respond(
+            send,
+            200,
+            namespace(
+                "x",
+                json!({MANAGED_BY_LABEL: MANAGED_BY_VALUE, RUN_LABEL: "run-1"}),
+            ),
+        );
+        let (_, send) = expect(&mut handle, Method::PATCH, "/api/v1/namespaces/x").await;
+        respond(send, 200, namespace("x", owned_labels()));
+    });
+    cluster.create_namespace("x").await.unwrap();
+    server.await.unwrap();
+}

@@ -1,0 +1,632 @@
+//! The cluster as the runner drives it: everything the runner needs, nothing more.
+//!
+//! [`ClusterOps`] is implemented by [`kube::KubeCluster`] (a real cluster through kube-rs) and by
+//! [`sim::SimCluster`] (a simulated cluster whose dataplane is the oracle, with injected faults),
+//! so that every piece of runner logic is proven without a cluster.
+//!
+//! Safety rules shared by both:
+//! - everything the harness applies carries [`MANAGED_BY_LABEL`]`=`[`MANAGED_BY_VALUE`] and
+//!   [`RUN_LABEL`]`=<run id>` (on the object and on pod templates, so that pods carry them too);
+//! - a namespace that exists without the ownership label is never taken over;
+//! - in shared namespaces (such as `default`) only objects carrying the label are changed or
+//!   deleted.
+
+mod diagnose;
+pub mod kube;
+pub mod remote;
+pub mod sim;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::manifest::Document;
+use crate::model::{Labels, Protocol, WorkloadKind};
+
+pub use diagnose::{diagnose_pod, diagnose_pods};
+
+/// The label every object the harness applies carries.
+pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+/// The value of [`MANAGED_BY_LABEL`].
+pub const MANAGED_BY_VALUE: &str = "netpol-harness";
+/// The label naming the run that applied an object.
+pub const RUN_LABEL: &str = "netpol-harness/run";
+/// The server-side-apply field manager.
+pub const FIELD_MANAGER: &str = "netpol-harness";
+/// The image of the ephemeral probe container added to pods whose image has no shell or tools.
+pub const DEFAULT_PROBE_IMAGE: &str = "registry.k8s.io/e2e-test-images/agnhost:2.66.1";
+/// The name of the ephemeral probe container.
+pub const PROBE_CONTAINER: &str = "netpol-probe";
+/// Pod annotation declaring which probe tool the pod's default container has: `agnhost`,
+/// `busybox`, or `none` (probe from an ephemeral container). Saves the detection exec.
+pub const PROBE_TOOL_ANNOTATION: &str = "netpol-harness/probe-tool";
+/// Pod annotation naming the container `kubectl exec` uses by default.
+pub const DEFAULT_CONTAINER_ANNOTATION: &str = "kubectl.kubernetes.io/default-container";
+
+/// A pod, by namespace and name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct PodRef {
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+}
+
+impl fmt::Display for PodRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.namespace, self.name)
+    }
+}
+
+/// An endpoint of the model (a bare pod or a workload) as the cluster finds its pods.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointRef {
+    /// Namespace.
+    pub namespace: String,
+    /// Pod or workload name.
+    pub name: String,
+    /// What declared it: a bare pod is found by name, a workload through its selector, a
+    /// declared endpoint (installed from elsewhere) through `labels`.
+    pub kind: WorkloadKind,
+    /// Pod labels (the template's), used to find the pods of declared endpoints.
+    pub labels: Labels,
+}
+
+impl EndpointRef {
+    /// `namespace/name`.
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+}
+
+impl fmt::Display for EndpointRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}/{}", self.kind, self.namespace, self.name)
+    }
+}
+
+/// A container of a pod.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerInfo {
+    /// The container's name.
+    pub name: String,
+    /// Its image.
+    pub image: String,
+}
+
+/// A ready pod of an endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodInfo {
+    /// The pod.
+    pub pod: PodRef,
+    /// Its addresses (`status.podIPs`).
+    pub ips: Vec<IpAddr>,
+    /// Its containers, in spec order.
+    pub containers: Vec<ContainerInfo>,
+    /// Its annotations (for [`PROBE_TOOL_ANNOTATION`] and [`DEFAULT_CONTAINER_ANNOTATION`]).
+    pub annotations: BTreeMap<String, String>,
+    /// Names of its ephemeral containers that are running.
+    pub running_ephemeral: Vec<String>,
+}
+
+/// A port of a Service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServicePortInfo {
+    /// The port's name.
+    pub name: Option<String>,
+    /// The service port.
+    pub port: u16,
+    /// Its protocol.
+    pub protocol: Protocol,
+}
+
+/// A Service's address and ports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceInfo {
+    /// The ClusterIP (`None` for headless services).
+    pub cluster_ip: Option<IpAddr>,
+    /// Its ports.
+    pub ports: Vec<ServicePortInfo>,
+}
+
+/// What a command run in a container printed, and how it exited.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ExecOutput {
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+    /// The exit code (0 on success).
+    pub exit_code: i32,
+}
+
+/// Everything that can go wrong talking to a cluster, with what the harness was doing.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ClusterError {
+    /// No kubeconfig could be read.
+    #[error("cannot read kubeconfig: {0}")]
+    Kubeconfig(String),
+    /// The kubeconfig names no context to use.
+    #[error("the kubeconfig has no current context; pass --context kind-NAME")]
+    NoContext,
+    /// The named context is not in the kubeconfig.
+    #[error("context `{context}` is not in the kubeconfig (contexts: {available})")]
+    UnknownContext {
+        /// The context asked for.
+        context: String,
+        /// The contexts the kubeconfig has.
+        available: String,
+    },
+    /// The context is not a kind cluster and the user did not explicitly allow it.
+    #[error(
+        "refusing context `{context}`: it is not a kind cluster (kind contexts are named `kind-*`). The harness creates and deletes objects; to use this cluster anyway, name it with --context {context} and pass --allow-non-kind-context"
+    )]
+    NonKindContext {
+        /// The context.
+        context: String,
+    },
+    /// The API server refused or failed a request.
+    #[error("{action}: {message}")]
+    Api {
+        /// What the harness was doing (`apply NetworkPolicy x/deny-all`).
+        action: String,
+        /// The HTTP status code, when the server answered.
+        code: Option<u16>,
+        /// The server's (or the transport's) message.
+        message: String,
+    },
+    /// A namespace exists that the harness did not create.
+    #[error(
+        "namespace `{namespace}` exists and was not created by netpol-harness (no label {MANAGED_BY_LABEL}={MANAGED_BY_VALUE}); refusing to take it over. Delete it or pick another cluster"
+    )]
+    UnownedNamespace {
+        /// The namespace.
+        namespace: String,
+    },
+    /// An object exists that the harness did not create.
+    #[error(
+        "{kind} {name} exists and was not created by netpol-harness (no label {MANAGED_BY_LABEL}={MANAGED_BY_VALUE}); refusing to change it"
+    )]
+    UnownedObject {
+        /// Its kind.
+        kind: String,
+        /// `namespace/name`, or the name of a cluster-scoped object.
+        name: String,
+    },
+    /// The API server does not serve a kind a manifest uses.
+    #[error("{at}: the cluster does not serve {api_version} {kind} (is the CRD or CNI installed?)")]
+    UnknownKind {
+        /// The document's source.
+        at: String,
+        /// Its apiVersion.
+        api_version: String,
+        /// Its kind.
+        kind: String,
+    },
+    /// A manifest cannot be sent as it is.
+    #[error("{at}: {message}")]
+    InvalidDocument {
+        /// The document's source.
+        at: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// Something did not become ready in time.
+    #[error("{what} not ready after {}s: {}", waited.as_secs(), reasons.join("; "))]
+    NotReady {
+        /// What was waited for (`Deployment x/a`).
+        what: String,
+        /// How long.
+        waited: Duration,
+        /// Why, from pod status (image pull errors with the image, the scheduler's message,
+        /// the last termination of a crash-looping container).
+        reasons: Vec<String>,
+    },
+    /// An object the runner needs does not exist.
+    #[error("{what} not found")]
+    NotFound {
+        /// What (`Service x/s-a`).
+        what: String,
+    },
+    /// The harness cannot do this for this kind of object.
+    #[error("{0}")]
+    Unsupported(String),
+    /// A command could not be run in a container.
+    #[error("exec in {pod} (container {container}): {message}")]
+    Exec {
+        /// The pod.
+        pod: String,
+        /// The container.
+        container: String,
+        /// What failed.
+        message: String,
+    },
+    /// A command did not finish in time.
+    #[error("exec in {pod} (container {container}) did not finish within {}s", after.as_secs())]
+    ExecTimeout {
+        /// The pod.
+        pod: String,
+        /// The container.
+        container: String,
+        /// The limit.
+        after: Duration,
+    },
+    /// A remote manifest could not be had.
+    #[error(transparent)]
+    Remote(#[from] remote::RemoteError),
+}
+
+/// Labels to set and remove in one change.
+#[derive(Debug, Clone, Copy)]
+pub struct LabelChange<'a> {
+    /// Labels to set.
+    pub set: &'a BTreeMap<String, String>,
+    /// Label keys to remove.
+    pub remove: &'a [String],
+}
+
+impl LabelChange<'_> {
+    /// The JSON merge patch making this change (`null` removes a key).
+    pub fn merge_patch(&self) -> Value {
+        let mut labels = serde_json::Map::new();
+        for key in self.remove {
+            labels.insert(key.clone(), Value::Null);
+        }
+        for (k, v) in self.set {
+            labels.insert(k.clone(), Value::String(v.clone()));
+        }
+        serde_json::json!({ "metadata": { "labels": labels } })
+    }
+
+    /// Applies the change to a label map.
+    pub fn apply_to(&self, labels: &mut Labels) {
+        for key in self.remove {
+            labels.remove(key);
+        }
+        labels.extend(self.set.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+}
+
+/// What the runner does to a cluster. Implementations are cheap to share (`Send + Sync`) and
+/// every method is safe to call concurrently.
+pub trait ClusterOps: Send + Sync {
+    /// Creates a namespace the run owns (labelled as the harness's). Waits for a namespace of
+    /// the same name that is still terminating to be gone; refuses one that exists without the
+    /// ownership label.
+    fn create_namespace(&self, name: &str)
+    -> impl Future<Output = Result<(), ClusterError>> + Send;
+
+    /// Deletes a namespace the harness owns (does nothing if it is gone; refuses an unowned
+    /// one).
+    fn delete_namespace(&self, name: &str)
+    -> impl Future<Output = Result<(), ClusterError>> + Send;
+
+    /// Applies documents with server-side apply, ownership labels added (CRDs first, then
+    /// namespaces, then the rest in order).
+    fn apply(&self, docs: &[Document]) -> impl Future<Output = Result<(), ClusterError>> + Send;
+
+    /// Deletes the objects of these documents that exist, in reverse order; refuses objects
+    /// without the ownership label.
+    fn delete(&self, docs: &[Document]) -> impl Future<Output = Result<(), ClusterError>> + Send;
+
+    /// Sets and removes labels on an owned namespace.
+    fn label_namespace(
+        &self,
+        name: &str,
+        change: LabelChange<'_>,
+    ) -> impl Future<Output = Result<(), ClusterError>> + Send;
+
+    /// Sets and removes labels on the current pods of an endpoint (not its template, as
+    /// `kubectl label pod` does).
+    fn label_pods(
+        &self,
+        endpoint: &EndpointRef,
+        change: LabelChange<'_>,
+    ) -> impl Future<Output = Result<(), ClusterError>> + Send;
+
+    /// Waits until an endpoint has rolled out (a pod Ready; a workload's replicas updated and
+    /// Ready). On timeout the error says why, from the pods' status.
+    fn wait_ready(
+        &self,
+        endpoint: &EndpointRef,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<(), ClusterError>> + Send;
+
+    /// The Ready pods of an endpoint, sorted by name.
+    fn ready_pods(
+        &self,
+        endpoint: &EndpointRef,
+    ) -> impl Future<Output = Result<Vec<PodInfo>, ClusterError>> + Send;
+
+    /// A Service's ClusterIP and ports.
+    fn service(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> impl Future<Output = Result<ServiceInfo, ClusterError>> + Send;
+
+    /// Runs a command in a container, capturing stdout, stderr and the exit code, within
+    /// `timeout`.
+    fn exec(
+        &self,
+        pod: &PodRef,
+        container: &str,
+        command: &[String],
+        timeout: Duration,
+    ) -> impl Future<Output = Result<ExecOutput, ClusterError>> + Send;
+
+    /// Adds the ephemeral container [`PROBE_CONTAINER`] running `image` to a pod (unless it has
+    /// it) and waits until it runs.
+    fn add_probe_container(
+        &self,
+        pod: &PodRef,
+        image: &str,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<(), ClusterError>> + Send;
+}
+
+/// Whether labels carry the harness's ownership label.
+pub fn is_owned(labels: Option<&BTreeMap<String, String>>) -> bool {
+    labels
+        .and_then(|l| l.get(MANAGED_BY_LABEL))
+        .is_some_and(|v| v == MANAGED_BY_VALUE)
+}
+
+/// The ownership labels of a run.
+pub fn ownership_labels(run_id: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (MANAGED_BY_LABEL.to_string(), MANAGED_BY_VALUE.to_string()),
+        (RUN_LABEL.to_string(), run_id.to_string()),
+    ])
+}
+
+/// Adds the ownership labels to an object's `metadata.labels` and to its pod template's labels
+/// (workloads), so that the pods it creates carry them too.
+pub fn inject_ownership(value: &mut Value, run_id: &str) {
+    let pointers: &[&str] = match (
+        value.get("apiVersion").and_then(Value::as_str),
+        value.get("kind").and_then(Value::as_str),
+    ) {
+        (Some("apps/v1"), Some("Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet"))
+        | (Some("batch/v1"), Some("Job")) => &["/metadata", "/spec/template/metadata"],
+        (Some("batch/v1"), Some("CronJob")) => &[
+            "/metadata",
+            "/spec/jobTemplate/metadata",
+            "/spec/jobTemplate/spec/template/metadata",
+        ],
+        _ => &["/metadata"],
+    };
+    for pointer in pointers {
+        let Some(meta) = ensure_object(value, pointer) else {
+            continue;
+        };
+        let labels = meta
+            .entry("labels")
+            .or_insert_with(|| Value::Object(Default::default()));
+        if !labels.is_object() {
+            *labels = Value::Object(Default::default());
+        }
+        let labels = labels.as_object_mut().expect("made an object above");
+        for (k, v) in ownership_labels(run_id) {
+            labels.insert(k, Value::String(v));
+        }
+    }
+}
+
+/// The object as it is sent to the API server: fields the server owns (`status`,
+/// `metadata.resourceVersion`, `uid`, `managedFields`…, as `kubectl get -o yaml` leaves them)
+/// removed, so that a stale copy never conflicts, and the ownership labels added.
+pub fn prepare_for_apply(value: &Value, run_id: &str) -> Value {
+    let mut value = value.clone();
+    if let Some(object) = value.as_object_mut() {
+        object.remove("status");
+        if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+            for field in [
+                "resourceVersion",
+                "uid",
+                "creationTimestamp",
+                "deletionTimestamp",
+                "deletionGracePeriodSeconds",
+                "generation",
+                "managedFields",
+                "selfLink",
+            ] {
+                meta.remove(field);
+            }
+        }
+    }
+    inject_ownership(&mut value, run_id);
+    value
+}
+
+/// The object at a JSON pointer made of object keys, creating missing objects on the way
+/// (`None` if something on the way is not an object).
+fn ensure_object<'a>(
+    value: &'a mut Value,
+    pointer: &str,
+) -> Option<&'a mut serde_json::Map<String, Value>> {
+    let mut current = value;
+    for key in pointer.split('/').skip(1) {
+        let map = current.as_object_mut()?;
+        current = map
+            .entry(key)
+            .or_insert_with(|| Value::Object(Default::default()));
+    }
+    current.as_object_mut()
+}
+
+/// Kinds that are cluster-scoped (the rest are namespaced), for planning without a cluster.
+pub fn is_cluster_scoped(api_version: &str, kind: &str) -> bool {
+    let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
+    matches!(
+        (group, kind),
+        ("", "Namespace" | "Node" | "PersistentVolume")
+            | ("apiextensions.k8s.io", "CustomResourceDefinition")
+            | (
+                "rbac.authorization.k8s.io",
+                "ClusterRole" | "ClusterRoleBinding"
+            )
+            | ("networking.k8s.io", "IngressClass")
+            | ("storage.k8s.io", _)
+            | ("scheduling.k8s.io", "PriorityClass")
+            | ("admissionregistration.k8s.io", _)
+            | ("apiregistration.k8s.io", "APIService")
+            | (
+                "projectcalico.org" | "crd.projectcalico.org",
+                "GlobalNetworkPolicy"
+                    | "GlobalNetworkSet"
+                    | "StagedGlobalNetworkPolicy"
+                    | "Tier"
+                    | "HostEndpoint"
+                    | "IPPool"
+                    | "FelixConfiguration"
+                    | "BGPConfiguration"
+                    | "ClusterInformation"
+            )
+            | (
+                "policy.networking.k8s.io",
+                "AdminNetworkPolicy" | "BaselineAdminNetworkPolicy"
+            )
+            | (
+                "cilium.io",
+                "CiliumClusterwideNetworkPolicy" | "CiliumClusterwideEnvoyConfig"
+            )
+            | (
+                "crd.antrea.io",
+                "ClusterNetworkPolicy" | "Tier" | "ClusterGroup"
+            )
+    )
+}
+
+/// The endpoints workloads in these documents declare (what to wait for after applying them).
+pub fn workload_endpoints(docs: &[Document]) -> Vec<EndpointRef> {
+    let mut out = Vec::new();
+    for doc in docs {
+        let kind = match (doc.api_version(), doc.kind()) {
+            ("v1", "Pod") => WorkloadKind::Pod,
+            ("apps/v1", "Deployment") => WorkloadKind::Deployment,
+            ("apps/v1", "ReplicaSet") => WorkloadKind::ReplicaSet,
+            ("apps/v1", "StatefulSet") => WorkloadKind::StatefulSet,
+            ("apps/v1", "DaemonSet") => WorkloadKind::DaemonSet,
+            _ => continue,
+        };
+        let template = if kind == WorkloadKind::Pod {
+            "/metadata/labels"
+        } else {
+            "/spec/template/metadata/labels"
+        };
+        let labels = doc
+            .value
+            .pointer(template)
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default();
+        out.push(EndpointRef {
+            namespace: doc.namespace().unwrap_or("default").to_string(),
+            name: doc.name().to_string(),
+            kind,
+            labels,
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ownership_is_injected_on_objects_and_pod_templates() {
+        let mut deployment = serde_json::json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "a", "labels": {"app": "a"}},
+            "spec": {"template": {"metadata": {"labels": {"pod": "a"}}, "spec": {}}}
+        });
+        inject_ownership(&mut deployment, "r1");
+        assert_eq!(deployment["metadata"]["labels"]["app"], "a");
+        assert_eq!(
+            deployment["metadata"]["labels"][MANAGED_BY_LABEL],
+            MANAGED_BY_VALUE
+        );
+        assert_eq!(deployment["metadata"]["labels"][RUN_LABEL], "r1");
+        assert_eq!(
+            deployment["spec"]["template"]["metadata"]["labels"]["pod"],
+            "a"
+        );
+        assert_eq!(
+            deployment["spec"]["template"]["metadata"]["labels"][RUN_LABEL],
+            "r1"
+        );
+
+        let mut policy = serde_json::json!({
+            "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": "p"}, "spec": {"podSelector": {}}
+        });
+        inject_ownership(&mut policy, "r1");
+        assert_eq!(
+            policy["metadata"]["labels"][MANAGED_BY_LABEL],
+            MANAGED_BY_VALUE
+        );
+        assert!(policy["spec"].get("template").is_none());
+    }
+
+    #[test]
+    fn objects_are_sent_without_server_owned_fields() {
+        let copied = serde_json::json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "a", "resourceVersion": "42", "uid": "u", "managedFields": [],
+                "creationTimestamp": "2026-01-01T00:00:00Z", "labels": {"app": "a"}},
+            "spec": {"containers": []},
+            "status": {"podIP": "10.244.0.5"}
+        });
+        let sent = prepare_for_apply(&copied, "r1");
+        assert_eq!(
+            sent,
+            serde_json::json!({
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": "a", "labels": {"app": "a",
+                    MANAGED_BY_LABEL: MANAGED_BY_VALUE, RUN_LABEL: "r1"}},
+                "spec": {"containers": []}
+            })
+        );
+    }
+
+    #[test]
+    fn label_change_is_a_merge_patch_with_null_for_removed_keys() {
+        let set = BTreeMap::from([("team".to_string(), "a".to_string())]);
+        let remove = vec!["old".to_string()];
+        let change = LabelChange {
+            set: &set,
+            remove: &remove,
+        };
+        assert_eq!(
+            change.merge_patch(),
+            serde_json::json!({"metadata": {"labels": {"team": "a", "old": null}}})
+        );
+        let mut labels = Labels::from([("old".into(), "1".into()), ("x".into(), "y".into())]);
+        change.apply_to(&mut labels);
+        assert_eq!(
+            labels,
+            Labels::from([("team".into(), "a".into()), ("x".into(), "y".into())])
+        );
+    }
+
+    #[test]
+    fn scope_of_kinds() {
+        assert!(is_cluster_scoped(
+            "projectcalico.org/v3",
+            "GlobalNetworkPolicy"
+        ));
+        assert!(is_cluster_scoped(
+            "policy.networking.k8s.io/v1alpha1",
+            "AdminNetworkPolicy"
+        ));
+        assert!(is_cluster_scoped("v1", "Namespace"));
+        assert!(!is_cluster_scoped("networking.k8s.io/v1", "NetworkPolicy"));
+        assert!(!is_cluster_scoped("projectcalico.org/v3", "NetworkPolicy"));
+    }
+}

@@ -1,0 +1,973 @@
+//! A simulated cluster: [`ClusterOps`] whose dataplane is the oracle, with faults injected.
+//!
+//! What has been applied (plus label changes) is the model; a probe from a pod is answered by
+//! the oracle's verdict on the packet, as a chosen kind of CNI would enforce it:
+//! - [`Enforcement`]: fully, not at all, ignoring egress, or ignoring named ports;
+//! - a policy propagation delay (virtual time: run under `tokio::time::pause`): probes see the
+//!   policies and labels as they were `propagation_delay` ago;
+//! - flaky probes (seeded, deterministic), failing execs, pods that never become ready,
+//!   images without a shell;
+//! - a latency model for benchmarks (exec round trip, a blocked probe costing its timeout, a
+//!   limit on concurrent execs).
+//!
+//! Every call is recorded ([`SimCluster::calls`]) so tests can assert what was done, and what is
+//! left ([`SimCluster::owned_objects`], [`SimCluster::namespaces`]) after cleanup.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::{Hash, Hasher};
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Pod;
+use serde_json::json;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+use super::{
+    ClusterError, ClusterOps, ContainerInfo, EndpointRef, ExecOutput, LabelChange, PROBE_CONTAINER,
+    PodInfo, PodRef, ServiceInfo, ServicePortInfo, diagnose_pod, inject_ownership,
+    is_cluster_scoped, is_owned, ownership_labels,
+};
+use crate::manifest::{Document, Source};
+use crate::model::{
+    BuildOptions, Cluster, EndpointId, Labels, NAMESPACE_NAME_LABEL, PortRef, Protocol,
+};
+use crate::oracle::{Oracle, Packet, Peer};
+use crate::policy::{PolicySet, PortSpec, ProtocolMatch};
+use crate::runner::probe::{
+    Outcome, ProbeBatch, ProbeKind, ProbeResult, ProbeSpec, ProbeTool, detect_tool_command,
+};
+
+/// The program name of the simulator's probe command (see [`SimProbes`]).
+pub const SIM_PROBE_PROGRAM: &str = "netpol-sim-probe";
+/// The cluster DNS address the simulator answers DNS probes through.
+pub const SIM_DNS_ADDRESS: Ipv4Addr = Ipv4Addr::new(10, 96, 0, 10);
+
+/// How the simulated CNI enforces policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Enforcement {
+    /// As the oracle says.
+    #[default]
+    Full,
+    /// Not at all: everything is allowed.
+    None,
+    /// Ingress rules only; egress policies are ignored.
+    IgnoresEgress,
+    /// Named ports never match (a rule whose only ports are named matches nothing).
+    IgnoresNamedPorts,
+}
+
+/// Probes whose result is flipped (allowed ↔ blocked) now and then, deterministically.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flaky {
+    /// The seed.
+    pub seed: u64,
+    /// How many probes in a thousand are flipped.
+    pub per_mille: u32,
+}
+
+/// A latency model, for benchmarks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Latency {
+    /// The cost of one exec (connection, upgrade, process start), whatever it runs.
+    pub exec_round_trip: Duration,
+    /// At most this many execs run at once (the API server's and kubelet's limits).
+    pub max_concurrent_execs: usize,
+}
+
+/// Faults to inject.
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    /// Policy and label changes reach the dataplane this long after they are made.
+    pub propagation_delay: Duration,
+    /// How policy is enforced.
+    pub enforcement: Enforcement,
+    /// Flaky probes.
+    pub flaky: Option<Flaky>,
+    /// Endpoints (`namespace/name`) in whose pods every exec fails.
+    pub failing_execs: BTreeSet<String>,
+    /// The first this many probe execs fail (a transient failure).
+    pub failing_first_execs: usize,
+    /// Endpoints whose pods never become ready (their image cannot be pulled).
+    pub never_ready: BTreeSet<String>,
+    /// Endpoints whose image has no shell (probes need the ephemeral probe container).
+    pub without_shell: BTreeSet<String>,
+    /// A latency model (none: everything is instantaneous).
+    pub latency: Option<Latency>,
+}
+
+/// One call made to the simulator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Call {
+    /// `create_namespace`.
+    CreateNamespace(String),
+    /// `delete_namespace`.
+    DeleteNamespace(String),
+    /// `apply`, with `Kind namespace/name` of each document.
+    Apply(Vec<String>),
+    /// `delete`, with `Kind namespace/name` of each document.
+    Delete(Vec<String>),
+    /// `label_namespace`.
+    LabelNamespace(String),
+    /// `label_pods` of an endpoint.
+    LabelPods(String),
+    /// `wait_ready` of an endpoint.
+    WaitReady(String),
+    /// `exec`.
+    Exec {
+        /// The pod.
+        pod: PodRef,
+        /// The container.
+        container: String,
+        /// The number of probes, for a probe batch; `None` for any other command.
+        probes: Option<usize>,
+    },
+    /// `add_probe_container`.
+    AddProbeContainer(PodRef),
+}
+
+/// The policy-relevant state at one moment.
+#[derive(Debug, Clone, Default)]
+struct Snapshot {
+    policies: Vec<Document>,
+    namespaces: BTreeMap<String, Labels>,
+    pod_labels: BTreeMap<String, Labels>,
+}
+
+#[derive(Debug, Default)]
+struct SimState {
+    /// Every namespace, with its labels.
+    namespaces: BTreeMap<String, Labels>,
+    /// Applied objects by `Kind namespace/name`.
+    objects: BTreeMap<String, Document>,
+    /// Pod labels changed by `label_pods`, per endpoint (the full label set).
+    pod_labels: BTreeMap<String, Labels>,
+    /// Policy-relevant states, oldest first.
+    history: Vec<(Instant, Snapshot)>,
+    /// Pod addresses, by `namespace/pod`.
+    pod_ips: BTreeMap<String, IpAddr>,
+    /// Service addresses, by `namespace/name`.
+    service_ips: BTreeMap<String, IpAddr>,
+    /// Pods with a running probe container.
+    probe_containers: BTreeSet<PodRef>,
+    /// Every call.
+    calls: Vec<Call>,
+    /// Probe execs so far.
+    probe_execs: usize,
+    /// Probe attempts per (pod, target), for flakiness.
+    attempts: HashMap<String, u64>,
+}
+
+/// A simulated pod.
+#[derive(Debug, Clone)]
+struct SimPod {
+    pod: PodRef,
+    endpoint: String,
+    ip: IpAddr,
+    image: String,
+    container: String,
+    annotations: BTreeMap<String, String>,
+}
+
+/// A simulated cluster. See the module documentation.
+pub struct SimCluster {
+    run_id: String,
+    faults: Faults,
+    state: Mutex<SimState>,
+    exec_slots: Option<Arc<Semaphore>>,
+}
+
+/// The model the dataplane enforces at one moment.
+struct Dataplane {
+    cluster: Cluster,
+    policies: PolicySet,
+}
+
+fn key_of(doc: &Document) -> String {
+    let scoped = !is_cluster_scoped(doc.api_version(), doc.kind());
+    match (scoped, doc.namespace()) {
+        (true, ns) => format!("{} {}/{}", doc.kind(), ns.unwrap_or("default"), doc.name()),
+        (false, _) => format!("{} {}", doc.kind(), doc.name()),
+    }
+}
+
+fn is_policy(doc: &Document) -> bool {
+    let group = doc.api_version().split('/').next().unwrap_or("");
+    matches!(
+        (group, doc.kind()),
+        ("networking.k8s.io", "NetworkPolicy")
+            | ("projectcalico.org", _)
+            | ("policy.networking.k8s.io", _)
+    )
+}
+
+fn synthetic(value: serde_json::Value) -> Document {
+    Document {
+        source: Source {
+            file: "(simulated)".into(),
+            document: 1,
+            line: 1,
+        },
+        value,
+    }
+}
+
+/// A rule whose only destination ports are named never matches (as a CNI that ignores named
+/// ports behaves).
+fn strip_named_ports(policies: &mut PolicySet) {
+    for policy in &mut policies.policies {
+        for rules in [&mut policy.ingress, &mut policy.egress]
+            .into_iter()
+            .flatten()
+        {
+            for rule in rules {
+                let ports = &mut rule.destination.ports;
+                let had = !ports.is_empty();
+                ports.retain(|p| !matches!(p, PortSpec::Named(_)));
+                if had && ports.is_empty() {
+                    rule.protocol = Some(ProtocolMatch::Other(255));
+                }
+            }
+        }
+    }
+}
+
+fn sim_error(action: String, message: impl Into<String>) -> ClusterError {
+    ClusterError::Api {
+        action,
+        code: Some(404),
+        message: message.into(),
+    }
+}
+
+impl SimCluster {
+    /// An empty cluster (namespaces `default` and `kube-system`, which the harness does not
+    /// own) with these faults.
+    pub fn new(run_id: &str, faults: Faults) -> SimCluster {
+        let mut state = SimState::default();
+        for ns in ["default", "kube-system"] {
+            state.namespaces.insert(ns.to_string(), Labels::new());
+        }
+        let exec_slots = faults
+            .latency
+            .map(|l| Arc::new(Semaphore::new(l.max_concurrent_execs.max(1))));
+        let sim = SimCluster {
+            run_id: run_id.to_string(),
+            faults,
+            state: Mutex::new(state),
+            exec_slots,
+        };
+        sim.record_history(&mut sim.state.lock().expect("lock"));
+        sim
+    }
+
+    /// Every call so far.
+    pub fn calls(&self) -> Vec<Call> {
+        self.state.lock().expect("lock").calls.clone()
+    }
+
+    /// The objects that exist and were applied by the harness (`Kind namespace/name`).
+    pub fn owned_objects(&self) -> Vec<String> {
+        self.state
+            .lock()
+            .expect("lock")
+            .objects
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    /// The namespaces that exist.
+    pub fn namespaces(&self) -> Vec<String> {
+        self.state
+            .lock()
+            .expect("lock")
+            .namespaces
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    /// The number of probe-batch execs so far.
+    pub fn probe_execs(&self) -> usize {
+        self.state.lock().expect("lock").probe_execs
+    }
+
+    fn record(&self, call: Call) {
+        self.state.lock().expect("lock").calls.push(call);
+    }
+
+    fn record_history(&self, st: &mut SimState) {
+        let snapshot = Snapshot {
+            policies: st
+                .objects
+                .values()
+                .filter(|d| is_policy(d))
+                .cloned()
+                .collect(),
+            namespaces: st.namespaces.clone(),
+            pod_labels: st.pod_labels.clone(),
+        };
+        st.history.push((Instant::now(), snapshot));
+    }
+
+    /// The model of what exists now, with the policies and labels of `snapshot`.
+    fn model(st: &SimState, snapshot: &Snapshot) -> Result<(Cluster, Vec<Document>), String> {
+        let mut docs: Vec<Document> = st
+            .objects
+            .values()
+            .filter(|d| !is_policy(d) && d.kind() != "Namespace")
+            .cloned()
+            .collect();
+        for (name, current) in &st.namespaces {
+            let labels = snapshot.namespaces.get(name).unwrap_or(current);
+            docs.push(synthetic(json!({"apiVersion": "v1", "kind": "Namespace",
+                "metadata": {"name": name, "labels": labels}})));
+        }
+        let mut cluster =
+            Cluster::from_documents(&docs, &BuildOptions::default()).map_err(|e| e.to_string())?;
+        for endpoint in &mut cluster.endpoints {
+            if let Some(labels) = snapshot.pod_labels.get(&endpoint.key()) {
+                endpoint.labels = labels.clone();
+            }
+        }
+        Ok((cluster, snapshot.policies.clone()))
+    }
+
+    /// The pods of the current model, with stable addresses.
+    fn pods(st: &mut SimState) -> Result<Vec<SimPod>, String> {
+        let (cluster, _) = Self::model(st, &Snapshot::default())?;
+        let mut pods = Vec::new();
+        for endpoint in &cluster.endpoints {
+            let key = endpoint.key();
+            let doc = st.objects.values().find(|d| {
+                d.kind() == endpoint.kind.to_string()
+                    && format!("{}/{}", d.namespace().unwrap_or("default"), d.name()) == key
+            });
+            let template = match endpoint.kind {
+                crate::model::WorkloadKind::Pod => "",
+                _ => "/spec/template",
+            };
+            let replicas = doc
+                .and_then(|d| d.value.pointer("/spec/replicas"))
+                .and_then(|r| r.as_u64())
+                .unwrap_or(1);
+            let (image, container) = doc
+                .and_then(|d| d.value.pointer(&format!("{template}/spec/containers/0")))
+                .map(|c| {
+                    (
+                        c["image"].as_str().unwrap_or("").to_string(),
+                        c["name"].as_str().unwrap_or("main").to_string(),
+                    )
+                })
+                .unwrap_or_default();
+            let annotations: BTreeMap<String, String> = doc
+                .and_then(|d| d.value.pointer(&format!("{template}/metadata/annotations")))
+                .and_then(|a| serde_json::from_value(a.clone()).ok())
+                .unwrap_or_default();
+            let names: Vec<String> = if endpoint.kind == crate::model::WorkloadKind::Pod {
+                vec![endpoint.name.clone()]
+            } else {
+                (0..replicas)
+                    .map(|i| format!("{}-{i}", endpoint.name))
+                    .collect()
+            };
+            for name in names {
+                let pod_key = format!("{}/{name}", endpoint.namespace);
+                let next = st.pod_ips.len() as u32;
+                let ip = *st.pod_ips.entry(pod_key).or_insert_with(|| {
+                    IpAddr::V4(Ipv4Addr::new(
+                        10,
+                        244,
+                        (next / 250) as u8,
+                        (next % 250 + 2) as u8,
+                    ))
+                });
+                pods.push(SimPod {
+                    pod: PodRef {
+                        namespace: endpoint.namespace.clone(),
+                        name,
+                    },
+                    endpoint: key.clone(),
+                    ip,
+                    image: image.clone(),
+                    container: container.clone(),
+                    annotations: annotations.clone(),
+                });
+            }
+        }
+        Ok(pods)
+    }
+
+    /// Removes a namespace and everything in it.
+    fn remove_namespace(st: &mut SimState, name: &str) {
+        st.namespaces.remove(name);
+        st.objects.retain(|_, d| {
+            is_cluster_scoped(d.api_version(), d.kind())
+                || d.namespace().unwrap_or("default") != name
+        });
+        let prefix = format!("{name}/");
+        st.pod_labels.retain(|k, _| !k.starts_with(&prefix));
+    }
+
+    fn service_ip(st: &mut SimState, key: &str) -> IpAddr {
+        let next = st.service_ips.len() as u32;
+        *st.service_ips.entry(key.to_string()).or_insert_with(|| {
+            IpAddr::V4(Ipv4Addr::new(
+                10,
+                96,
+                (1 + next / 250) as u8,
+                (next % 250 + 1) as u8,
+            ))
+        })
+    }
+
+    /// The dataplane now: current workloads, policies and labels as of `propagation_delay` ago.
+    fn dataplane(&self, st: &mut SimState) -> Result<Dataplane, String> {
+        let now = Instant::now();
+        let visible = now.checked_sub(self.faults.propagation_delay);
+        let snapshot = st
+            .history
+            .iter()
+            .rev()
+            .find(|(t, _)| visible.is_some_and(|v| *t <= v))
+            .or(st.history.first())
+            .map(|(_, s)| s.clone())
+            .unwrap_or_default();
+        let (mut cluster, policy_docs) = Self::model(st, &snapshot)?;
+        let pods = Self::pods(st)?;
+        for endpoint in &mut cluster.endpoints {
+            if let Some(pod) = pods.iter().find(|p| p.endpoint == endpoint.key()) {
+                endpoint.ips = vec![pod.ip];
+            }
+        }
+        let mut policies = PolicySet::from_documents(&policy_docs).map_err(|e| e.to_string())?;
+        if self.faults.enforcement == Enforcement::IgnoresNamedPorts {
+            strip_named_ports(&mut policies);
+        }
+        Ok(Dataplane { cluster, policies })
+    }
+
+    /// What one probe from `source` observes.
+    fn evaluate(
+        &self,
+        st: &mut SimState,
+        dp: &Dataplane,
+        oracle: &Oracle<'_>,
+        pods: &[SimPod],
+        source: &SimPod,
+        spec: &ProbeSpec,
+    ) -> Outcome {
+        let Some(from) = dp.cluster.endpoint(&source.endpoint) else {
+            return Outcome::Error(format!("{} is not in the model", source.endpoint));
+        };
+        let protocol = match spec.kind {
+            ProbeKind::Tcp | ProbeKind::Http { .. } => Protocol::Tcp,
+            ProbeKind::Udp | ProbeKind::Dns { .. } => Protocol::Udp,
+            ProbeKind::Sctp => Protocol::Sctp,
+            ProbeKind::Icmp => Protocol::Icmp,
+        };
+        let (to, port, listening) = if let ProbeKind::Dns { .. } = spec.kind {
+            (Peer::External(IpAddr::V4(SIM_DNS_ADDRESS)), Some(53), true)
+        } else {
+            let Ok(ip) = spec.host.parse::<IpAddr>() else {
+                return Outcome::Error(format!("`{}` is not an address", spec.host));
+            };
+            match self.resolve(st, dp, pods, ip, spec.port, protocol) {
+                Ok(resolved) => resolved,
+                Err(outcome) => return outcome,
+            }
+        };
+        let packet = Packet {
+            from: Peer::Endpoint(from),
+            to,
+            protocol,
+            port,
+        };
+        let mut allowed = match self.faults.enforcement {
+            Enforcement::None => true,
+            Enforcement::IgnoresEgress => oracle.verdict(&packet).ingress.allowed,
+            Enforcement::Full | Enforcement::IgnoresNamedPorts => oracle.allowed(&packet),
+        };
+        if let Some(flaky) = self.faults.flaky {
+            let attempt_key = format!(
+                "{}>{}:{:?}:{:?}",
+                source.pod, spec.host, spec.port, spec.kind
+            );
+            let attempt = st.attempts.entry(attempt_key.clone()).or_insert(0);
+            *attempt += 1;
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            (flaky.seed, &attempt_key, *attempt).hash(&mut h);
+            if h.finish() % 1000 < u64::from(flaky.per_mille) {
+                allowed = !allowed;
+            }
+        }
+        match (&spec.kind, allowed, listening) {
+            (_, false, _) => Outcome::Blocked,
+            (_, true, false) => Outcome::Refused,
+            (ProbeKind::Http { .. }, true, true) => Outcome::HttpStatus(200),
+            (_, true, true) => Outcome::Allowed,
+        }
+    }
+
+    /// The peer an address reaches, the port policy sees, and whether something serves it.
+    fn resolve(
+        &self,
+        st: &mut SimState,
+        dp: &Dataplane,
+        pods: &[SimPod],
+        ip: IpAddr,
+        port: Option<u16>,
+        protocol: Protocol,
+    ) -> Result<(Peer, Option<u16>, bool), Outcome> {
+        let serves = |id: EndpointId, port: Option<u16>| {
+            let e = dp.cluster.get(id);
+            port.is_none()
+                || e.ports.is_empty()
+                || e.ports
+                    .iter()
+                    .any(|p| Some(p.port) == port && p.protocol == protocol)
+        };
+        if let Some(pod) = pods.iter().find(|p| p.ip == ip) {
+            let id = dp
+                .cluster
+                .endpoint(&pod.endpoint)
+                .ok_or_else(|| Outcome::Error("pod not in the model".into()))?;
+            return Ok((Peer::Endpoint(id), port, serves(id, port)));
+        }
+        let services: Vec<(String, String)> = dp
+            .cluster
+            .services
+            .iter()
+            .map(|s| (s.namespace.clone(), s.name.clone()))
+            .collect();
+        for (ns, name) in services {
+            if Self::service_ip(st, &format!("{ns}/{name}")) != ip {
+                continue;
+            }
+            let service = dp.cluster.service(&ns, &name).expect("listed above");
+            let Some(sp) = service
+                .ports
+                .iter()
+                .find(|p| Some(p.port) == port && p.protocol == protocol)
+            else {
+                return Err(Outcome::Refused);
+            };
+            let Some(&backend) = dp.cluster.service_backends(service).first() else {
+                return Err(Outcome::Refused);
+            };
+            let target = match &sp.target {
+                PortRef::Number(n) => Some(*n),
+                PortRef::Name(n) => dp.cluster.get(backend).named_port(n, protocol),
+            };
+            return match target {
+                Some(t) => Ok((Peer::Endpoint(backend), Some(t), serves(backend, Some(t)))),
+                None => Err(Outcome::Refused),
+            };
+        }
+        Ok((Peer::External(ip), port, true))
+    }
+
+    fn pod_info(&self, st: &SimState, pod: &SimPod) -> PodInfo {
+        PodInfo {
+            pod: pod.pod.clone(),
+            ips: vec![pod.ip],
+            containers: vec![ContainerInfo {
+                name: pod.container.clone(),
+                image: pod.image.clone(),
+            }],
+            annotations: pod.annotations.clone(),
+            running_ephemeral: if st.probe_containers.contains(&pod.pod) {
+                vec![PROBE_CONTAINER.to_string()]
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    fn find_pod(&self, st: &mut SimState, pod: &PodRef) -> Result<SimPod, ClusterError> {
+        Self::pods(st)
+            .map_err(ClusterError::Unsupported)?
+            .into_iter()
+            .find(|p| p.pod == *pod)
+            .ok_or_else(|| ClusterError::NotFound {
+                what: format!("Pod {pod}"),
+            })
+    }
+
+    fn exec_now(
+        &self,
+        pod: &PodRef,
+        container: &str,
+        command: &[String],
+    ) -> Result<(ExecOutput, Duration), ClusterError> {
+        let failed = |message: &str| ClusterError::Exec {
+            pod: pod.to_string(),
+            container: container.to_string(),
+            message: message.to_string(),
+        };
+        let mut st = self.state.lock().expect("lock");
+        let st = &mut *st;
+        let source = self.find_pod(st, pod)?;
+        let is_probe = command.first().map(String::as_str) == Some(SIM_PROBE_PROGRAM);
+        if is_probe {
+            st.probe_execs += 1;
+        }
+        if self.faults.failing_execs.contains(&source.endpoint)
+            || (is_probe && st.probe_execs <= self.faults.failing_first_execs)
+        {
+            return Err(failed(
+                "error dialing backend: read tcp 172.18.0.2:41234->172.18.0.3:10250: read: connection reset by peer (simulated)",
+            ));
+        }
+        let probe_container = container == PROBE_CONTAINER;
+        if probe_container && !st.probe_containers.contains(pod) {
+            return Err(failed("container not found (\"netpol-probe\")"));
+        }
+        if !probe_container && self.faults.without_shell.contains(&source.endpoint) {
+            return Err(failed(
+                "OCI runtime exec failed: exec failed: unable to start container process: exec: \"sh\": executable file not found in $PATH: unknown",
+            ));
+        }
+        if command == detect_tool_command().as_slice() {
+            let tool =
+                crate::runner::probe::tool_of_image(&source.image).unwrap_or(ProbeTool::Agnhost);
+            let word = match tool {
+                ProbeTool::Agnhost => "agnhost",
+                ProbeTool::Busybox => "busybox",
+            };
+            return Ok((
+                ExecOutput {
+                    stdout: format!("{word}\n"),
+                    ..Default::default()
+                },
+                Duration::ZERO,
+            ));
+        }
+        if !is_probe {
+            return Err(failed("sh: unknown command (simulated)"));
+        }
+        let specs: Vec<ProbeSpec> = serde_json::from_str(command.get(1).map_or("", String::as_str))
+            .map_err(|e| failed(&format!("bad probe batch: {e}")))?;
+        let dp = self.dataplane(st).map_err(ClusterError::Unsupported)?;
+        let pods = Self::pods(st).map_err(ClusterError::Unsupported)?;
+        let oracle = Oracle::new(&dp.cluster, &dp.policies);
+        let mut cost = Duration::ZERO;
+        let mut results = Vec::new();
+        for spec in &specs {
+            let outcome = self.evaluate(st, &dp, &oracle, &pods, &source, spec);
+            if outcome == Outcome::Blocked {
+                cost = cost.max(spec.timeout);
+            }
+            results.push(ProbeResult {
+                id: spec.id.clone(),
+                outcome,
+                detail: "simulated".to_string(),
+            });
+        }
+        Ok((
+            ExecOutput {
+                stdout: serde_json::to_string(&results).expect("serializable"),
+                ..Default::default()
+            },
+            cost,
+        ))
+    }
+}
+
+impl ClusterOps for SimCluster {
+    async fn create_namespace(&self, name: &str) -> Result<(), ClusterError> {
+        self.record(Call::CreateNamespace(name.to_string()));
+        let mut st = self.state.lock().expect("lock");
+        if let Some(labels) = st.namespaces.get(name)
+            && !is_owned(Some(labels))
+        {
+            return Err(ClusterError::UnownedNamespace {
+                namespace: name.to_string(),
+            });
+        }
+        let mut labels = ownership_labels(&self.run_id);
+        labels.insert(NAMESPACE_NAME_LABEL.to_string(), name.to_string());
+        st.namespaces.insert(name.to_string(), labels);
+        self.record_history(&mut st);
+        Ok(())
+    }
+
+    async fn delete_namespace(&self, name: &str) -> Result<(), ClusterError> {
+        self.record(Call::DeleteNamespace(name.to_string()));
+        let mut st = self.state.lock().expect("lock");
+        let Some(labels) = st.namespaces.get(name) else {
+            return Ok(());
+        };
+        if !is_owned(Some(labels)) {
+            return Err(ClusterError::UnownedNamespace {
+                namespace: name.to_string(),
+            });
+        }
+        Self::remove_namespace(&mut st, name);
+        self.record_history(&mut st);
+        Ok(())
+    }
+
+    async fn apply(&self, docs: &[Document]) -> Result<(), ClusterError> {
+        self.record(Call::Apply(docs.iter().map(key_of).collect()));
+        let mut st = self.state.lock().expect("lock");
+        for doc in docs {
+            let key = key_of(doc);
+            let mut value = doc.value.clone();
+            inject_ownership(&mut value, &self.run_id);
+            if doc.api_version() == "v1" && doc.kind() == "Namespace" {
+                if let Some(existing) = st.namespaces.get(doc.name())
+                    && !is_owned(Some(existing))
+                {
+                    return Err(ClusterError::UnownedNamespace {
+                        namespace: doc.name().to_string(),
+                    });
+                }
+                let mut labels: Labels = value
+                    .pointer("/metadata/labels")
+                    .and_then(|l| serde_json::from_value(l.clone()).ok())
+                    .unwrap_or_default();
+                labels.insert(NAMESPACE_NAME_LABEL.to_string(), doc.name().to_string());
+                st.namespaces.insert(doc.name().to_string(), labels);
+            } else if !is_cluster_scoped(doc.api_version(), doc.kind()) {
+                let ns = doc.namespace().unwrap_or("default");
+                if !st.namespaces.contains_key(ns) {
+                    return Err(sim_error(
+                        format!("apply {key}"),
+                        format!("namespaces \"{ns}\" not found"),
+                    ));
+                }
+            }
+            st.objects.insert(
+                key,
+                Document {
+                    source: doc.source.clone(),
+                    value,
+                },
+            );
+        }
+        self.record_history(&mut st);
+        Ok(())
+    }
+
+    async fn delete(&self, docs: &[Document]) -> Result<(), ClusterError> {
+        self.record(Call::Delete(docs.iter().map(key_of).collect()));
+        let mut st = self.state.lock().expect("lock");
+        for doc in docs.iter().rev() {
+            st.objects.remove(&key_of(doc));
+            if doc.api_version() == "v1" && doc.kind() == "Namespace" {
+                Self::remove_namespace(&mut st, doc.name());
+            }
+        }
+        self.record_history(&mut st);
+        Ok(())
+    }
+
+    async fn label_namespace(
+        &self,
+        name: &str,
+        change: LabelChange<'_>,
+    ) -> Result<(), ClusterError> {
+        self.record(Call::LabelNamespace(name.to_string()));
+        let mut st = self.state.lock().expect("lock");
+        let labels = st
+            .namespaces
+            .get_mut(name)
+            .ok_or_else(|| ClusterError::NotFound {
+                what: format!("Namespace {name}"),
+            })?;
+        if !is_owned(Some(labels)) {
+            return Err(ClusterError::UnownedNamespace {
+                namespace: name.to_string(),
+            });
+        }
+        change.apply_to(labels);
+        self.record_history(&mut st);
+        Ok(())
+    }
+
+    async fn label_pods(
+        &self,
+        endpoint: &EndpointRef,
+        change: LabelChange<'_>,
+    ) -> Result<(), ClusterError> {
+        self.record(Call::LabelPods(endpoint.key()));
+        let mut st = self.state.lock().expect("lock");
+        let (cluster, _) =
+            Self::model(&st, &Snapshot::default()).map_err(ClusterError::Unsupported)?;
+        let id = cluster
+            .endpoint(&endpoint.key())
+            .ok_or_else(|| ClusterError::NotFound {
+                what: format!("pods of {endpoint}"),
+            })?;
+        let mut labels = st
+            .pod_labels
+            .get(&endpoint.key())
+            .cloned()
+            .unwrap_or_else(|| cluster.get(id).labels.clone());
+        change.apply_to(&mut labels);
+        st.pod_labels.insert(endpoint.key(), labels);
+        self.record_history(&mut st);
+        Ok(())
+    }
+
+    async fn wait_ready(
+        &self,
+        endpoint: &EndpointRef,
+        timeout: Duration,
+    ) -> Result<(), ClusterError> {
+        self.record(Call::WaitReady(endpoint.key()));
+        if !self.faults.never_ready.contains(&endpoint.key()) {
+            let mut st = self.state.lock().expect("lock");
+            let pods = Self::pods(&mut st).map_err(ClusterError::Unsupported)?;
+            return if pods.iter().any(|p| p.endpoint == endpoint.key()) {
+                Ok(())
+            } else {
+                Err(ClusterError::NotFound {
+                    what: endpoint.to_string(),
+                })
+            };
+        }
+        tokio::time::sleep(timeout).await;
+        let pods = {
+            let mut st = self.state.lock().expect("lock");
+            Self::pods(&mut st).map_err(ClusterError::Unsupported)?
+        };
+        let reasons = pods
+            .iter()
+            .filter(|p| p.endpoint == endpoint.key())
+            .flat_map(|p| {
+                let pod: Pod = serde_json::from_value(json!({
+                    "metadata": {"name": p.pod.name, "namespace": p.pod.namespace},
+                    "spec": {"containers": [{"name": p.container, "image": p.image}]},
+                    "status": {"phase": "Pending",
+                        "conditions": [{"type": "Ready", "status": "False"}],
+                        "containerStatuses": [{"name": p.container, "image": p.image, "imageID": "",
+                            "ready": false, "restartCount": 0,
+                            "state": {"waiting": {"reason": "ImagePullBackOff",
+                                "message": format!("Back-off pulling image \"{}\"", p.image)}}}]}
+                }))
+                .expect("a valid pod");
+                diagnose_pod(&pod)
+            })
+            .collect();
+        Err(ClusterError::NotReady {
+            what: endpoint.to_string(),
+            waited: timeout,
+            reasons,
+        })
+    }
+
+    async fn ready_pods(&self, endpoint: &EndpointRef) -> Result<Vec<PodInfo>, ClusterError> {
+        if self.faults.never_ready.contains(&endpoint.key()) {
+            return Ok(Vec::new());
+        }
+        let mut st = self.state.lock().expect("lock");
+        let pods = Self::pods(&mut st).map_err(ClusterError::Unsupported)?;
+        Ok(pods
+            .iter()
+            .filter(|p| p.endpoint == endpoint.key())
+            .map(|p| self.pod_info(&st, p))
+            .collect())
+    }
+
+    async fn service(&self, namespace: &str, name: &str) -> Result<ServiceInfo, ClusterError> {
+        let mut st = self.state.lock().expect("lock");
+        let (cluster, _) =
+            Self::model(&st, &Snapshot::default()).map_err(ClusterError::Unsupported)?;
+        let service = cluster
+            .service(namespace, name)
+            .ok_or_else(|| ClusterError::NotFound {
+                what: format!("Service {namespace}/{name}"),
+            })?;
+        let ports = service
+            .ports
+            .iter()
+            .map(|p| ServicePortInfo {
+                name: p.name.clone(),
+                port: p.port,
+                protocol: p.protocol,
+            })
+            .collect();
+        Ok(ServiceInfo {
+            cluster_ip: Some(Self::service_ip(&mut st, &format!("{namespace}/{name}"))),
+            ports,
+        })
+    }
+
+    async fn exec(
+        &self,
+        pod: &PodRef,
+        container: &str,
+        command: &[String],
+        timeout: Duration,
+    ) -> Result<ExecOutput, ClusterError> {
+        let probes = (command.first().map(String::as_str) == Some(SIM_PROBE_PROGRAM)).then(|| {
+            serde_json::from_str::<Vec<serde_json::Value>>(
+                command.get(1).map_or("", String::as_str),
+            )
+            .map_or(0, |v| v.len())
+        });
+        self.record(Call::Exec {
+            pod: pod.clone(),
+            container: container.to_string(),
+            probes,
+        });
+        let _permit = match &self.exec_slots {
+            Some(slots) => Some(slots.clone().acquire_owned().await.expect("never closed")),
+            None => None,
+        };
+        let round_trip = self
+            .faults
+            .latency
+            .map_or(Duration::ZERO, |l| l.exec_round_trip);
+        let started = Instant::now();
+        if !round_trip.is_zero() {
+            tokio::time::sleep(round_trip).await;
+        }
+        let (output, cost) = self.exec_now(pod, container, command)?;
+        if self.faults.latency.is_some() && !cost.is_zero() {
+            tokio::time::sleep(cost).await;
+        }
+        if started.elapsed() > timeout {
+            return Err(ClusterError::ExecTimeout {
+                pod: pod.to_string(),
+                container: container.to_string(),
+                after: timeout,
+            });
+        }
+        Ok(output)
+    }
+
+    async fn add_probe_container(
+        &self,
+        pod: &PodRef,
+        _image: &str,
+        _timeout: Duration,
+    ) -> Result<(), ClusterError> {
+        self.record(Call::AddProbeContainer(pod.clone()));
+        let mut st = self.state.lock().expect("lock");
+        self.find_pod(&mut st, pod)?;
+        st.probe_containers.insert(pod.clone());
+        Ok(())
+    }
+}
+
+/// The simulator's [`ProbeBatch`]: the specs travel as JSON in the command, the results come
+/// back as JSON.
+pub struct SimProbes;
+
+impl ProbeBatch for SimProbes {
+    fn command(&self, specs: &[ProbeSpec], _tool: ProbeTool) -> Result<Vec<String>, String> {
+        Ok(vec![
+            SIM_PROBE_PROGRAM.to_string(),
+            serde_json::to_string(specs).map_err(|e| e.to_string())?,
+        ])
+    }
+
+    fn parse(&self, stdout: &str, _specs: &[ProbeSpec]) -> Result<Vec<ProbeResult>, String> {
+        serde_json::from_str(stdout).map_err(|e| e.to_string())
+    }
+}

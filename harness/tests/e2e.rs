@@ -1,0 +1,242 @@
+//! End-to-end trials on a kind cluster: one trial per scenario step, named `scenario::step`
+//! and filterable like any cargo test (`cargo test --test e2e -- calico-tutorial::`).
+//!
+//! The cluster is the first kubeconfig context named `kind-*` (the current one first) whose API
+//! server answers within a few seconds. With none, every trial is reported ignored and the
+//! reason printed once; `NETPOL_E2E=require` turns that into a failure (for CI jobs that
+//! create the cluster). Scenarios are read from `scenarios/` at the repository root, or from
+//! `NETPOL_E2E_SCENARIOS`.
+//!
+//! A scenario runs once, on the first of its trials to run, up to its last selected step;
+//! every trial of it reports its own step.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use kube::config::Kubeconfig;
+use libtest_mimic::{Arguments, Completion, Failed, Trial};
+use netpol_harness::cli::run::ProbeScript;
+use netpol_harness::cluster::kube::{ConnectOptions, KubeCluster};
+use netpol_harness::cluster::remote::{HttpsFetcher, ManifestCache};
+use netpol_harness::manifest;
+use netpol_harness::runner::outcome::ScenarioOutcome;
+use netpol_harness::runner::plan::{self, ScenarioPlan};
+use netpol_harness::runner::report::render_step;
+use netpol_harness::runner::{RunOptions, Runner};
+use netpol_harness::scenario::format::Scenario;
+use tokio::sync::OnceCell;
+
+/// How long the API server may take to answer the detection request.
+const DETECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+fn scenarios_dir() -> PathBuf {
+    std::env::var_os("NETPOL_E2E_SCENARIOS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios"))
+}
+
+/// The first `kind-*` context that answers.
+async fn find_cluster(run_id: &str) -> Result<KubeCluster, String> {
+    let kubeconfig = Kubeconfig::read().map_err(|e| format!("no kubeconfig ({e})"))?;
+    let mut contexts: Vec<String> = kubeconfig
+        .contexts
+        .iter()
+        .map(|c| c.name.clone())
+        .filter(|c| c.starts_with("kind-"))
+        .collect();
+    let current = kubeconfig.current_context.clone().unwrap_or_default();
+    contexts.sort_by_key(|c| *c != current);
+    if contexts.is_empty() {
+        return Err("no kind-* context in the kubeconfig".into());
+    }
+    let mut tried = Vec::new();
+    for context in contexts {
+        let options = ConnectOptions {
+            context: Some(context.clone()),
+            allow_non_kind_context: false,
+            run_id: run_id.to_string(),
+        };
+        let cluster = match KubeCluster::connect(&options).await {
+            Ok(c) => c,
+            Err(e) => {
+                tried.push(format!("{context}: {e}"));
+                continue;
+            }
+        };
+        match tokio::time::timeout(DETECT_TIMEOUT, cluster.server_version()).await {
+            Ok(Ok(version)) => {
+                eprintln!("e2e: using context {context} (Kubernetes {version})");
+                return Ok(cluster);
+            }
+            Ok(Err(e)) => tried.push(format!("{context}: {e}")),
+            Err(_) => tried.push(format!("{context}: no answer within {DETECT_TIMEOUT:?}")),
+        }
+    }
+    Err(format!("no kind cluster answers ({})", tried.join("; ")))
+}
+
+/// Reads a scenario's manifests (fetching remote ones) into a plan.
+async fn plan(folder: &std::path::Path, scenario: &Scenario) -> Result<ScenarioPlan, String> {
+    let mut remote = Vec::new();
+    if !scenario.remote.is_empty() {
+        let cache = ManifestCache::new(ManifestCache::default_dir().ok_or("no cache folder")?);
+        let fetcher = HttpsFetcher::new(Duration::from_secs(60)).map_err(|e| e.to_string())?;
+        for r in &scenario.remote {
+            let text = cache
+                .get(&r.url, &r.sha256, &fetcher)
+                .await
+                .map_err(|e| e.to_string())?;
+            remote.extend(
+                manifest::parse_str(std::path::Path::new(&r.url), &text)
+                    .map_err(|e| e.to_string())?,
+            );
+        }
+    }
+    plan::plan_scenario(folder, scenario, remote).map_err(|e| e.to_string())
+}
+
+/// What the trials share once a cluster is found.
+struct Live {
+    runtime: tokio::runtime::Runtime,
+    runner: Runner<KubeCluster, ProbeScript>,
+    plans: BTreeMap<String, Result<ScenarioPlan, String>>,
+    /// The steps selected, per scenario.
+    selected: BTreeMap<String, BTreeSet<String>>,
+    /// Each scenario's outcome, computed by the first trial that needs it.
+    outcomes: Mutex<HashMap<String, Arc<OnceCell<ScenarioOutcome>>>>,
+}
+
+impl Live {
+    fn trial(&self, scenario: &str, step: &str) -> Result<(), Failed> {
+        let (Some(plan), Some(steps)) = (self.plans.get(scenario), self.selected.get(scenario))
+        else {
+            return Err(format!("scenario {scenario} was not selected").into());
+        };
+        let plan = plan
+            .as_ref()
+            .map_err(|e| Failed::from(format!("scenario {scenario}: {e}")))?;
+        let cell = self
+            .outcomes
+            .lock()
+            .expect("lock")
+            .entry(scenario.to_string())
+            .or_default()
+            .clone();
+        let outcome = self
+            .runtime
+            .block_on(cell.get_or_init(|| self.runner.run_scenario(plan, Some(steps))));
+        let step_outcome = outcome
+            .step(step)
+            .ok_or_else(|| Failed::from(format!("step {step} was not run")))?;
+        if !outcome.cleanup_errors.is_empty() {
+            eprintln!(
+                "e2e: {scenario}: cleanup errors: {}",
+                outcome.cleanup_errors.join("; ")
+            );
+        }
+        if step_outcome.passed() {
+            Ok(())
+        } else {
+            Err(render_step(scenario, step_outcome).into())
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Arguments::from_args();
+    let dir = scenarios_dir();
+    let scenarios = if dir.is_dir() {
+        match plan::load_scenarios(&dir) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("e2e: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        eprintln!("e2e: no scenarios folder at {}", dir.display());
+        Vec::new()
+    };
+    let names: Vec<(String, String)> = scenarios
+        .iter()
+        .flat_map(|(_, s)| s.steps.iter().map(|st| (s.name.clone(), st.name.clone())))
+        .collect();
+    let trial_name = |(scenario, step): &(String, String)| format!("{scenario}::{step}");
+    let mut selected: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for n in &names {
+        let probe = Trial::test(trial_name(n), || Ok(())).with_kind("e2e");
+        if !args.is_filtered_out(&probe) && !args.is_ignored(&probe) {
+            selected.entry(n.0.clone()).or_default().insert(n.1.clone());
+        }
+    }
+    let require = std::env::var("NETPOL_E2E").is_ok_and(|v| v == "require");
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
+    let run_id = format!("e2e-{}", std::process::id());
+    let cluster = if args.list || selected.is_empty() {
+        Err("no trial selected".to_string())
+    } else {
+        runtime.block_on(find_cluster(&run_id))
+    };
+    let trials: Vec<Trial> = match cluster {
+        Err(reason) => {
+            if !args.list && !selected.is_empty() {
+                if require {
+                    eprintln!("e2e: {reason}; NETPOL_E2E=require: every trial fails");
+                } else {
+                    eprintln!(
+                        "e2e: {reason}; every trial is ignored (NETPOL_E2E=require makes this a failure)"
+                    );
+                }
+            }
+            names
+                .iter()
+                .map(|n| {
+                    let reason = reason.clone();
+                    if require {
+                        Trial::test(trial_name(n), move || {
+                            Err(format!("NETPOL_E2E=require: {reason}").into())
+                        })
+                        .with_kind("e2e")
+                    } else {
+                        Trial::ignorable_test(trial_name(n), move || {
+                            Ok(Completion::ignored_with(reason))
+                        })
+                        .with_kind("e2e")
+                        .with_ignored_flag(true)
+                    }
+                })
+                .collect()
+        }
+        Ok(cluster) => {
+            let plans = scenarios
+                .iter()
+                .filter(|(_, s)| selected.contains_key(&s.name))
+                .map(|(folder, s)| (s.name.clone(), runtime.block_on(plan(folder, s))))
+                .collect();
+            let live = Arc::new(Live {
+                runner: Runner::new(
+                    Arc::new(cluster),
+                    Arc::new(ProbeScript),
+                    RunOptions::default(),
+                ),
+                runtime,
+                plans,
+                selected,
+                outcomes: Mutex::new(HashMap::new()),
+            });
+            names
+                .iter()
+                .map(|n| {
+                    let live = live.clone();
+                    let (scenario, step) = n.clone();
+                    Trial::test(trial_name(n), move || live.trial(&scenario, &step))
+                        .with_kind("e2e")
+                })
+                .collect()
+        }
+    };
+    libtest_mimic::run(&args, trials).exit_code()
+}
