@@ -547,6 +547,33 @@ impl KubeCluster {
     }
 
     /// Waits for `cond` on one object, within `timeout`; `Ok(false)` when the time ran out.
+    /// Waits until `ns` (being deleted) is gone; `what` names it in the error.
+    async fn wait_namespace_gone(
+        &self,
+        api: &Api<Namespace>,
+        ns: &Namespace,
+        what: &str,
+    ) -> Result<(), ClusterError> {
+        let name = ns.name_any();
+        let uid = ns.uid().unwrap_or_default();
+        let gone = self
+            .wait_for(
+                api.clone(),
+                &name,
+                conditions::is_deleted(&uid),
+                NAMESPACE_GONE_TIMEOUT,
+            )
+            .await?;
+        if gone {
+            return Ok(());
+        }
+        Err(ClusterError::NotReady {
+            what: format!("deletion of {what} {name}"),
+            waited: NAMESPACE_GONE_TIMEOUT,
+            reasons: vec!["it is still terminating (a finalizer may be stuck)".to_string()],
+        })
+    }
+
     async fn wait_for<K>(
         &self,
         api: Api<K>,
@@ -708,24 +735,7 @@ impl ClusterOps for KubeCluster {
         if let Some(ns) = existing {
             if ns.metadata.deletion_timestamp.is_some() {
                 // A previous run's namespace still terminating: wait for it to be gone.
-                let uid = ns.uid().unwrap_or_default();
-                let gone = self
-                    .wait_for(
-                        api.clone(),
-                        name,
-                        conditions::is_deleted(&uid),
-                        NAMESPACE_GONE_TIMEOUT,
-                    )
-                    .await?;
-                if !gone {
-                    return Err(ClusterError::NotReady {
-                        what: format!("deletion of namespace {name}"),
-                        waited: NAMESPACE_GONE_TIMEOUT,
-                        reasons: vec![
-                            "it is still terminating (a finalizer may be stuck)".to_string(),
-                        ],
-                    });
-                }
+                self.wait_namespace_gone(&api, &ns, "namespace").await?;
             } else if !is_owned(ns.metadata.labels.as_ref()) {
                 return Err(ClusterError::UnownedNamespace {
                     namespace: name.to_string(),
@@ -742,24 +752,8 @@ impl ClusterOps for KubeCluster {
                         return Err(api_error(format!("delete leftover Namespace {name}"), e));
                     }
                 }
-                let uid = ns.uid().unwrap_or_default();
-                let gone = self
-                    .wait_for(
-                        api.clone(),
-                        name,
-                        conditions::is_deleted(&uid),
-                        NAMESPACE_GONE_TIMEOUT,
-                    )
+                self.wait_namespace_gone(&api, &ns, "leftover namespace")
                     .await?;
-                if !gone {
-                    return Err(ClusterError::NotReady {
-                        what: format!("deletion of leftover namespace {name}"),
-                        waited: NAMESPACE_GONE_TIMEOUT,
-                        reasons: vec![
-                            "it is still terminating (a finalizer may be stuck)".to_string(),
-                        ],
-                    });
-                }
             }
         }
         let mut value =
