@@ -122,18 +122,15 @@ async fn lanes_write_results_that_matrix_reads() {
         "http-echo-busybox/deny-all".to_string(),
         StepStatus::NotEnforced
     )));
-    assert!(flannel_statuses.contains(&(
-        "http-echo-busybox/no-policy".to_string(),
-        StepStatus::Pass
-    )));
+    assert!(
+        flannel_statuses.contains(&("http-echo-busybox/no-policy".to_string(), StepStatus::Pass))
+    );
     assert!(flannel_statuses.contains(&(
         "calico-zero-trust/default-deny".to_string(),
         StepStatus::NotApplicable
     )));
     assert!(
-        !flannel_statuses
-            .iter()
-            .any(|(_, s)| *s == StepStatus::Fail),
+        !flannel_statuses.iter().any(|(_, s)| *s == StepStatus::Fail),
         "{flannel_statuses:?}"
     );
     for cni in ["calico", "cilium", "flannel"] {
@@ -189,5 +186,8 @@ async fn lanes_write_results_that_matrix_reads() {
         .output()
         .unwrap();
     let markdown = String::from_utf8(markdown.stdout).unwrap();
-    assert!(markdown.contains("calico") && markdown.contains("🚫"), "{markdown}");
+    assert!(
+        markdown.contains("calico") && markdown.contains("🚫"),
+        "{markdown}"
+    );
 }
