@@ -9,7 +9,8 @@
 //! 1. Each probe is resolved to cells, following the planner's resolution of its target: one
 //!    ready pod per source endpoint (every replica with [`RunOptions::all_replicas`]) × the
 //!    target's address (each pod of an endpoint, a Service's ClusterIP, an external address, the
-//!    cluster DNS for a lookup, the ingress controller for an `ingress:` path).
+//!    `kube-dns` Service for a lookup, the ingress controller's host port for an `ingress:` path
+//!    probed from outside).
 //! 2. **One exec per source pod per round**: every probe that pod makes goes into one batch
 //!    ([`crate::probe::batch_script`] through [`ClusterOps::run_probes`], read back with
 //!    [`crate::probe::parse_output`]), run concurrently inside the pod; sources run in parallel,
@@ -965,15 +966,16 @@ impl<C: ClusterOps> Runner<C> {
                 Client::Outside => {
                     let address = self.outside.address();
                     Ok(vec![Target {
-                        description: format!("ingress {address}{path}"),
+                        description: format!(
+                            "ingress {address}{path} (planned via {controller}:{controller_port})"
+                        ),
                         host: address.ip().to_string(),
                         port: Some(address.port()),
                     }])
                 }
-                Client::Endpoint(_) => {
-                    let pods = self.pods_of(ctx, step, cache, controller).await?;
-                    pod_targets(pods, Some(*controller_port), path)
-                }
+                Client::Endpoint(_) => Err(format!(
+                    "`ingress:{path}` is probed from outside the cluster, not from a pod"
+                )),
             },
         }
     }
