@@ -1,5 +1,5 @@
-//! What the runner runs: a scenario loaded ([`crate::scenario::load`]), planned step by step and
-//! checked against the oracle ([`crate::scenario::validate`]), with its remote manifests fetched
+//! What the runner runs: a scenario loaded ([`crate::scenario::load()`]), planned step by step and
+//! checked against the oracle ([`crate::scenario::validate()`]), with its remote manifests fetched
 //! and pinned, every manifest read and every action's endpoints resolved ([`ScenarioPlan`]).
 //!
 //! A scenario whose plan disagrees with the oracle (any `validate` problem) is refused: on a
@@ -180,8 +180,8 @@ pub async fn remote_documents(
 
 impl ScenarioPlan {
     /// The plan of a loaded scenario whose remote manifests are `remote` (see
-    /// [`remote_documents`]): every step as [`crate::scenario::plan`] plans it, refused if
-    /// [`validate`] finds any problem.
+    /// [`remote_documents`]): every step as [`crate::scenario::plan()`] plans it, refused if
+    /// [`validate()`] finds any problem.
     pub fn new(loaded: &LoadedScenario, remote: Vec<Document>) -> Result<ScenarioPlan, PlanError> {
         let scenario = &loaded.scenario;
         // Validation plans every step (stopping at the first that cannot be planned) and checks
