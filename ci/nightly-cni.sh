@@ -2,7 +2,8 @@
 # One lane of the nightly CNI compatibility matrix. Runs the same on a laptop as in CI:
 #   1. build netpol-harness,
 #   2. create (or reuse) the kind cluster with CNI installed: `netpol-harness up --cni CNI`,
-#   3. run the end-to-end tests against it: `NETPOL_E2E=require cargo test --test e2e`,
+#   3. run the end-to-end tests against it, reading each step as the CNI's profile says:
+#      `NETPOL_E2E=require NETPOL_E2E_CNI=CNI cargo test --test e2e`,
 #   4. run every scenario and write OUT/CNI/results.json (+ JUnit) for `netpol-harness matrix`.
 # Steps 3 and 4 both run even if one fails; the script exits non-zero if either did.
 #
@@ -36,7 +37,7 @@ cargo build --locked --bin netpol-harness
 harness up --cni "$cni" --name "$cluster"
 
 status=0
-NETPOL_E2E=require cargo test --locked --test e2e || status=$?
+NETPOL_E2E=require NETPOL_E2E_CNI="$cni" cargo test --locked --test e2e || status=$?
 harness run --all --cni "$cni" --report "$out" || status=$?
 
 if [ "$status" -ne 0 ]; then

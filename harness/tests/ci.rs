@@ -276,7 +276,7 @@ fn nightly_lane_runs_up_e2e_and_run_in_order_and_reports_failures() {
     let fakes = Fakes::new();
     fakes.add(
         "cargo",
-        r#"printf '%s\n' "  NETPOL_E2E=${NETPOL_E2E:-}" >> "$FAKE_LOG"
+        r#"printf '%s\n' "  NETPOL_E2E=${NETPOL_E2E:-} NETPOL_E2E_CNI=${NETPOL_E2E_CNI:-}" >> "$FAKE_LOG"
 case "$*" in *"--test e2e"*) [ -n "${FAIL_E2E:-}" ] && exit 101 ;; esac"#,
     );
     fakes.add("netpol-harness", "");
@@ -294,10 +294,10 @@ case "$*" in *"--test e2e"*) [ -n "${FAIL_E2E:-}" ] && exit 101 ;; esac"#,
         fakes.calls(),
         [
             "cargo build --locked --bin netpol-harness".to_string(),
-            "  NETPOL_E2E=".into(),
+            "  NETPOL_E2E= NETPOL_E2E_CNI=".into(),
             "netpol-harness up --cni calico --name netpol".into(),
             "cargo test --locked --test e2e".into(),
-            "  NETPOL_E2E=require".into(),
+            "  NETPOL_E2E=require NETPOL_E2E_CNI=calico".into(),
             format!(
                 "netpol-harness run --all --cni calico --report {}",
                 report.display()

@@ -5,7 +5,11 @@
 //! server answers within a few seconds. With none, every trial is reported ignored and the
 //! reason printed once; `NETPOL_E2E=require` turns that into a failure (for CI jobs that
 //! create the cluster). Scenarios are read from `scenarios/` at the repository root, or from
-//! `NETPOL_E2E_SCENARIOS`.
+//! `NETPOL_E2E_SCENARIOS`, and planned exactly as `netpol-harness run` plans them.
+//!
+//! `NETPOL_E2E_CNI=NAME` names the CNI's profile, as `run --cni` does: a step it cannot apply is
+//! reported ignored (with the missing capability), and so is a known deviation or "not
+//! enforced" on a CNI that enforces nothing; only a failure fails.
 //!
 //! A scenario runs once, on the first of its trials to run, up to its last selected step;
 //! every trial of it reports its own step.
@@ -18,15 +22,15 @@ use std::time::Duration;
 
 use kube::config::Kubeconfig;
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
-use netpol_harness::cli::run::ProbeScript;
+use netpol_harness::cli::run::plans;
 use netpol_harness::cluster::kube::{ConnectOptions, KubeCluster};
-use netpol_harness::cluster::remote::{HttpsFetcher, ManifestCache};
-use netpol_harness::manifest;
+use netpol_harness::provision::cni::{CNI_NAMES, CniProfile};
+use netpol_harness::report::results::StepStatus;
 use netpol_harness::runner::outcome::ScenarioOutcome;
-use netpol_harness::runner::plan::{self, ScenarioPlan};
+use netpol_harness::runner::plan::ScenarioPlan;
 use netpol_harness::runner::report::render_step;
 use netpol_harness::runner::{RunOptions, Runner};
-use netpol_harness::scenario::format::Scenario;
+use netpol_harness::scenario::{LoadedScenario, discover, load};
 use tokio::sync::OnceCell;
 
 /// How long the API server may take to answer the detection request.
@@ -78,30 +82,19 @@ async fn find_cluster(run_id: &str) -> Result<KubeCluster, String> {
     Err(format!("no kind cluster answers ({})", tried.join("; ")))
 }
 
-/// Reads a scenario's manifests (fetching remote ones) into a plan.
-async fn plan(folder: &std::path::Path, scenario: &Scenario) -> Result<ScenarioPlan, String> {
-    let mut remote = Vec::new();
-    if !scenario.remote.is_empty() {
-        let cache = ManifestCache::new(ManifestCache::default_dir().ok_or("no cache folder")?);
-        let fetcher = HttpsFetcher::new(Duration::from_secs(60)).map_err(|e| e.to_string())?;
-        for r in &scenario.remote {
-            let text = cache
-                .get(&r.url, &r.sha256, &fetcher)
-                .await
-                .map_err(|e| e.to_string())?;
-            remote.extend(
-                manifest::parse_str(std::path::Path::new(&r.url), &text)
-                    .map_err(|e| e.to_string())?,
-            );
-        }
-    }
-    plan::plan_scenario(folder, scenario, remote).map_err(|e| e.to_string())
+/// Every scenario under `dir`, loaded.
+fn load_all(dir: &std::path::Path) -> Result<Vec<LoadedScenario>, String> {
+    discover(dir)
+        .map_err(|e| e.to_string())?
+        .iter()
+        .map(|name| load(dir, name).map_err(|e| format!("scenario {name}:\n{e}")))
+        .collect()
 }
 
 /// What the trials share once a cluster is found.
 struct Live {
     runtime: tokio::runtime::Runtime,
-    runner: Runner<KubeCluster, ProbeScript>,
+    runner: Runner<KubeCluster>,
     plans: BTreeMap<String, Result<ScenarioPlan, String>>,
     /// The steps selected, per scenario.
     selected: BTreeMap<String, BTreeSet<String>>,
@@ -110,7 +103,7 @@ struct Live {
 }
 
 impl Live {
-    fn trial(&self, scenario: &str, step: &str) -> Result<(), Failed> {
+    fn trial(&self, scenario: &str, step: &str) -> Result<Completion, Failed> {
         let (Some(plan), Some(steps)) = (self.plans.get(scenario), self.selected.get(scenario))
         else {
             return Err(format!("scenario {scenario} was not selected").into());
@@ -137,10 +130,23 @@ impl Live {
                 outcome.cleanup_errors.join("; ")
             );
         }
-        if step_outcome.passed() {
-            Ok(())
-        } else {
-            Err(render_step(scenario, step_outcome).into())
+        if let Some(warning) = step_outcome.warning() {
+            eprintln!("e2e: {scenario}::{step}: warning: {warning}");
+        }
+        let result = step_outcome.result();
+        let why = || {
+            let reason = result.reason.clone().unwrap_or_default();
+            match &result.issue_url {
+                Some(url) => format!("{}: {reason} ({url})", result.status),
+                None => format!("{}: {reason}", result.status),
+            }
+        };
+        match result.status {
+            StepStatus::Pass => Ok(Completion::Completed),
+            StepStatus::Fail => Err(render_step(scenario, step_outcome).into()),
+            StepStatus::NotApplicable | StepStatus::KnownDeviation | StepStatus::NotEnforced => {
+                Ok(Completion::ignored_with(why()))
+            }
         }
     }
 }
@@ -149,7 +155,7 @@ fn main() -> ExitCode {
     let args = Arguments::from_args();
     let dir = scenarios_dir();
     let scenarios = if dir.is_dir() {
-        match plan::load_scenarios(&dir) {
+        match load_all(&dir) {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("e2e: {e}");
@@ -160,9 +166,28 @@ fn main() -> ExitCode {
         eprintln!("e2e: no scenarios folder at {}", dir.display());
         Vec::new()
     };
+    let cni = match std::env::var("NETPOL_E2E_CNI")
+        .ok()
+        .filter(|c| !c.is_empty())
+    {
+        None => None,
+        Some(name) => match CniProfile::by_name(&name) {
+            Some(profile) => Some(profile),
+            None => {
+                eprintln!(
+                    "e2e: NETPOL_E2E_CNI={name}: no such profile ({})",
+                    CNI_NAMES.join(", ")
+                );
+                return ExitCode::FAILURE;
+            }
+        },
+    };
     let names: Vec<(String, String)> = scenarios
         .iter()
-        .flat_map(|(_, s)| s.steps.iter().map(|st| (s.name.clone(), st.name.clone())))
+        .flat_map(|l| {
+            let s = &l.scenario;
+            s.steps.iter().map(|st| (s.name.clone(), st.name.clone()))
+        })
         .collect();
     let trial_name = |(scenario, step): &(String, String)| format!("{scenario}::{step}");
     let mut selected: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -211,16 +236,25 @@ fn main() -> ExitCode {
                 .collect()
         }
         Ok(cluster) => {
+            // Planned one by one, so that a scenario that cannot be planned fails only its own
+            // trials.
             let plans = scenarios
                 .iter()
-                .filter(|(_, s)| selected.contains_key(&s.name))
-                .map(|(folder, s)| (s.name.clone(), runtime.block_on(plan(folder, s))))
+                .filter(|l| selected.contains_key(&l.scenario.name))
+                .map(|l| {
+                    let plan = runtime
+                        .block_on(plans(std::slice::from_ref(l), cni.as_ref()))
+                        .map(|mut p| p.remove(0));
+                    (l.scenario.name.clone(), plan)
+                })
                 .collect();
             let live = Arc::new(Live {
                 runner: Runner::new(
                     Arc::new(cluster),
-                    Arc::new(ProbeScript),
-                    RunOptions::default(),
+                    RunOptions {
+                        cni,
+                        ..RunOptions::default()
+                    },
                 ),
                 runtime,
                 plans,
@@ -232,7 +266,7 @@ fn main() -> ExitCode {
                 .map(|n| {
                     let live = live.clone();
                     let (scenario, step) = n.clone();
-                    Trial::test(trial_name(n), move || live.trial(&scenario, &step))
+                    Trial::ignorable_test(trial_name(n), move || live.trial(&scenario, &step))
                         .with_kind("e2e")
                 })
                 .collect()

@@ -582,13 +582,33 @@ fn reproduce_dry_run_walks_the_tutorial() {
 }
 
 #[test]
-fn reproduce_without_dry_run_needs_the_cluster_runner() {
-    let (ok, out, err) = run(&["reproduce", "nginx-busybox-default"]);
+fn reproduce_without_dry_run_runs_on_a_cluster_and_says_so_when_there_is_none() {
+    let kubeconfig = tempfile::tempdir().unwrap();
+    let out = harness()
+        .args(["reproduce", "nginx-busybox-default"])
+        .args(["--scenarios", root().to_str().unwrap()])
+        .env("KUBECONFIG", kubeconfig.path().join("absent"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let (ok, out, err) = (
+        out.status.success(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    );
     assert!(!ok);
-    assert!(out.contains("== Step 1/3: all-open"), "{out}");
-    assert!(err.contains("no cluster runner yet"), "{err}");
+    // Planned (and checked against the oracle) first; without a cluster nothing is walked.
+    assert!(!out.contains("== Step 1/3: all-open"), "{out}");
+    assert!(
+        err.contains("cannot run on a cluster: cannot read kubeconfig"),
+        "{err}"
+    );
     assert!(
         err.contains("netpol-harness plan nginx-busybox-default"),
+        "{err}"
+    );
+    assert!(
+        err.contains("netpol-harness reproduce nginx-busybox-default --dry-run"),
         "{err}"
     );
 }

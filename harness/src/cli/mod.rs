@@ -42,7 +42,8 @@ pub enum Command {
     Plan(plan::Args),
     /// Check scenarios against the oracle: references, expectations, errata proofs (no cluster).
     Validate(validate::Args),
-    /// Walk a scenario like its tutorial: narration, kubectl commands, predicted results.
+    /// Walk a scenario like its tutorial: narration, kubectl commands, then the results observed
+    /// on a cluster (or predicted by the oracle, with --dry-run).
     Reproduce(reproduce::Args),
     /// Create (or reuse) a kind cluster with a CNI installed and ready.
     Up(up::Args),
@@ -50,7 +51,8 @@ pub enum Command {
     Down(down::Args),
     /// Build the CNI compatibility matrix from results.json files.
     Matrix(matrix::Args),
-    /// Run scenarios on a kind cluster and check every probe against its expectation.
+    /// Run scenarios on a kind cluster and check every probe against its expectation; with
+    /// --cni, read each step as that CNI's profile says; with --report, write results.json.
     Run(run::Args),
 }
 

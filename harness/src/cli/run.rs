@@ -1,35 +1,25 @@
-//! `netpol-harness run`: run scenarios on a kind cluster and check every probe.
+//! `netpol-harness run`: run scenarios on a kind cluster and check every probe; with `--cni`,
+//! read each step as the CNI's profile says (not applicable, known deviation, not enforced);
+//! with `--report DIR`, write `results.json` (for `netpol-harness matrix`) and `junit.xml`.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cluster::DEFAULT_PROBE_IMAGE;
+use super::ScenarioRoot;
 use crate::cluster::kube::{ConnectOptions, KubeCluster};
-use crate::cluster::remote::{HttpsFetcher, ManifestCache, RemoteError};
-use crate::manifest::{self, ManifestError};
-use crate::runner::outcome::StepVerdict;
-use crate::runner::plan::{self, ScenarioPlan};
-use crate::runner::probe::{ProbeBatch, ProbeResult, ProbeSpec, ProbeTool};
-use crate::runner::report::{self, RunReport};
-use crate::runner::{Progress, RunOptions, Runner};
-use crate::scenario::format::Scenario;
+use crate::cluster::remote::{HttpsFetcher, ManifestCache};
+use crate::cluster::{ClusterOps, DEFAULT_PROBE_IMAGE};
+use crate::provision::cni::{Applicability, CNI_NAMES, CniProfile};
+use crate::runner::plan::{ScenarioPlan, remote_documents};
+use crate::runner::{Progress, RunOptions, Runner, applicability, report};
+use crate::scenario::LoadedScenario;
 
-/// Arguments of `run`.
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    /// Scenarios to run, by name (their folders under --scenarios).
-    #[arg(value_name = "NAME")]
-    pub names: Vec<String>,
-    /// Run every scenario.
-    #[arg(long, conflicts_with = "names")]
-    pub all: bool,
-    /// The folder holding the scenarios.
-    #[arg(long, value_name = "DIR", default_value = "scenarios")]
-    pub scenarios: PathBuf,
+/// Where the cluster is and how to probe it (shared by `run` and `reproduce`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ClusterArgs {
     /// The kubeconfig context (default: the current one). Must be a kind cluster (`kind-*`)
     /// unless --allow-non-kind-context is also given.
     #[arg(long, value_name = "CTX")]
@@ -37,10 +27,10 @@ pub struct Args {
     /// Allow a context that is not a kind cluster; only with --context naming it.
     #[arg(long, requires = "context")]
     pub allow_non_kind_context: bool,
-    /// Write results.json and junit.xml to this folder.
-    #[arg(long, value_name = "DIR")]
-    pub report: Option<PathBuf>,
-    /// The CNI under test, recorded in the report.
+    /// The CNI under test (calico, cilium, kindnet, antrea, flannel): steps needing what it
+    /// lacks are not probed (N/A), failures it is known for are known deviations, and on a CNI
+    /// that enforces no policy (flannel) steps are expected to be "not enforced". Without it
+    /// every step applies.
     #[arg(long, value_name = "NAME")]
     pub cni: Option<String>,
     /// Probe from and to every ready replica, not one pod per workload.
@@ -49,85 +39,158 @@ pub struct Args {
     /// Image of the ephemeral probe container added to pods without a shell or tools.
     #[arg(long, value_name = "IMG", default_value = DEFAULT_PROBE_IMAGE)]
     pub probe_image: String,
+    /// How long a probe waits for an answer before it counts as blocked (the cost of every
+    /// blocked probe; busybox tools round it up to whole seconds).
+    #[arg(long, value_name = "SECS", default_value = "1", value_parser = parse_secs)]
+    pub probe_timeout: Duration,
     /// How long a step may take to converge before its wrong cells are final.
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     pub deadline: u64,
-    /// Scenarios run at once (those touching shared or cluster-scoped objects run alone).
-    #[arg(long, value_name = "N", default_value_t = 2)]
-    pub parallel: usize,
     /// Where probes `from: outside` go: the ingress controller's port mapped on the kind node.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:80")]
     pub outside_address: SocketAddr,
 }
 
-/// The in-pod probe script. The probe module provides it; until it is part of the build every
-/// batch is refused with this explanation, so runs show probe errors, never passes.
-pub struct ProbeScript;
-
-impl ProbeBatch for ProbeScript {
-    fn command(&self, _specs: &[ProbeSpec], _tool: ProbeTool) -> Result<Vec<String>, String> {
-        Err("the in-pod probe script (harness/src/probe) is not part of this build".into())
-    }
-
-    fn parse(&self, _stdout: &str, _specs: &[ProbeSpec]) -> Result<Vec<ProbeResult>, String> {
-        Err("the in-pod probe script (harness/src/probe) is not part of this build".into())
-    }
+/// Arguments of `run`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Scenarios to run, by name (see `netpol-harness scenarios`).
+    #[arg(value_name = "NAME")]
+    pub names: Vec<String>,
+    /// Run every scenario.
+    #[arg(long, conflicts_with = "names")]
+    pub all: bool,
+    /// Where the scenarios are.
+    #[command(flatten)]
+    pub root: ScenarioRoot,
+    /// The cluster, the CNI, and how to probe.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Write results.json (one column of `netpol-harness matrix`) and junit.xml to this
+    /// folder; needs --cni.
+    #[arg(long, value_name = "DIR", requires = "cni")]
+    pub report: Option<PathBuf>,
+    /// Scenarios run at once (those touching shared or cluster-scoped objects run alone).
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub parallel: usize,
 }
 
-/// The scenarios to run: those named (all of them with `all`).
-pub fn select(
-    available: Vec<(PathBuf, Scenario)>,
-    names: &[String],
-    all: bool,
-) -> Result<Vec<(PathBuf, Scenario)>, String> {
-    if all {
-        return Ok(available);
+/// A duration in seconds (`1`, `0.5`), more than zero and at most 300.
+fn parse_secs(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    if !(secs > 0.0 && secs <= 300.0) {
+        return Err(format!("{text} s is not in (0, 300]"));
     }
-    if names.is_empty() {
-        return Err("name the scenarios to run, or pass --all".into());
+    Ok(Duration::from_secs_f64(secs))
+}
+
+impl ClusterArgs {
+    /// The CNI profile named by `--cni`, if any.
+    pub fn profile(&self) -> Result<Option<CniProfile>, String> {
+        self.cni
+            .as_deref()
+            .map(|name| {
+                CniProfile::by_name(name).ok_or_else(|| {
+                    format!("unknown CNI `{name}` (profiles: {})", CNI_NAMES.join(", "))
+                })
+            })
+            .transpose()
     }
-    let mut by_name: BTreeMap<String, (PathBuf, Scenario)> = available
-        .into_iter()
-        .map(|(dir, s)| (s.name.clone(), (dir, s)))
-        .collect();
-    let known = by_name.keys().cloned().collect::<Vec<_>>().join(", ");
-    names
-        .iter()
-        .map(|n| {
-            by_name
-                .remove(n)
-                .ok_or_else(|| format!("no scenario `{n}` (scenarios: {known})"))
+
+    /// The runner's options these arguments ask for.
+    pub fn options(&self) -> Result<RunOptions, String> {
+        Ok(RunOptions {
+            deadline: Duration::from_secs(self.deadline),
+            probe_timeout: self.probe_timeout,
+            all_replicas: self.all_replicas,
+            probe_image: self.probe_image.clone(),
+            outside_address: self.outside_address,
+            cni: self.profile()?,
+            ..RunOptions::default()
         })
-        .collect()
-}
-
-/// Why a remote manifest cannot be used.
-#[derive(Debug, thiserror::Error)]
-enum RemoteManifestError {
-    /// It could not be had.
-    #[error(transparent)]
-    Remote(#[from] RemoteError),
-    /// It is not a valid manifest.
-    #[error(transparent)]
-    Manifest(#[from] ManifestError),
-}
-
-/// Fetches (or takes from the cache) a scenario's remote manifests.
-async fn remote_documents(
-    scenario: &Scenario,
-    cache: &ManifestCache,
-    fetcher: &HttpsFetcher,
-) -> Result<Vec<manifest::Document>, RemoteManifestError> {
-    let mut docs = Vec::new();
-    for remote in &scenario.remote {
-        let text = cache.get(&remote.url, &remote.sha256, fetcher).await?;
-        docs.extend(manifest::parse_str(Path::new(&remote.url), &text)?);
     }
-    Ok(docs)
+
+    /// Connects to the cluster (the run's objects are labelled with `run_id`) and checks that
+    /// its API server answers; returns the cluster and the server's version.
+    pub async fn connect(&self, run_id: &str) -> Result<(KubeCluster, String), String> {
+        let cluster = KubeCluster::connect(&ConnectOptions {
+            context: self.context.clone(),
+            allow_non_kind_context: self.allow_non_kind_context,
+            run_id: run_id.to_string(),
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+        let version = tokio::time::timeout(Duration::from_secs(10), cluster.server_version())
+            .await
+            .map_err(|_| {
+                format!(
+                    "the API server of context {} does not answer",
+                    cluster.context()
+                )
+            })?
+            .map_err(|e| format!("context {}: {e}", cluster.context()))?;
+        Ok((cluster, version))
+    }
+}
+
+/// A run id for the ownership labels: the time and the process.
+pub fn run_id() -> String {
+    format!(
+        "r{}-{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        std::process::id()
+    )
+}
+
+/// The kind cluster a context names (`kind-NAME` → `NAME`; any other context as it is).
+pub fn cluster_name(context: &str) -> String {
+    context.strip_prefix("kind-").unwrap_or(context).to_string()
+}
+
+/// The plans of `loaded`, as [`ScenarioPlan::new`] makes them. Remote manifests are fetched
+/// (once, then from the cache) only for scenarios with a step that applies to `cni`: a scenario
+/// none of whose steps applies is reported not applicable without touching anything.
+pub async fn plans(
+    loaded: &[LoadedScenario],
+    cni: Option<&CniProfile>,
+) -> Result<Vec<ScenarioPlan>, String> {
+    let mut plans = Vec::new();
+    let mut fetch: Option<(ManifestCache, HttpsFetcher)> = None;
+    for scenario in loaded {
+        let plan = ScenarioPlan::new(scenario, Vec::new()).map_err(|e| e.to_string())?;
+        let applies = plan.steps.iter().any(|s| {
+            !matches!(
+                applicability(cni, &plan.name, s),
+                Applicability::NotApplicable { .. }
+            )
+        });
+        if scenario.scenario.remote.is_empty() || !applies {
+            plans.push(plan);
+            continue;
+        }
+        if fetch.is_none() {
+            let cache = ManifestCache::new(
+                ManifestCache::default_dir()
+                    .ok_or("no cache folder for remote manifests: set XDG_CACHE_HOME or HOME")?,
+            );
+            let fetcher = HttpsFetcher::new(Duration::from_secs(60)).map_err(|e| e.to_string())?;
+            fetch = Some((cache, fetcher));
+        }
+        let (cache, fetcher) = fetch.as_ref().expect("set above");
+        let remote = remote_documents(scenario, cache, fetcher)
+            .await
+            .map_err(|e| e.to_string())?;
+        plans.push(ScenarioPlan::new(scenario, remote).map_err(|e| e.to_string())?);
+    }
+    Ok(plans)
 }
 
 /// One line per event, to stderr; each finished step's tables to stdout.
-fn print_progress(event: &Progress) {
+pub fn print_progress(event: &Progress) {
     match event {
         Progress::ScenarioStarted {
             scenario,
@@ -154,19 +217,23 @@ fn print_progress(event: &Progress) {
             "  {scenario}::{step}: round {round}: {probed} probes, {differing} differ from what is expected"
         ),
         Progress::StepFinished { scenario, outcome } => {
+            let result = outcome.result();
             eprintln!(
-                "  {scenario}::{}: {:?} — {}",
-                outcome.name, outcome.verdict, outcome.reason
+                "  {scenario}::{}: {} — {}",
+                outcome.name, result.status, outcome.reason
             );
+            if let Some(warning) = outcome.warning() {
+                eprintln!("  warning: {scenario}::{}: {warning}", outcome.name);
+            }
             println!("{}", report::render_step(scenario, outcome));
         }
         Progress::ScenarioFinished {
             scenario,
-            passed,
+            ok,
             cleanup_errors,
         } => eprintln!(
             "■ {scenario}: {}{}",
-            if *passed { "passed" } else { "failed" },
+            if *ok { "ok" } else { "failed" },
             if *cleanup_errors > 0 {
                 format!(", {cleanup_errors} cleanup errors")
             } else {
@@ -176,71 +243,27 @@ fn print_progress(event: &Progress) {
     }
 }
 
-/// Runs `run`.
-pub fn run(args: Args) -> Result<ExitCode, String> {
-    let available = plan::load_scenarios(&args.scenarios).map_err(|e| e.to_string())?;
-    let selected = select(available, &args.names, args.all)?;
-    let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("starting tokio: {e}"))?;
-    runtime.block_on(run_selected(args, selected, ProbeScript))
+/// Where `run` writes its report.
+#[derive(Debug, Clone)]
+pub struct ReportTarget {
+    /// The folder (`results.json` and `junit.xml` go in it).
+    pub dir: PathBuf,
+    /// The CNI, as `results.json` names it.
+    pub cni: String,
+    /// The kind cluster's name.
+    pub cluster: Option<String>,
 }
 
-/// Connects, plans, runs with `probes`, reports. Ctrl-C stops the run and cleans up.
-pub async fn run_selected(
-    args: Args,
-    selected: Vec<(PathBuf, Scenario)>,
-    probes: impl ProbeBatch,
+/// Runs `plans` with `runner`, prints the summary, writes the report; Ctrl-C stops the run and
+/// cleans up (exit 130). Fails (exit 1) if a step failed on the CNI under test or something
+/// could not be cleaned up.
+pub async fn run_plans<C: ClusterOps>(
+    runner: &Runner<C>,
+    plans: &[ScenarioPlan],
+    report_to: Option<&ReportTarget>,
 ) -> Result<ExitCode, String> {
-    let run_id = format!(
-        "r{}-{}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
-        std::process::id()
-    );
-    let cluster = KubeCluster::connect(&ConnectOptions {
-        context: args.context.clone(),
-        allow_non_kind_context: args.allow_non_kind_context,
-        run_id: run_id.clone(),
-    })
-    .await
-    .map_err(|e| e.to_string())?;
-    let server_version = tokio::time::timeout(Duration::from_secs(10), cluster.server_version())
-        .await
-        .map_err(|_| {
-            format!(
-                "the API server of context {} does not answer",
-                cluster.context()
-            )
-        })?
-        .map_err(|e| format!("context {}: {e}", cluster.context()))?;
-    eprintln!(
-        "context {} (Kubernetes {server_version}), run {run_id}",
-        cluster.context()
-    );
-    let mut plans: Vec<ScenarioPlan> = Vec::new();
-    let cache = ManifestCache::new(
-        ManifestCache::default_dir().ok_or("no cache folder: set XDG_CACHE_HOME or HOME")?,
-    );
-    let fetcher = HttpsFetcher::new(Duration::from_secs(60)).map_err(|e| e.to_string())?;
-    for (folder, scenario) in &selected {
-        let remote = remote_documents(scenario, &cache, &fetcher)
-            .await
-            .map_err(|e| format!("scenario {}: {e}", scenario.name))?;
-        plans.push(plan::plan_scenario(folder, scenario, remote).map_err(|e| e.to_string())?);
-    }
-    let context = cluster.context().to_string();
-    let options = RunOptions {
-        deadline: Duration::from_secs(args.deadline),
-        all_replicas: args.all_replicas,
-        probe_image: args.probe_image.clone(),
-        max_parallel_scenarios: args.parallel.max(1),
-        outside_address: args.outside_address,
-        ..RunOptions::default()
-    };
-    let runner = Runner::new(Arc::new(cluster), Arc::new(probes), options)
-        .with_progress(Arc::new(print_progress));
     let finished = {
-        let run = runner.run_all(&plans);
+        let run = runner.run_all(plans);
         tokio::pin!(run);
         tokio::select! {
             outcomes = &mut run => Some(outcomes),
@@ -255,30 +278,67 @@ pub async fn run_selected(
         return Ok(ExitCode::from(130));
     };
     print!("{}", report::render_summary(&outcomes));
-    if let Some(dir) = &args.report {
-        report::write(
-            dir,
-            &RunReport {
-                harness_version: env!("CARGO_PKG_VERSION"),
-                run_id,
-                cni: args.cni.clone(),
-                context,
-                server_version: Some(server_version),
-                scenarios: &outcomes,
-            },
-        )
-        .map_err(|e| e.to_string())?;
-        eprintln!("report written to {}", dir.display());
+    if let Some(target) = report_to {
+        let results = report::results(&target.cni, target.cluster.clone(), &outcomes);
+        report::write(&target.dir, &results, &outcomes).map_err(|e| e.to_string())?;
+        eprintln!("report written to {}", target.dir.display());
     }
-    let all_passed = outcomes.iter().all(|o| o.passed())
-        && outcomes
-            .iter()
-            .flat_map(|o| &o.steps)
-            .all(|s| s.verdict == StepVerdict::Pass);
-    Ok(if all_passed {
+    Ok(if outcomes.iter().all(|o| o.ok()) {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    })
+}
+
+/// The scenarios to run: those named, or all of them with `all`.
+fn select(root: &ScenarioRoot, names: &[String], all: bool) -> Result<Vec<LoadedScenario>, String> {
+    if names.is_empty() && !all {
+        return Err("name the scenarios to run, or pass --all".into());
+    }
+    let mut loaded = Vec::new();
+    let mut errors = Vec::new();
+    for (name, result) in root.load(names)? {
+        match result {
+            Ok(l) => loaded.push(l),
+            Err(e) => errors.push(format!("scenario {name}:\n{e}")),
+        }
+    }
+    if errors.is_empty() {
+        Ok(loaded)
+    } else {
+        Err(errors.join("\n"))
+    }
+}
+
+/// Runs `run`.
+pub fn run(args: Args) -> Result<ExitCode, String> {
+    let loaded = select(&args.root, &args.names, args.all)?;
+    let options = RunOptions {
+        max_parallel_scenarios: args.parallel.max(1),
+        ..args.cluster.options()?
+    };
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("starting tokio: {e}"))?;
+    runtime.block_on(async {
+        let plans = plans(&loaded, options.cni.as_ref()).await?;
+        let run_id = run_id();
+        let (cluster, version) = args.cluster.connect(&run_id).await?;
+        eprintln!(
+            "context {} (Kubernetes {version}), run {run_id}{}",
+            cluster.context(),
+            options
+                .cni
+                .as_ref()
+                .map(|p| format!(", CNI {} {}", p.name, p.version))
+                .unwrap_or_default()
+        );
+        let report_to = args.report.as_deref().map(|dir: &Path| ReportTarget {
+            dir: dir.to_path_buf(),
+            cni: args.cluster.cni.clone().unwrap_or_default(),
+            cluster: Some(cluster_name(cluster.context())),
+        });
+        let runner =
+            Runner::new(Arc::new(cluster), options).with_progress(Arc::new(print_progress));
+        run_plans(&runner, &plans, report_to.as_ref()).await
     })
 }
 
@@ -307,25 +367,70 @@ mod tests {
             "busybox:1.36",
             "--deadline",
             "45",
+            "--probe-timeout",
+            "2.5",
         ])
         .unwrap();
         let Command::Run(args) = cli.command else {
             panic!("not run")
         };
         assert_eq!(args.names, ["a", "b"]);
-        assert_eq!(args.deadline, 45);
-        assert!(args.all_replicas);
+        assert_eq!(args.cluster.deadline, 45);
+        assert!(args.cluster.all_replicas);
+        assert_eq!(args.cluster.probe_timeout, Duration::from_millis(2500));
+        let options = args.cluster.options().unwrap();
+        assert_eq!(options.cni.unwrap().name, "calico");
+        assert_eq!(options.probe_timeout, Duration::from_millis(2500));
         assert!(Cli::try_parse_from(["netpol-harness", "run", "--all", "a"]).is_err());
         assert!(
             Cli::try_parse_from(["netpol-harness", "run", "--all", "--allow-non-kind-context"])
                 .is_err()
         );
+        // A report is one column of the CNI matrix: it needs the CNI.
+        assert!(
+            Cli::try_parse_from(["netpol-harness", "run", "--all", "--report", "out"]).is_err()
+        );
+        // The probe timeout defaults to 1 s and must be in (0, 300].
+        let Command::Run(args) = Cli::try_parse_from(["netpol-harness", "run", "--all"])
+            .unwrap()
+            .command
+        else {
+            panic!("not run")
+        };
+        assert_eq!(args.cluster.probe_timeout, Duration::from_secs(1));
+        for bad in ["0", "-1", "301", "soon"] {
+            assert!(
+                Cli::try_parse_from(["netpol-harness", "run", "--all", "--probe-timeout", bad])
+                    .is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_cnis_are_refused_with_the_profiles() {
+        let Command::Run(args) =
+            Cli::try_parse_from(["netpol-harness", "run", "--all", "--cni", "weave"])
+                .unwrap()
+                .command
+        else {
+            panic!("not run")
+        };
+        let err = args.cluster.options().unwrap_err();
+        assert_eq!(
+            err,
+            "unknown CNI `weave` (profiles: calico, cilium, kindnet, antrea, flannel)"
+        );
     }
 
     #[test]
     fn selection_needs_names_or_all_and_knows_every_scenario() {
-        assert!(select(vec![], &[], false).unwrap_err().contains("--all"));
-        let err = select(vec![], &["nope".to_string()], false).unwrap_err();
-        assert!(err.starts_with("no scenario `nope`"), "{err}");
+        let root = ScenarioRoot { dir: None };
+        assert!(select(&root, &[], false).unwrap_err().contains("--all"));
+        let err = select(&root, &["nope".to_string()], false).unwrap_err();
+        assert!(err.contains("no scenario `nope`"), "{err}");
+        assert_eq!(select(&root, &[], true).unwrap().len(), 5);
+        assert_eq!(cluster_name("kind-netpol"), "netpol");
+        assert_eq!(cluster_name("prod"), "prod");
     }
 }

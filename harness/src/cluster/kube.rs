@@ -41,6 +41,7 @@ use super::{
 };
 use crate::manifest::Document;
 use crate::model::{Protocol, WorkloadKind};
+use crate::probe::{ProbeSpec, ProbeTool, batch_command};
 
 /// How long to wait for a CRD to be established.
 const CRD_TIMEOUT: Duration = Duration::from_secs(60);
@@ -1080,6 +1081,18 @@ impl ClusterOps for KubeCluster {
                 container: container.to_string(),
                 after: timeout,
             })?
+    }
+
+    async fn run_probes(
+        &self,
+        pod: &PodRef,
+        container: &str,
+        specs: &[ProbeSpec],
+        tool: ProbeTool,
+        timeout: Duration,
+    ) -> Result<ExecOutput, ClusterError> {
+        let command = batch_command(specs, tool)?;
+        self.exec(pod, container, &command, timeout).await
     }
 
     async fn add_probe_container(

@@ -27,6 +27,7 @@ use serde_json::Value;
 
 use crate::manifest::Document;
 use crate::model::{Labels, Protocol, WorkloadKind};
+use crate::probe::{ProbeError, ProbeSpec, ProbeTool};
 
 pub use diagnose::{diagnose_pod, diagnose_pods};
 
@@ -259,6 +260,9 @@ pub enum ClusterError {
     /// A remote manifest could not be had.
     #[error(transparent)]
     Remote(#[from] remote::RemoteError),
+    /// A probe batch cannot be run as given (an invalid probe, SCTP without agnhost).
+    #[error("cannot run the probe batch: {0}")]
+    Probe(#[from] ProbeError),
 }
 
 /// Labels to set and remove in one change.
@@ -357,6 +361,20 @@ pub trait ClusterOps: Send + Sync {
         pod: &PodRef,
         container: &str,
         command: &[String],
+        timeout: Duration,
+    ) -> impl Future<Output = Result<ExecOutput, ClusterError>> + Send;
+
+    /// Runs a batch of probes with `tool` inside a container with one exec, within `timeout`,
+    /// and returns what the batch printed, for [`crate::probe::parse_output`]. A cluster runs
+    /// [`crate::probe::batch_command`] (`sh -c` with the batch script) through
+    /// [`ClusterOps::exec`]; the simulator answers each probe itself, in the script's output
+    /// protocol. A batch the script refuses is [`ClusterError::Probe`].
+    fn run_probes(
+        &self,
+        pod: &PodRef,
+        container: &str,
+        specs: &[ProbeSpec],
+        tool: ProbeTool,
         timeout: Duration,
     ) -> impl Future<Output = Result<ExecOutput, ClusterError>> + Send;
 

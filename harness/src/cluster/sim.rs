@@ -1,7 +1,10 @@
 //! A simulated cluster: [`ClusterOps`] whose dataplane is the oracle, with faults injected.
 //!
-//! What has been applied (plus label changes) is the model; a probe from a pod is answered by
-//! the oracle's verdict on the packet, as a chosen kind of CNI would enforce it:
+//! What has been applied (plus label changes) is the model, together with what every kind
+//! cluster has (CoreDNS behind the `kube-system/kube-dns` Service at [`SIM_DNS_ADDRESS`], the
+//! `default/kubernetes` Service: the same built-ins the scenario planner models). A probe from a
+//! pod is answered by the oracle's verdict on the packet, as a chosen kind of CNI would enforce
+//! it:
 //! - [`Enforcement`]: fully, not at all, ignoring egress, or ignoring named ports;
 //! - a policy propagation delay (virtual time: run under `tokio::time::pause`): probes see the
 //!   policies and labels as they were `propagation_delay` ago;
@@ -12,6 +15,19 @@
 //!
 //! Every call is recorded ([`SimCluster::calls`]) so tests can assert what was done, and what is
 //! left ([`SimCluster::owned_objects`], [`SimCluster::namespaces`]) after cleanup.
+//!
+//! # Probe batches
+//!
+//! The runner hands [`ClusterOps::run_probes`] the [`ProbeSpec`]s of a batch, as it does on a
+//! real cluster, where they become [`crate::probe::batch_script`] run with one exec. The simulator
+//! does not interpret shell: it checks the batch exactly as the script builder does (an invalid
+//! batch, or SCTP without agnhost, is refused the same way), decides each probe with the oracle,
+//! and prints what the script would print — one `NPH` result line per probe, in completion order
+//! (answered probes before timed-out ones), carrying the output of the tool the script would
+//! have run (agnhost's `TIMEOUT`/`REFUSED`, busybox nc's `timed out`, wget's status line, ping's
+//! statistics, nslookup's answer or `can't find`), then `NPH-END`. The runner reads that with
+//! the real [`crate::probe::parse_output`], so everything but the packets themselves is the
+//! production path. The simulated busybox `nc` is Debian's small one (no `-z`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{Hash, Hasher};
@@ -35,13 +51,13 @@ use crate::model::{
 };
 use crate::oracle::{Oracle, Packet, Peer};
 use crate::policy::{PolicySet, PortSpec, ProtocolMatch};
-use crate::runner::probe::{
-    Outcome, ProbeBatch, ProbeKind, ProbeResult, ProbeSpec, ProbeTool, detect_tool_command,
+use crate::probe::{
+    Outcome, ProbeKind, ProbeSpec, ProbeTool, batch_script, detect_tool_command, tool_of_image,
 };
+use crate::scenario::state::{DNS_NAMESPACE, DNS_SERVICE, builtin_services, dns_endpoint};
+use crate::scenario::target::service_of_name;
 
-/// The program name of the simulator's probe command (see [`SimProbes`]).
-pub const SIM_PROBE_PROGRAM: &str = "netpol-sim-probe";
-/// The cluster DNS address the simulator answers DNS probes through.
+/// The ClusterIP of the `kube-system/kube-dns` Service (kind's), which DNS probes ask.
 pub const SIM_DNS_ADDRESS: Ipv4Addr = Ipv4Addr::new(10, 96, 0, 10);
 
 /// How the simulated CNI enforces policy.
@@ -192,6 +208,8 @@ fn key_of(doc: &Document) -> String {
     }
 }
 
+/// Whether a document is one the dataplane's policy set is built from (policies, and the
+/// Calico tiers and network sets they refer to), which changes reach the dataplane late.
 fn is_policy(doc: &Document) -> bool {
     let group = doc.api_version().split('/').next().unwrap_or("");
     matches!(
@@ -233,6 +251,16 @@ fn strip_named_ports(policies: &mut PolicySet) {
     }
 }
 
+/// Whether the cluster DNS answers `name`: a Service name (`NAME.NAMESPACE.svc[.cluster.local]`)
+/// only if that Service exists; any other name is forwarded upstream and resolves.
+fn resolves(cluster: &Cluster, name: &str) -> bool {
+    let name = name.trim_end_matches('.');
+    if !(name.ends_with(".svc") || name.ends_with(".svc.cluster.local")) {
+        return true;
+    }
+    service_of_name(name).is_some_and(|(ns, svc)| cluster.service(&ns, &svc).is_some())
+}
+
 fn sim_error(action: String, message: impl Into<String>) -> ClusterError {
     ClusterError::Api {
         action,
@@ -246,9 +274,13 @@ impl SimCluster {
     /// own) with these faults.
     pub fn new(run_id: &str, faults: Faults) -> SimCluster {
         let mut state = SimState::default();
-        for ns in ["default", "kube-system"] {
+        for ns in ["default", DNS_NAMESPACE] {
             state.namespaces.insert(ns.to_string(), Labels::new());
         }
+        state.service_ips.insert(
+            format!("{DNS_NAMESPACE}/{DNS_SERVICE}"),
+            IpAddr::V4(SIM_DNS_ADDRESS),
+        );
         let exec_slots = faults
             .latency
             .map(|l| Arc::new(Semaphore::new(l.max_concurrent_execs.max(1))));
@@ -327,6 +359,13 @@ impl SimCluster {
         }
         let mut cluster =
             Cluster::from_documents(&docs, &BuildOptions::default()).map_err(|e| e.to_string())?;
+        // What every kind cluster runs: CoreDNS behind kube-dns, and the API server's Service.
+        let _ = cluster.add_endpoint(dns_endpoint());
+        for service in builtin_services() {
+            if cluster.service(&service.namespace, &service.name).is_none() {
+                cluster.services.push(service);
+            }
+        }
         for endpoint in &mut cluster.endpoints {
             if let Some(labels) = snapshot.pod_labels.get(&endpoint.key()) {
                 endpoint.labels = labels.clone();
@@ -468,17 +507,14 @@ impl SimCluster {
             ProbeKind::Sctp => Protocol::Sctp,
             ProbeKind::Icmp => Protocol::Icmp,
         };
-        let (to, port, listening) = if let ProbeKind::Dns { .. } = spec.kind {
-            (Peer::External(IpAddr::V4(SIM_DNS_ADDRESS)), Some(53), true)
-        } else {
-            let Ok(ip) = spec.host.parse::<IpAddr>() else {
-                return Outcome::Error(format!("`{}` is not an address", spec.host));
-            };
-            match self.resolve(st, dp, pods, ip, spec.port, protocol) {
+        let Ok(ip) = spec.host.parse::<IpAddr>() else {
+            return Outcome::Error(format!("`{}` is not an address", spec.host));
+        };
+        let (to, port, listening) =
+            match self.resolve(st, dp, pods, ip, spec.target_port(), protocol) {
                 Ok(resolved) => resolved,
                 Err(outcome) => return outcome,
-            }
-        };
+            };
         let packet = Packet {
             from: Peer::Endpoint(from),
             to,
@@ -507,6 +543,9 @@ impl SimCluster {
             (_, false, _) => Outcome::Blocked,
             (_, true, false) => Outcome::Refused,
             (ProbeKind::Http { .. }, true, true) => Outcome::HttpStatus(200),
+            (ProbeKind::Dns { name }, true, true) if !resolves(&dp.cluster, name) => {
+                Outcome::DnsFailure("NXDOMAIN".to_string())
+            }
             (_, true, true) => Outcome::Allowed,
         }
     }
@@ -596,11 +635,12 @@ impl SimCluster {
             })
     }
 
+    /// Runs `run` in a container, now: the output, and how long the probes in it took.
     fn exec_now(
         &self,
         pod: &PodRef,
         container: &str,
-        command: &[String],
+        run: &Run<'_>,
     ) -> Result<(ExecOutput, Duration), ClusterError> {
         let failed = |message: &str| ClusterError::Exec {
             pod: pod.to_string(),
@@ -610,7 +650,7 @@ impl SimCluster {
         let mut st = self.state.lock().expect("lock");
         let st = &mut *st;
         let source = self.find_pod(st, pod)?;
-        let is_probe = command.first().map(String::as_str) == Some(SIM_PROBE_PROGRAM);
+        let is_probe = matches!(run, Run::Probes(..));
         if is_probe {
             st.probe_execs += 1;
         }
@@ -630,49 +670,211 @@ impl SimCluster {
                 "OCI runtime exec failed: exec failed: unable to start container process: exec: \"sh\": executable file not found in $PATH: unknown",
             ));
         }
-        if command == detect_tool_command().as_slice() {
-            let tool =
-                crate::runner::probe::tool_of_image(&source.image).unwrap_or(ProbeTool::Agnhost);
-            let word = match tool {
-                ProbeTool::Agnhost => "agnhost",
-                ProbeTool::Busybox => "busybox",
-            };
-            return Ok((
-                ExecOutput {
-                    stdout: format!("{word}\n"),
-                    ..Default::default()
-                },
-                Duration::ZERO,
-            ));
-        }
-        if !is_probe {
-            return Err(failed("sh: unknown command (simulated)"));
-        }
-        let specs: Vec<ProbeSpec> = serde_json::from_str(command.get(1).map_or("", String::as_str))
-            .map_err(|e| failed(&format!("bad probe batch: {e}")))?;
+        let (specs, tool) = match run {
+            Run::Probes(specs, tool) => (*specs, *tool),
+            Run::Command(command) if *command == detect_tool_command().as_slice() => {
+                let tool = tool_of_image(&source.image).unwrap_or(ProbeTool::Agnhost);
+                return Ok((
+                    ExecOutput {
+                        stdout: format!("{tool}\n"),
+                        ..Default::default()
+                    },
+                    Duration::ZERO,
+                ));
+            }
+            Run::Command(_) => return Err(failed("sh: unknown command (simulated)")),
+        };
+        // Refused exactly as the script builder refuses it.
+        batch_script(specs, tool)?;
         let dp = self.dataplane(st).map_err(ClusterError::Unsupported)?;
         let pods = Self::pods(st).map_err(ClusterError::Unsupported)?;
         let oracle = Oracle::new(&dp.cluster, &dp.policies);
         let mut cost = Duration::ZERO;
-        let mut results = Vec::new();
-        for spec in &specs {
+        let mut answered = Vec::new();
+        let mut timed_out = Vec::new();
+        for spec in specs {
             let outcome = self.evaluate(st, &dp, &oracle, &pods, &source, spec);
+            let line = result_line(spec, tool, &outcome);
             if outcome == Outcome::Blocked {
                 cost = cost.max(spec.timeout);
+                timed_out.push(line);
+            } else {
+                answered.push(line);
             }
-            results.push(ProbeResult {
-                id: spec.id.clone(),
-                outcome,
-                detail: "simulated".to_string(),
-            });
         }
+        let mut stdout: String = answered.into_iter().chain(timed_out).collect();
+        stdout.push_str("NPH-END\n");
         Ok((
             ExecOutput {
-                stdout: serde_json::to_string(&results).expect("serializable"),
+                stdout,
                 ..Default::default()
             },
             cost,
         ))
+    }
+
+    /// Runs `run` as an exec: recorded, within the exec slots and latency of the model.
+    async fn exec_timed(
+        &self,
+        pod: &PodRef,
+        container: &str,
+        run: Run<'_>,
+        timeout: Duration,
+    ) -> Result<ExecOutput, ClusterError> {
+        self.record(Call::Exec {
+            pod: pod.clone(),
+            container: container.to_string(),
+            probes: match &run {
+                Run::Probes(specs, _) => Some(specs.len()),
+                Run::Command(_) => None,
+            },
+        });
+        let _permit = match &self.exec_slots {
+            Some(slots) => Some(slots.clone().acquire_owned().await.expect("never closed")),
+            None => None,
+        };
+        let round_trip = self
+            .faults
+            .latency
+            .map_or(Duration::ZERO, |l| l.exec_round_trip);
+        let started = Instant::now();
+        if !round_trip.is_zero() {
+            tokio::time::sleep(round_trip).await;
+        }
+        let (output, cost) = self.exec_now(pod, container, &run)?;
+        if self.faults.latency.is_some() && !cost.is_zero() {
+            tokio::time::sleep(cost).await;
+        }
+        if started.elapsed() > timeout {
+            return Err(ClusterError::ExecTimeout {
+                pod: pod.to_string(),
+                container: container.to_string(),
+                after: timeout,
+            });
+        }
+        Ok(output)
+    }
+}
+
+/// What an exec runs.
+enum Run<'a> {
+    /// A command (only the probe tool detection is understood).
+    Command(&'a [String]),
+    /// A probe batch.
+    Probes(&'a [ProbeSpec], ProbeTool),
+}
+
+/// The result line the batch script prints for `spec` when its tool observed `outcome`: the
+/// method the script would have run, its exit status, and what it would have printed.
+fn result_line(spec: &ProbeSpec, tool: ProbeTool, outcome: &Outcome) -> String {
+    let (method, status, output) = tool_output(spec, tool, outcome);
+    let hex: String = output.bytes().map(|b| format!("{b:02x}")).collect();
+    format!("NPH {} {method} {status} {hex}\n", spec.id)
+}
+
+/// The method, exit status and output of the tool the script runs for `spec` with `tool`, for
+/// an observation (the texts are those the probe module's parser is tested against).
+fn tool_output(
+    spec: &ProbeSpec,
+    tool: ProbeTool,
+    outcome: &Outcome,
+) -> (&'static str, i32, String) {
+    let host = &spec.host;
+    let port = spec.target_port().unwrap_or_default();
+    let other = |m: &str| (1, format!("netpol-sim: {m}\n"));
+    let nslookup_server = format!("Server:\t\t{host}\nAddress:\t{host}:{port}\n\n");
+    let no_servers = ";; connection timed out; no servers could be reached\n".to_string();
+    match (&spec.kind, tool) {
+        // SCTP always goes through agnhost (batch_script refuses it with busybox).
+        (ProbeKind::Tcp | ProbeKind::Udp, ProbeTool::Agnhost) | (ProbeKind::Sctp, _) => {
+            let (status, text) = match outcome {
+                Outcome::Allowed | Outcome::HttpStatus(_) => (0, String::new()),
+                Outcome::Blocked => (1, "TIMEOUT\n".to_string()),
+                Outcome::Refused => (1, "REFUSED\n".to_string()),
+                Outcome::DnsFailure(m) => (1, format!("DNS: {m}\n")),
+                Outcome::Error(m) => (1, format!("OTHER: {m}\n")),
+            };
+            ("agnhost", status, text)
+        }
+        (ProbeKind::Tcp, _) => {
+            let (status, text) = match outcome {
+                Outcome::Allowed | Outcome::HttpStatus(_) => (0, String::new()),
+                Outcome::Blocked => (1, "nc: timed out\n".to_string()),
+                Outcome::Refused => (
+                    1,
+                    format!("nc: can't connect to remote host ({host}): Connection refused\n"),
+                ),
+                Outcome::DnsFailure(_) => (1, format!("nc: bad address '{host}'\n")),
+                Outcome::Error(m) => other(m),
+            };
+            ("nc", status, text)
+        }
+        (ProbeKind::Udp, _) => {
+            let (status, text) = match outcome {
+                Outcome::Allowed | Outcome::HttpStatus(_) => (0, nslookup_server),
+                Outcome::Blocked => (1, no_servers),
+                Outcome::Refused => (
+                    1,
+                    format!("nslookup: write to '{host}': Connection refused\n"),
+                ),
+                Outcome::DnsFailure(_) => (1, format!("nslookup: bad address '{host}'\n")),
+                Outcome::Error(m) => other(m),
+            };
+            ("nslookup-udp", status, text)
+        }
+        (ProbeKind::Http { .. }, _) => {
+            let (status, text) = match outcome {
+                Outcome::HttpStatus(code) if *code >= 400 => (
+                    1,
+                    format!(
+                        "  HTTP/1.1 {code} Error\nwget: server returned error: HTTP/1.1 {code} Error\n"
+                    ),
+                ),
+                Outcome::HttpStatus(code) => (0, format!("  HTTP/1.1 {code} OK\n  \n")),
+                Outcome::Allowed => (0, "  HTTP/1.1 200 OK\n  \n".to_string()),
+                Outcome::Blocked => (137, String::new()),
+                Outcome::Refused => (
+                    1,
+                    format!("wget: can't connect to remote host ({host}): Connection refused\n"),
+                ),
+                Outcome::DnsFailure(_) => (1, format!("wget: bad address '{host}'\n")),
+                Outcome::Error(m) => other(m),
+            };
+            ("wget", status, text)
+        }
+        (ProbeKind::Icmp, _) => {
+            let stats = |received: u32| {
+                format!(
+                    "PING {host} ({host}): 56 data bytes\n\n--- {host} ping statistics ---\n\
+                     1 packets transmitted, {received} packets received, {}% packet loss\n",
+                    100 - 100 * received
+                )
+            };
+            let (status, text) = match outcome {
+                Outcome::Allowed | Outcome::HttpStatus(_) => (0, stats(1)),
+                Outcome::Blocked => (1, stats(0)),
+                Outcome::DnsFailure(_) => (1, format!("ping: bad address '{host}'\n")),
+                Outcome::Refused => other("ICMP cannot be refused"),
+                Outcome::Error(m) => other(m),
+            };
+            ("ping", status, text)
+        }
+        (ProbeKind::Dns { name }, _) => {
+            let (status, text) = match outcome {
+                Outcome::Allowed | Outcome::HttpStatus(_) => (
+                    0,
+                    format!("{nslookup_server}Name:\t{name}\nAddress: 10.96.0.1\n\n"),
+                ),
+                Outcome::Blocked => (1, no_servers),
+                Outcome::DnsFailure(rcode) => (
+                    1,
+                    format!("{nslookup_server}** server can't find {name}: {rcode}\n\n"),
+                ),
+                Outcome::Refused => (1, "nslookup: read: Connection refused\n".to_string()),
+                Outcome::Error(m) => other(m),
+            };
+            ("nslookup", status, text)
+        }
     }
 }
 
@@ -904,41 +1106,20 @@ impl ClusterOps for SimCluster {
         command: &[String],
         timeout: Duration,
     ) -> Result<ExecOutput, ClusterError> {
-        let probes = (command.first().map(String::as_str) == Some(SIM_PROBE_PROGRAM)).then(|| {
-            serde_json::from_str::<Vec<serde_json::Value>>(
-                command.get(1).map_or("", String::as_str),
-            )
-            .map_or(0, |v| v.len())
-        });
-        self.record(Call::Exec {
-            pod: pod.clone(),
-            container: container.to_string(),
-            probes,
-        });
-        let _permit = match &self.exec_slots {
-            Some(slots) => Some(slots.clone().acquire_owned().await.expect("never closed")),
-            None => None,
-        };
-        let round_trip = self
-            .faults
-            .latency
-            .map_or(Duration::ZERO, |l| l.exec_round_trip);
-        let started = Instant::now();
-        if !round_trip.is_zero() {
-            tokio::time::sleep(round_trip).await;
-        }
-        let (output, cost) = self.exec_now(pod, container, command)?;
-        if self.faults.latency.is_some() && !cost.is_zero() {
-            tokio::time::sleep(cost).await;
-        }
-        if started.elapsed() > timeout {
-            return Err(ClusterError::ExecTimeout {
-                pod: pod.to_string(),
-                container: container.to_string(),
-                after: timeout,
-            });
-        }
-        Ok(output)
+        self.exec_timed(pod, container, Run::Command(command), timeout)
+            .await
+    }
+
+    async fn run_probes(
+        &self,
+        pod: &PodRef,
+        container: &str,
+        specs: &[ProbeSpec],
+        tool: ProbeTool,
+        timeout: Duration,
+    ) -> Result<ExecOutput, ClusterError> {
+        self.exec_timed(pod, container, Run::Probes(specs, tool), timeout)
+            .await
     }
 
     async fn add_probe_container(
@@ -955,19 +1136,164 @@ impl ClusterOps for SimCluster {
     }
 }
 
-/// The simulator's [`ProbeBatch`]: the specs travel as JSON in the command, the results come
-/// back as JSON.
-pub struct SimProbes;
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
 
-impl ProbeBatch for SimProbes {
-    fn command(&self, specs: &[ProbeSpec], _tool: ProbeTool) -> Result<Vec<String>, String> {
-        Ok(vec![
-            SIM_PROBE_PROGRAM.to_string(),
-            serde_json::to_string(specs).map_err(|e| e.to_string())?,
-        ])
+    use super::*;
+    use crate::manifest::parse_str;
+    use crate::probe::{HttpMethod, parse_output};
+
+    fn spec(id: &str, kind: ProbeKind, host: &str, port: Option<u16>) -> ProbeSpec {
+        ProbeSpec {
+            id: id.to_string(),
+            kind,
+            host: host.to_string(),
+            port,
+            timeout: Duration::from_secs(1),
+        }
     }
 
-    fn parse(&self, stdout: &str, _specs: &[ProbeSpec]) -> Result<Vec<ProbeResult>, String> {
-        serde_json::from_str(stdout).map_err(|e| e.to_string())
+    /// What the probe parser makes of the simulated tool output for each kind, tool and
+    /// observation: the same observation (a DNS failure's message is the tool's).
+    #[test]
+    fn simulated_tool_output_reads_back_as_the_observation() {
+        let kinds = [
+            (ProbeKind::Tcp, Some(80)),
+            (ProbeKind::Udp, Some(53)),
+            (ProbeKind::Sctp, Some(9999)),
+            (
+                ProbeKind::Http {
+                    method: HttpMethod::Post,
+                    path: "/echo".into(),
+                },
+                Some(8080),
+            ),
+            (ProbeKind::Icmp, None),
+            (
+                ProbeKind::Dns {
+                    name: "web.ns.svc.cluster.local".into(),
+                },
+                None,
+            ),
+        ];
+        for tool in [ProbeTool::Agnhost, ProbeTool::Busybox] {
+            for (kind, port) in &kinds {
+                if *kind == ProbeKind::Sctp && tool == ProbeTool::Busybox {
+                    continue;
+                }
+                let mut outcomes = vec![Outcome::Blocked, Outcome::Error("no route".into())];
+                match kind {
+                    ProbeKind::Http { .. } => outcomes.extend([
+                        Outcome::HttpStatus(200),
+                        Outcome::HttpStatus(503),
+                        Outcome::Refused,
+                    ]),
+                    ProbeKind::Icmp => outcomes.push(Outcome::Allowed),
+                    _ => outcomes.extend([Outcome::Allowed, Outcome::Refused]),
+                }
+                if matches!(kind, ProbeKind::Dns { .. }) {
+                    outcomes.push(Outcome::DnsFailure("NXDOMAIN".into()));
+                }
+                for outcome in outcomes {
+                    let probe = spec("p-1", kind.clone(), "10.96.0.10", *port);
+                    let stdout = result_line(&probe, tool, &outcome) + "NPH-END\n";
+                    let read = parse_output(&stdout, std::slice::from_ref(&probe)).unwrap();
+                    let context = format!("{kind:?} with {tool}: {outcome:?} → {read:?}");
+                    match (&outcome, &read[0].outcome) {
+                        (Outcome::Error(_), Outcome::Error(m)) => {
+                            assert!(m.contains("no route"), "{context}")
+                        }
+                        (Outcome::DnsFailure(_), Outcome::DnsFailure(m)) => {
+                            assert!(m.ends_with("NXDOMAIN"), "{context}")
+                        }
+                        (expected, observed) => assert_eq!(expected, observed, "{context}"),
+                    }
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn batches_are_answered_in_completion_order_and_checked_like_the_script() {
+        let sim = SimCluster::new("t", Faults::default());
+        let docs = parse_str(
+            Path::new("t.yaml"),
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: a, namespace: x, labels: {app: a}}\n\
+             spec: {containers: [{name: c, image: busybox:1.36, ports: [{containerPort: 80}]}]}\n\
+             ---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: x}\n\
+             spec: {podSelector: {}, policyTypes: [Ingress]}\n",
+        )
+        .unwrap();
+        sim.create_namespace("x").await.unwrap();
+        sim.apply(&docs).await.unwrap();
+        let pod = PodRef {
+            namespace: "x".into(),
+            name: "a".into(),
+        };
+        let ip = sim
+            .ready_pods(&EndpointRef {
+                namespace: "x".into(),
+                name: "a".into(),
+                kind: crate::model::WorkloadKind::Pod,
+                labels: Labels::new(),
+            })
+            .await
+            .unwrap()[0]
+            .ips[0]
+            .to_string();
+        let dns = |name: &str| {
+            spec(
+                name,
+                ProbeKind::Dns {
+                    name: format!("{name}.default.svc.cluster.local"),
+                },
+                &SIM_DNS_ADDRESS.to_string(),
+                None,
+            )
+        };
+        let probes = [
+            spec("blocked", ProbeKind::Tcp, &ip, Some(80)),
+            dns("kubernetes"),
+            dns("nothing"),
+        ];
+        let out = sim
+            .run_probes(
+                &pod,
+                "c",
+                &probes,
+                ProbeTool::Busybox,
+                Duration::from_secs(5),
+            )
+            .await
+            .unwrap();
+        let ids: Vec<&str> = out
+            .stdout
+            .lines()
+            .map(|l| l.split(' ').nth(1).unwrap_or(l))
+            .collect();
+        assert_eq!(ids, ["kubernetes", "nothing", "blocked", "NPH-END"]);
+        let read = parse_output(&out.stdout, &probes).unwrap();
+        assert_eq!(read[0].outcome, Outcome::Blocked);
+        assert_eq!(read[0].detail, "[nc exit 1] nc: timed out");
+        assert_eq!(read[1].outcome, Outcome::Allowed);
+        assert_eq!(
+            read[2].outcome,
+            Outcome::DnsFailure("nothing.default.svc.cluster.local: NXDOMAIN".into())
+        );
+        // SCTP needs agnhost: refused before anything runs, as the script builder refuses it.
+        let sctp = [spec("s", ProbeKind::Sctp, &ip, Some(80))];
+        let err = sim
+            .run_probes(&pod, "c", &sctp, ProbeTool::Busybox, Duration::from_secs(5))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ClusterError::Probe(crate::probe::ProbeError::Unsupported { .. })
+            ),
+            "{err}"
+        );
+        assert_eq!(sim.probe_execs(), 2);
     }
 }

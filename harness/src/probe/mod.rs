@@ -88,6 +88,7 @@
 //!   from an admin-prohibited reject) are reported as Error with the tool's message, so the
 //!   oracle can decide what they mean for a given CNI.
 
+mod detect;
 mod parse;
 mod protocol;
 mod script;
@@ -98,8 +99,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use detect::{detect_tool_command, parse_tool, tool_of_image};
 pub use parse::parse_output;
-pub use script::batch_script;
+pub use script::{batch_command, batch_script};
 
 /// The HTTP request method of an [`ProbeKind::Http`] probe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -109,6 +111,31 @@ pub enum HttpMethod {
     Get,
     /// `POST` with a small fixed body (`netpol-harness`).
     Post,
+}
+
+impl HttpMethod {
+    /// The method as sent: `GET` or `POST`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HttpMethod::Get => "GET",
+            HttpMethod::Post => "POST",
+        }
+    }
+
+    /// The method a scenario names (`GET`, `POST`; any case), if the probe script can send it.
+    pub fn parse(method: &str) -> Option<HttpMethod> {
+        match method.to_ascii_uppercase().as_str() {
+            "GET" => Some(HttpMethod::Get),
+            "POST" => Some(HttpMethod::Post),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for HttpMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// What a probe tries to do.
@@ -221,6 +248,19 @@ pub enum Outcome {
     /// The probe could not be judged: unexpected tool output, a missing or duplicated result
     /// line, a missing tool, …. Holds what went wrong.
     Error(String),
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Allowed => f.write_str("allowed"),
+            Outcome::Blocked => f.write_str("blocked"),
+            Outcome::Refused => f.write_str("refused"),
+            Outcome::HttpStatus(s) => write!(f, "HTTP {s}"),
+            Outcome::DnsFailure(m) => write!(f, "DNS failure ({m})"),
+            Outcome::Error(m) => write!(f, "error ({m})"),
+        }
+    }
 }
 
 /// The result of one probe of a batch.

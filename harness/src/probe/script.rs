@@ -55,6 +55,16 @@ pub fn batch_script(probes: &[ProbeSpec], tool: ProbeTool) -> Result<String, Pro
     Ok(script)
 }
 
+/// The argv that runs a batch in a container: `sh -c SCRIPT` with [`batch_script`]'s script
+/// (what a real cluster execs; see [`crate::cluster::ClusterOps::run_probes`]).
+pub fn batch_command(probes: &[ProbeSpec], tool: ProbeTool) -> Result<Vec<String>, ProbeError> {
+    Ok(vec![
+        "sh".to_string(),
+        "-c".to_string(),
+        batch_script(probes, tool)?,
+    ])
+}
+
 /// The shell command of one probe, and the method word its result line carries (a shell word:
 /// either a literal token or the `$nph_nc` variable).
 fn probe_command(probe: &ProbeSpec, tool: ProbeTool) -> Result<(String, String), ProbeError> {
@@ -275,6 +285,26 @@ mod tests {
     ) {
         let script = batch_script(&[spec("a", kind, "10.0.0.1", Some(5))], tool).unwrap();
         assert_eq!(script.contains("grep -q 'Zero-I/O'"), detected);
+    }
+
+    #[test]
+    fn the_command_runs_the_script_with_sh() {
+        let probes = [spec("a", ProbeKind::Tcp, "10.0.0.1", Some(80))];
+        let command = batch_command(&probes, ProbeTool::Agnhost).unwrap();
+        assert_eq!(command[..2], ["sh", "-c"]);
+        assert_eq!(
+            command[2],
+            batch_script(&probes, ProbeTool::Agnhost).unwrap()
+        );
+        assert_eq!(command.len(), 3);
+    }
+
+    #[test]
+    fn methods_parse_and_print_as_sent() {
+        assert_eq!(HttpMethod::parse("post"), Some(HttpMethod::Post));
+        assert_eq!(HttpMethod::parse("GET"), Some(HttpMethod::Get));
+        assert_eq!(HttpMethod::parse("HEAD"), None);
+        assert_eq!(HttpMethod::Post.to_string(), "POST");
     }
 
     #[test]

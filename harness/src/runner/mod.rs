@@ -1,12 +1,21 @@
 //! The runner: for each scenario, set up, then for each step do its actions, wait, probe,
 //! converge, confirm and judge; clean up at the end whatever happened.
 //!
+//! What it runs is a [`plan::ScenarioPlan`]: the scenario planner's steps (each probe with the
+//! scenario's expectation, where the oracle resolves its packets to go, and the oracle's reason),
+//! refused if it disagrees with the oracle.
+//!
 //! Probing a step:
-//! 1. Each probe is resolved to cells: one ready pod per source endpoint (every replica with
-//!    [`RunOptions::all_replicas`]) × the target's address (pod IP, Service ClusterIP, …).
+//! 1. Each probe is resolved to cells, following the planner's resolution of its target: one
+//!    ready pod per source endpoint (every replica with [`RunOptions::all_replicas`]) × the
+//!    target's address (each pod of an endpoint, a Service's ClusterIP, an external address, the
+//!    `kube-dns` Service for a lookup, the ingress controller's host port for an `ingress:` path
+//!    probed from outside).
 //! 2. **One exec per source pod per round**: every probe that pod makes goes into one batch
-//!    ([`probe::ProbeBatch`]), run concurrently inside the pod; sources run in parallel, at most
-//!    [`RunOptions::max_parallel_execs`] at once, the slowest (expected to time out) first.
+//!    ([`crate::probe::batch_script`] through [`ClusterOps::run_probes`], read back with
+//!    [`crate::probe::parse_output`]), run concurrently inside the pod; sources run in parallel,
+//!    at most [`RunOptions::max_parallel_execs`] at once, the slowest (those with a probe
+//!    expected to time out) first, so that quick batches fill the slots they leave.
 //!    Probes `from: outside` are made by the harness itself ([`outside::OutsideClient`]).
 //! 3. **Converge**: while some cells differ from what is expected and the deadline has not
 //!    passed, wait [`RunOptions::poll_interval`] and re-probe *only the cells that differ*
@@ -21,11 +30,17 @@
 //! 5. **Judge**: every cell as expected → pass. If the step expects some probe to be blocked
 //!    and every such probe was allowed, the verdict is **not enforced**, whatever else matched:
 //!    a CNI that enforces nothing must never pass by accident.
+//!
+//! With a CNI profile ([`RunOptions::cni`]) every step is first classified
+//! ([`crate::provision::cni::classify`]): a step that is not applicable still has its actions
+//! carried out (later steps build on them) but its probes are skipped; how the other verdicts
+//! read on that CNI (a known deviation, "not enforced" on a CNI that enforces nothing) is
+//! [`outcome::StepOutcome::result`]. Steps after the last one that is probed are not run at all,
+//! so a scenario none of whose steps apply touches nothing.
 
 pub mod outcome;
 pub mod outside;
 pub mod plan;
-pub mod probe;
 pub mod report;
 
 #[cfg(test)]
@@ -33,6 +48,7 @@ mod tests;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::net::SocketAddr;
+use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -42,25 +58,32 @@ use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
 use crate::cluster::{
-    ClusterError, ClusterOps, DEFAULT_CONTAINER_ANNOTATION, DEFAULT_PROBE_IMAGE, EndpointRef,
-    LabelChange, PROBE_CONTAINER, PROBE_TOOL_ANNOTATION, PodInfo, PodRef, is_cluster_scoped,
-    workload_endpoints,
+    ClusterError, ClusterOps, DEFAULT_CONTAINER_ANNOTATION, DEFAULT_PROBE_IMAGE, LabelChange,
+    PROBE_CONTAINER, PROBE_TOOL_ANNOTATION, PodInfo, PodRef, is_cluster_scoped, workload_endpoints,
 };
 use crate::manifest::Document;
-use crate::model::{BuildOptions, Cluster, WorkloadKind};
-use crate::scenario::format::{Expectation, Probe};
+use crate::probe::{
+    HttpMethod, Outcome, ProbeKind, ProbeResult, ProbeSpec, ProbeTool, detect_tool_command,
+    parse_output, parse_tool, tool_of_image,
+};
+use crate::provision::cni::{Applicability, CniProfile, classify};
+use crate::scenario::PlannedProbe;
+use crate::scenario::format::{Expectation, ProbeKind as ScenarioProbeKind};
+use crate::scenario::plan::Resolution;
+use crate::scenario::state::{DNS_NAMESPACE, DNS_SERVICE};
+use crate::scenario::target::Client;
 use outcome::{CellOutcome, ScenarioOutcome, StepOutcome, StepVerdict, connected, matches};
 use outside::OutsideClient;
 use plan::{PlannedAction, ScenarioPlan, StepPlan};
-use probe::{
-    Outcome, ProbeBatch, ProbeKind, ProbeSpec, ProbeTool, detect_tool_command, parse_tool,
-    tool_of_image,
-};
 
-/// Time an exec may take beyond its slowest probe's timeout (connection, process start).
+/// Time an exec may take beyond its slowest probe's timeout (connection, process start, busybox
+/// rounding timeouts up to whole seconds and its hard cap).
 const EXEC_SLACK: Duration = Duration::from_secs(15);
 /// Time the tool detection exec may take.
 const DETECT_TIMEOUT: Duration = Duration::from_secs(20);
+/// The Host header of HTTP probes from outside (what `curl http://localhost/…` sends; the
+/// planner predicts that routes for a specific host never match).
+const OUTSIDE_HOST: &str = "localhost";
 
 /// How probes are grouped into execs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -96,9 +119,9 @@ pub struct RunOptions {
     pub batching: Batching,
     /// Where probes `from: outside` go (the ingress controller's host port on the kind node).
     pub outside_address: SocketAddr,
-    /// The ingress controller's Service (`namespace/name`), for `ingress:` targets probed from
-    /// pods.
-    pub ingress_service: String,
+    /// The CNI under test: each step is classified against its profile. Without one, every
+    /// step is applicable.
+    pub cni: Option<CniProfile>,
 }
 
 impl Default for RunOptions {
@@ -114,7 +137,7 @@ impl Default for RunOptions {
             max_parallel_scenarios: 2,
             batching: Batching::PerSource,
             outside_address: SocketAddr::from(([127, 0, 0, 1], 80)),
-            ingress_service: "projectcontour/envoy".to_string(),
+            cni: None,
         }
     }
 }
@@ -165,8 +188,8 @@ pub enum Progress {
     ScenarioFinished {
         /// The scenario.
         scenario: String,
-        /// Whether every step passed.
-        passed: bool,
+        /// Whether nothing failed ([`ScenarioOutcome::ok`]).
+        ok: bool,
         /// Cleanup failures.
         cleanup_errors: usize,
     },
@@ -174,6 +197,16 @@ pub enum Progress {
 
 /// Receives progress events.
 pub type ProgressSink = Arc<dyn Fn(&Progress) + Send + Sync>;
+
+/// A point between the steps of a scenario, for a caller that follows them one by one
+/// ([`Runner::run_scenario_with`]).
+#[derive(Debug, Clone, Copy)]
+pub enum StepEvent<'a> {
+    /// The step's actions are about to run.
+    Starting(&'a StepPlan),
+    /// The step ended.
+    Finished(&'a StepPlan, &'a StepOutcome),
+}
 
 /// What a scenario created, to be deleted at its end, on failure, or on Ctrl-C.
 #[derive(Debug, Clone, Default)]
@@ -183,9 +216,8 @@ struct CleanupRecord {
 }
 
 /// Runs scenario plans on a cluster.
-pub struct Runner<C, P> {
+pub struct Runner<C> {
     cluster: Arc<C>,
-    probes: Arc<P>,
     options: RunOptions,
     outside: OutsideClient,
     progress: ProgressSink,
@@ -218,7 +250,6 @@ struct Cell {
     source_name: String,
     target: String,
     spec: ProbeSpec,
-    host_header: String,
     expected: Expectation,
     why: Option<String>,
     history: Vec<(Outcome, String)>,
@@ -237,12 +268,9 @@ impl Cell {
 
     fn kind_name(&self) -> String {
         match &self.spec.kind {
-            ProbeKind::Tcp => "tcp".into(),
-            ProbeKind::Udp => "udp".into(),
-            ProbeKind::Sctp => "sctp".into(),
-            ProbeKind::Icmp => "icmp".into(),
             ProbeKind::Http { method, path } => format!("http {method} {path}"),
             ProbeKind::Dns { name } => format!("dns {name}"),
+            kind => kind.name().to_string(),
         }
     }
 
@@ -281,8 +309,6 @@ type ProberResult = Result<(String, ProbeTool), String>;
 struct ScenarioCtx<'a> {
     plan: &'a ScenarioPlan,
     record: Arc<Mutex<CleanupRecord>>,
-    /// The documents that are applied now (the model of what exists).
-    docs: Mutex<Vec<Document>>,
     /// How to probe from each source pod: container and tool, found once.
     probers: Mutex<HashMap<PodRef, Arc<OnceCell<ProberResult>>>>,
     detect_execs: AtomicUsize,
@@ -295,52 +321,10 @@ fn same_object(a: &Document, b: &Document) -> bool {
         && a.namespace().unwrap_or("default") == b.namespace().unwrap_or("default")
 }
 
-impl ScenarioCtx<'_> {
-    /// The model of what the scenario has applied.
-    fn model(&self) -> Result<Cluster, ClusterError> {
-        let docs = self.docs.lock().expect("lock").clone();
-        Cluster::from_documents(&docs, &BuildOptions::default()).map_err(|e| {
-            ClusterError::InvalidDocument {
-                at: "the scenario's manifests".into(),
-                message: e.to_string(),
-            }
-        })
-    }
-
-    /// The endpoint `namespace/name`: a pod or workload applied, or one a remote manifest
-    /// provides.
-    fn endpoint(&self, model: &Cluster, key: &str) -> Result<EndpointRef, ClusterError> {
-        if let Some(id) = model.endpoint(key) {
-            let e = model.get(id);
-            return Ok(EndpointRef {
-                namespace: e.namespace.clone(),
-                name: e.name.clone(),
-                kind: e.kind,
-                labels: e.labels.clone(),
-            });
-        }
-        self.plan
-            .provided
-            .iter()
-            .find(|p| format!("{}/{}", p.namespace, p.name) == key)
-            .map(|p| EndpointRef {
-                namespace: p.namespace.clone(),
-                name: p.name.clone(),
-                kind: WorkloadKind::Declared,
-                labels: p.labels.clone(),
-            })
-            .ok_or_else(|| ClusterError::NotFound {
-                what: format!(
-                    "endpoint {key} (no pod or workload of that name in the scenario's manifests)"
-                ),
-            })
-    }
-}
-
 /// A batch to run: the cells one exec (or the outside client) serves.
 struct Job {
     source: Source,
-    cells: Vec<(usize, ProbeSpec, String)>,
+    cells: Vec<(usize, ProbeSpec)>,
 }
 
 /// What a job observed.
@@ -349,12 +333,64 @@ struct JobResult {
     execs: usize,
 }
 
-impl<C: ClusterOps, P: ProbeBatch> Runner<C, P> {
-    /// A runner on `cluster`, probing with `probes`.
-    pub fn new(cluster: Arc<C>, probes: Arc<P>, options: RunOptions) -> Runner<C, P> {
+/// A resolved probe target.
+#[derive(Debug, Clone)]
+struct Target {
+    host: String,
+    port: Option<u16>,
+    description: String,
+}
+
+/// The ready pods found per endpoint while resolving a step's cells.
+type PodCache = HashMap<String, Result<Vec<PodInfo>, String>>;
+
+/// How `step` of `scenario` applies to `cni` ([`classify`] of the step's requirements;
+/// applicable without a CNI).
+pub fn applicability(cni: Option<&CniProfile>, scenario: &str, step: &StepPlan) -> Applicability {
+    match cni {
+        Some(profile) => classify(
+            profile,
+            &format!("{scenario}/{}", step.name()),
+            &step.planned.requires,
+        ),
+        None => Applicability::Applicable,
+    }
+}
+
+/// The kind of probe the script makes for `planned`: the scenario's kind, with an HTTP probe's
+/// method and path (an `ingress:` target's path) and a lookup's name.
+fn probe_kind(planned: &PlannedProbe) -> Result<ProbeKind, String> {
+    let probe = &planned.probe;
+    Ok(match probe.kind {
+        ScenarioProbeKind::Tcp => ProbeKind::Tcp,
+        ScenarioProbeKind::Udp => ProbeKind::Udp,
+        ScenarioProbeKind::Sctp => ProbeKind::Sctp,
+        ScenarioProbeKind::Icmp => ProbeKind::Icmp,
+        ScenarioProbeKind::Http => {
+            let method = match &probe.method {
+                None => HttpMethod::Get,
+                Some(m) => HttpMethod::parse(m).ok_or_else(|| {
+                    format!("the probe script sends GET or POST requests, not {m}")
+                })?,
+            };
+            let path = match &planned.resolution {
+                Resolution::Ingress { path, .. } => path.clone(),
+                _ => probe.path.clone().unwrap_or_else(|| "/".into()),
+            };
+            ProbeKind::Http { method, path }
+        }
+        ScenarioProbeKind::Dns => match &planned.resolution {
+            Resolution::Dns { name, .. } => ProbeKind::Dns { name: name.clone() },
+            other => return Err(format!("a dns probe resolved to {other}")),
+        },
+    })
+}
+
+impl<C: ClusterOps> Runner<C> {
+    /// A runner on `cluster`.
+    pub fn new(cluster: Arc<C>, options: RunOptions) -> Runner<C> {
         Runner {
             cluster,
-            probes,
             outside: OutsideClient::new(options.outside_address),
             options,
             progress: Arc::new(|_: &Progress| {}),
@@ -366,9 +402,14 @@ impl<C: ClusterOps, P: ProbeBatch> Runner<C, P> {
     }
 
     /// Sends progress events to `sink`.
-    pub fn with_progress(mut self, sink: ProgressSink) -> Runner<C, P> {
+    pub fn with_progress(mut self, sink: ProgressSink) -> Runner<C> {
         self.progress = sink;
         self
+    }
+
+    /// How `step` of `scenario` applies to the CNI under test.
+    pub fn applicability(&self, scenario: &str, step: &StepPlan) -> Applicability {
+        applicability(self.options.cni.as_ref(), scenario, step)
     }
 
     /// Runs every plan, several at once where they do not interfere; outcomes in plan order.
@@ -389,6 +430,19 @@ impl<C: ClusterOps, P: ProbeBatch> Runner<C, P> {
         &self,
         plan: &ScenarioPlan,
         only: Option<&BTreeSet<String>>,
+    ) -> ScenarioOutcome {
+        self.run_scenario_with(plan, only, |_| ControlFlow::Continue(()))
+            .await
+    }
+
+    /// Runs one scenario like [`Runner::run_scenario`], telling `observe` when each step starts
+    /// and ends (after it ends, [`ControlFlow::Break`] stops the scenario there: the steps after
+    /// it are not run, and it is cleaned up).
+    pub async fn run_scenario_with(
+        &self,
+        plan: &ScenarioPlan,
+        only: Option<&BTreeSet<String>>,
+        mut observe: impl FnMut(StepEvent<'_>) -> ControlFlow<()>,
     ) -> ScenarioOutcome {
         let exclusive = plan.exclusive();
         let (_write, _read);
@@ -425,11 +479,10 @@ impl<C: ClusterOps, P: ProbeBatch> Runner<C, P> {
         let ctx = ScenarioCtx {
             plan,
             record: record.clone(),
-            docs: Mutex::new(Vec::new()),
             probers: Mutex::new(HashMap::new()),
             detect_execs: AtomicUsize::new(0),
         };
-        let steps = self.run_steps(&ctx, only).await;
+        let steps = self.run_steps(&ctx, only, &mut observe).await;
         let cleanup_errors = self.cleanup(&record).await;
         self.pending.lock().expect("lock").remove(&id);
         let outcome = ScenarioOutcome {
@@ -441,7 +494,7 @@ impl<C: ClusterOps, P: ProbeBatch> Runner<C, P> {
         };
         (self.progress)(&Progress::ScenarioFinished {
             scenario: plan.name.clone(),
-            passed: outcome.passed(),
+            ok: outcome.ok(),
             cleanup_errors: outcome.cleanup_errors.len(),
         });
         outcome
@@ -464,57 +517,100 @@ impl<C: ClusterOps, P: ProbeBatch> Runner<C, P> {
         &self,
         ctx: &ScenarioCtx<'_>,
         only: Option<&BTreeSet<String>>,
+        observe: &mut impl FnMut(StepEvent<'_>) -> ControlFlow<()>,
     ) -> Vec<StepOutcome> {
         let plan = ctx.plan;
-        let selected = |s: &StepPlan| only.is_none_or(|o| o.contains(&s.name));
-        let Some(last) = plan.steps.iter().rposition(selected) else {
-            return Vec::new();
+        let selected = |i: usize| only.is_none_or(|o| o.contains(plan.steps[i].name()));
+        let applicability: Vec<Applicability> = plan
+            .steps
+            .iter()
+            .map(|s| self.applicability(&plan.name, s))
+            .collect();
+        let probed = |i: usize| {
+            selected(i) && !matches!(applicability[i], Applicability::NotApplicable { .. })
         };
-        (self.progress)(&Progress::Setup {
-            scenario: plan.name.clone(),
-        });
-        if let Err(e) = self.setup(ctx).await {
-            return plan
-                .steps
-                .iter()
-                .filter(|s| selected(s))
-                .map(|s| StepOutcome::error(&s.name, format!("setup failed: {e}")))
-                .collect();
-        }
+        // What a step that is not run reports: not applicable, or why it could not run.
+        let unrun = |i: usize, why: Option<&str>| {
+            let name = plan.steps[i].name();
+            let mut outcome = match why {
+                Some(why) if probed(i) => StepOutcome::error(name, why.to_string()),
+                _ => StepOutcome::not_applicable(name, applicability[i].clone()),
+            };
+            outcome.applicability = applicability[i].clone();
+            outcome
+        };
         let mut outcomes = Vec::new();
-        let mut broken: Option<String> = None;
-        for step in &plan.steps[..=last] {
-            if let Some(why) = &broken {
-                if selected(step) {
-                    outcomes.push(StepOutcome::error(&step.name, format!("not run: {why}")));
-                }
-                continue;
-            }
-            (self.progress)(&Progress::StepStarted {
-                scenario: plan.name.clone(),
-                step: step.name.clone(),
-            });
-            let started = Instant::now();
-            if let Err(e) = self.actions(ctx, step).await {
-                broken = Some(format!("the actions of step {} failed", step.name));
-                if selected(step) {
-                    outcomes.push(StepOutcome::error(
-                        &step.name,
-                        format!("actions failed: {e}"),
-                    ));
-                }
-                continue;
-            }
-            if !selected(step) {
-                continue;
-            }
-            let mut outcome = self.probe_step(ctx, step).await;
-            outcome.duration = started.elapsed();
+        let report = |outcomes: &mut Vec<StepOutcome>,
+                      observe: &mut dyn FnMut(StepEvent<'_>) -> ControlFlow<()>,
+                      i: usize,
+                      outcome: StepOutcome| {
+            let step = &plan.steps[i];
             (self.progress)(&Progress::StepFinished {
                 scenario: plan.name.clone(),
                 outcome: Box::new(outcome.clone()),
             });
+            let flow = observe(StepEvent::Finished(step, &outcome));
             outcomes.push(outcome);
+            flow
+        };
+        // Nothing after the last step that is probed needs to run.
+        let last = (0..plan.steps.len()).rev().find(|&i| probed(i));
+        let mut from = 0;
+        let mut broken: Option<String> = None;
+        if let Some(last) = last {
+            (self.progress)(&Progress::Setup {
+                scenario: plan.name.clone(),
+            });
+            match self.setup(ctx).await {
+                Err(e) => broken = Some(format!("setup failed: {e}")),
+                Ok(()) => {
+                    for (i, step) in plan.steps[..=last].iter().enumerate() {
+                        from = i + 1;
+                        (self.progress)(&Progress::StepStarted {
+                            scenario: plan.name.clone(),
+                            step: step.name().to_string(),
+                        });
+                        let _ = observe(StepEvent::Starting(step));
+                        let started = Instant::now();
+                        let outcome = match self.actions(ctx, step).await {
+                            Err(e) => {
+                                broken = Some(format!(
+                                    "not run: the actions of step {} failed",
+                                    step.name()
+                                ));
+                                unrun(i, Some(&format!("actions failed: {e}")))
+                            }
+                            Ok(()) if !selected(i) => continue,
+                            Ok(()) if !probed(i) => unrun(i, None),
+                            Ok(()) => {
+                                let mut outcome = self.probe_step(ctx, step).await;
+                                outcome.applicability = applicability[i].clone();
+                                outcome
+                            }
+                        };
+                        let outcome = StepOutcome {
+                            duration: started.elapsed(),
+                            ..outcome
+                        };
+                        let flow = if selected(i) {
+                            report(&mut outcomes, observe, i, outcome)
+                        } else {
+                            ControlFlow::Continue(())
+                        };
+                        if flow.is_break() {
+                            return outcomes;
+                        }
+                        if broken.is_some() {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        for i in (from..plan.steps.len()).filter(|&i| selected(i)) {
+            if report(&mut outcomes, observe, i, unrun(i, broken.as_deref())).is_break() {
+                break;
+            }
         }
         outcomes
     }
@@ -537,13 +633,6 @@ impl<C: ClusterOps, P: ProbeBatch> Runner<C, P> {
             .docs
             .extend(docs.iter().cloned());
         self.cluster.apply(docs).await?;
-        {
-            let mut current = ctx.docs.lock().expect("lock");
-            for doc in docs {
-                current.retain(|d| !same_object(d, doc));
-                current.push(doc.clone());
-            }
-        }
         let endpoints = workload_endpoints(docs);
         futures::future::try_join_all(
             endpoints
@@ -558,13 +647,7 @@ impl<C: ClusterOps, P: ProbeBatch> Runner<C, P> {
         for action in &step.actions {
             match action {
                 PlannedAction::Apply(docs) => self.apply(ctx, docs).await?,
-                PlannedAction::Delete(docs) => {
-                    self.cluster.delete(docs).await?;
-                    ctx.docs
-                        .lock()
-                        .expect("lock")
-                        .retain(|d| !docs.iter().any(|x| same_object(d, x)));
-                }
+                PlannedAction::Delete(docs) => self.cluster.delete(docs).await?,
                 PlannedAction::LabelNamespace {
                     namespace,
                     set,
@@ -579,17 +662,11 @@ impl<C: ClusterOps, P: ProbeBatch> Runner<C, P> {
                     set,
                     remove,
                 } => {
-                    let endpoint = ctx.endpoint(&ctx.model()?, endpoint)?;
                     self.cluster
-                        .label_pods(&endpoint, LabelChange { set, remove })
+                        .label_pods(endpoint, LabelChange { set, remove })
                         .await?
                 }
-                PlannedAction::WaitRollout(keys) => {
-                    let model = ctx.model()?;
-                    let endpoints = keys
-                        .iter()
-                        .map(|k| ctx.endpoint(&model, k))
-                        .collect::<Result<Vec<_>, _>>()?;
+                PlannedAction::WaitRollout(endpoints) => {
                     futures::future::try_join_all(
                         endpoints
                             .iter()
@@ -665,7 +742,7 @@ impl<C: ClusterOps, P: ProbeBatch> Runner<C, P> {
             pending.retain(|&i| !cells[i].matches_last());
             (self.progress)(&Progress::Round {
                 scenario: ctx.plan.name.clone(),
-                step: step.name.clone(),
+                step: step.name().to_string(),
                 round: rounds,
                 probed,
                 differing: pending.len(),
@@ -687,7 +764,8 @@ impl<C: ClusterOps, P: ProbeBatch> Runner<C, P> {
         let outcomes: Vec<CellOutcome> = cells.iter().map(Cell::outcome).collect();
         let (verdict, reason) = judge(&outcomes);
         StepOutcome {
-            name: step.name.clone(),
+            name: step.name().to_string(),
+            applicability: Applicability::Applicable,
             verdict,
             reason,
             cells: outcomes,
@@ -703,22 +781,22 @@ impl<C: ClusterOps, P: ProbeBatch> Runner<C, P> {
     /// Resolves every probe of a step into cells (sources × targets); probes that cannot be
     /// resolved become one cell holding the error.
     async fn resolve_cells(&self, ctx: &ScenarioCtx<'_>, step: &StepPlan) -> Vec<Cell> {
-        let model = ctx.model();
-        let mut pods: HashMap<String, Result<Vec<PodInfo>, String>> = HashMap::new();
+        let mut pods = PodCache::new();
         let mut cells = Vec::new();
-        for planned in &step.probes {
+        for planned in &step.planned.probes {
             let probe = &planned.probe;
-            let sources = match probe.from.as_str() {
-                "outside" => Ok(vec![Source::Outside]),
-                key => self
-                    .pods_of(ctx, &model, &mut pods, key)
+            let sources = match &planned.client {
+                Client::Outside => Ok(vec![Source::Outside]),
+                Client::Endpoint(key) => self
+                    .pods_of(ctx, step, &mut pods, key)
                     .await
                     .map(|p| p.into_iter().map(Source::Pod).collect()),
             };
-            let targets = self.targets(ctx, &model, &mut pods, probe).await;
-            let (sources, targets) = match (sources, targets) {
-                (Ok(s), Ok(t)) => (s, t),
-                (Err(e), _) | (_, Err(e)) => {
+            let targets = self.targets(ctx, step, &mut pods, planned).await;
+            let resolved = probe_kind(planned).and_then(|kind| Ok((kind, sources?, targets?)));
+            let (kind, sources, targets) = match resolved {
+                Ok(r) => r,
+                Err(e) => {
                     cells.push(Cell {
                         from: probe.from.clone(),
                         to: probe.to.clone(),
@@ -732,9 +810,8 @@ impl<C: ClusterOps, P: ProbeBatch> Runner<C, P> {
                             port: probe.port,
                             timeout: self.options.probe_timeout,
                         },
-                        host_header: String::new(),
                         expected: planned.expected,
-                        why: planned.why.clone(),
+                        why: Some(planned.reason.clone()),
                         history: vec![(Outcome::Error(e), String::new())],
                     });
                     continue;
@@ -755,14 +832,13 @@ impl<C: ClusterOps, P: ProbeBatch> Runner<C, P> {
                         target: target.description.clone(),
                         spec: ProbeSpec {
                             id,
-                            kind: target.kind.clone(),
+                            kind: kind.clone(),
                             host: target.host.clone(),
                             port: target.port,
                             timeout: self.options.probe_timeout,
                         },
-                        host_header: target.host_header.clone(),
                         expected: planned.expected,
-                        why: planned.why.clone(),
+                        why: Some(planned.reason.clone()),
                         history: Vec::new(),
                     });
                 }
@@ -775,16 +851,18 @@ impl<C: ClusterOps, P: ProbeBatch> Runner<C, P> {
     async fn pods_of(
         &self,
         ctx: &ScenarioCtx<'_>,
-        model: &Result<Cluster, ClusterError>,
-        cache: &mut HashMap<String, Result<Vec<PodInfo>, String>>,
+        step: &StepPlan,
+        cache: &mut PodCache,
         key: &str,
     ) -> Result<Vec<PodInfo>, String> {
         if let Some(found) = cache.get(key) {
             return found.clone();
         }
         let found = async {
-            let model = model.as_ref().map_err(|e| e.to_string())?;
-            let endpoint = ctx.endpoint(model, key).map_err(|e| e.to_string())?;
+            let endpoint = ctx
+                .plan
+                .endpoint(step, key)
+                .ok_or_else(|| format!("endpoint {key} does not exist at step {}", step.name()))?;
             let mut pods = self
                 .cluster
                 .ready_pods(&endpoint)
@@ -803,157 +881,103 @@ impl<C: ClusterOps, P: ProbeBatch> Runner<C, P> {
         found
     }
 
-    /// The addresses a probe's `to` stands for.
+    /// The addresses a probe's packets go to, as the planner resolved its target.
     async fn targets(
         &self,
         ctx: &ScenarioCtx<'_>,
-        model: &Result<Cluster, ClusterError>,
-        cache: &mut HashMap<String, Result<Vec<PodInfo>, String>>,
-        probe: &Probe,
+        step: &StepPlan,
+        cache: &mut PodCache,
+        planned: &PlannedProbe,
     ) -> Result<Vec<Target>, String> {
-        use crate::scenario::format::ProbeKind as K;
-        let http = |path: Option<&str>| ProbeKind::Http {
-            method: probe.method.clone().unwrap_or_else(|| "GET".into()),
-            path: path
-                .map(String::from)
-                .or_else(|| probe.path.clone())
-                .unwrap_or_else(|| "/".into()),
-        };
-        let kind = match probe.kind {
-            K::Tcp => ProbeKind::Tcp,
-            K::Udp => ProbeKind::Udp,
-            K::Sctp => ProbeKind::Sctp,
-            K::Icmp => ProbeKind::Icmp,
-            K::Http => http(None),
-            K::Dns => {
-                let name = probe.to.strip_prefix("dns:").ok_or_else(|| {
-                    format!("a dns probe needs `to: dns:NAME`, not `{}`", probe.to)
-                })?;
-                return Ok(vec![Target {
-                    kind: ProbeKind::Dns {
-                        name: name.to_string(),
-                    },
-                    host: String::new(),
-                    port: None,
-                    description: probe.to.clone(),
-                    host_header: String::new(),
-                }]);
-            }
-        };
-        let outside = probe.from == "outside";
-        if outside && !matches!(kind, ProbeKind::Http { .. }) {
-            return Err("probes from outside are HTTP only".into());
-        }
-        if let Some(path) = probe.to.strip_prefix("ingress:") {
-            let kind = http(Some(path));
-            let host_header = model
-                .as_ref()
-                .ok()
-                .and_then(|m| {
-                    m.ingress_routes
-                        .iter()
-                        .find(|r| path.starts_with(&r.path))
-                        .and_then(|r| r.host.clone())
-                })
-                .unwrap_or_else(|| "localhost".into());
-            if outside {
-                let address = self.outside.address();
-                return Ok(vec![Target {
-                    kind,
-                    host: address.ip().to_string(),
-                    port: Some(address.port()),
-                    description: format!("ingress {address}{path}"),
-                    host_header,
-                }]);
-            }
-            let (ns, name) = self
-                .options
-                .ingress_service
-                .split_once('/')
-                .ok_or("the ingress controller's Service must be namespace/name")?;
-            let service = self
-                .cluster
-                .service(ns, name)
-                .await
-                .map_err(|e| e.to_string())?;
-            let ip = service
-                .cluster_ip
-                .ok_or_else(|| format!("Service {ns}/{name} has no ClusterIP"))?;
-            let port = probe.port.unwrap_or(80);
-            return Ok(vec![Target {
-                kind,
-                host: ip.to_string(),
-                port: Some(port),
-                description: format!("ingress svc:{ns}/{name} {ip}:{port}{path}"),
-                host_header,
-            }]);
-        }
-        if outside {
-            return Err(format!(
-                "probes from outside go to `ingress:/PATH`, not `{}`",
-                probe.to
-            ));
-        }
-        if probe.port.is_none() && kind != ProbeKind::Icmp {
-            return Err(format!(
-                "a probe to `{}` needs a port (only icmp and dns probes have none)",
-                probe.to
-            ));
-        }
-        let with_port = |host: String| match probe.port {
+        let with_port = |host: &str, port: Option<u16>| match port {
             Some(p) => format!("{host}:{p}"),
-            None => host,
+            None => host.to_string(),
         };
-        if let Some(svc) = probe.to.strip_prefix("svc:") {
-            let (ns, name) = svc
-                .split_once('/')
-                .ok_or_else(|| format!("`{}`: expected svc:namespace/name", probe.to))?;
+        let service_ip = |namespace: String, name: String| async move {
             let service = self
                 .cluster
-                .service(ns, name)
+                .service(&namespace, &name)
                 .await
                 .map_err(|e| e.to_string())?;
-            let ip = service
+            service
                 .cluster_ip
-                .ok_or_else(|| format!("Service {ns}/{name} is headless (no ClusterIP)"))?;
-            if let Some(port) = probe.port
-                && !service.ports.iter().any(|p| p.port == port)
-            {
-                return Err(format!("Service {ns}/{name} has no port {port}"));
-            }
-            return Ok(vec![Target {
-                kind,
-                host: ip.to_string(),
-                port: probe.port,
-                description: format!("{} {}", probe.to, with_port(ip.to_string())),
-                host_header: String::new(),
-            }]);
-        }
-        if let Some(address) = probe.to.strip_prefix("ip:") {
-            return Ok(vec![Target {
-                kind,
-                host: address.to_string(),
-                port: probe.port,
-                description: with_port(address.to_string()),
-                host_header: String::new(),
-            }]);
-        }
-        let pods = self.pods_of(ctx, model, cache, &probe.to).await?;
-        pods.into_iter()
-            .map(|p| {
-                let ip = p
-                    .ips
-                    .first()
-                    .ok_or_else(|| format!("pod {} has no IP", p.pod))?;
-                Ok(Target {
-                    kind: kind.clone(),
-                    host: ip.to_string(),
-                    port: probe.port,
-                    description: format!("{} {}", p.pod, with_port(ip.to_string())),
-                    host_header: String::new(),
+                .map(|ip| (service, ip))
+                .ok_or_else(|| format!("Service {namespace}/{name} is headless (no ClusterIP)"))
+        };
+        let pod_targets = |pods: Vec<PodInfo>, port: Option<u16>, suffix: &str| {
+            pods.into_iter()
+                .map(|p| {
+                    let ip = p
+                        .ips
+                        .first()
+                        .ok_or_else(|| format!("pod {} has no IP", p.pod))?
+                        .to_string();
+                    Ok(Target {
+                        description: format!("{} {}{suffix}", p.pod, with_port(&ip, port)),
+                        host: ip,
+                        port,
+                    })
                 })
-            })
-            .collect()
+                .collect::<Result<Vec<_>, String>>()
+        };
+        match &planned.resolution {
+            Resolution::Endpoint { endpoint, port, .. } => {
+                let pods = self.pods_of(ctx, step, cache, endpoint).await?;
+                pod_targets(pods, *port, "")
+            }
+            Resolution::Service { service, port, .. } => {
+                let (namespace, name) = service
+                    .split_once('/')
+                    .ok_or_else(|| format!("`{service}` is not namespace/name"))?;
+                let (info, ip) = service_ip(namespace.to_string(), name.to_string()).await?;
+                if !info.ports.iter().any(|p| p.port == *port) {
+                    return Err(format!("Service {service} has no port {port}"));
+                }
+                let host = ip.to_string();
+                Ok(vec![Target {
+                    description: format!("svc:{service} {}", with_port(&host, Some(*port))),
+                    host,
+                    port: Some(*port),
+                }])
+            }
+            Resolution::External { ip, port, .. } => {
+                let host = ip.to_string();
+                Ok(vec![Target {
+                    description: with_port(&host, *port),
+                    host,
+                    port: *port,
+                }])
+            }
+            Resolution::Dns { name, .. } => {
+                let (_, ip) =
+                    service_ip(DNS_NAMESPACE.to_string(), DNS_SERVICE.to_string()).await?;
+                Ok(vec![Target {
+                    description: format!("dns:{name} via {DNS_NAMESPACE}/{DNS_SERVICE} {ip}"),
+                    host: ip.to_string(),
+                    port: None,
+                }])
+            }
+            Resolution::Ingress {
+                path,
+                controller,
+                controller_port,
+                ..
+            } => match planned.client {
+                Client::Outside => {
+                    let address = self.outside.address();
+                    Ok(vec![Target {
+                        description: format!(
+                            "ingress {address}{path} (planned via {controller}:{controller_port})"
+                        ),
+                        host: address.ip().to_string(),
+                        port: Some(address.port()),
+                    }])
+                }
+                Client::Endpoint(_) => Err(format!(
+                    "`ingress:{path}` is probed from outside the cluster, not from a pod"
+                )),
+            },
+        }
     }
 
     /// Probes the cells `which`, one exec per source pod (or per cell), and records what each
@@ -963,7 +987,7 @@ impl<C: ClusterOps, P: ProbeBatch> Runner<C, P> {
         let mut by_pod: BTreeMap<PodRef, usize> = BTreeMap::new();
         for &i in which {
             let cell = &cells[i];
-            let entry = (i, cell.spec.clone(), cell.host_header.clone());
+            let entry = (i, cell.spec.clone());
             match &cell.source {
                 Source::Pod(pod) if self.options.batching == Batching::PerSource => {
                     match by_pod.get(&pod.pod) {
@@ -985,9 +1009,10 @@ impl<C: ClusterOps, P: ProbeBatch> Runner<C, P> {
             }
         }
         // Slowest first: a batch with a probe expected to time out takes the full timeout, so
-        // starting those first packs the rounds best within the exec limit.
+        // starting those first lets the quick batches fill the slots they leave, instead of a
+        // slow batch waiting for a slot behind quick ones.
         let slow = |job: &Job| {
-            job.cells.iter().any(|(i, _, _)| {
+            job.cells.iter().any(|(i, _)| {
                 cells[*i].expected == Expectation::Blocked
                     || cells[*i]
                         .history
@@ -1016,7 +1041,7 @@ impl<C: ClusterOps, P: ProbeBatch> Runner<C, P> {
             observations: job
                 .cells
                 .iter()
-                .map(|(i, _, _)| (*i, Outcome::Error(message.clone()), String::new()))
+                .map(|(i, _)| (*i, Outcome::Error(message.clone()), String::new()))
                 .collect(),
             execs,
         };
@@ -1024,12 +1049,19 @@ impl<C: ClusterOps, P: ProbeBatch> Runner<C, P> {
             Source::Pod(pod) => pod,
             Source::Outside => {
                 let mut observations = Vec::new();
-                for (i, spec, host) in &job.cells {
+                for (i, spec) in &job.cells {
                     let ProbeKind::Http { method, path } = &spec.kind else {
+                        observations.push((
+                            *i,
+                            Outcome::Error("probes from outside are HTTP only".into()),
+                            String::new(),
+                        ));
                         continue;
                     };
-                    let (outcome, detail) =
-                        self.outside.http(method, path, host, spec.timeout).await;
+                    let (outcome, detail) = self
+                        .outside
+                        .http(method.as_str(), path, OUTSIDE_HOST, spec.timeout)
+                        .await;
                     observations.push((*i, outcome, detail));
                 }
                 return JobResult {
@@ -1043,21 +1075,20 @@ impl<C: ClusterOps, P: ProbeBatch> Runner<C, P> {
             Ok(found) => found,
             Err(e) => return fail_all(format!("cannot probe from {}: {e}", pod.pod), 0),
         };
-        let specs: Vec<ProbeSpec> = job.cells.iter().map(|(_, s, _)| s.clone()).collect();
-        let command = match self.probes.command(&specs, tool) {
-            Ok(c) => c,
-            Err(e) => return fail_all(format!("cannot build the probe batch: {e}"), 0),
-        };
+        let specs: Vec<ProbeSpec> = job.cells.iter().map(|(_, s)| s.clone()).collect();
         let timeout = specs.iter().map(|s| s.timeout).max().unwrap_or_default() + EXEC_SLACK;
         let output = match self
             .cluster
-            .exec(&pod.pod, &container, &command, timeout)
+            .run_probes(&pod.pod, &container, &specs, tool, timeout)
             .await
         {
             Ok(o) => o,
+            Err(ClusterError::Probe(e)) => {
+                return fail_all(format!("cannot build the probe batch: {e}"), 0);
+            }
             Err(e) => return fail_all(e.to_string(), 1),
         };
-        let results = match self.probes.parse(&output.stdout, &specs) {
+        let results = match parse_output(&output.stdout, &specs) {
             Ok(r) => r,
             Err(e) => {
                 return fail_all(
@@ -1070,13 +1101,13 @@ impl<C: ClusterOps, P: ProbeBatch> Runner<C, P> {
                 );
             }
         };
-        let by_id: HashMap<&str, &probe::ProbeResult> =
+        let by_id: HashMap<&str, &ProbeResult> =
             results.iter().map(|r| (r.id.as_str(), r)).collect();
         JobResult {
             observations: job
                 .cells
                 .iter()
-                .map(|(i, spec, _)| match by_id.get(spec.id.as_str()) {
+                .map(|(i, spec)| match by_id.get(spec.id.as_str()) {
                     Some(r) => (*i, r.outcome.clone(), r.detail.clone()),
                     None => (
                         *i,
@@ -1160,16 +1191,6 @@ impl<C: ClusterOps, P: ProbeBatch> Runner<C, P> {
             .map_err(|e| e.to_string())?;
         Ok((PROBE_CONTAINER.to_string(), probe_tool))
     }
-}
-
-/// A resolved probe target.
-#[derive(Debug, Clone)]
-struct Target {
-    kind: ProbeKind,
-    host: String,
-    port: Option<u16>,
-    description: String,
-    host_header: String,
 }
 
 /// The verdict on a step's cells, and why.

@@ -1,22 +1,12 @@
-//! What a run found: per cell, per step, per scenario.
+//! What a run found: per cell, per step, per scenario; and how a step reads on the CNI it ran
+//! on ([`StepOutcome::result`], the `results.json` entry).
 
 use std::time::Duration;
 
-use serde::{Serialize, Serializer};
-
-use super::probe::Outcome;
+use crate::probe::Outcome;
+use crate::provision::cni::Applicability;
+use crate::report::results::{ScenarioResult, StepResult, StepStatus};
 use crate::scenario::format::Expectation;
-
-fn secs<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64((d.as_secs_f64() * 1000.0).round() / 1000.0)
-}
-
-fn opt_secs<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-    match d {
-        Some(d) => secs(d, s),
-        None => s.serialize_none(),
-    }
-}
 
 /// Whether an observation is what was expected: `Allowed` is any connection (any HTTP status
 /// included), `Blocked` a timeout, `Status(n)` exactly that HTTP status.
@@ -35,7 +25,7 @@ pub fn connected(observed: &Outcome) -> bool {
 }
 
 /// One probe's result: one source pod (or the harness, from outside) to one target.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CellOutcome {
     /// The client as the scenario names it (`ns/name` or `outside`).
     pub from: String,
@@ -120,9 +110,8 @@ impl CellOutcome {
     }
 }
 
-/// The verdict on a step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+/// The verdict on what a step observed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StepVerdict {
     /// Every probe observed what was expected, consistently.
     Pass,
@@ -133,13 +122,18 @@ pub enum StepVerdict {
     NotEnforced,
     /// The step could not be run (its actions failed, or an earlier step's did).
     Error,
+    /// The step's probes were not run: the CNI lacks a capability it requires (its actions
+    /// were, for the steps after it).
+    NotApplicable,
 }
 
 /// What one step found.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StepOutcome {
     /// The step's name.
     pub name: String,
+    /// How the step applies to the CNI under test ([`Applicability::Applicable`] without one).
+    pub applicability: Applicability,
     /// The verdict.
     pub verdict: StepVerdict,
     /// The verdict in words.
@@ -155,10 +149,8 @@ pub struct StepOutcome {
     /// Whether a confirmation pass was made (only after re-probing).
     pub confirmed: bool,
     /// How long until every cell first matched, if it did.
-    #[serde(serialize_with = "opt_secs")]
     pub converged_after: Option<Duration>,
     /// How long the step took (actions, probing).
-    #[serde(serialize_with = "secs")]
     pub duration: Duration,
 }
 
@@ -167,6 +159,7 @@ impl StepOutcome {
     pub fn error(name: &str, reason: String) -> StepOutcome {
         StepOutcome {
             name: name.to_string(),
+            applicability: Applicability::Applicable,
             verdict: StepVerdict::Error,
             reason,
             cells: Vec::new(),
@@ -179,14 +172,82 @@ impl StepOutcome {
         }
     }
 
+    /// A step whose probes were not run because the CNI lacks what it requires.
+    pub fn not_applicable(name: &str, applicability: Applicability) -> StepOutcome {
+        StepOutcome {
+            reason: applicability.to_string(),
+            applicability,
+            verdict: StepVerdict::NotApplicable,
+            ..StepOutcome::error(name, String::new())
+        }
+    }
+
     /// Whether the step passed.
     pub fn passed(&self) -> bool {
         self.verdict == StepVerdict::Pass
     }
+
+    /// Whether some probe of the step expects to be blocked.
+    fn expects_blocking(&self) -> bool {
+        self.cells
+            .iter()
+            .any(|c| c.expected == Expectation::Blocked)
+    }
+
+    /// How the step reads on the CNI it ran on, as `results.json` records it:
+    /// - not applicable: its probes were skipped, the missing capability (and issue) given;
+    /// - a pass is a pass (on a CNI that enforces no policy too, see [`StepOutcome::warning`]);
+    /// - on a known deviation, a failure (or "not enforced") is the deviation, with its issue;
+    /// - on a CNI that enforces no policy, "not enforced" is what is expected;
+    /// - anything else that is not a pass (a wrong cell, policy not enforced where it should be,
+    ///   a step that could not run) is a failure.
+    pub fn result(&self) -> StepResult {
+        let result = |status, reason: &str, issue_url: Option<&str>| StepResult {
+            name: self.name.clone(),
+            status,
+            reason: (!reason.is_empty()).then(|| reason.to_string()),
+            issue_url: issue_url.map(str::to_string),
+        };
+        match (&self.applicability, self.verdict) {
+            (Applicability::NotApplicable { missing, issue_url }, _) => {
+                let names: Vec<&str> = missing.iter().map(|c| c.name()).collect();
+                result(
+                    StepStatus::NotApplicable,
+                    &format!("needs {}", names.join(", ")),
+                    *issue_url,
+                )
+            }
+            (_, StepVerdict::Pass) => {
+                result(StepStatus::Pass, &self.warning().unwrap_or_default(), None)
+            }
+            (Applicability::KnownDeviation(d), StepVerdict::Fail | StepVerdict::NotEnforced) => {
+                result(
+                    StepStatus::KnownDeviation,
+                    &format!("{}: {}", d.summary, self.reason),
+                    Some(d.issue_url),
+                )
+            }
+            (Applicability::NotEnforced, StepVerdict::NotEnforced) => {
+                result(StepStatus::NotEnforced, &self.reason, None)
+            }
+            _ => result(StepStatus::Fail, &self.reason, None),
+        }
+    }
+
+    /// Why a pass is surprising: the CNI enforces no NetworkPolicy, yet the probes expected to
+    /// be blocked were.
+    pub fn warning(&self) -> Option<String> {
+        (self.applicability == Applicability::NotEnforced
+            && self.verdict == StepVerdict::Pass
+            && self.expects_blocking())
+        .then(|| {
+            "passed although the CNI enforces no NetworkPolicy: something else blocked the probes expected to be blocked".to_string()
+        })
+    }
 }
 
 /// What one scenario found.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ScenarioOutcome {
     /// The scenario's name.
     pub name: String,
@@ -197,7 +258,6 @@ pub struct ScenarioOutcome {
     /// What could not be cleaned up.
     pub cleanup_errors: Vec<String>,
     /// How long it took.
-    #[serde(serialize_with = "secs")]
     pub duration: Duration,
 }
 
@@ -205,6 +265,26 @@ impl ScenarioOutcome {
     /// Whether every step passed and cleanup succeeded.
     pub fn passed(&self) -> bool {
         self.steps.iter().all(StepOutcome::passed) && self.cleanup_errors.is_empty()
+    }
+
+    /// Whether nothing failed on the CNI it ran on (see [`StepOutcome::result`]) and cleanup
+    /// succeeded: every step passed, or was not applicable, a known deviation, or not enforced
+    /// where nothing is.
+    pub fn ok(&self) -> bool {
+        self.cleanup_errors.is_empty()
+            && self
+                .steps
+                .iter()
+                .all(|s| s.result().status != StepStatus::Fail)
+    }
+
+    /// The scenario's entry in `results.json`.
+    pub fn result(&self) -> ScenarioResult {
+        ScenarioResult {
+            name: self.name.clone(),
+            title: self.title.clone(),
+            steps: self.steps.iter().map(StepOutcome::result).collect(),
+        }
     }
 
     /// The step called `name`.

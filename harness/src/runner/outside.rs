@@ -10,7 +10,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use super::probe::Outcome;
+use crate::probe::Outcome;
 
 /// An HTTP client for outside probes.
 #[derive(Debug, Clone)]

@@ -1,49 +1,37 @@
 //! A run's results for people (truth tables: expected, observed, diff, with each wrong cell
-//! explained) and for machines (JSON, JUnit XML).
+//! explained; a summary with each step's status on the CNI under test) and for machines
+//! (`results.json` in the [`crate::report::results`] format that `netpol-harness matrix` reads,
+//! and JUnit XML with each non-passing step's tables).
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::Path;
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
-use serde::Serialize;
 
 use super::outcome::{CellOutcome, ScenarioOutcome, StepOutcome, StepVerdict, connected};
-use super::probe::Outcome;
+use crate::probe::Outcome;
+use crate::report::results::{RESULTS_FILE, ResultsError, RunResults, StepStatus};
 use crate::report::truth_table::abbreviate;
 use crate::scenario::format::Expectation;
 
-/// Everything `--report DIR` writes to `results.json`.
-#[derive(Debug, Clone, Serialize)]
-pub struct RunReport<'a> {
-    /// The harness's version.
-    pub harness_version: &'static str,
-    /// The run's id (the `netpol-harness/run` label value).
-    pub run_id: String,
-    /// The CNI under test, as the user named it.
-    pub cni: Option<String>,
-    /// The kubeconfig context.
-    pub context: String,
-    /// The API server's version.
-    pub server_version: Option<String>,
-    /// Every scenario's outcome.
-    pub scenarios: &'a [ScenarioOutcome],
-}
+/// The file the JUnit XML is written to, next to `results.json`.
+pub const JUNIT_FILE: &str = "junit.xml";
 
 /// Why a report could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
-    /// A file could not be written.
+    /// `results.json` could not be written.
+    #[error(transparent)]
+    Results(#[from] ResultsError),
+    /// The JUnit XML could not be written.
     #[error("writing {path}: {message}")]
-    Write {
+    Junit {
         /// The file.
         path: String,
         /// What failed.
         message: String,
     },
-    /// The report could not be serialized.
-    #[error("serializing the report: {0}")]
-    Serialize(String),
 }
 
 fn verdict_word(v: StepVerdict) -> &'static str {
@@ -52,6 +40,17 @@ fn verdict_word(v: StepVerdict) -> &'static str {
         StepVerdict::Fail => "FAIL",
         StepVerdict::NotEnforced => "NOT ENFORCED",
         StepVerdict::Error => "ERROR",
+        StepVerdict::NotApplicable => "N/A",
+    }
+}
+
+fn status_word(s: StepStatus) -> &'static str {
+    match s {
+        StepStatus::Pass => "PASS",
+        StepStatus::Fail => "FAIL",
+        StepStatus::NotApplicable => "N/A",
+        StepStatus::KnownDeviation => "KNOWN DEVIATION",
+        StepStatus::NotEnforced => "NOT ENFORCED",
     }
 }
 
@@ -148,7 +147,10 @@ pub fn render_step(scenario: &str, step: &StepOutcome) -> String {
         verdict_word(step.verdict),
         step.reason
     );
-    if step.verdict == StepVerdict::Error {
+    if matches!(
+        step.verdict,
+        StepVerdict::Error | StepVerdict::NotApplicable
+    ) {
         return out;
     }
     let _ = writeln!(
@@ -231,55 +233,84 @@ pub fn render_step(scenario: &str, step: &StepOutcome) -> String {
     out
 }
 
-/// One line per step and the totals.
+/// One line per step with its status on the CNI under test (and the verdict's reason), the
+/// cleanup failures, and the totals per status.
 pub fn render_summary(outcomes: &[ScenarioOutcome]) -> String {
     let mut out = String::from("summary:\n");
-    let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
+    let mut counts: BTreeMap<StepStatus, usize> = BTreeMap::new();
     for s in outcomes {
         for step in &s.steps {
-            *counts.entry(verdict_word(step.verdict)).or_default() += 1;
+            let result = step.result();
+            *counts.entry(result.status).or_default() += 1;
             let _ = writeln!(
                 out,
                 "  {:<12} {}::{} — {}",
-                verdict_word(step.verdict),
+                status_word(result.status),
                 s.name,
                 step.name,
-                step.reason
+                result.reason.as_deref().unwrap_or(&step.reason)
             );
         }
         for e in &s.cleanup_errors {
             let _ = writeln!(out, "  {:<12} {} cleanup — {e}", "CLEANUP", s.name);
         }
     }
-    let _ = writeln!(
-        out,
-        "steps: {} pass, {} fail, {} not enforced, {} error",
-        counts.get("PASS").unwrap_or(&0),
-        counts.get("FAIL").unwrap_or(&0),
-        counts.get("NOT ENFORCED").unwrap_or(&0),
-        counts.get("ERROR").unwrap_or(&0)
-    );
+    let totals: Vec<String> = StepStatus::ALL
+        .iter()
+        .map(|s| format!("{} {}", counts.get(s).unwrap_or(&0), s.label()))
+        .collect();
+    let _ = writeln!(out, "steps: {}", totals.join(", "));
     out
 }
 
-/// The JUnit XML of a run: one suite per scenario, one test case per step (`scenario::step`).
-pub fn junit(report: &RunReport<'_>) -> Result<String, ReportError> {
+/// What `results.json` records of a run on `cni` (with `cluster`, the kind cluster's name).
+pub fn results(cni: &str, cluster: Option<String>, outcomes: &[ScenarioOutcome]) -> RunResults {
+    RunResults {
+        cluster,
+        scenarios: outcomes.iter().map(ScenarioOutcome::result).collect(),
+        ..RunResults::new(cni)
+    }
+}
+
+/// The JUnit XML of a run: one suite per scenario, one test case per step (`scenario::step`):
+/// a failure carries the step's tables; a step that was not applicable, a known deviation, or
+/// not enforced on a CNI that enforces nothing is skipped, with why.
+pub fn junit(outcomes: &[ScenarioOutcome]) -> Result<String, String> {
     let mut junit = Report::new("netpol-harness");
-    for s in report.scenarios {
+    for s in outcomes {
         let mut suite = TestSuite::new(s.name.as_str());
         suite.set_time(s.duration);
         for step in &s.steps {
-            let status = match step.verdict {
-                StepVerdict::Pass => TestCaseStatus::success(),
-                verdict => {
-                    let kind = if verdict == StepVerdict::Error {
+            let result = step.result();
+            let message = format!(
+                "{}: {}",
+                status_word(result.status),
+                result.reason.as_deref().unwrap_or(&step.reason)
+            );
+            let status = match result.status {
+                StepStatus::Pass => TestCaseStatus::success(),
+                StepStatus::Fail => {
+                    let kind = if step.verdict == StepVerdict::Error {
                         NonSuccessKind::Error
                     } else {
                         NonSuccessKind::Failure
                     };
                     let mut status = TestCaseStatus::non_success(kind);
-                    status.set_message(format!("{}: {}", verdict_word(verdict), step.reason));
+                    status.set_message(message);
                     status.set_description(render_step(&s.name, step));
+                    status
+                }
+                StepStatus::NotApplicable
+                | StepStatus::KnownDeviation
+                | StepStatus::NotEnforced => {
+                    let mut status = TestCaseStatus::skipped();
+                    match &result.issue_url {
+                        Some(url) => status.set_message(format!("{message} ({url})")),
+                        None => status.set_message(message),
+                    };
+                    if step.verdict != StepVerdict::NotApplicable {
+                        status.set_description(render_step(&s.name, step));
+                    }
                     status
                 }
             };
@@ -298,26 +329,23 @@ pub fn junit(report: &RunReport<'_>) -> Result<String, ReportError> {
         }
         junit.add_test_suite(suite);
     }
-    junit
-        .to_string()
-        .map_err(|e| ReportError::Serialize(e.to_string()))
+    junit.to_string().map_err(|e| e.to_string())
 }
 
-/// Writes `DIR/results.json` and `DIR/junit.xml`.
-pub fn write(dir: &Path, report: &RunReport<'_>) -> Result<(), ReportError> {
-    let write = |name: &str, text: String| {
-        let path = dir.join(name);
-        std::fs::create_dir_all(dir)
-            .and_then(|_| std::fs::write(&path, text))
-            .map_err(|e| ReportError::Write {
-                path: path.display().to_string(),
-                message: e.to_string(),
-            })
+/// Writes `DIR/results.json` (`results`) and `DIR/junit.xml` (from `outcomes`).
+pub fn write(
+    dir: &Path,
+    results: &RunResults,
+    outcomes: &[ScenarioOutcome],
+) -> Result<(), ReportError> {
+    results.write(&dir.join(RESULTS_FILE))?;
+    let path = dir.join(JUNIT_FILE);
+    let junit_error = |message: String| ReportError::Junit {
+        path: path.display().to_string(),
+        message,
     };
-    let json =
-        serde_json::to_string_pretty(report).map_err(|e| ReportError::Serialize(e.to_string()))?;
-    write("results.json", json + "\n")?;
-    write("junit.xml", junit(report)?)
+    let xml = junit(outcomes).map_err(junit_error)?;
+    std::fs::write(&path, xml).map_err(|e| junit_error(e.to_string()))
 }
 
 #[cfg(test)]
@@ -325,11 +353,18 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::provision::cni::Applicability;
 
-    fn step(name: &str, verdict: StepVerdict, observed: Outcome) -> StepOutcome {
+    fn step(
+        name: &str,
+        verdict: StepVerdict,
+        observed: Outcome,
+        applicability: Applicability,
+    ) -> StepOutcome {
         let expected = Expectation::Blocked;
         StepOutcome {
             name: name.into(),
+            applicability,
             verdict,
             reason: "reason".into(),
             cells: vec![CellOutcome {
@@ -345,7 +380,7 @@ mod tests {
                 detail: "3 ms".into(),
                 flapped: false,
                 history: vec![observed],
-                why: Some("oracle: blocked; ingress to x/b: denied".into()),
+                why: Some("ingress to x/b: denied".into()),
             }],
             rounds: 1,
             execs: 1,
@@ -357,45 +392,64 @@ mod tests {
     }
 
     #[test]
-    fn writes_json_and_junit_with_one_case_per_step() {
+    fn writes_results_json_for_matrix_and_junit_with_one_case_per_step() {
         let scenarios = vec![ScenarioOutcome {
             name: "s".into(),
             title: "S".into(),
             steps: vec![
-                step("good", StepVerdict::Pass, Outcome::Blocked),
-                step("bad", StepVerdict::NotEnforced, Outcome::Allowed),
+                step(
+                    "good",
+                    StepVerdict::Pass,
+                    Outcome::Blocked,
+                    Applicability::Applicable,
+                ),
+                step(
+                    "bad",
+                    StepVerdict::NotEnforced,
+                    Outcome::Allowed,
+                    Applicability::NotEnforced,
+                ),
+                step(
+                    "wrong",
+                    StepVerdict::Fail,
+                    Outcome::Allowed,
+                    Applicability::Applicable,
+                ),
             ],
             cleanup_errors: vec!["namespace x: forbidden".into()],
             duration: Duration::from_secs(3),
         }];
-        let report = RunReport {
-            harness_version: "0.1.0",
-            run_id: "r1".into(),
-            cni: Some("calico".into()),
-            context: "kind-calico".into(),
-            server_version: Some("v1.33.1".into()),
-            scenarios: &scenarios,
-        };
+        let results = results("flannel", Some("netpol".into()), &scenarios);
         let dir = tempfile::tempdir().unwrap();
-        write(dir.path(), &report).unwrap();
-        let json: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(dir.path().join("results.json")).unwrap(),
-        )
-        .unwrap();
-        assert_eq!(json["cni"], "calico");
-        assert_eq!(json["scenarios"][0]["steps"][1]["verdict"], "not-enforced");
+        write(dir.path(), &results, &scenarios).unwrap();
+        let text = std::fs::read_to_string(dir.path().join("results.json")).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(json["cni"], "flannel");
+        assert_eq!(json["cluster"], "netpol");
+        assert_eq!(json["harness_version"], env!("CARGO_PKG_VERSION"));
         assert_eq!(
-            json["scenarios"][0]["steps"][1]["cells"][0]["observed"]["outcome"],
-            "allowed"
+            json["scenarios"][0]["steps"][0],
+            serde_json::json!({"name": "good", "status": "pass"})
         );
-        assert_eq!(json["scenarios"][0]["steps"][0]["duration"], 1.5);
+        assert_eq!(json["scenarios"][0]["steps"][1]["status"], "not-enforced");
+        assert_eq!(json["scenarios"][0]["steps"][2]["status"], "fail");
+        assert_eq!(json["scenarios"][0]["steps"][2]["reason"], "reason");
+        // Exactly the format `matrix` reads.
+        assert_eq!(
+            RunResults::read(&dir.path().join("results.json")).unwrap(),
+            results
+        );
         let xml = std::fs::read_to_string(dir.path().join("junit.xml")).unwrap();
         assert!(xml.contains("name=\"s::good\""), "{xml}");
         assert!(xml.contains("name=\"s::bad\""), "{xml}");
         assert!(
-            xml.contains("<failure message=\"NOT ENFORCED: reason\""),
+            xml.contains("<skipped message=\"NOT ENFORCED: reason\""),
             "{xml}"
         );
+        assert!(xml.contains("<failure message=\"FAIL: reason\""), "{xml}");
+        // The failure carries the step's tables: the observed cell is allowed.
+        assert!(xml.contains("s::wrong — FAIL: reason"), "{xml}");
+        assert!(xml.contains("time=\"1.500\""), "{xml}");
         assert!(xml.contains("name=\"s::cleanup\""), "{xml}");
         assert!(xml.contains("<error message=\"cleanup failed\""), "{xml}");
     }
@@ -404,7 +458,12 @@ mod tests {
     fn tables_show_expected_observed_and_the_diff_with_explanations() {
         let text = render_step(
             "s",
-            &step("bad", StepVerdict::NotEnforced, Outcome::Allowed),
+            &step(
+                "bad",
+                StepVerdict::NotEnforced,
+                Outcome::Allowed,
+                Applicability::NotEnforced,
+            ),
         );
         assert!(
             text.starts_with("s::bad — NOT ENFORCED: reason\n"),
@@ -433,7 +492,10 @@ mod tests {
             ),
             "{text}"
         );
-        assert!(text.contains("why expected: oracle: blocked"), "{text}");
+        assert!(
+            text.contains("why expected: ingress to x/b: denied"),
+            "{text}"
+        );
         assert!(
             text.contains("not enforced: none of the 1 connections"),
             "{text}"
@@ -441,7 +503,12 @@ mod tests {
         let summary = render_summary(&[ScenarioOutcome {
             name: "s".into(),
             title: "S".into(),
-            steps: vec![step("bad", StepVerdict::NotEnforced, Outcome::Allowed)],
+            steps: vec![step(
+                "bad",
+                StepVerdict::NotEnforced,
+                Outcome::Allowed,
+                Applicability::NotEnforced,
+            )],
             cleanup_errors: vec![],
             duration: Duration::ZERO,
         }]);
@@ -450,8 +517,40 @@ mod tests {
             "{summary}"
         );
         assert!(
-            summary.contains("steps: 0 pass, 0 fail, 1 not enforced, 0 error"),
+            summary.contains(
+                "steps: 0 pass, 0 fail, 0 not applicable, 0 known deviation, 1 not enforced"
+            ),
             "{summary}"
+        );
+    }
+
+    #[test]
+    fn not_applicable_steps_are_one_line_and_skipped_in_junit() {
+        let missing = Applicability::NotApplicable {
+            missing: vec![crate::capability::Capability::CalicoCrds],
+            issue_url: None,
+        };
+        let na = StepOutcome::not_applicable("calico", missing);
+        assert_eq!(
+            render_step("s", &na),
+            "s::calico — N/A: not applicable: needs calico-crds\n"
+        );
+        let outcomes = [ScenarioOutcome {
+            name: "s".into(),
+            title: "S".into(),
+            steps: vec![na],
+            cleanup_errors: vec![],
+            duration: Duration::ZERO,
+        }];
+        let xml = junit(&outcomes).unwrap();
+        assert!(
+            xml.contains("<skipped message=\"N/A: needs calico-crds\""),
+            "{xml}"
+        );
+        assert!(
+            render_summary(&outcomes).contains("N/A          s::calico — needs calico-crds"),
+            "{}",
+            render_summary(&outcomes)
         );
     }
 }

@@ -1,26 +1,81 @@
 //! The runner on the simulated cluster: convergence, confirmation, non-vacuity, flapping,
-//! failures that must never pass, cleanup, and the exec budget.
+//! failures that must never pass, cleanup, the exec budget, CNI profiles — every plan built by
+//! the real loader and planner from a scenario folder.
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::*;
-use crate::analysis::Analysis;
-use crate::cluster::sim::{Call, Enforcement, Faults, Flaky, SimCluster, SimProbes};
-use crate::manifest::parse_str;
-use crate::oracle::ProbePort;
-use crate::scenario::format::ProbeKind as FormatKind;
-use plan::PlannedProbe;
+use crate::cluster::sim::{Call, Enforcement, Faults, Flaky, Latency, SimCluster};
+use crate::report::results::StepStatus;
+use crate::scenario::load_dir;
 
 const AGNHOST: &str = "registry.k8s.io/e2e-test-images/agnhost:2.66.1";
 
-fn docs(yaml: &str) -> Vec<Document> {
-    parse_str(Path::new("test.yaml"), yaml).unwrap()
+/// The runner's fixture scenarios.
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scenarios")
+}
+
+/// The real scenarios.
+fn scenarios() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
+}
+
+/// The plan of the scenario in `dir`, as `run` makes it (no remote manifests).
+fn plan_of(dir: &Path) -> ScenarioPlan {
+    let loaded = load_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    ScenarioPlan::new(&loaded, Vec::new()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A scenario folder written for one test.
+struct Fixture {
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        Fixture {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// Writes scenario `name` (its `scenario.yaml` is a header naming `requires`,
+    /// `namespaces` and `setup`, then `rest`) with its manifests `files`; returns its plan.
+    fn scenario(
+        &self,
+        name: &str,
+        requires: &str,
+        namespaces: &[&str],
+        files: &[(&str, String)],
+        rest: &str,
+    ) -> ScenarioPlan {
+        let folder = self.dir.path().join(name);
+        std::fs::create_dir_all(&folder).unwrap();
+        for (file, text) in files {
+            std::fs::write(folder.join(file), text).unwrap();
+        }
+        let setup = if files.iter().any(|(f, _)| *f == "setup.yaml") {
+            "setup: [setup.yaml]\n"
+        } else {
+            ""
+        };
+        std::fs::write(
+            folder.join("scenario.yaml"),
+            format!(
+                "name: {name}\ntitle: {name}\nsource: {{title: runner test, url: \"https://example.com/{name}\"}}\n\
+                 requires: [{requires}]\nnamespaces: [{}]\n{setup}{rest}",
+                namespaces.join(", ")
+            ),
+        )
+        .unwrap();
+        plan_of(&folder)
+    }
 }
 
 /// Pods `ns/name` for every namespace × name, labelled `pod=<name>`, serving 80 and 81.
-fn pods(namespaces: &[&str], names: &[&str], image: &str) -> Vec<Document> {
+fn pods(namespaces: &[&str], names: &[&str], image: &str) -> String {
     let mut yaml = String::new();
     for ns in namespaces {
         for name in names {
@@ -30,19 +85,19 @@ fn pods(namespaces: &[&str], names: &[&str], image: &str) -> Vec<Document> {
             ));
         }
     }
-    docs(&yaml)
+    yaml
 }
 
-fn deny_ingress(ns: &str) -> Vec<Document> {
-    docs(&format!(
-        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: deny-ingress, namespace: {ns}}}\nspec: {{podSelector: {{}}, policyTypes: [Ingress]}}\n"
-    ))
+fn deny_ingress(ns: &str) -> String {
+    format!(
+        "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: deny-ingress, namespace: {ns}}}\nspec: {{podSelector: {{}}, policyTypes: [Ingress]}}\n"
+    )
 }
 
-fn deny_egress_of(ns: &str, pod: &str) -> Vec<Document> {
-    docs(&format!(
-        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: deny-egress-{pod}, namespace: {ns}}}\nspec: {{podSelector: {{matchLabels: {{pod: {pod}}}}}, policyTypes: [Egress]}}\n"
-    ))
+fn deny_egress_of(ns: &str, pod: &str) -> String {
+    format!(
+        "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: deny-egress-{pod}, namespace: {ns}}}\nspec: {{podSelector: {{matchLabels: {{pod: {pod}}}}}, policyTypes: [Egress]}}\n"
+    )
 }
 
 fn keys(namespaces: &[&str], names: &[&str]) -> Vec<String> {
@@ -52,71 +107,53 @@ fn keys(namespaces: &[&str], names: &[&str]) -> Vec<String> {
         .collect()
 }
 
-/// Every pair of `endpoints` on `ports`, expected as the oracle predicts for `docs`.
-fn matrix(all_docs: &[Document], endpoints: &[String], ports: &[u16]) -> Vec<PlannedProbe> {
-    let analysis =
-        Analysis::from_documents(all_docs, crate::model::DEFAULT_POD_CIDR.parse().unwrap())
-            .unwrap();
-    let oracle = analysis.oracle();
-    let mut probes = Vec::new();
-    for &port in ports {
-        for from in endpoints {
-            for to in endpoints {
-                let packet = crate::oracle::Oracle::packet(
-                    analysis.cluster.endpoint(from).unwrap(),
-                    analysis.cluster.endpoint(to).unwrap(),
-                    ProbePort {
-                        port: Some(port),
-                        protocol: crate::model::Protocol::Tcp,
-                    },
-                );
-                let expected = if oracle.allowed(&packet) {
-                    Expectation::Allowed
-                } else {
-                    Expectation::Blocked
-                };
-                probes.push(PlannedProbe {
-                    probe: Probe {
-                        from: from.clone(),
-                        to: to.clone(),
-                        port: Some(port),
-                        kind: FormatKind::Tcp,
-                        method: None,
-                        path: None,
-                        expect: expected,
-                    },
-                    expected,
-                    why: None,
-                });
-            }
-        }
+/// A TCP matrix over `endpoints` on `port`, `mark(from, to)` giving each cell's mark.
+fn matrix(endpoints: &[String], port: u16, mark: impl Fn(&str, &str) -> &'static str) -> String {
+    let list = endpoints.join(", ");
+    let mut yaml = format!(
+        "  - kind: tcp\n    port: {port}\n    from: [{list}]\n    to: [{list}]\n    expect: |\n"
+    );
+    for from in endpoints {
+        let marks: Vec<&str> = endpoints.iter().map(|to| mark(from, to)).collect();
+        yaml.push_str(&format!("      {}\n", marks.join(" ")));
     }
-    probes
+    yaml
 }
 
-fn step(name: &str, actions: Vec<PlannedAction>, probes: Vec<PlannedProbe>) -> StepPlan {
-    StepPlan {
-        name: name.into(),
-        narration: String::new(),
-        actions,
-        probes,
-    }
+fn open(_: &str, _: &str) -> &'static str {
+    "."
 }
 
-fn scenario(
-    name: &str,
-    namespaces: &[&str],
-    setup: Vec<Document>,
-    steps: Vec<StepPlan>,
+/// The 2-namespace model (x, y × a, b) with a no-policy step and a step applying `policies`,
+/// whose cells `blocked(from, to)` are expected blocked.
+fn deny_scenario(
+    fixture: &Fixture,
+    requires: &str,
+    policies: String,
+    blocked: impl Fn(&str, &str) -> bool,
 ) -> ScenarioPlan {
-    ScenarioPlan {
-        name: name.into(),
-        title: name.into(),
-        namespaces: namespaces.iter().map(|s| s.to_string()).collect(),
-        setup,
-        provided: Vec::new(),
-        steps,
-    }
+    let endpoints = keys(&["x", "y"], &["a", "b"]);
+    fixture.scenario(
+        "deny",
+        requires,
+        &["x", "y"],
+        &[
+            ("setup.yaml", pods(&["x", "y"], &["a", "b"], AGNHOST)),
+            ("policies.yaml", policies),
+        ],
+        &format!(
+            "steps:\n- name: no-policy\n  matrices:\n{}- name: deny\n  actions:\n  - apply: [policies.yaml]\n  matrices:\n{}",
+            matrix(&endpoints, 80, open),
+            matrix(&endpoints, 80, |f, t| if blocked(f, t) { "X" } else { "." }),
+        ),
+    )
+}
+
+/// [`deny_scenario`] with ingress to x denied.
+fn deny_x(fixture: &Fixture) -> ScenarioPlan {
+    deny_scenario(fixture, "ingress", deny_ingress("x"), |_, to| {
+        to.starts_with("x/")
+    })
 }
 
 fn options() -> RunOptions {
@@ -126,29 +163,19 @@ fn options() -> RunOptions {
     }
 }
 
-fn runner(sim: &Arc<SimCluster>, options: RunOptions) -> Runner<SimCluster, SimProbes> {
-    Runner::new(sim.clone(), Arc::new(SimProbes), options)
+fn runner(sim: &Arc<SimCluster>, options: RunOptions) -> Runner<SimCluster> {
+    Runner::new(sim.clone(), options)
 }
 
-/// The 2-namespace model (x, y × a, b) with a no-policy step and a deny-ingress-in-x step.
-fn deny_scenario(deny: Vec<Document>) -> ScenarioPlan {
-    let setup = pods(&["x", "y"], &["a", "b"], AGNHOST);
-    let endpoints = keys(&["x", "y"], &["a", "b"]);
-    let mut with_policy = setup.clone();
-    with_policy.extend(deny.clone());
-    scenario(
-        "deny",
-        &["x", "y"],
-        setup.clone(),
-        vec![
-            step("no-policy", vec![], matrix(&setup, &endpoints, &[80])),
-            step(
-                "deny",
-                vec![PlannedAction::Apply(deny)],
-                matrix(&with_policy, &endpoints, &[80]),
-            ),
-        ],
-    )
+fn sim(faults: Faults) -> Arc<SimCluster> {
+    Arc::new(SimCluster::new("r", faults))
+}
+
+fn with_cni(name: &str) -> RunOptions {
+    RunOptions {
+        cni: Some(CniProfile::by_name(name).unwrap()),
+        ..options()
+    }
 }
 
 fn assert_cleaned_up(sim: &SimCluster) {
@@ -160,17 +187,140 @@ fn assert_cleaned_up(sim: &SimCluster) {
     assert_eq!(sim.namespaces(), vec!["default", "kube-system"]);
 }
 
+#[test]
+fn loads_and_plans_the_fixture_with_the_oracle_explaining_each_probe() {
+    let plan = plan_of(&fixtures().join("two-pods"));
+    assert_eq!(plan.name, "two-pods");
+    assert_eq!(plan.setup.len(), 3);
+    assert!(!plan.exclusive());
+    let [no_policy, deny] = &plan.steps[..] else {
+        panic!("two steps")
+    };
+    assert_eq!(no_policy.planned.probes.len(), 4);
+    assert!(
+        no_policy
+            .planned
+            .probes
+            .iter()
+            .all(|p| p.expected == Expectation::Allowed)
+    );
+    assert!(matches!(&deny.actions[..], [PlannedAction::Apply(d)] if d.len() == 1));
+    assert_eq!(
+        deny.planned.requires,
+        [crate::capability::Capability::Ingress]
+    );
+    // Two single probes, then the matrix's one probed cell.
+    assert_eq!(deny.planned.probes.len(), 3);
+    for p in &deny.planned.probes {
+        assert_eq!(p.predicted, Expectation::Blocked);
+        assert!(p.reason.contains("default-deny-ingress"), "{}", p.reason);
+    }
+    assert_eq!(deny.planned.probes[2].probe.from, "np-fixture/server");
+    assert_eq!(deny.planned.probes[2].probe.to, "np-fixture/client");
+}
+
+#[test]
+fn a_scenario_the_oracle_disagrees_with_is_refused_with_the_command_that_shows_why() {
+    let fixture = Fixture::new();
+    let folder = fixture.dir.path().join("wrong");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(
+        folder.join("setup.yaml"),
+        pods(&["x"], &["a", "b"], AGNHOST),
+    )
+    .unwrap();
+    std::fs::write(folder.join("deny.yaml"), deny_ingress("x")).unwrap();
+    std::fs::write(
+        folder.join("scenario.yaml"),
+        "name: wrong\ntitle: wrong\nsource: {title: t, url: \"https://example.com\"}\nrequires: [ingress]\nnamespaces: [x]\nsetup: [setup.yaml]\n\
+         steps:\n- name: deny\n  actions:\n  - apply: [deny.yaml]\n  probes:\n  - {from: x/a, to: x/b, port: 80, kind: tcp, expect: allowed}\n  - {from: x/b, to: x/a, port: 80, kind: tcp, expect: blocked}\n",
+    )
+    .unwrap();
+    let loaded = load_dir(&folder).unwrap();
+    let err = ScenarioPlan::new(&loaded, Vec::new())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("scenario wrong is not run: its plan does not agree with the oracle:"),
+        "{err}"
+    );
+    assert!(
+        err.contains("steps[0].probes[0]: steps[0].probes[0]: x/a → x/b: the scenario expects allowed, the oracle predicts blocked"),
+        "{err}"
+    );
+    assert!(
+        err.contains("`netpol-harness validate wrong` shows why"),
+        "{err}"
+    );
+}
+
+/// A fetcher that must not be called, or serves one text.
+struct FakeFetcher(Option<String>);
+
+impl crate::cluster::remote::Fetcher for FakeFetcher {
+    async fn fetch(&self, url: &str) -> Result<Vec<u8>, String> {
+        match &self.0 {
+            Some(text) => Ok(text.clone().into_bytes()),
+            None => panic!("{url} fetched"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn remote_manifests_are_fetched_pinned_and_unpinned_ones_refused() {
+    let fixture = Fixture::new();
+    let cache = crate::cluster::remote::ManifestCache::new(fixture.dir.path().join("cache"));
+    let remote = "apiVersion: v1\nkind: Namespace\nmetadata: {name: projectcontour}\n".to_string();
+    let pin = crate::cluster::remote::sha256_hex(remote.as_bytes());
+    let write = |sha: &str| {
+        let folder = fixture.dir.path().join("remote");
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(folder.join("setup.yaml"), pods(&["x"], &["a"], AGNHOST)).unwrap();
+        std::fs::write(
+            folder.join("scenario.yaml"),
+            format!("name: remote\ntitle: t\nsource: {{title: t, url: \"https://example.com\"}}\nnamespaces: [x]\n\
+                     remote:\n- {{url: \"https://example.com/contour.yaml\", sha256: {sha}}}\nsetup: [setup.yaml]\n\
+                     steps:\n- name: s\n  probes:\n  - {{from: x/a, to: x/a, port: 80, kind: tcp, expect: allowed}}\n"),
+        )
+        .unwrap();
+        load_dir(&folder).unwrap()
+    };
+    let unpinned = write("unpinned");
+    let err = plan::remote_documents(&unpinned, &cache, &FakeFetcher(None))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "scenario remote: the remote manifest https://example.com/contour.yaml is not pinned (`sha256: unpinned`): it is not applied to a cluster until its SHA-256 is written in the scenario file (`netpol-harness validate remote` warns about it)"
+    );
+    let pinned = write(&pin);
+    let docs = plan::remote_documents(&pinned, &cache, &FakeFetcher(Some(remote)))
+        .await
+        .unwrap();
+    let plan = ScenarioPlan::new(&pinned, docs).unwrap();
+    // The remote manifests come first, then the setup files.
+    let kinds: Vec<&str> = plan.setup.iter().map(|d| d.kind()).collect();
+    assert_eq!(kinds, ["Namespace", "Pod"]);
+    assert!(plan.exclusive(), "a namespace the scenario does not own");
+    // The cache serves it the second time.
+    assert_eq!(
+        plan::remote_documents(&pinned, &cache, &FakeFetcher(None))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn converges_through_a_propagation_delay_then_confirms() {
-    let sim = Arc::new(SimCluster::new(
-        "r",
-        Faults {
-            propagation_delay: Duration::from_secs(3),
-            ..Faults::default()
-        },
-    ));
+    let sim = sim(Faults {
+        propagation_delay: Duration::from_secs(3),
+        ..Faults::default()
+    });
+    let fixture = Fixture::new();
     let outcome = runner(&sim, options())
-        .run_scenario(&deny_scenario(deny_ingress("x")), None)
+        .run_scenario(&deny_x(&fixture), None)
         .await;
     let [first, second] = &outcome.steps[..] else {
         panic!("{outcome:?}")
@@ -194,24 +344,36 @@ async fn converges_through_a_propagation_delay_then_confirms() {
         .collect();
     assert!(to_x.iter().all(|c| c.history.first() == Some(&Outcome::Allowed)
         && c.observed == Outcome::Blocked));
+    // What the batch script's tool printed, as the probe parser read it.
+    assert!(
+        to_x.iter().all(|c| c.detail == "[agnhost exit 1] TIMEOUT"),
+        "{:?}",
+        to_x[0].detail
+    );
+    assert!(
+        second.cells[0]
+            .why
+            .as_deref()
+            .is_some_and(|w| w.contains("NetworkPolicy x/deny-ingress")),
+        "{:?}",
+        second.cells[0].why
+    );
     assert!(outcome.passed());
     assert_cleaned_up(&sim);
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_cni_ignoring_egress_fails_exactly_the_egress_cells() {
-    let sim = Arc::new(SimCluster::new(
-        "r",
-        Faults {
-            enforcement: Enforcement::IgnoresEgress,
-            ..Faults::default()
-        },
-    ));
-    let mut policies = deny_egress_of("x", "a");
-    policies.extend(deny_ingress("y"));
-    let outcome = runner(&sim, options())
-        .run_scenario(&deny_scenario(policies), None)
-        .await;
+    let sim = sim(Faults {
+        enforcement: Enforcement::IgnoresEgress,
+        ..Faults::default()
+    });
+    let fixture = Fixture::new();
+    let policies = deny_egress_of("x", "a") + &deny_ingress("y");
+    let plan = deny_scenario(&fixture, "ingress, egress", policies, |from, to| {
+        from == "x/a" || to.starts_with("y/")
+    });
+    let outcome = runner(&sim, options()).run_scenario(&plan, None).await;
     let step = outcome.step("deny").unwrap();
     assert_eq!(step.verdict, StepVerdict::Fail, "{}", step.reason);
     let wrong: BTreeSet<(String, String)> = step
@@ -239,15 +401,13 @@ async fn a_cni_ignoring_egress_fails_exactly_the_egress_cells() {
 
 #[tokio::test(start_paused = true)]
 async fn a_cni_that_enforces_nothing_is_reported_not_enforced() {
-    let sim = Arc::new(SimCluster::new(
-        "r",
-        Faults {
-            enforcement: Enforcement::None,
-            ..Faults::default()
-        },
-    ));
+    let sim = sim(Faults {
+        enforcement: Enforcement::None,
+        ..Faults::default()
+    });
+    let fixture = Fixture::new();
     let outcome = runner(&sim, options())
-        .run_scenario(&deny_scenario(deny_ingress("x")), None)
+        .run_scenario(&deny_x(&fixture), None)
         .await;
     // Without policy everything is allowed and expected so: nothing to prove, a pass.
     assert_eq!(outcome.steps[0].verdict, StepVerdict::Pass);
@@ -261,36 +421,36 @@ async fn a_cni_that_enforces_nothing_is_reported_not_enforced() {
     );
     // It polled to the deadline (the cells never matched) and did not confirm.
     assert!(!step.confirmed && step.converged_after.is_none());
+    // Without a CNI profile every step applies: not enforcing policy is a failure.
+    assert_eq!(step.result().status, StepStatus::Fail);
+    assert!(!outcome.ok());
     assert_cleaned_up(&sim);
 }
 
 #[tokio::test(start_paused = true)]
 async fn named_ports_that_are_ignored_show_as_dropped_traffic() {
-    let sim = Arc::new(SimCluster::new(
-        "r",
-        Faults {
-            enforcement: Enforcement::IgnoresNamedPorts,
-            ..Faults::default()
-        },
-    ));
-    let mut policies = deny_ingress("x");
-    policies.extend(docs(
-        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: allow-81, namespace: x}\n\
-         spec: {podSelector: {}, ingress: [{ports: [{port: serve-81-tcp}]}]}\n",
-    ));
-    let setup = pods(&["x"], &["a", "b"], AGNHOST);
+    let sim = sim(Faults {
+        enforcement: Enforcement::IgnoresNamedPorts,
+        ..Faults::default()
+    });
+    let fixture = Fixture::new();
+    let policies = deny_ingress("x")
+        + "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: allow-81, namespace: x}\n\
+           spec: {podSelector: {}, ingress: [{ports: [{port: serve-81-tcp}]}]}\n";
     let endpoints = keys(&["x"], &["a", "b"]);
-    let mut all = setup.clone();
-    all.extend(policies.clone());
-    let plan = scenario(
+    let plan = fixture.scenario(
         "named",
+        "ingress, named-ports",
         &["x"],
-        setup,
-        vec![step(
-            "allow-named",
-            vec![PlannedAction::Apply(policies)],
-            matrix(&all, &endpoints, &[80, 81]),
-        )],
+        &[
+            ("setup.yaml", pods(&["x"], &["a", "b"], AGNHOST)),
+            ("policies.yaml", policies),
+        ],
+        &format!(
+            "steps:\n- name: allow-named\n  actions:\n  - apply: [policies.yaml]\n  matrices:\n{}{}",
+            matrix(&endpoints, 80, |_, _| "X"),
+            matrix(&endpoints, 81, open)
+        ),
     );
     let outcome = runner(&sim, options()).run_scenario(&plan, None).await;
     let step = &outcome.steps[0];
@@ -309,19 +469,17 @@ async fn named_ports_that_are_ignored_show_as_dropped_traffic() {
 
 #[tokio::test(start_paused = true)]
 async fn flapping_cells_are_flagged_and_fail() {
-    let sim = Arc::new(SimCluster::new(
-        "r",
-        Faults {
-            propagation_delay: Duration::from_secs(2),
-            flaky: Some(Flaky {
-                seed: 7,
-                per_mille: 150,
-            }),
-            ..Faults::default()
-        },
-    ));
+    let sim = sim(Faults {
+        propagation_delay: Duration::from_secs(2),
+        flaky: Some(Flaky {
+            seed: 7,
+            per_mille: 150,
+        }),
+        ..Faults::default()
+    });
+    let fixture = Fixture::new();
     let outcome = runner(&sim, options())
-        .run_scenario(&deny_scenario(deny_ingress("x")), None)
+        .run_scenario(&deny_x(&fixture), None)
         .await;
     let step = outcome.step("deny").unwrap();
     let flapped: Vec<_> = step.cells.iter().filter(|c| c.flapped).collect();
@@ -337,15 +495,13 @@ async fn flapping_cells_are_flagged_and_fail() {
 
 #[tokio::test(start_paused = true)]
 async fn failing_execs_are_errors_never_passes() {
-    let sim = Arc::new(SimCluster::new(
-        "r",
-        Faults {
-            failing_execs: BTreeSet::from(["x/a".to_string()]),
-            ..Faults::default()
-        },
-    ));
+    let sim = sim(Faults {
+        failing_execs: BTreeSet::from(["x/a".to_string()]),
+        ..Faults::default()
+    });
+    let fixture = Fixture::new();
     let outcome = runner(&sim, options())
-        .run_scenario(&deny_scenario(deny_ingress("x")), None)
+        .run_scenario(&deny_x(&fixture), None)
         .await;
     for step in &outcome.steps {
         assert_eq!(step.verdict, StepVerdict::Fail, "{}", step.reason);
@@ -371,15 +527,13 @@ async fn failing_execs_are_errors_never_passes() {
 
 #[tokio::test(start_paused = true)]
 async fn a_transient_exec_failure_is_polled_away_and_confirmed() {
-    let sim = Arc::new(SimCluster::new(
-        "r",
-        Faults {
-            failing_first_execs: 2,
-            ..Faults::default()
-        },
-    ));
+    let sim = sim(Faults {
+        failing_first_execs: 2,
+        ..Faults::default()
+    });
+    let fixture = Fixture::new();
     let outcome = runner(&sim, options())
-        .run_scenario(&deny_scenario(deny_ingress("x")), None)
+        .run_scenario(&deny_x(&fixture), None)
         .await;
     let first = &outcome.steps[0];
     assert_eq!(first.verdict, StepVerdict::Pass, "{}", first.reason);
@@ -389,15 +543,13 @@ async fn a_transient_exec_failure_is_polled_away_and_confirmed() {
 
 #[tokio::test(start_paused = true)]
 async fn a_pod_that_never_becomes_ready_fails_clearly_and_is_cleaned_up() {
-    let sim = Arc::new(SimCluster::new(
-        "r",
-        Faults {
-            never_ready: BTreeSet::from(["y/b".to_string()]),
-            ..Faults::default()
-        },
-    ));
+    let sim = sim(Faults {
+        never_ready: BTreeSet::from(["y/b".to_string()]),
+        ..Faults::default()
+    });
+    let fixture = Fixture::new();
     let outcome = runner(&sim, options())
-        .run_scenario(&deny_scenario(deny_ingress("x")), None)
+        .run_scenario(&deny_x(&fixture), None)
         .await;
     assert_eq!(outcome.steps.len(), 2);
     for step in &outcome.steps {
@@ -418,30 +570,15 @@ async fn a_pod_that_never_becomes_ready_fails_clearly_and_is_cleaned_up() {
 
 #[tokio::test(start_paused = true)]
 async fn one_exec_per_source_pod_per_round() {
-    let sim = Arc::new(SimCluster::new(
-        "r",
-        Faults {
-            propagation_delay: Duration::from_secs(2),
-            ..Faults::default()
-        },
-    ));
-    let names = ["a", "b", "c"];
-    let namespaces = ["x", "y", "z"];
-    let setup = pods(&namespaces, &names, AGNHOST);
-    let endpoints = keys(&namespaces, &names);
-    let mut all = setup.clone();
-    all.extend(deny_ingress("x"));
-    let plan = scenario(
-        "upstream",
-        &namespaces,
-        setup,
-        vec![step(
-            "deny-x",
-            vec![PlannedAction::Apply(deny_ingress("x"))],
-            matrix(&all, &endpoints, &[80, 81]),
-        )],
-    );
-    let outcome = runner(&sim, options()).run_scenario(&plan, None).await;
+    let sim = sim(Faults {
+        propagation_delay: Duration::from_secs(2),
+        ..Faults::default()
+    });
+    let plan = plan_of(&fixtures().join("upstream-9-pods"));
+    let only = BTreeSet::from(["deny-ingress-x".to_string()]);
+    let outcome = runner(&sim, options())
+        .run_scenario(&plan, Some(&only))
+        .await;
     let step = &outcome.steps[0];
     assert_eq!(step.verdict, StepVerdict::Pass, "{}", step.reason);
     assert_eq!(step.cells.len(), 162);
@@ -476,26 +613,77 @@ async fn one_exec_per_source_pod_per_round() {
         batching: Batching::PerCell,
         ..options()
     };
-    let outcome = runner(&sim, per_cell).run_scenario(&plan, None).await;
+    let outcome = runner(&sim, per_cell)
+        .run_scenario(&plan, Some(&only))
+        .await;
     assert_eq!(outcome.steps[0].execs, 162);
 }
 
 #[tokio::test(start_paused = true)]
+async fn batches_expecting_a_timeout_start_first_so_quick_ones_fill_the_slots() {
+    // 9 sources, 8 exec slots, one source whose batch times out (x/a may send nowhere).
+    let fixture = Fixture::new();
+    let endpoints = keys(&["x", "y", "z"], &["a", "b", "c"]);
+    let plan = fixture.scenario(
+        "one-slow",
+        "egress",
+        &["x", "y", "z"],
+        &[
+            (
+                "setup.yaml",
+                pods(&["x", "y", "z"], &["a", "b", "c"], AGNHOST),
+            ),
+            ("deny.yaml", deny_egress_of("x", "a")),
+        ],
+        &format!(
+            "steps:\n- name: deny\n  actions:\n  - apply: [deny.yaml]\n  matrices:\n{}",
+            matrix(&endpoints, 80, |from, _| if from == "x/a" {
+                "X"
+            } else {
+                "."
+            })
+        ),
+    );
+    let sim = sim(Faults {
+        latency: Some(Latency {
+            exec_round_trip: Duration::from_millis(150),
+            max_concurrent_execs: 8,
+        }),
+        ..Faults::default()
+    });
+    let outcome = runner(&sim, options()).run_scenario(&plan, None).await;
+    let step = &outcome.steps[0];
+    assert_eq!(step.verdict, StepVerdict::Pass, "{}", step.reason);
+    assert_eq!((step.rounds, step.execs), (1, 9));
+    // The slow batch (150 ms + 1 s) starts at once and the ninth quick one takes the slot the
+    // first quick one leaves: 1.15 s in all, not 0.15 s + 1.15 s.
+    let probing = step.duration;
+    assert!(
+        probing >= Duration::from_millis(1150) && probing < Duration::from_millis(1200),
+        "{probing:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn pods_without_a_shell_are_probed_from_the_ephemeral_container() {
-    let sim = Arc::new(SimCluster::new(
-        "r",
-        Faults {
-            without_shell: BTreeSet::from(["x/a".to_string()]),
-            ..Faults::default()
-        },
-    ));
-    let setup = pods(&["x"], &["a", "b"], "gcr.io/distroless/static:nonroot");
+    let sim = sim(Faults {
+        without_shell: BTreeSet::from(["x/a".to_string()]),
+        ..Faults::default()
+    });
+    let fixture = Fixture::new();
     let endpoints = keys(&["x"], &["a", "b"]);
-    let plan = scenario(
+    let plan = fixture.scenario(
         "distroless",
+        "",
         &["x"],
-        setup.clone(),
-        vec![step("no-policy", vec![], matrix(&setup, &endpoints, &[80]))],
+        &[(
+            "setup.yaml",
+            pods(&["x"], &["a", "b"], "gcr.io/distroless/static:nonroot"),
+        )],
+        &format!(
+            "steps:\n- name: no-policy\n  matrices:\n{}",
+            matrix(&endpoints, 80, open)
+        ),
     );
     let outcome = runner(&sim, options()).run_scenario(&plan, None).await;
     let step = &outcome.steps[0];
@@ -520,14 +708,17 @@ async fn pods_without_a_shell_are_probed_from_the_ephemeral_container() {
 
 #[tokio::test(start_paused = true)]
 async fn cleanup_deletes_only_what_the_scenario_applied_even_in_shared_namespaces() {
-    let sim = Arc::new(SimCluster::new("r", Faults::default()));
-    let setup = pods(&["x"], &["a"], AGNHOST);
-    let shared = deny_ingress("default");
-    let plan = scenario(
+    let sim = sim(Faults::default());
+    let fixture = Fixture::new();
+    let plan = fixture.scenario(
         "shared",
+        "ingress",
         &["x"],
-        setup,
-        vec![step("apply", vec![PlannedAction::Apply(shared)], vec![])],
+        &[
+            ("setup.yaml", pods(&["x"], &["a"], AGNHOST)),
+            ("shared.yaml", deny_ingress("default")),
+        ],
+        "steps:\n- name: apply\n  nothingBlocked: the policy isolates namespace default, which nothing probes\n  actions:\n  - apply: [shared.yaml]\n  probes:\n  - {from: x/a, to: x/a, port: 80, kind: tcp, expect: allowed}\n",
     );
     assert!(plan.exclusive());
     let outcome = runner(&sim, options()).run_scenario(&plan, None).await;
@@ -547,15 +738,13 @@ async fn cleanup_deletes_only_what_the_scenario_applied_even_in_shared_namespace
 
 #[tokio::test(start_paused = true)]
 async fn an_interrupted_scenario_is_cleaned_up_by_cleanup_pending() {
-    let sim = Arc::new(SimCluster::new(
-        "r",
-        Faults {
-            never_ready: BTreeSet::from(["x/a".to_string()]),
-            ..Faults::default()
-        },
-    ));
+    let sim = sim(Faults {
+        never_ready: BTreeSet::from(["x/a".to_string()]),
+        ..Faults::default()
+    });
     let runner = runner(&sim, options());
-    let plan = deny_scenario(deny_ingress("x"));
+    let fixture = Fixture::new();
+    let plan = deny_x(&fixture);
     tokio::select! {
         _ = runner.run_scenario(&plan, None) => panic!("the scenario should still be waiting"),
         _ = tokio::time::sleep(Duration::from_secs(5)) => {}
@@ -571,9 +760,25 @@ async fn an_interrupted_scenario_is_cleaned_up_by_cleanup_pending() {
 
 #[tokio::test(start_paused = true)]
 async fn only_selected_steps_are_probed_but_earlier_actions_still_run() {
-    let sim = Arc::new(SimCluster::new("r", Faults::default()));
-    let mut plan = deny_scenario(deny_ingress("x"));
-    plan.steps.push(step("unreached", vec![], vec![]));
+    let sim = sim(Faults::default());
+    let fixture = Fixture::new();
+    let endpoints = keys(&["x", "y"], &["a", "b"]);
+    let plan = fixture.scenario(
+        "deny",
+        "ingress",
+        &["x", "y"],
+        &[
+            ("setup.yaml", pods(&["x", "y"], &["a", "b"], AGNHOST)),
+            ("policies.yaml", deny_ingress("x")),
+        ],
+        &format!(
+            "steps:\n- name: no-policy\n  matrices:\n{}- name: deny\n  actions:\n  - apply: [policies.yaml]\n  matrices:\n{}\
+             - name: unreached\n  actions:\n  - delete: [policies.yaml]\n  matrices:\n{}",
+            matrix(&endpoints, 80, open),
+            matrix(&endpoints, 80, |_, to| if to.starts_with("x/") { "X" } else { "." }),
+            matrix(&endpoints, 80, open),
+        ),
+    );
     let only = BTreeSet::from(["deny".to_string()]);
     let outcome = runner(&sim, options())
         .run_scenario(&plan, Some(&only))
@@ -586,6 +791,12 @@ async fn only_selected_steps_are_probed_but_earlier_actions_still_run() {
         "{}",
         outcome.steps[0].reason
     );
+    // The step after the last selected one never ran: the policy was not deleted by it.
+    assert!(
+        !sim.calls()
+            .iter()
+            .any(|c| matches!(c, Call::Delete(k) if k[0].starts_with("NetworkPolicy")))
+    );
 }
 
 #[tokio::test]
@@ -594,40 +805,34 @@ async fn probes_from_outside_go_through_the_harness_http_client() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let server = tokio::spawn(async move {
+        let mut requests = Vec::new();
         for status in ["200 OK", "503 Service Unavailable"] {
             let (mut s, _) = listener.accept().await.unwrap();
             let mut buf = [0u8; 1024];
-            let _ = s.read(&mut buf).await.unwrap();
+            let n = s.read(&mut buf).await.unwrap();
+            requests.push(String::from_utf8_lossy(&buf[..n]).to_string());
             let response = format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\n\r\n");
             s.write_all(response.as_bytes()).await.unwrap();
         }
+        requests
     });
-    let sim = Arc::new(SimCluster::new("r", Faults::default()));
-    let outside = |expect: Expectation| PlannedProbe {
-        probe: Probe {
-            from: "outside".into(),
-            to: "ingress:/echo".into(),
-            port: None,
-            kind: FormatKind::Http,
-            method: Some("POST".into()),
-            path: None,
-            expect,
-        },
-        expected: expect,
-        why: None,
-    };
-    let plan = scenario(
+    let sim = sim(Faults::default());
+    let fixture = Fixture::new();
+    let web = "---\napiVersion: v1\nkind: Pod\nmetadata: {name: echo, namespace: web, labels: {app: echo}}\n\
+               spec: {containers: [{name: c, image: hashicorp/http-echo, ports: [{containerPort: 5678}]}]}\n\
+               ---\napiVersion: v1\nkind: Service\nmetadata: {name: echo, namespace: web}\n\
+               spec: {selector: {app: echo}, ports: [{port: 80, targetPort: 5678}]}\n\
+               ---\napiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: echo, namespace: web}\n\
+               spec: {rules: [{http: {paths: [{path: /echo, pathType: Prefix, backend: {service: {name: echo, port: {number: 80}}}}]}}]}\n";
+    let plan = fixture.scenario(
         "outside",
-        &[],
-        vec![],
-        vec![step(
-            "through-ingress",
-            vec![],
-            vec![
-                outside(Expectation::Status(200)),
-                outside(Expectation::Status(200)),
-            ],
-        )],
+        "ingress-controller",
+        &["web"],
+        &[("setup.yaml", web.to_string())],
+        "provides:\n- {namespace: projectcontour, name: envoy, labels: {app: envoy}, ports: [{name: http, port: 8080}]}\n\
+         steps:\n- name: through-ingress\n  probes:\n\
+         \x20 - {from: outside, to: \"ingress:/echo\", kind: http, method: POST, expect: {status: 200}}\n\
+         \x20 - {from: outside, to: \"ingress:/echo\", kind: http, method: POST, expect: {status: 200}}\n",
     );
     let options = RunOptions {
         outside_address: address,
@@ -635,7 +840,7 @@ async fn probes_from_outside_go_through_the_harness_http_client() {
         ..options()
     };
     let outcome = runner(&sim, options).run_scenario(&plan, None).await;
-    server.await.unwrap();
+    let requests = server.await.unwrap();
     let step = &outcome.steps[0];
     let observed: Vec<&Outcome> = step.cells.iter().map(|c| &c.observed).collect();
     assert_eq!(
@@ -649,6 +854,10 @@ async fn probes_from_outside_go_through_the_harness_http_client() {
     assert_eq!(step.verdict, StepVerdict::Fail);
     assert_eq!(step.execs, 0, "outside probes need no exec");
     assert!(step.cells[0].kind == "http POST /echo");
+    assert!(
+        requests[0].starts_with("POST /echo HTTP/1.1") && requests[0].contains("host: localhost"),
+        "{requests:?}"
+    );
 }
 
 #[test]
@@ -704,40 +913,52 @@ fn judging_needs_every_cell_right_and_some_blocked_probe_blocked() {
 
 #[test]
 fn scenarios_touching_shared_or_cluster_scoped_objects_run_alone() {
-    let own = scenario("own", &["x"], pods(&["x"], &["a"], AGNHOST), vec![]);
-    assert!(!own.exclusive());
-    let global = docs(
-        "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: deny}\nspec: {selector: all()}\n",
+    let fixture = Fixture::new();
+    let probe = "  probes:\n  - {from: x/a, to: x/a, port: 80, kind: tcp, expect: allowed}\n";
+    let setup = ("setup.yaml", pods(&["x"], &["a"], AGNHOST));
+    let own = fixture.scenario(
+        "own",
+        "",
+        &["x"],
+        std::slice::from_ref(&setup),
+        &format!("steps:\n- name: s\n{probe}"),
     );
-    let mut calico = own.clone();
-    calico
-        .steps
-        .push(step("g", vec![PlannedAction::Apply(global)], vec![]));
+    assert!(!own.exclusive());
+    let global = "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: log}\nspec: {selector: has(nothing), types: [Ingress]}\n";
+    let calico = fixture.scenario(
+        "calico",
+        "ingress, calico-crds",
+        &["x"],
+        &[setup.clone(), ("global.yaml", global.to_string())],
+        &format!(
+            "steps:\n- name: g\n  nothingBlocked: it selects nothing\n  actions:\n  - apply: [global.yaml]\n{probe}"
+        ),
+    );
     assert!(calico.exclusive());
-    let mut labels_default = own.clone();
-    labels_default.steps.push(step(
-        "l",
-        vec![PlannedAction::LabelNamespace {
-            namespace: "default".into(),
-            set: Default::default(),
-            remove: vec![],
-        }],
-        vec![],
-    ));
+    let labels_default = fixture.scenario(
+        "labels-default",
+        "",
+        &["x"],
+        &[setup],
+        &format!("steps:\n- name: l\n  actions:\n  - label: {{namespace: default, set: {{team: a}}}}\n{probe}"),
+    );
     assert!(labels_default.exclusive());
 }
 
 #[tokio::test(start_paused = true)]
 async fn scenarios_in_distinct_namespaces_run_together_and_all_report() {
-    let sim = Arc::new(SimCluster::new("r", Faults::default()));
+    let sim = sim(Faults::default());
+    let fixture = Fixture::new();
     let one = |name: &str, ns: &str| {
-        let setup = pods(&[ns], &["a"], AGNHOST);
-        let endpoints = keys(&[ns], &["a"]);
-        scenario(
+        fixture.scenario(
             name,
+            "",
             &[ns],
-            setup.clone(),
-            vec![step("s", vec![], matrix(&setup, &endpoints, &[80]))],
+            &[("setup.yaml", pods(&[ns], &["a"], AGNHOST))],
+            &format!(
+                "steps:\n- name: s\n  matrices:\n{}",
+                matrix(&keys(&[ns], &["a"]), 80, open)
+            ),
         )
     };
     let plans = vec![one("p", "p"), one("q", "q"), one("p-again", "p")];
@@ -750,14 +971,9 @@ async fn scenarios_in_distinct_namespaces_run_together_and_all_report() {
 
 #[tokio::test(start_paused = true)]
 async fn the_fixture_scenario_passes_on_a_conforming_cluster_with_one_or_all_replicas() {
-    let loaded = plan::load_scenarios(
-        &std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scenarios"),
-    )
-    .unwrap();
-    let (folder, scenario) = &loaded[0];
-    let plan = plan::plan_scenario(folder, scenario, vec![]).unwrap();
+    let plan = plan_of(&fixtures().join("two-pods"));
     for all_replicas in [false, true] {
-        let sim = Arc::new(SimCluster::new("r", Faults::default()));
+        let sim = sim(Faults::default());
         let options = RunOptions {
             all_replicas,
             ..options()
@@ -793,42 +1009,42 @@ async fn the_fixture_scenario_passes_on_a_conforming_cluster_with_one_or_all_rep
 
 #[tokio::test(start_paused = true)]
 async fn a_scenario_with_cluster_scoped_objects_never_overlaps_another() {
-    let sim = Arc::new(SimCluster::new(
-        "r",
-        Faults {
-            latency: Some(crate::cluster::sim::Latency {
-                exec_round_trip: Duration::from_millis(150),
-                max_concurrent_execs: 8,
-            }),
-            ..Faults::default()
-        },
-    ));
-    let one = |name: &str, ns: &str, extra: Vec<Document>| {
-        let setup = pods(&[ns], &["a"], AGNHOST);
-        let endpoints = keys(&[ns], &["a"]);
-        let probes = matrix(&setup, &endpoints, &[80]);
-        scenario(
+    let sim = sim(Faults {
+        latency: Some(Latency {
+            exec_round_trip: Duration::from_millis(150),
+            max_concurrent_execs: 8,
+        }),
+        ..Faults::default()
+    });
+    let fixture = Fixture::new();
+    let global = "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: log-all}\nspec: {selector: has(nothing), types: [Ingress]}\n";
+    let one = |name: &str, ns: &str, global_policy: bool| {
+        let mut files = vec![("setup.yaml", pods(&[ns], &["a"], AGNHOST))];
+        let mut step = "- name: s\n".to_string();
+        let mut requires = "";
+        if global_policy {
+            files.push(("global.yaml", global.to_string()));
+            step.push_str(
+                "  nothingBlocked: it selects nothing\n  actions:\n  - apply: [global.yaml]\n",
+            );
+            requires = "ingress, calico-crds";
+        }
+        fixture.scenario(
             name,
+            requires,
             &[ns],
-            setup,
-            vec![step(
-                "s",
-                extra
-                    .into_iter()
-                    .map(|d| PlannedAction::Apply(vec![d]))
-                    .collect(),
-                probes,
-            )],
+            &files,
+            &format!(
+                "steps:\n{step}  matrices:\n{}",
+                matrix(&keys(&[ns], &["a"]), 80, open)
+            ),
         )
     };
-    let global = docs(
-        "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: log-all}\nspec: {selector: has(nothing)}\n",
-    );
     let plans = vec![
-        one("p", "p", vec![]),
-        one("g", "g", global),
-        one("q", "q", vec![]),
-        one("r", "r", vec![]),
+        one("p", "p", false),
+        one("g", "g", true),
+        one("q", "q", false),
+        one("r", "r", false),
     ];
     assert!(plans[1].exclusive());
     let events = Arc::new(Mutex::new(Vec::new()));
@@ -857,4 +1073,208 @@ async fn a_scenario_with_cluster_scoped_objects_never_overlaps_another() {
     // The others still run together: q and r (queued behind g) overlap.
     let at = |e: &str| events.iter().position(|x| x == e).unwrap();
     assert!(at("+r") < at("-q") && at("+q") < at("-r"), "{events:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_tutorial_scenarios_pass_on_a_conforming_cluster() {
+    // Every scenario but the one whose steps go through Contour from outside the cluster.
+    for name in [
+        "calico-about-network-policy",
+        "calico-zero-trust",
+        "http-echo-busybox",
+        "nginx-busybox-default",
+    ] {
+        let plan = plan_of(&scenarios().join(name));
+        let sim = sim(Faults::default());
+        let outcome = runner(&sim, options()).run_scenario(&plan, None).await;
+        assert_eq!(outcome.steps.len(), plan.steps.len());
+        for (step, planned) in outcome.steps.iter().zip(&plan.steps) {
+            assert_eq!(
+                step.verdict,
+                StepVerdict::Pass,
+                "{}",
+                report::render_step(name, step)
+            );
+            assert!(step.cells.len() >= planned.planned.probes.len() && step.execs > 0);
+        }
+        assert!(outcome.ok(), "{name}");
+        assert_cleaned_up(&sim);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn dns_lookups_ask_kube_dns_and_http_posts_go_through_the_real_batch() {
+    let plan = plan_of(&scenarios().join("calico-zero-trust"));
+    let sim = sim(Faults::default());
+    let only = BTreeSet::from(["default-open".to_string(), "default-deny".to_string()]);
+    let outcome = runner(&sim, options())
+        .run_scenario(&plan, Some(&only))
+        .await;
+    let open_step = outcome.step("default-open").unwrap();
+    let dns = open_step
+        .cells
+        .iter()
+        .find(|c| c.kind.starts_with("dns "))
+        .unwrap();
+    assert_eq!(dns.kind, "dns nginx.shams.svc.cluster.local");
+    assert_eq!(
+        dns.target,
+        "dns:nginx.shams.svc.cluster.local via kube-system/kube-dns 10.96.0.10"
+    );
+    assert!(
+        dns.detail.starts_with("[nslookup exit 0] Server:"),
+        "{}",
+        dns.detail
+    );
+    let denied = outcome.step("default-deny").unwrap();
+    let dns = denied
+        .cells
+        .iter()
+        .find(|c| c.kind.starts_with("dns "))
+        .unwrap();
+    assert_eq!(dns.observed, Outcome::Blocked);
+    assert!(
+        dns.detail.contains("no servers could be reached"),
+        "{}",
+        dns.detail
+    );
+    let icmp = denied.cells.iter().find(|c| c.kind == "icmp").unwrap();
+    assert_eq!((icmp.port, &icmp.observed), (None, &Outcome::Blocked));
+}
+
+#[tokio::test(start_paused = true)]
+async fn not_applicable_steps_run_their_actions_but_skip_their_probes() {
+    // calico-zero-trust on a CNI without the internet would skip its -internet steps; model it
+    // with a profile that lacks it.
+    let plan = plan_of(&scenarios().join("calico-zero-trust"));
+    let mut calico = CniProfile::by_name("calico").unwrap();
+    calico
+        .enforces
+        .remove(&crate::capability::Capability::Internet);
+    let sim = sim(Faults::default());
+    let options = RunOptions {
+        cni: Some(calico),
+        ..options()
+    };
+    let outcome = runner(&sim, options).run_scenario(&plan, None).await;
+    let internet: Vec<&StepOutcome> = outcome
+        .steps
+        .iter()
+        .filter(|s| s.name.ends_with("-internet"))
+        .collect();
+    assert_eq!(internet.len(), 3);
+    for step in &internet {
+        assert_eq!(step.verdict, StepVerdict::NotApplicable);
+        assert!(step.cells.is_empty() && step.execs == 0);
+        let result = step.result();
+        assert_eq!(result.status, StepStatus::NotApplicable);
+        assert_eq!(result.reason.as_deref(), Some("needs internet"));
+    }
+    // The steps after them saw their actions (the later steps pass only if they ran).
+    for step in outcome
+        .steps
+        .iter()
+        .filter(|s| !s.name.ends_with("-internet"))
+    {
+        assert_eq!(step.verdict, StepVerdict::Pass, "{}", step.reason);
+    }
+    assert!(outcome.ok());
+    assert_cleaned_up(&sim);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_scenario_none_of_whose_steps_applies_touches_nothing() {
+    let plan = plan_of(&scenarios().join("calico-zero-trust"));
+    let sim = sim(Faults::default());
+    let outcome = runner(&sim, with_cni("cilium"))
+        .run_scenario(&plan, None)
+        .await;
+    assert_eq!(outcome.steps.len(), plan.steps.len());
+    for step in &outcome.steps {
+        let result = step.result();
+        assert_eq!(result.status, StepStatus::NotApplicable, "{}", step.name);
+        assert_eq!(result.reason.as_deref(), Some("needs calico-crds"));
+    }
+    assert!(outcome.ok());
+    assert!(sim.calls().is_empty(), "{:?}", sim.calls());
+}
+
+#[tokio::test(start_paused = true)]
+async fn on_a_cni_that_enforces_nothing_policy_steps_are_not_enforced_and_a_pass_is_flagged() {
+    let fixture = Fixture::new();
+    let plan = deny_x(&fixture);
+    // flannel, as a CNI that enforces nothing does: every step with blocked probes is "not
+    // enforced", which is what the profile expects.
+    let sim_none = sim(Faults {
+        enforcement: Enforcement::None,
+        ..Faults::default()
+    });
+    let outcome = runner(&sim_none, with_cni("flannel"))
+        .run_scenario(&plan, None)
+        .await;
+    let statuses: Vec<StepStatus> = outcome.steps.iter().map(|s| s.result().status).collect();
+    assert_eq!(statuses, [StepStatus::Pass, StepStatus::NotEnforced]);
+    assert!(outcome.ok(), "expected on flannel");
+    assert_eq!(outcome.steps[0].warning(), None, "nothing to block there");
+    // The same profile on a cluster that does enforce: a surprising pass, kept, with a warning.
+    let sim_full = sim(Faults::default());
+    let outcome = runner(&sim_full, with_cni("flannel"))
+        .run_scenario(&plan, None)
+        .await;
+    let deny = outcome.step("deny").unwrap();
+    let result = deny.result();
+    assert_eq!(result.status, StepStatus::Pass);
+    assert!(
+        result
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with("passed although the CNI enforces no NetworkPolicy")),
+        "{result:?}"
+    );
+    assert!(deny.warning().is_some());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failure_on_a_known_deviation_is_that_deviation_and_a_pass_stays_a_pass() {
+    let fixture = Fixture::new();
+    let plan = deny_x(&fixture);
+    let mut kindnet = CniProfile::by_name("kindnet").unwrap();
+    kindnet
+        .known_deviations
+        .push(crate::provision::cni::KnownDeviation {
+            matches: crate::provision::cni::DeviationMatch::Step("deny/deny"),
+            summary: "ingress isolation lags",
+            issue_url: "https://github.com/kubernetes-sigs/kind/issues/0",
+        });
+    let options = RunOptions {
+        cni: Some(kindnet),
+        ..options()
+    };
+    let failing = sim(Faults {
+        enforcement: Enforcement::None,
+        ..Faults::default()
+    });
+    let outcome = runner(&failing, options.clone())
+        .run_scenario(&plan, None)
+        .await;
+    let result = outcome.step("deny").unwrap().result();
+    assert_eq!(result.status, StepStatus::KnownDeviation);
+    assert_eq!(
+        result.issue_url.as_deref(),
+        Some("https://github.com/kubernetes-sigs/kind/issues/0")
+    );
+    assert!(
+        result
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with("ingress isolation lags: policy not enforced")),
+        "{result:?}"
+    );
+    assert!(outcome.ok());
+    let passing = sim(Faults::default());
+    let outcome = runner(&passing, options).run_scenario(&plan, None).await;
+    assert_eq!(
+        outcome.step("deny").unwrap().result().status,
+        StepStatus::Pass
+    );
 }

@@ -23,6 +23,9 @@ pub const DNS_NAME: &str = "coredns";
 pub const DNS_LABEL: (&str, &str) = ("k8s-app", "kube-dns");
 /// The DNS port.
 pub const DNS_PORT: u16 = 53;
+/// Name of the built-in Service in front of the cluster DNS (in [`DNS_NAMESPACE`]), the server
+/// DNS probes ask.
+pub const DNS_SERVICE: &str = "kube-dns";
 
 /// `kube-system/coredns`, the endpoint `dns:` probes query.
 pub fn dns_endpoint_key() -> String {
@@ -215,7 +218,7 @@ pub fn is_policy(doc: &Document) -> bool {
 
 /// The built-in `kube-system/coredns` endpoint: labels `k8s-app: kube-dns`, ports `dns` 53/UDP and
 /// `dns-tcp` 53/TCP, as kind's CoreDNS Deployment.
-fn dns_endpoint() -> Endpoint {
+pub fn dns_endpoint() -> Endpoint {
     Endpoint {
         namespace: DNS_NAMESPACE.to_string(),
         name: DNS_NAME.to_string(),
@@ -242,7 +245,7 @@ fn dns_endpoint() -> Endpoint {
 
 /// The Services every cluster has: `kube-system/kube-dns` (in front of CoreDNS) and
 /// `default/kubernetes` (the API server, which has no pod behind it).
-fn builtin_services() -> [Service; 2] {
+pub fn builtin_services() -> [Service; 2] {
     let dns_port = |name: &str, protocol| ServicePort {
         name: Some(name.to_string()),
         port: DNS_PORT,
@@ -252,7 +255,7 @@ fn builtin_services() -> [Service; 2] {
     [
         Service {
             namespace: DNS_NAMESPACE.to_string(),
-            name: "kube-dns".to_string(),
+            name: DNS_SERVICE.to_string(),
             selector: Some(Labels::from([(
                 DNS_LABEL.0.to_string(),
                 DNS_LABEL.1.to_string(),

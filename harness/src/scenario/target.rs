@@ -7,6 +7,7 @@ use std::str::FromStr;
 
 use super::format::{Expectation, Probe, ProbeKind};
 use crate::model::Protocol;
+use crate::probe::HttpMethod;
 
 /// The client of a probe.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -260,11 +261,11 @@ pub fn parse_probe(probe: &Probe) -> Result<ParsedProbe, (&'static str, String)>
         }
     }
     if let Some(method) = &probe.method
-        && !matches!(method.as_str(), "GET" | "POST" | "HEAD" | "PUT" | "DELETE")
+        && HttpMethod::parse(method).is_none_or(|m| m.as_str() != method)
     {
         return Err((
             "method",
-            format!("`{method}`: expected GET, POST, HEAD, PUT or DELETE"),
+            format!("`{method}`: expected GET or POST (the methods the probes send)"),
         ));
     }
     if let Some(path) = &probe.path {
@@ -406,6 +407,8 @@ mod tests {
     #[case::tcp_without_port(probe("a/b", "a/c", ProbeKind::Tcp, None), "port")]
     #[case::icmp_with_port(probe("a/b", "a/c", ProbeKind::Icmp, Some(1)), "port")]
     #[case::ingress_with_port(probe("outside", "ingress:/", ProbeKind::Http, Some(80)), "port")]
+    #[case::head_is_not_sent(Probe { method: Some("HEAD".into()), ..probe("a/b", "a/c", ProbeKind::Http, Some(80)) }, "method")]
+    #[case::lower_case_method(Probe { method: Some("post".into()), ..probe("a/b", "a/c", ProbeKind::Http, Some(80)) }, "method")]
     fn refuses_mismatched_probe_shapes(#[case] p: Probe, #[case] field: &str) {
         assert_eq!(parse_probe(&p).unwrap_err().0, field);
     }
