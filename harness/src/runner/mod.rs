@@ -633,7 +633,14 @@ impl<C: ClusterOps> Runner<C> {
             .docs
             .extend(docs.iter().cloned());
         self.cluster.apply(docs).await?;
-        let endpoints = workload_endpoints(docs);
+        self.wait_ready(&workload_endpoints(docs)).await
+    }
+
+    /// Waits until every one of `endpoints` is ready, all at once.
+    async fn wait_ready(
+        &self,
+        endpoints: &[crate::cluster::EndpointRef],
+    ) -> Result<(), ClusterError> {
         futures::future::try_join_all(
             endpoints
                 .iter()
@@ -666,14 +673,7 @@ impl<C: ClusterOps> Runner<C> {
                         .label_pods(endpoint, LabelChange { set, remove })
                         .await?
                 }
-                PlannedAction::WaitRollout(endpoints) => {
-                    futures::future::try_join_all(
-                        endpoints
-                            .iter()
-                            .map(|e| self.cluster.wait_ready(e, self.options.ready_timeout)),
-                    )
-                    .await?;
-                }
+                PlannedAction::WaitRollout(endpoints) => self.wait_ready(endpoints).await?,
             }
         }
         Ok(())
