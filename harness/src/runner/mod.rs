@@ -58,8 +58,9 @@ use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
 use crate::cluster::{
-    ClusterError, ClusterOps, DEFAULT_CONTAINER_ANNOTATION, DEFAULT_PROBE_IMAGE, LabelChange,
-    PROBE_CONTAINER, PROBE_TOOL_ANNOTATION, PodInfo, PodRef, is_cluster_scoped, workload_endpoints,
+    ClusterError, ClusterOps, DEFAULT_CONTAINER_ANNOTATION, DEFAULT_PROBE_IMAGE, EndpointRef,
+    LabelChange, PROBE_CONTAINER, PROBE_TOOL_ANNOTATION, PodInfo, PodRef, is_cluster_scoped,
+    workload_endpoints,
 };
 use crate::manifest::Document;
 use crate::probe::{
@@ -637,10 +638,7 @@ impl<C: ClusterOps> Runner<C> {
     }
 
     /// Waits until every one of `endpoints` is ready, all at once.
-    async fn wait_ready(
-        &self,
-        endpoints: &[crate::cluster::EndpointRef],
-    ) -> Result<(), ClusterError> {
+    async fn wait_ready(&self, endpoints: &[EndpointRef]) -> Result<(), ClusterError> {
         futures::future::try_join_all(
             endpoints
                 .iter()
