@@ -61,6 +61,13 @@ impl Oracle<'_> {
                 r.summary
             ));
         }
+        // Policies that selected the endpoint but decided nothing on the way (an end-of-tier
+        // decision names them itself).
+        let mut undecided = String::new();
+        if !matches!(v.decision, Decision::EndOfTier { .. }) && !v.undecided.is_empty() {
+            let names: Vec<String> = v.undecided.iter().map(|&p| self.policy_name(p)).collect();
+            undecided = format!(" [also selected, no rule matched: {}]", names.join(", "));
+        }
         let decision = match &v.decision {
             Decision::NotPoliced => match local {
                 Peer::External(_) => "outside the cluster, no policy applies".to_string(),
@@ -91,6 +98,6 @@ impl Oracle<'_> {
                 "allowed, every applicable tier passed it on (namespace profile allows)".to_string()
             }
         };
-        format!("{side}: {steps}{decision}")
+        format!("{side}: {steps}{decision}{undecided}")
     }
 }

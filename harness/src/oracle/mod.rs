@@ -87,6 +87,9 @@ pub struct DirectionVerdict {
     pub selected_by: Vec<usize>,
     /// Pass and Log rules met on the way.
     pub trail: Vec<TrailStep>,
+    /// Policies evaluated on the way that decided nothing (no Allow, Deny or Pass rule matched),
+    /// in evaluation order.
+    pub undecided: Vec<usize>,
 }
 
 /// The verdict for a connection.
@@ -293,6 +296,7 @@ impl<'a> Oracle<'a> {
                     decision: Decision::NotPoliced,
                     selected_by: Vec::new(),
                     trail: Vec::new(),
+                    undecided: Vec::new(),
                 };
             }
         };
@@ -302,6 +306,7 @@ impl<'a> Oracle<'a> {
             decision: Decision::NoPolicy,
             selected_by: list.clone(),
             trail: Vec::new(),
+            undecided: Vec::new(),
         };
         if list.is_empty() {
             return verdict;
@@ -347,6 +352,7 @@ impl<'a> Oracle<'a> {
                         }),
                     }
                 }
+                verdict.undecided.push(pi);
             }
             let (name, default) = &self.tiers[tier];
             if !passed && *default == TierDefault::Deny {

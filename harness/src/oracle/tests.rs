@@ -223,6 +223,14 @@ fn a_tier_whose_policies_do_not_match_denies_unless_its_default_is_pass() {
             );
         } else {
             assert_eq!(v.ingress.decision, Decision::Passed);
+            assert_eq!(v.ingress.undecided, vec![0]);
+            let text = oracle.explain(&a_to_b(&c, 80), &v);
+            assert!(
+                text.contains(
+                    "[also selected, no rule matched: GlobalNetworkPolicy p (tier t, order last)]"
+                ),
+                "{text}"
+            );
         }
         assert!(oracle.verdict(&a_to_b(&c, 81)).allowed);
     }
