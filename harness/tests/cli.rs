@@ -110,13 +110,24 @@ fn up_drives_the_real_tools_and_says_what_is_next() {
     assert!(calls[6].starts_with(
         "kubectl --context kind-np -n kube-system rollout status ds/kindnet --timeout="
     ));
-    assert_eq!(
-        calls[calls.len() - 2..],
-        [
-            format!("docker pull {agnhost}"),
-            format!("kind load docker-image {agnhost} --name np")
-        ]
-    );
+    // The probe image and every image the scenarios run are pulled and loaded, each once.
+    for image in [
+        agnhost,
+        "docker.io/library/nginx:1.27",
+        "registry.k8s.io/e2e-test-images/busybox:1.36.1-1",
+    ] {
+        for call in [
+            format!("docker pull {image}"),
+            format!("kind load docker-image {image} --name np"),
+        ] {
+            assert_eq!(
+                calls.iter().filter(|c| **c == call).count(),
+                1,
+                "{call} in {calls:#?}"
+            );
+        }
+    }
+    assert!(calls.last().unwrap().starts_with("kind load docker-image "));
     assert!(
         std::fs::read_to_string(&config)
             .unwrap()

@@ -22,12 +22,16 @@ pub struct Args {
     /// A kind config to use instead of the built-in `kind-config/<cni>.yaml`.
     #[arg(long, value_name = "PATH")]
     pub kind_config: Option<PathBuf>,
-    /// An image to pull and load into the nodes (repeatable; replaces the default).
-    #[arg(long, value_name = "IMAGE", default_values_t = DEFAULT_IMAGES.map(String::from))]
+    /// An image to pull and load into the nodes (repeatable; replaces the default: the probe
+    /// image and every image the scenarios' manifests run).
+    #[arg(long, value_name = "IMAGE")]
     pub preload: Vec<String>,
     /// Preload no image at all.
     #[arg(long, conflicts_with = "preload")]
     pub no_preload: bool,
+    /// Where the scenarios whose images are preloaded live.
+    #[command(flatten)]
+    pub scenarios: super::ScenarioRoot,
     /// How long to wait for the CNI, the nodes and DNS to be ready.
     #[arg(long, value_name = "SECONDS", default_value_t = 900)]
     pub ready_timeout: u64,
@@ -40,6 +44,24 @@ fn cni_parser() -> impl TypedValueParser<Value = CniProfile> {
     })
 }
 
+/// The images preloaded by default: the probe image and every image a scenario runs (scenarios
+/// that do not load are skipped here; `validate` reports them).
+pub fn default_images(scenarios: &super::ScenarioRoot) -> Vec<String> {
+    let mut images: std::collections::BTreeSet<String> =
+        DEFAULT_IMAGES.iter().map(|s| s.to_string()).collect();
+    match scenarios.load(&[]) {
+        Ok(all) => {
+            for (_, loaded) in all {
+                if let Ok(loaded) = loaded {
+                    images.extend(loaded.images());
+                }
+            }
+        }
+        Err(e) => eprintln!("note: not preloading scenario images: {e}"),
+    }
+    images.into_iter().collect()
+}
+
 /// Runs `up` with the real process runner, printing one line per phase on standard error.
 pub async fn run(args: Args) -> Result<(), ProvisionError> {
     let mut opts = UpOptions::new(args.cni);
@@ -47,6 +69,8 @@ pub async fn run(args: Args) -> Result<(), ProvisionError> {
     opts.kind_config = args.kind_config;
     opts.images = if args.no_preload {
         Vec::new()
+    } else if args.preload.is_empty() {
+        default_images(&args.scenarios)
     } else {
         args.preload
     };
@@ -78,4 +102,28 @@ pub async fn run(args: Args) -> Result<(), ProvisionError> {
         report.cni, report.cni
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_preload_is_the_probe_image_and_every_scenario_image() {
+        let images = default_images(&super::super::ScenarioRoot { dir: None });
+        for want in [
+            DEFAULT_IMAGES[0],
+            "docker.io/library/nginx:1.27",
+            "registry.k8s.io/e2e-test-images/busybox:1.36.1-1",
+        ] {
+            assert!(
+                images.iter().any(|i| i == want),
+                "{want} missing from {images:?}"
+            );
+        }
+        let none = default_images(&super::super::ScenarioRoot {
+            dir: Some("/nonexistent-scenarios".into()),
+        });
+        assert_eq!(none, [DEFAULT_IMAGES[0]]);
+    }
 }

@@ -83,6 +83,36 @@ pub struct StepProbe {
 }
 
 impl LoadedScenario {
+    /// Every container image the scenario's manifests run (pods and workload templates, init
+    /// containers included), so that `up` can preload them into the kind nodes.
+    pub fn images(&self) -> std::collections::BTreeSet<String> {
+        fn walk(value: &serde_json::Value, out: &mut std::collections::BTreeSet<String>) {
+            match value {
+                serde_json::Value::Object(map) => {
+                    for (key, v) in map {
+                        if matches!(key.as_str(), "containers" | "initContainers")
+                            && let Some(list) = v.as_array()
+                        {
+                            out.extend(
+                                list.iter()
+                                    .filter_map(|c| c.get("image")?.as_str())
+                                    .map(str::to_string),
+                            );
+                        }
+                        walk(v, out);
+                    }
+                }
+                serde_json::Value::Array(list) => list.iter().for_each(|v| walk(v, out)),
+                _ => {}
+            }
+        }
+        let mut images = std::collections::BTreeSet::new();
+        for doc in self.manifests.values().flatten() {
+            walk(&doc.value, &mut images);
+        }
+        images
+    }
+
     /// A problem about `field` of the scenario file, with its line.
     pub fn problem(&self, field: impl Into<String>, message: impl Into<String>) -> Problem {
         let field = field.into();
