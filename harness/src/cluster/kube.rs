@@ -45,6 +45,8 @@ use crate::probe::{ProbeSpec, ProbeTool, batch_command};
 
 /// How long to wait for a CRD to be established.
 const CRD_TIMEOUT: Duration = Duration::from_secs(60);
+/// How often the pods of a declared endpoint are listed while waiting for them.
+const DECLARED_POLL: Duration = Duration::from_secs(1);
 /// How long to wait for a namespace of a previous run to finish terminating.
 const NAMESPACE_GONE_TIMEOUT: Duration = Duration::from_secs(180);
 
@@ -547,7 +549,31 @@ impl KubeCluster {
         Ok(pods)
     }
 
-    /// Waits for `cond` on one object, within `timeout`; `Ok(false)` when the time ran out.
+    /// Waits until a declared endpoint (found by its labels) has pods, all of them Ready;
+    /// `Ok(false)` when the time ran out.
+    async fn wait_declared(
+        &self,
+        endpoint: &EndpointRef,
+        timeout: Duration,
+    ) -> Result<bool, ClusterError> {
+        if endpoint.labels.is_empty() {
+            return Err(ClusterError::Unsupported(format!(
+                "cannot wait for {endpoint}: it declares no labels to find its pods by"
+            )));
+        }
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let pods = self.pods_of(endpoint).await?;
+            if !pods.is_empty() && pods.iter().all(|p| pod_ready(Some(p))) {
+                return Ok(true);
+            }
+            if tokio::time::Instant::now() + DECLARED_POLL > deadline {
+                return Ok(false);
+            }
+            tokio::time::sleep(DECLARED_POLL).await;
+        }
+    }
+
     /// Waits until `ns` (being deleted) is gone; `what` names it in the error.
     async fn wait_namespace_gone(
         &self,
@@ -575,6 +601,7 @@ impl KubeCluster {
         })
     }
 
+    /// Waits for `cond` on one object, within `timeout`; `Ok(false)` when the time ran out.
     async fn wait_for<K>(
         &self,
         api: Api<K>,
@@ -948,7 +975,10 @@ impl ClusterOps for KubeCluster {
                 let api = Api::<Job>::namespaced(c(), ns);
                 self.wait_for(api, name, job_has_ready_pod, timeout).await?
             }
-            WorkloadKind::CronJob | WorkloadKind::Declared => {
+            // Declared endpoints (created by remote manifests, such as Contour's envoy) are
+            // known only by their pods' labels: wait until such pods exist and all are Ready.
+            WorkloadKind::Declared => self.wait_declared(endpoint, timeout).await?,
+            WorkloadKind::CronJob => {
                 return Err(ClusterError::Unsupported(format!(
                     "cannot wait for {endpoint}: wait for the workloads that create its pods instead"
                 )));
@@ -960,7 +990,17 @@ impl ClusterOps for KubeCluster {
         let pods = self.pods_of(endpoint).await.unwrap_or_default();
         let mut reasons = diagnose_pods(&pods);
         if reasons.is_empty() {
-            reasons.push(if pods.is_empty() {
+            reasons.push(if pods.is_empty() && endpoint.kind == WorkloadKind::Declared {
+                format!(
+                    "no pod in {ns} is labelled {}",
+                    endpoint
+                        .labels
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                )
+            } else if pods.is_empty() {
                 format!(
                     "it has no pods (see `kubectl -n {ns} describe {} {name}` for its events)",
                     endpoint.kind.to_string().to_lowercase()

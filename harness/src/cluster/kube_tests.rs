@@ -714,3 +714,72 @@ async fn a_namespace_of_this_run_is_reused() {
     cluster.create_namespace("x").await.unwrap();
     server.await.unwrap();
 }
+
+fn declared_envoy() -> EndpointRef {
+    EndpointRef {
+        namespace: "x".into(),
+        name: "envoy".into(),
+        kind: WorkloadKind::Declared,
+        labels: [("app".to_string(), "envoy".to_string())].into(),
+    }
+}
+
+fn pod_list(items: Vec<Value>) -> Value {
+    json!({"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items})
+}
+
+/// `waitRollout` of an endpoint a remote manifest provides (Contour's envoy): its pods are found
+/// by the declared labels and waited for until every one is Ready.
+#[tokio::test(start_paused = true)]
+async fn a_declared_endpoint_is_waited_for_through_its_labels() {
+    let (cluster, mut handle) = cluster();
+    let server = tokio::spawn(async move {
+        for items in [
+            vec![],
+            vec![
+                ready_pod("envoy-1", true, "10.244.0.8"),
+                ready_pod("envoy-2", false, "10.244.0.9"),
+            ],
+            vec![
+                ready_pod("envoy-1", true, "10.244.0.8"),
+                ready_pod("envoy-2", true, "10.244.0.9"),
+            ],
+        ] {
+            let (req, send) = expect(&mut handle, Method::GET, "/api/v1/namespaces/x/pods").await;
+            assert_eq!(
+                query(&req).get("labelSelector").map(String::as_str),
+                Some("app=envoy")
+            );
+            respond(send, 200, pod_list(items));
+        }
+        handle
+    });
+    cluster
+        .wait_ready(&declared_envoy(), Duration::from_secs(60))
+        .await
+        .unwrap();
+    let handle = server.await.unwrap();
+    drop(cluster);
+    assert_no_more_requests(handle).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_declared_endpoint_without_pods_times_out_naming_its_labels() {
+    let (cluster, mut handle) = cluster();
+    let server = tokio::spawn(async move {
+        while let Some((req, send)) = handle.next_request().await {
+            assert_eq!(req.uri().path(), "/api/v1/namespaces/x/pods");
+            respond(send, 200, pod_list(vec![]));
+        }
+    });
+    let err = cluster
+        .wait_ready(&declared_envoy(), Duration::from_secs(5))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Declared x/envoy not ready after 5s: no pod in x is labelled app=envoy"
+    );
+    drop(cluster);
+    server.await.unwrap();
+}
