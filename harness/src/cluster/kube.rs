@@ -5,7 +5,8 @@
 //! - Applies with server-side apply through [`DynamicObject`] and discovery (field manager
 //!   [`FIELD_MANAGER`], forced), CRDs first and waited for, kinds resolved with `pinned_kind`
 //!   (retried while discovery lags behind a CRD just applied); falls back to create/replace
-//!   when a server refuses apply patches (415).
+//!   when a server refuses apply patches ([`apply_unsupported`]: 415, and the Calico API
+//!   server's NotFound and 500 answers).
 //! - Retries (with backon) only transient failures: 429, 5xx and transport errors; never 4xx.
 //! - Waits with `await_condition` inside a timeout, and on timeout says why from pod status.
 
@@ -173,6 +174,25 @@ where
         .when(is_transient)
         .notify(|e, d| tracing::debug!(error = %e, "transient API error; retrying in {d:?}"))
         .await
+}
+
+/// Whether an apply patch failed because the server cannot do server-side apply for this
+/// object, so that create/replace is the way to write it:
+/// - 415: the resource does not accept apply patches;
+/// - 404 for the object itself (not its namespace): server-side apply creates missing objects,
+///   but the Calico API server 3.32.0 answers NotFound when it should create a tiered policy
+///   (NetworkPolicy, GlobalNetworkPolicy; projectcalico/calico#12841);
+/// - 500 "no serializer defined" (an API server without the apply-patch codec) or "key not
+///   found" (an apply reaching a store as an update of a missing object): the Calico API server
+///   before it supported server-side apply (projectcalico/calico#4959).
+pub fn apply_unsupported(e: &kube::Error) -> bool {
+    let kube::Error::Api(s) = e else { return false };
+    match s.code {
+        415 => true,
+        404 => s.details.as_ref().is_none_or(|d| d.kind != "namespaces"),
+        500 => s.message.contains("no serializer defined") || s.message.contains("key not found"),
+        _ => false,
+    }
 }
 
 fn api_error(action: impl Into<String>, e: kube::Error) -> ClusterError {
@@ -394,11 +414,18 @@ impl KubeCluster {
             })?;
         let params = PatchParams::apply(FIELD_MANAGER).force();
         let patch = Patch::Apply(&object);
-        match retry(|| api.patch(name, &params, &patch)).await {
+        // An apply the server cannot do is not retried, even as a 500: create/replace is.
+        let applied = (|| api.patch(name, &params, &patch))
+            .retry(backoff())
+            .sleep(tokio::time::sleep)
+            .when(|e| is_transient(e) && !apply_unsupported(e))
+            .notify(|e, d| tracing::debug!(error = %e, "transient API error; retrying in {d:?}"))
+            .await;
+        match applied {
             Ok(_) => {}
-            Err(kube::Error::Api(s)) if s.code == 415 => {
+            Err(e) if apply_unsupported(&e) => {
                 tracing::info!(
-                    "{what}: the server refuses server-side apply; using create/replace"
+                    "{what}: the server refuses server-side apply ({e}); using create/replace"
                 );
                 self.create_or_replace(&api, name, object)
                     .await
