@@ -870,6 +870,21 @@ impl ClusterOps for KubeCluster {
         let (namespaces, others): (Vec<&Document>, Vec<&Document>) = rest
             .into_iter()
             .partition(|d| d.api_version() == "v1" && d.kind() == "Namespace");
+        for doc in &namespaces {
+            // A namespace of a remote manifest (Contour's projectcontour) deleted by the cleanup
+            // of an earlier scenario or run may still be terminating: nothing can be created in
+            // it until it is gone (403 "being terminated"), so wait for that first.
+            let api: Api<Namespace> = Api::all(self.client.clone());
+            let existing = retry(|| api.get_opt(doc.name()))
+                .await
+                .map_err(|e| api_error(format!("read Namespace {}", doc.name()), e))?;
+            if let Some(ns) = existing
+                && ns.metadata.deletion_timestamp.is_some()
+            {
+                self.owned_namespaces.lock().expect("lock").remove(doc.name());
+                self.wait_namespace_gone(&api, &ns, "namespace").await?;
+            }
+        }
         for doc in namespaces.iter().chain(&others) {
             let gvk = gvk_of(doc);
             let lagging = defined.contains(&(gvk.group.clone(), gvk.kind.clone()));

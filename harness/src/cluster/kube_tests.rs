@@ -883,3 +883,56 @@ fn only_refusals_of_apply_itself_fall_back_to_create() {
     assert!(!apply_unsupported(&api(422, "invalid", None)));
     assert!(!apply_unsupported(&api(409, "conflict", None)));
 }
+
+/// A Namespace document whose namespace is still terminating (deleted by an earlier cleanup) is
+/// waited for until it is gone, then created: objects cannot be created in it meanwhile.
+#[tokio::test(start_paused = true)]
+async fn a_namespace_document_still_terminating_is_waited_for_before_it_is_applied() {
+    let (cluster, mut handle) = cluster();
+    let doc = Document {
+        source: Source {
+            file: PathBuf::from("contour.yaml"),
+            document: 1,
+            line: 1,
+        },
+        value: json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "projectcontour"}}),
+    };
+    let server = tokio::spawn(async move {
+        let path = "/api/v1/namespaces/projectcontour";
+        let mut terminating = namespace("projectcontour", owned_labels());
+        terminating["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
+        terminating["metadata"]["resourceVersion"] = json!("5");
+        let (_, send) = expect(&mut handle, Method::GET, path).await;
+        respond(send, 200, terminating.clone());
+        // await_condition(is_deleted): the list shows it gone.
+        let (req, send) = expect(&mut handle, Method::GET, "/api/v1/namespaces").await;
+        assert_eq!(
+            query(&req).get("fieldSelector").map(String::as_str),
+            Some("metadata.name=projectcontour")
+        );
+        respond(
+            send,
+            200,
+            json!({"kind": "NamespaceList", "apiVersion": "v1", "metadata": {"resourceVersion": "6"}, "items": []}),
+        );
+        let (_, send) = expect(&mut handle, Method::GET, "/api/v1").await;
+        respond(
+            send,
+            200,
+            json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "v1",
+                "resources": [{"name": "namespaces", "singularName": "namespace", "namespaced": false,
+                    "kind": "Namespace", "verbs": ["create", "delete", "get", "list", "patch", "watch"]}]}),
+        );
+        let (_, send) = expect(&mut handle, Method::GET, path).await;
+        respond(send, 404, status(404, "NotFound"));
+        let (req, send) = expect(&mut handle, Method::PATCH, path).await;
+        let body = body_json(req).await;
+        assert_eq!(body["metadata"]["labels"][RUN_LABEL], "run-1");
+        respond(send, 200, body);
+        handle
+    });
+    cluster.apply(&[doc]).await.unwrap();
+    let handle = server.await.unwrap();
+    drop(cluster);
+    assert_no_more_requests(handle).await;
+}
