@@ -881,7 +881,10 @@ impl ClusterOps for KubeCluster {
             if let Some(ns) = existing
                 && ns.metadata.deletion_timestamp.is_some()
             {
-                self.owned_namespaces.lock().expect("lock").remove(doc.name());
+                self.owned_namespaces
+                    .lock()
+                    .expect("lock")
+                    .remove(doc.name());
                 self.wait_namespace_gone(&api, &ns, "namespace").await?;
             }
         }
@@ -1032,24 +1035,26 @@ impl ClusterOps for KubeCluster {
         let pods = self.pods_of(endpoint).await.unwrap_or_default();
         let mut reasons = diagnose_pods(&pods);
         if reasons.is_empty() {
-            reasons.push(if pods.is_empty() && endpoint.kind == WorkloadKind::Declared {
-                format!(
-                    "no pod in {ns} is labelled {}",
-                    endpoint
-                        .labels
-                        .iter()
-                        .map(|(k, v)| format!("{k}={v}"))
-                        .collect::<Vec<_>>()
-                        .join(",")
-                )
-            } else if pods.is_empty() {
-                format!(
-                    "it has no pods (see `kubectl -n {ns} describe {} {name}` for its events)",
-                    endpoint.kind.to_string().to_lowercase()
-                )
-            } else {
-                "its pods are Ready but the rollout has not completed".to_string()
-            });
+            reasons.push(
+                if pods.is_empty() && endpoint.kind == WorkloadKind::Declared {
+                    format!(
+                        "no pod in {ns} is labelled {}",
+                        endpoint
+                            .labels
+                            .iter()
+                            .map(|(k, v)| format!("{k}={v}"))
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    )
+                } else if pods.is_empty() {
+                    format!(
+                        "it has no pods (see `kubectl -n {ns} describe {} {name}` for its events)",
+                        endpoint.kind.to_string().to_lowercase()
+                    )
+                } else {
+                    "its pods are Ready but the rollout has not completed".to_string()
+                },
+            );
         }
         Err(ClusterError::NotReady {
             what: endpoint.to_string(),

@@ -879,7 +879,11 @@ fn only_refusals_of_apply_itself_fall_back_to_create() {
         "no serializer defined for application/yaml",
         None
     )));
-    assert!(!apply_unsupported(&api(500, "etcdserver: leader changed", None)));
+    assert!(!apply_unsupported(&api(
+        500,
+        "etcdserver: leader changed",
+        None
+    )));
     assert!(!apply_unsupported(&api(422, "invalid", None)));
     assert!(!apply_unsupported(&api(409, "conflict", None)));
 }

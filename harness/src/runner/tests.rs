@@ -785,7 +785,7 @@ async fn a_cleanup_interrupted_part_way_is_finished_by_cleanup_pending() {
         }
         ControlFlow::Continue(())
     });
-    tokio::pin!(run);
+    let mut run = Box::pin(run);
     // Drive the scenario until its step has finished: the cleanup starts right after.
     while !finished.load(std::sync::atomic::Ordering::SeqCst) {
         tokio::select! {
