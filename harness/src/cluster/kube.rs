@@ -5,7 +5,8 @@
 //! - Applies with server-side apply through [`DynamicObject`] and discovery (field manager
 //!   [`FIELD_MANAGER`], forced), CRDs first and waited for, kinds resolved with `pinned_kind`
 //!   (retried while discovery lags behind a CRD just applied); falls back to create/replace
-//!   when a server refuses apply patches (415).
+//!   when a server refuses apply patches ([`apply_unsupported`]: 415, and the Calico API
+//!   server's NotFound and 500 answers).
 //! - Retries (with backon) only transient failures: 429, 5xx and transport errors; never 4xx.
 //! - Waits with `await_condition` inside a timeout, and on timeout says why from pod status.
 
@@ -45,6 +46,8 @@ use crate::probe::{ProbeSpec, ProbeTool, batch_command};
 
 /// How long to wait for a CRD to be established.
 const CRD_TIMEOUT: Duration = Duration::from_secs(60);
+/// How often the pods of a declared endpoint are listed while waiting for them.
+const DECLARED_POLL: Duration = Duration::from_secs(1);
 /// How long to wait for a namespace of a previous run to finish terminating.
 const NAMESPACE_GONE_TIMEOUT: Duration = Duration::from_secs(180);
 
@@ -171,6 +174,25 @@ where
         .when(is_transient)
         .notify(|e, d| tracing::debug!(error = %e, "transient API error; retrying in {d:?}"))
         .await
+}
+
+/// Whether an apply patch failed because the server cannot do server-side apply for this
+/// object, so that create/replace is the way to write it:
+/// - 415: the resource does not accept apply patches;
+/// - 404 for the object itself (not its namespace): server-side apply creates missing objects,
+///   but the Calico API server 3.32.0 answers NotFound when it should create a tiered policy
+///   (NetworkPolicy, GlobalNetworkPolicy; projectcalico/calico#12841);
+/// - 500 "no serializer defined" (an API server without the apply-patch codec) or "key not
+///   found" (an apply reaching a store as an update of a missing object): the Calico API server
+///   before it supported server-side apply (projectcalico/calico#4959).
+pub fn apply_unsupported(e: &kube::Error) -> bool {
+    let kube::Error::Api(s) = e else { return false };
+    match s.code {
+        415 => true,
+        404 => s.details.as_ref().is_none_or(|d| d.kind != "namespaces"),
+        500 => s.message.contains("no serializer defined") || s.message.contains("key not found"),
+        _ => false,
+    }
 }
 
 fn api_error(action: impl Into<String>, e: kube::Error) -> ClusterError {
@@ -392,11 +414,18 @@ impl KubeCluster {
             })?;
         let params = PatchParams::apply(FIELD_MANAGER).force();
         let patch = Patch::Apply(&object);
-        match retry(|| api.patch(name, &params, &patch)).await {
+        // An apply the server cannot do is not retried, even as a 500: create/replace is.
+        let applied = (|| api.patch(name, &params, &patch))
+            .retry(backoff())
+            .sleep(tokio::time::sleep)
+            .when(|e| is_transient(e) && !apply_unsupported(e))
+            .notify(|e, d| tracing::debug!(error = %e, "transient API error; retrying in {d:?}"))
+            .await;
+        match applied {
             Ok(_) => {}
-            Err(kube::Error::Api(s)) if s.code == 415 => {
+            Err(e) if apply_unsupported(&e) => {
                 tracing::info!(
-                    "{what}: the server refuses server-side apply; using create/replace"
+                    "{what}: the server refuses server-side apply ({e}); using create/replace"
                 );
                 self.create_or_replace(&api, name, object)
                     .await
@@ -547,7 +576,31 @@ impl KubeCluster {
         Ok(pods)
     }
 
-    /// Waits for `cond` on one object, within `timeout`; `Ok(false)` when the time ran out.
+    /// Waits until a declared endpoint (found by its labels) has pods, all of them Ready;
+    /// `Ok(false)` when the time ran out.
+    async fn wait_declared(
+        &self,
+        endpoint: &EndpointRef,
+        timeout: Duration,
+    ) -> Result<bool, ClusterError> {
+        if endpoint.labels.is_empty() {
+            return Err(ClusterError::Unsupported(format!(
+                "cannot wait for {endpoint}: it declares no labels to find its pods by"
+            )));
+        }
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let pods = self.pods_of(endpoint).await?;
+            if !pods.is_empty() && pods.iter().all(|p| pod_ready(Some(p))) {
+                return Ok(true);
+            }
+            if tokio::time::Instant::now() + DECLARED_POLL > deadline {
+                return Ok(false);
+            }
+            tokio::time::sleep(DECLARED_POLL).await;
+        }
+    }
+
     /// Waits until `ns` (being deleted) is gone; `what` names it in the error.
     async fn wait_namespace_gone(
         &self,
@@ -575,6 +628,7 @@ impl KubeCluster {
         })
     }
 
+    /// Waits for `cond` on one object, within `timeout`; `Ok(false)` when the time ran out.
     async fn wait_for<K>(
         &self,
         api: Api<K>,
@@ -816,6 +870,24 @@ impl ClusterOps for KubeCluster {
         let (namespaces, others): (Vec<&Document>, Vec<&Document>) = rest
             .into_iter()
             .partition(|d| d.api_version() == "v1" && d.kind() == "Namespace");
+        for doc in &namespaces {
+            // A namespace of a remote manifest (Contour's projectcontour) deleted by the cleanup
+            // of an earlier scenario or run may still be terminating: nothing can be created in
+            // it until it is gone (403 "being terminated"), so wait for that first.
+            let api: Api<Namespace> = Api::all(self.client.clone());
+            let existing = retry(|| api.get_opt(doc.name()))
+                .await
+                .map_err(|e| api_error(format!("read Namespace {}", doc.name()), e))?;
+            if let Some(ns) = existing
+                && ns.metadata.deletion_timestamp.is_some()
+            {
+                self.owned_namespaces
+                    .lock()
+                    .expect("lock")
+                    .remove(doc.name());
+                self.wait_namespace_gone(&api, &ns, "namespace").await?;
+            }
+        }
         for doc in namespaces.iter().chain(&others) {
             let gvk = gvk_of(doc);
             let lagging = defined.contains(&(gvk.group.clone(), gvk.kind.clone()));
@@ -948,7 +1020,10 @@ impl ClusterOps for KubeCluster {
                 let api = Api::<Job>::namespaced(c(), ns);
                 self.wait_for(api, name, job_has_ready_pod, timeout).await?
             }
-            WorkloadKind::CronJob | WorkloadKind::Declared => {
+            // Declared endpoints (created by remote manifests, such as Contour's envoy) are
+            // known only by their pods' labels: wait until such pods exist and all are Ready.
+            WorkloadKind::Declared => self.wait_declared(endpoint, timeout).await?,
+            WorkloadKind::CronJob => {
                 return Err(ClusterError::Unsupported(format!(
                     "cannot wait for {endpoint}: wait for the workloads that create its pods instead"
                 )));
@@ -960,14 +1035,26 @@ impl ClusterOps for KubeCluster {
         let pods = self.pods_of(endpoint).await.unwrap_or_default();
         let mut reasons = diagnose_pods(&pods);
         if reasons.is_empty() {
-            reasons.push(if pods.is_empty() {
-                format!(
-                    "it has no pods (see `kubectl -n {ns} describe {} {name}` for its events)",
-                    endpoint.kind.to_string().to_lowercase()
-                )
-            } else {
-                "its pods are Ready but the rollout has not completed".to_string()
-            });
+            reasons.push(
+                if pods.is_empty() && endpoint.kind == WorkloadKind::Declared {
+                    format!(
+                        "no pod in {ns} is labelled {}",
+                        endpoint
+                            .labels
+                            .iter()
+                            .map(|(k, v)| format!("{k}={v}"))
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    )
+                } else if pods.is_empty() {
+                    format!(
+                        "it has no pods (see `kubectl -n {ns} describe {} {name}` for its events)",
+                        endpoint.kind.to_string().to_lowercase()
+                    )
+                } else {
+                    "its pods are Ready but the rollout has not completed".to_string()
+                },
+            );
         }
         Err(ClusterError::NotReady {
             what: endpoint.to_string(),

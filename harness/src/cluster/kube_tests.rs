@@ -714,3 +714,229 @@ async fn a_namespace_of_this_run_is_reused() {
     cluster.create_namespace("x").await.unwrap();
     server.await.unwrap();
 }
+
+fn declared_envoy() -> EndpointRef {
+    EndpointRef {
+        namespace: "x".into(),
+        name: "envoy".into(),
+        kind: WorkloadKind::Declared,
+        labels: [("app".to_string(), "envoy".to_string())].into(),
+    }
+}
+
+fn pod_list(items: Vec<Value>) -> Value {
+    json!({"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items})
+}
+
+/// `waitRollout` of an endpoint a remote manifest provides (Contour's envoy): its pods are found
+/// by the declared labels and waited for until every one is Ready.
+#[tokio::test(start_paused = true)]
+async fn a_declared_endpoint_is_waited_for_through_its_labels() {
+    let (cluster, mut handle) = cluster();
+    let server = tokio::spawn(async move {
+        for items in [
+            vec![],
+            vec![
+                ready_pod("envoy-1", true, "10.244.0.8"),
+                ready_pod("envoy-2", false, "10.244.0.9"),
+            ],
+            vec![
+                ready_pod("envoy-1", true, "10.244.0.8"),
+                ready_pod("envoy-2", true, "10.244.0.9"),
+            ],
+        ] {
+            let (req, send) = expect(&mut handle, Method::GET, "/api/v1/namespaces/x/pods").await;
+            assert_eq!(
+                query(&req).get("labelSelector").map(String::as_str),
+                Some("app=envoy")
+            );
+            respond(send, 200, pod_list(items));
+        }
+        handle
+    });
+    cluster
+        .wait_ready(&declared_envoy(), Duration::from_secs(60))
+        .await
+        .unwrap();
+    let handle = server.await.unwrap();
+    drop(cluster);
+    assert_no_more_requests(handle).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_declared_endpoint_without_pods_times_out_naming_its_labels() {
+    let (cluster, mut handle) = cluster();
+    let server = tokio::spawn(async move {
+        while let Some((req, send)) = handle.next_request().await {
+            assert_eq!(req.uri().path(), "/api/v1/namespaces/x/pods");
+            respond(send, 200, pod_list(vec![]));
+        }
+    });
+    let err = cluster
+        .wait_ready(&declared_envoy(), Duration::from_secs(5))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Declared x/envoy not ready after 5s: no pod in x is labelled app=envoy"
+    );
+    drop(cluster);
+    server.await.unwrap();
+}
+
+fn calico_resources() -> Value {
+    json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "projectcalico.org/v3",
+        "resources": [{"name": "globalnetworkpolicies", "singularName": "globalnetworkpolicy",
+            "namespaced": false, "kind": "GlobalNetworkPolicy",
+            "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]}]})
+}
+
+fn global_policy_doc() -> Document {
+    Document {
+        source: Source {
+            file: PathBuf::from("default-deny.yaml"),
+            document: 1,
+            line: 1,
+        },
+        value: json!({"apiVersion": "projectcalico.org/v3", "kind": "GlobalNetworkPolicy",
+            "metadata": {"name": "default-deny"},
+            "spec": {"selector": "all()", "types": ["Ingress", "Egress"]}}),
+    }
+}
+
+/// The Calico API server's answers to an apply patch creating a GlobalNetworkPolicy: NotFound
+/// (3.32.0, projectcalico/calico#12841) and a 500 without the apply codec (calico#4959). Both
+/// fall back to create at once (no retries of the 500), at the cluster scope.
+#[tokio::test]
+async fn calico_refusals_of_server_side_apply_fall_back_to_create() {
+    for refusal in [
+        json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 404,
+            "reason": "NotFound",
+            "message": "globalnetworkpolicies.projectcalico.org \"default-deny\" not found",
+            "details": {"name": "default-deny", "group": "projectcalico.org", "kind": "globalnetworkpolicies"}}),
+        json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 500,
+            "reason": "InternalError", "message": "no serializer defined for application/yaml"}),
+    ] {
+        let (cluster, mut handle) = cluster();
+        let server = tokio::spawn(async move {
+            let (_, send) = expect(&mut handle, Method::GET, "/apis/projectcalico.org/v3").await;
+            respond(send, 200, calico_resources());
+            let path = "/apis/projectcalico.org/v3/globalnetworkpolicies/default-deny";
+            // Cluster-scoped: the ownership check reads the object first.
+            let (_, send) = expect(&mut handle, Method::GET, path).await;
+            respond(send, 404, status(404, "NotFound"));
+            let (req, send) = expect(&mut handle, Method::PATCH, path).await;
+            assert_eq!(content_type(&req), "application/apply-patch+yaml");
+            let code = refusal["code"].as_u64().unwrap() as u16;
+            respond(send, code, refusal);
+            let (_, send) = expect(&mut handle, Method::GET, path).await;
+            respond(send, 404, status(404, "NotFound"));
+            let (req, send) = expect(
+                &mut handle,
+                Method::POST,
+                "/apis/projectcalico.org/v3/globalnetworkpolicies",
+            )
+            .await;
+            let body = body_json(req).await;
+            assert_eq!(body["apiVersion"], "projectcalico.org/v3");
+            assert_eq!(body["kind"], "GlobalNetworkPolicy");
+            assert!(body["metadata"].get("namespace").is_none(), "{body}");
+            assert_eq!(body["metadata"]["labels"][RUN_LABEL], "run-1");
+            respond(send, 201, body);
+            handle
+        });
+        cluster.apply(&[global_policy_doc()]).await.unwrap();
+        let handle = server.await.unwrap();
+        drop(cluster);
+        assert_no_more_requests(handle).await;
+    }
+}
+
+#[test]
+fn only_refusals_of_apply_itself_fall_back_to_create() {
+    let api = |code: u16, message: &str, details: Option<(&str, &str)>| {
+        let mut s = kube::core::Status::failure(message, "x");
+        s.code = code;
+        s.details = details.map(|(kind, name)| {
+            serde_json::from_value(json!({"name": name, "kind": kind})).unwrap()
+        });
+        kube::Error::Api(Box::new(s))
+    };
+    assert!(apply_unsupported(&api(415, "unsupported", None)));
+    assert!(apply_unsupported(&api(
+        404,
+        "not found",
+        Some(("globalnetworkpolicies", "default-deny"))
+    )));
+    // Applying into a namespace that does not exist: create would fail the same way.
+    assert!(!apply_unsupported(&api(
+        404,
+        "namespaces \"x\" not found",
+        Some(("namespaces", "x"))
+    )));
+    assert!(apply_unsupported(&api(
+        500,
+        "no serializer defined for application/yaml",
+        None
+    )));
+    assert!(!apply_unsupported(&api(
+        500,
+        "etcdserver: leader changed",
+        None
+    )));
+    assert!(!apply_unsupported(&api(422, "invalid", None)));
+    assert!(!apply_unsupported(&api(409, "conflict", None)));
+}
+
+/// A Namespace document whose namespace is still terminating (deleted by an earlier cleanup) is
+/// waited for until it is gone, then created: objects cannot be created in it meanwhile.
+#[tokio::test(start_paused = true)]
+async fn a_namespace_document_still_terminating_is_waited_for_before_it_is_applied() {
+    let (cluster, mut handle) = cluster();
+    let doc = Document {
+        source: Source {
+            file: PathBuf::from("contour.yaml"),
+            document: 1,
+            line: 1,
+        },
+        value: json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "projectcontour"}}),
+    };
+    let server = tokio::spawn(async move {
+        let path = "/api/v1/namespaces/projectcontour";
+        let mut terminating = namespace("projectcontour", owned_labels());
+        terminating["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
+        terminating["metadata"]["resourceVersion"] = json!("5");
+        let (_, send) = expect(&mut handle, Method::GET, path).await;
+        respond(send, 200, terminating.clone());
+        // await_condition(is_deleted): the list shows it gone.
+        let (req, send) = expect(&mut handle, Method::GET, "/api/v1/namespaces").await;
+        assert_eq!(
+            query(&req).get("fieldSelector").map(String::as_str),
+            Some("metadata.name=projectcontour")
+        );
+        respond(
+            send,
+            200,
+            json!({"kind": "NamespaceList", "apiVersion": "v1", "metadata": {"resourceVersion": "6"}, "items": []}),
+        );
+        let (_, send) = expect(&mut handle, Method::GET, "/api/v1").await;
+        respond(
+            send,
+            200,
+            json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "v1",
+                "resources": [{"name": "namespaces", "singularName": "namespace", "namespaced": false,
+                    "kind": "Namespace", "verbs": ["create", "delete", "get", "list", "patch", "watch"]}]}),
+        );
+        let (_, send) = expect(&mut handle, Method::GET, path).await;
+        respond(send, 404, status(404, "NotFound"));
+        let (req, send) = expect(&mut handle, Method::PATCH, path).await;
+        let body = body_json(req).await;
+        assert_eq!(body["metadata"]["labels"][RUN_LABEL], "run-1");
+        respond(send, 200, body);
+        handle
+    });
+    cluster.apply(&[doc]).await.unwrap();
+    let handle = server.await.unwrap();
+    drop(cluster);
+    assert_no_more_requests(handle).await;
+}

@@ -111,6 +111,8 @@ pub struct Faults {
     pub without_shell: BTreeSet<String>,
     /// A latency model (none: everything is instantaneous).
     pub latency: Option<Latency>,
+    /// How long each `delete` and `delete_namespace` takes (a slow cleanup).
+    pub delete_latency: Duration,
 }
 
 /// One call made to the simulator.
@@ -898,6 +900,9 @@ impl ClusterOps for SimCluster {
 
     async fn delete_namespace(&self, name: &str) -> Result<(), ClusterError> {
         self.record(Call::DeleteNamespace(name.to_string()));
+        if !self.faults.delete_latency.is_zero() {
+            tokio::time::sleep(self.faults.delete_latency).await;
+        }
         let mut st = self.state.lock().expect("lock");
         let Some(labels) = st.namespaces.get(name) else {
             return Ok(());
@@ -956,6 +961,9 @@ impl ClusterOps for SimCluster {
 
     async fn delete(&self, docs: &[Document]) -> Result<(), ClusterError> {
         self.record(Call::Delete(docs.iter().map(key_of).collect()));
+        if !self.faults.delete_latency.is_zero() {
+            tokio::time::sleep(self.faults.delete_latency).await;
+        }
         let mut st = self.state.lock().expect("lock");
         for doc in docs.iter().rev() {
             st.objects.remove(&key_of(doc));

@@ -680,8 +680,12 @@ impl<C: ClusterOps> Runner<C> {
     /// Deletes what a scenario created: its objects outside the namespaces being deleted (in
     /// reverse order), then its namespaces. Objects that turn out not to be the harness's
     /// (an apply that was refused) are left alone.
-    async fn cleanup(&self, record: &Mutex<CleanupRecord>) -> Vec<String> {
-        let record = std::mem::take(&mut *record.lock().expect("lock"));
+    ///
+    /// The record is emptied only once every deletion was attempted: a cleanup interrupted
+    /// part-way (Ctrl-C while it runs) leaves it whole for [`Runner::cleanup_pending`], which
+    /// deletes again what is left (deleting what is gone is a no-op).
+    async fn cleanup(&self, shared: &Mutex<CleanupRecord>) -> Vec<String> {
+        let record = shared.lock().expect("lock").clone();
         let mut going: HashSet<&str> = record.namespaces.iter().map(String::as_str).collect();
         going.extend(
             record
@@ -720,6 +724,7 @@ impl<C: ClusterOps> Runner<C> {
                 Err(e) => errors.push(e.to_string()),
             }
         }
+        *shared.lock().expect("lock") = CleanupRecord::default();
         errors
     }
 

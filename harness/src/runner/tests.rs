@@ -758,6 +758,53 @@ async fn an_interrupted_scenario_is_cleaned_up_by_cleanup_pending() {
     );
 }
 
+/// Ctrl-C while a scenario is being cleaned up (deletions are slow): what that cleanup had not
+/// deleted yet is still deleted by `cleanup_pending`, not leaked.
+#[tokio::test(start_paused = true)]
+async fn a_cleanup_interrupted_part_way_is_finished_by_cleanup_pending() {
+    let sim = sim(Faults {
+        delete_latency: Duration::from_secs(10),
+        ..Faults::default()
+    });
+    let runner = runner(&sim, options());
+    let fixture = Fixture::new();
+    let plan = fixture.scenario(
+        "shared",
+        "ingress",
+        &["x"],
+        &[
+            ("setup.yaml", pods(&["x"], &["a"], AGNHOST)),
+            ("shared.yaml", deny_ingress("default")),
+        ],
+        "steps:\n- name: apply\n  nothingBlocked: the policy isolates namespace default, which nothing probes\n  actions:\n  - apply: [shared.yaml]\n  probes:\n  - {from: x/a, to: x/a, port: 80, kind: tcp, expect: allowed}\n",
+    );
+    let finished = std::sync::atomic::AtomicBool::new(false);
+    let run = runner.run_scenario_with(&plan, None, |event| {
+        if matches!(event, StepEvent::Finished(..)) {
+            finished.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        ControlFlow::Continue(())
+    });
+    let mut run = Box::pin(run);
+    // Drive the scenario until its step has finished: the cleanup starts right after.
+    while !finished.load(std::sync::atomic::Ordering::SeqCst) {
+        tokio::select! {
+            _ = &mut run => panic!("the cleanup takes 20 s; it cannot have finished"),
+            _ = tokio::time::sleep(Duration::from_millis(10)) => {}
+        }
+    }
+    // Interrupted 5 s into the cleanup: the policy in default is being deleted, namespace x is
+    // not yet.
+    assert!(
+        tokio::time::timeout(Duration::from_secs(5), &mut run)
+            .await
+            .is_err()
+    );
+    drop(run);
+    assert!(runner.cleanup_pending().await.is_empty());
+    assert_cleaned_up(&sim);
+}
+
 #[tokio::test(start_paused = true)]
 async fn only_selected_steps_are_probed_but_earlier_actions_still_run() {
     let sim = sim(Faults::default());
