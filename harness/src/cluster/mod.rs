@@ -6,7 +6,8 @@
 //!
 //! Safety rules shared by both:
 //! - everything the harness applies carries [`MANAGED_BY_LABEL`]`=`[`MANAGED_BY_VALUE`] and
-//!   [`RUN_LABEL`]`=<run id>` (on the object and on pod templates, so that pods carry them too);
+//!   [`RUN_LABEL`]`=<run id>` (pod templates get the first only, so that pods carry it without a
+//!   new rollout per run);
 //! - a namespace that exists without the ownership label is never taken over;
 //! - in shared namespaces (such as `default`) only objects carrying the label are changed or
 //!   deleted.
@@ -403,8 +404,10 @@ pub fn ownership_labels(run_id: &str) -> BTreeMap<String, String> {
     ])
 }
 
-/// Adds the ownership labels to an object's `metadata.labels` and to its pod template's labels
-/// (workloads), so that the pods it creates carry them too.
+/// Adds the ownership labels to an object's `metadata.labels`, and the managed-by label (not the
+/// run id) to its pod template's labels (workloads), so that the pods it creates carry it too.
+/// The run id stays off templates: a template that changed with every run would roll out new pods
+/// on each re-apply, and a Job's template cannot change at all.
 pub fn inject_ownership(value: &mut Value, run_id: &str) {
     let pointers: &[&str] = match (
         value.get("apiVersion").and_then(Value::as_str),
@@ -420,6 +423,11 @@ pub fn inject_ownership(value: &mut Value, run_id: &str) {
         _ => &["/metadata"],
     };
     for pointer in pointers {
+        let labels_here = if *pointer == "/metadata" {
+            ownership_labels(run_id)
+        } else {
+            BTreeMap::from([(MANAGED_BY_LABEL.to_string(), MANAGED_BY_VALUE.to_string())])
+        };
         let Some(meta) = ensure_object(value, pointer) else {
             continue;
         };
@@ -430,7 +438,7 @@ pub fn inject_ownership(value: &mut Value, run_id: &str) {
             *labels = Value::Object(Default::default());
         }
         let labels = labels.as_object_mut().expect("made an object above");
-        for (k, v) in ownership_labels(run_id) {
+        for (k, v) in labels_here {
             labels.insert(k, Value::String(v));
         }
     }
@@ -576,8 +584,14 @@ mod tests {
             "a"
         );
         assert_eq!(
-            deployment["spec"]["template"]["metadata"]["labels"][RUN_LABEL],
-            "r1"
+            deployment["spec"]["template"]["metadata"]["labels"][MANAGED_BY_LABEL],
+            MANAGED_BY_VALUE
+        );
+        // Not the run id: re-applying with a new run must not change the template.
+        assert!(
+            deployment["spec"]["template"]["metadata"]["labels"]
+                .get(RUN_LABEL)
+                .is_none()
         );
 
         let mut policy = serde_json::json!({
