@@ -186,9 +186,13 @@ impl Cluster {
                     &format!("{spec_field}.initContainers"),
                 )?,
                 ips,
-                service_account: spec
-                    .service_account_name
-                    .clone()
+                // The API server fills serviceAccountName from the deprecated serviceAccount
+                // when only that is set (Convert_v1_PodSpec_To_core_PodSpec).
+                service_account: [&spec.service_account_name, &spec.service_account]
+                    .into_iter()
+                    .flatten()
+                    .find(|s| !s.is_empty())
+                    .cloned()
                     .unwrap_or_else(|| "default".to_string()),
                 host_network: spec.host_network.unwrap_or(false),
                 source: Some(doc.source.clone()),
