@@ -6,7 +6,7 @@ use ipnet::IpNet;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::Service as K8sService;
-use k8s_openapi::api::core::v1::{Namespace as K8sNamespace, Pod, PodSpec, ServiceAccount};
+use k8s_openapi::api::core::v1::{Container, Namespace as K8sNamespace, Pod, ServiceAccount};
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
@@ -179,11 +179,20 @@ impl Cluster {
                 name,
                 kind,
                 labels,
-                ports: container_ports(doc, &spec, spec_field)?,
+                ports: container_ports(doc, &spec.containers, &format!("{spec_field}.containers"))?,
+                init_ports: container_ports(
+                    doc,
+                    spec.init_containers.as_deref().unwrap_or_default(),
+                    &format!("{spec_field}.initContainers"),
+                )?,
                 ips,
-                service_account: spec
-                    .service_account_name
-                    .clone()
+                // The API server fills serviceAccountName from the deprecated serviceAccount
+                // when only that is set (Convert_v1_PodSpec_To_core_PodSpec).
+                service_account: [&spec.service_account_name, &spec.service_account]
+                    .into_iter()
+                    .flatten()
+                    .find(|s| !s.is_empty())
+                    .cloned()
                     .unwrap_or_else(|| "default".to_string()),
                 host_network: spec.host_network.unwrap_or(false),
                 source: Some(doc.source.clone()),
@@ -283,13 +292,13 @@ fn pod_ips(doc: &Document, pod: &Pod) -> Result<Vec<IpAddr>, ManifestError> {
 
 fn container_ports(
     doc: &Document,
-    spec: &PodSpec,
+    containers: &[Container],
     field: &str,
 ) -> Result<Vec<ContainerPort>, ManifestError> {
     let mut ports = Vec::new();
-    for (c, container) in spec.containers.iter().enumerate() {
+    for (c, container) in containers.iter().enumerate() {
         for (p, port) in container.ports.iter().flatten().enumerate() {
-            let at = format!("{field}.containers[{c}].ports[{p}]");
+            let at = format!("{field}[{c}].ports[{p}]");
             let number = u16::try_from(port.container_port)
                 .ok()
                 .filter(|&n| n > 0)

@@ -88,6 +88,9 @@ pub struct Endpoint {
     pub labels: Labels,
     /// Container ports, named ones included.
     pub ports: Vec<ContainerPort>,
+    /// Ports of init containers. Nothing is assumed to serve them, but Calico resolves named
+    /// ports against them as well (`appendEndpointPorts` over `InitContainers`).
+    pub init_ports: Vec<ContainerPort>,
     /// Addresses: `status.podIPs` when the manifest has them, else assigned from the pod CIDR.
     pub ips: Vec<IpAddr>,
     /// The pod's service account (`default` when not set).
@@ -109,10 +112,12 @@ impl Endpoint {
         self.ips[0]
     }
 
-    /// The container port named `name` with `protocol`, if the endpoint has one.
+    /// The container port named `name` with `protocol`, if the endpoint has one (init
+    /// containers' ports included, as Calico's workload endpoints include them).
     pub fn named_port(&self, name: &str, protocol: Protocol) -> Option<u16> {
         self.ports
             .iter()
+            .chain(&self.init_ports)
             .find(|p| p.name.as_deref() == Some(name) && p.protocol == protocol)
             .map(|p| p.port)
     }

@@ -158,3 +158,21 @@ spec: {containers: [{name: c, image: i}]}
     assert_eq!(c.ingress_routes[0].path, "/echo");
     assert_eq!(c.ingress_routes[0].port, PortRef::Number(80));
 }
+
+#[test]
+fn deprecated_service_account_field_names_the_service_account() {
+    let docs = crate::manifest::parse_str(
+        std::path::Path::new("t.yaml"),
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: a, namespace: x}\nspec: {serviceAccount: legacy, containers: [{name: c, image: i}]}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: b, namespace: x}\nspec: {serviceAccountName: '', containers: [{name: c, image: i}]}\n",
+    )
+    .unwrap();
+    let cluster = Cluster::from_documents(&docs, &BuildOptions::default()).unwrap();
+    let sa = |k: &str| {
+        cluster
+            .get(cluster.endpoint(k).unwrap())
+            .service_account
+            .clone()
+    };
+    assert_eq!(sa("x/a"), "legacy");
+    assert_eq!(sa("x/b"), "default");
+}

@@ -436,7 +436,28 @@ impl<'a> Oracle<'a> {
             &rule.destination,
             compiled.destination_members.as_deref(),
             packet.to,
-        ) && self.ports_match(&rule.destination, packet)
+        ) && self.ports_match(
+            &rule.destination,
+            self.named_port_protocol(policy, rule, packet),
+            packet,
+        )
+    }
+
+    /// The protocol a rule's named ports are looked up with. Felix resolves a Calico rule's named
+    /// ports with the rule's protocol, and with TCP when the rule has none
+    /// (`felix/calc/rule_scanner.go`: `namedPortProto := ipsetmember.ProtocolTCP`): the named-port
+    /// IP set holds `(address, tcp, port)` members only, so `ports: [dns]` without a protocol never
+    /// matches a UDP port named `dns`. An AdminNetworkPolicy `namedPort` names a container port,
+    /// protocol included, so it is looked up with the packet's protocol.
+    fn named_port_protocol(&self, policy: usize, rule: &Rule, packet: &Packet) -> Protocol {
+        use crate::policy::{PolicyKind, ProtocolMatch};
+        match (rule.protocol, self.policies.policies[policy].id.kind) {
+            (Some(ProtocolMatch::Known(p)), _) => p,
+            (None, PolicyKind::CalicoNetworkPolicy | PolicyKind::CalicoGlobalNetworkPolicy) => {
+                Protocol::Tcp
+            }
+            _ => packet.protocol,
+        }
     }
 
     fn side_matches(&self, entity: &EntityMatch, members: Option<&[bool]>, peer: Peer) -> bool {
@@ -451,7 +472,7 @@ impl<'a> Oracle<'a> {
         }
     }
 
-    fn ports_match(&self, entity: &EntityMatch, packet: &Packet) -> bool {
+    fn ports_match(&self, entity: &EntityMatch, named_protocol: Protocol, packet: &Packet) -> bool {
         let hit = |spec: &PortSpec| -> bool {
             let Some(port) = packet.port else {
                 return false;
@@ -460,7 +481,8 @@ impl<'a> Oracle<'a> {
                 PortSpec::Range(a, b) => (*a..=*b).contains(&port),
                 PortSpec::Named(name) => match packet.to {
                     Peer::Endpoint(id) => {
-                        self.cluster.get(id).named_port(name, packet.protocol) == Some(port)
+                        packet.protocol == named_protocol
+                            && self.cluster.get(id).named_port(name, named_protocol) == Some(port)
                     }
                     Peer::External(_) => false,
                 },

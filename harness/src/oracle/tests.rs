@@ -17,6 +17,7 @@ fn endpoint(ns: &str, name: &str, ip: &str) -> Endpoint {
         kind: WorkloadKind::Pod,
         labels: Labels::from([("app".into(), name.into())]),
         ports: Vec::new(),
+        init_ports: Vec::new(),
         ips: vec![ip.parse().unwrap()],
         service_account: "default".into(),
         host_network: false,

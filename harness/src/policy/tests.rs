@@ -148,3 +148,35 @@ fn kubernetes_label_selector_errors_name_the_field_once() {
         "t.yaml: document 2 (line 6): spec.podSelector.matchLabels.app: invalid label value `bad value`: must consist of alphanumerics, `-`, `_` or `.`, and start and end with an alphanumeric"
     );
 }
+
+/// Calico resolves a named port against every container port of the pod, init containers'
+/// included (`appendEndpointPorts` over `Spec.InitContainers`), e.g. a native sidecar's.
+#[test]
+fn named_ports_of_init_containers_resolve() {
+    use super::test_support::{allowed, analysis};
+    let a = analysis(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: client, namespace: x}
+spec: {containers: [{name: c, image: i}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: x, labels: {app: web}}
+spec:
+  initContainers:
+  - {name: proxy, image: i, restartPolicy: Always, ports: [{name: proxy, containerPort: 15001}]}
+  containers: [{name: c, image: i, ports: [{name: http, containerPort: 80}]}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: p, namespace: x}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  ingress: [{ports: [{port: proxy}]}]
+"#,
+    );
+    assert!(allowed(&a, "x/client", "x/web", "15001/TCP"));
+    assert!(!allowed(&a, "x/client", "x/web", "80/TCP"));
+}

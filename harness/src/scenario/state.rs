@@ -236,6 +236,7 @@ pub fn dns_endpoint() -> Endpoint {
                 protocol: Protocol::Tcp,
             },
         ],
+        init_ports: Vec::new(),
         ips: Vec::new(),
         service_account: "coredns".to_string(),
         host_network: false,
@@ -294,6 +295,7 @@ fn provided_endpoint(p: &ProvidedEndpoint) -> Endpoint {
                 protocol: port.protocol,
             })
             .collect(),
+        init_ports: Vec::new(),
         ips: Vec::new(),
         service_account: "default".to_string(),
         host_network: false,

@@ -358,14 +358,25 @@ spec:
   ingress:
   - action: Allow
     destination: {ports: [dns]}
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: dns-tcp-by-name}
+spec:
+  selector: k8s-app == 'kube-dns'
+  ingress:
+  - action: Allow
+    destination: {ports: [dns-tcp]}
 "#,
     &[
         ("dev/client", "prod/web", "80/TCP", true, "rule 1 (spec.ingress[0]: allow TCP to port http)"),
         ("dev/client", "prod/web", "8080/TCP", false, "end of tier default"),
         ("dev/client", "prod/web", "80/UDP", false, "end of tier default"),
-        // Without a protocol the name matches with the container port's own protocol.
-        ("dev/client", "kube-system/dns", "53/UDP", true, "dns-by-name"),
-        ("dev/client", "kube-system/dns", "53/TCP", false, "end of tier default"),
+        // Without a protocol Felix looks the name up as a TCP port (`namedPortProto` defaults to
+        // TCP in felix/calc/rule_scanner.go): `dns` is a UDP port, so nothing matches it, …
+        ("dev/client", "kube-system/dns", "53/UDP", false, "end of tier default"),
+        // … while the TCP port `dns-tcp` matches, for TCP only.
+        ("dev/client", "kube-system/dns", "53/TCP", true, "dns-tcp-by-name"),
     ],
 )]
 #[case::namespace_selector_global_matches_no_pod_and_no_outside_address(
