@@ -570,7 +570,7 @@ fn echoserver_policy_opens_team_a_to_echoserver() {
     let (v, text) = via_service(&a, LOREM, "team-a/echoserver", 80);
     assert!(v.allowed, "{text}");
     assert!(
-        text.contains("ingress to team-a/echoserver: allowed by NetworkPolicy team-a/echoserver-netpol (tier default, order 1000) rule 2 (spec.ingress[0].from[1]: allow from pods [all] in namespace team-a, any port)"),
+        text.contains("ingress to team-a/echoserver: allowed by NetworkPolicy team-a/echoserver-netpol (tier default, order 1000) rule 1 (spec.ingress[0].from[1]: allow from pods [all] in namespace team-a, any port)"),
         "{text}"
     );
 

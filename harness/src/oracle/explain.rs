@@ -56,7 +56,7 @@ impl Oracle<'_> {
             steps.push_str(&format!(
                 "{what} by {} rule {} ({}: {}), then ",
                 self.policy_name(step.policy),
-                step.rule + 1,
+                r.written + 1,
                 r.origin,
                 r.summary
             ));
@@ -82,7 +82,7 @@ impl Oracle<'_> {
                 format!(
                     "{verb} by {} rule {} ({}: {})",
                     self.policy_name(*policy),
-                    rule + 1,
+                    r.written + 1,
                     r.origin,
                     r.summary
                 )

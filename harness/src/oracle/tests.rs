@@ -49,11 +49,17 @@ fn rule(action: Action, from_app: Option<&str>) -> Rule {
             ..EntityMatch::default()
         },
         origin: "spec.ingress[0]".into(),
+        written: 0,
         summary: "test rule".into(),
     }
 }
 
 fn policy(name: &str, tier: &str, order: Option<f64>, to_app: &str, ingress: Vec<Rule>) -> Policy {
+    let ingress = ingress
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| Rule { written: i, ..r })
+        .collect();
     Policy {
         id: PolicyId {
             kind: PolicyKind::CalicoGlobalNetworkPolicy,

@@ -428,7 +428,7 @@ impl Ctx<'_> {
         }
         let mut out = Vec::new();
         for (i, rule) in rules.enumerate() {
-            out.extend(self.rule(direction, &format!("{field}[{i}]"), &rule)?);
+            out.extend(self.rule(direction, (&format!("{field}[{i}]"), i), &rule)?);
         }
         Ok(out)
     }
@@ -436,7 +436,7 @@ impl Ctx<'_> {
     fn rule(
         &self,
         direction: Direction,
-        at: &str,
+        (at, written): (&str, usize),
         rule: &RuleView<'_>,
     ) -> Result<Vec<Rule>, ManifestError> {
         let doc = self.doc;
@@ -508,6 +508,7 @@ impl Ctx<'_> {
                     source,
                     destination,
                     origin: format!("{at}.{peers_field}[{j}]"),
+                    written,
                     summary: format!(
                         "{label}{} {word} {}, {ports_text}",
                         action.to_string().to_lowercase(),

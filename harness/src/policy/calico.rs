@@ -260,7 +260,7 @@ pub fn convert(doc: &Document) -> Result<Policy, ManifestError> {
             .iter()
             .flatten()
             .enumerate()
-            .map(|(i, r)| convert_rule(doc, scope, &format!("spec.{field}[{i}]"), r))
+            .map(|(i, r)| convert_rule(doc, scope, (&format!("spec.{field}[{i}]"), i), r))
             .collect::<Result<Vec<_>, _>>()?;
         match direction {
             Direction::Ingress => ingress = Some(converted),
@@ -274,7 +274,7 @@ pub fn convert(doc: &Document) -> Result<Policy, ManifestError> {
     ] {
         if !applies {
             for (i, r) in rules.iter().flatten().enumerate() {
-                convert_rule(doc, scope, &format!("spec.{field}[{i}]"), r)?;
+                convert_rule(doc, scope, (&format!("spec.{field}[{i}]"), i), r)?;
             }
         }
     }
@@ -513,7 +513,7 @@ struct Side {
 fn convert_rule(
     doc: &Document,
     namespace: Option<&str>,
-    at: &str,
+    (at, written): (&str, usize),
     rule: &RuleDoc,
 ) -> Result<Rule, ManifestError> {
     let action = match rule.action.as_str() {
@@ -652,6 +652,7 @@ fn convert_rule(
         source: source.entity,
         destination: destination.entity,
         origin: at.to_string(),
+        written,
         summary,
     })
 }

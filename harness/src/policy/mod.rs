@@ -304,6 +304,9 @@ pub struct Rule {
     pub destination: EntityMatch,
     /// Where in the policy the rule was written, e.g. `spec.ingress[0].from[1]`.
     pub origin: String,
+    /// The 0-based index of the rule as written in the policy's list for its direction (a
+    /// Kubernetes or admin rule with several peers or protocols becomes several rules here).
+    pub written: usize,
     /// The rule as a short human text, for explanations.
     pub summary: String,
 }

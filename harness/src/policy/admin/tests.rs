@@ -127,8 +127,8 @@ type Expect = (&'static str, &'static str, &'static str, bool, &'static str);
     ),
     &[
         ("prod/web", "prod/db", "5432/TCP", true, "rule 1 (spec.ingress[0].from[0]: allow from pods [app == 'web'] in namespaces [env == 'prod'], TCP 5432)"),
-        ("prod/web", "prod/db", "5500/UDP", true, "rule 2 (spec.ingress[0].from[0]: allow from pods [app == 'web'] in namespaces [env == 'prod'], UDP 5000-5999)"),
-        ("prod/web", "prod/db", "5433/TCP", false, "rule 3 (spec.ingress[1].from[0]: deny from all pods in namespaces [all], any port)"),
+        ("prod/web", "prod/db", "5500/UDP", true, "rule 1 (spec.ingress[0].from[0]: allow from pods [app == 'web'] in namespaces [env == 'prod'], UDP 5000-5999)"),
+        ("prod/web", "prod/db", "5433/TCP", false, "rule 2 (spec.ingress[1].from[0]: deny from all pods in namespaces [all], any port)"),
         ("dev/client", "prod/db", "5432/TCP", false, "AdminNetworkPolicy db-only-from-web"),
         // `namespaces: {}` selects pods only: an outside address matches no rule.
         ("203.0.113.7", "prod/db", "5432/TCP", true, "every applicable tier passed it on"),
