@@ -62,12 +62,22 @@ impl Oracle<'_> {
             ));
         }
         // Policies that selected the endpoint but decided nothing on the way (an end-of-tier
-        // decision names them itself).
-        let mut undecided = String::new();
-        if !matches!(v.decision, Decision::EndOfTier { .. }) && !v.undecided.is_empty() {
-            let names: Vec<String> = v.undecided.iter().map(|&p| self.policy_name(p)).collect();
-            undecided = format!(" [also selected, no rule matched: {}]", names.join(", "));
-        }
+        // decision names its own tier's policies itself).
+        let named_by_decision: &[usize] = match &v.decision {
+            Decision::EndOfTier { policies, .. } => policies,
+            _ => &[],
+        };
+        let names: Vec<String> = v
+            .undecided
+            .iter()
+            .filter(|p| !named_by_decision.contains(p))
+            .map(|&p| self.policy_name(p))
+            .collect();
+        let undecided = if names.is_empty() {
+            String::new()
+        } else {
+            format!(" [also selected, no rule matched: {}]", names.join(", "))
+        };
         let decision = match &v.decision {
             Decision::NotPoliced => match local {
                 Peer::External(_) => "outside the cluster, no policy applies".to_string(),

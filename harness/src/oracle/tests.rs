@@ -333,3 +333,43 @@ fn bad_probe_ports_are_refused(#[case] text: &str, #[case] want: &str) {
     let err = text.parse::<ProbePort>().unwrap_err();
     assert!(err.contains(want), "{err}");
 }
+
+#[test]
+fn an_end_of_tier_deny_also_names_earlier_tiers_policies_that_matched_nothing() {
+    let c = cluster();
+    let only_81 = |action| {
+        let mut r = rule(action, None);
+        r.destination.ports = vec![PortSpec::Range(81, 81)];
+        r
+    };
+    let mut tiers = Tier::builtin();
+    tiers.push(Tier {
+        name: "t".into(),
+        order: Some(1.0),
+        default_action: TierDefault::Pass,
+        source: None,
+    });
+    let set = PolicySet {
+        tiers,
+        policies: vec![
+            policy("early", "t", None, "b", vec![only_81(Action::Deny)]),
+            policy(
+                "late",
+                DEFAULT_TIER,
+                None,
+                "b",
+                vec![only_81(Action::Allow)],
+            ),
+        ],
+    };
+    let oracle = Oracle::new(&c, &set);
+    let packet = a_to_b(&c, 80);
+    let v = oracle.verdict(&packet);
+    assert!(!v.allowed);
+    assert_eq!(v.ingress.undecided, vec![0, 1]);
+    let text = oracle.explain(&packet, &v);
+    assert!(
+        text.contains("denied, selected by GlobalNetworkPolicy late (tier default, order last) but no rule matched (end of tier default) [also selected, no rule matched: GlobalNetworkPolicy early (tier t, order last)]"),
+        "{text}"
+    );
+}
