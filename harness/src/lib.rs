@@ -6,6 +6,8 @@
 //! actions and [`probe`]s by the [`runner`] → observed matrix → [`report`]. [`provision`] (kind +
 //! CNI) stands beside.
 
+#![warn(missing_docs)]
+
 pub mod analysis;
 pub mod capability;
 pub mod cli;

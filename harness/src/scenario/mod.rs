@@ -1,12 +1,12 @@
 //! Scenarios: a tutorial as runnable steps, each with actions and probes whose expectations are
 //! checked first against the oracle, then on a cluster.
 //!
-//! - [`format`]: the file format (`scenarios/<name>/scenario.yaml`).
-//! - [`load`]: finding and reading scenarios, and every check that needs no oracle (references,
+//! - [`mod@format`]: the file format (`scenarios/<name>/scenario.yaml`).
+//! - [`mod@load`]: finding and reading scenarios, and every check that needs no oracle (references,
 //!   probe shapes, matrices, requirements, steps that cannot fail).
-//! - [`plan`]: the cluster state step by step, each probe resolved to packets and predicted by the
+//! - [`mod@plan`]: the cluster state step by step, each probe resolved to packets and predicted by the
 //!   oracle — what a cluster runner executes.
-//! - [`validate`]: the plan's disagreements with the scenario's expectations, and the errata
+//! - [`mod@validate`]: the plan's disagreements with the scenario's expectations, and the errata
 //!   proofs.
 //! - [`kubectl`]: the commands a reader of the tutorial would type for each action and probe.
 
