@@ -1,9 +1,9 @@
 //! Calico projectcalico.org/v3 NetworkPolicy, GlobalNetworkPolicy and Tier, converted as Calico
 //! v3.29–v3.31 (libcalico-go's update processors) hands them to Felix.
 //!
-//! - **Ordering:** `spec.tier` (default `default`), `spec.order` (omitted = last). Names follow
-//!   v3.31's rule: a policy in tier `t` other than `default` is named `t.<name>`; in `default`
-//!   the `default.` prefix is optional (`default.x` and `x` are one policy).
+//! - **Ordering:** `spec.tier` (default `default`), `spec.order` (omitted = last). A policy in
+//!   tier `t` is named `t.<name>` (v3.29–v3.31 require it outside `default`) or, as v3.32 allows,
+//!   plainly; in `default` the `default.` prefix is optional (`default.x` and `x` are one policy).
 //! - **Types:** when `spec.types` is empty it defaults from the rules present: egress rules only →
 //!   `[Egress]`, both → `[Ingress, Egress]`, otherwise `[Ingress]`.
 //! - **Policy selector:** a NetworkPolicy's `selector` is ANDed with
@@ -183,7 +183,7 @@ pub fn convert(doc: &Document) -> Result<Policy, ManifestError> {
             t.to_string()
         }
     };
-    let name = policy_name(doc, &tier, global)?;
+    let name = policy_name(doc, &tier)?;
 
     if !global {
         // Fields only a GlobalNetworkPolicy has.
@@ -408,28 +408,23 @@ fn check_policy_name(doc: &Document, name: &str, part: &str) -> Result<(), Manif
     }
 }
 
-/// The policy's name as Calico reports it, checked the way Calico v3.29–v3.31 check tiered names:
-/// a policy in tier `t` other than `default` must be called `t.<name>`; in the default tier the
-/// `default.` prefix is optional and dropped (`default.x` and `x` are one policy).
-fn policy_name(doc: &Document, tier: &str, global: bool) -> Result<String, ManifestError> {
+/// The policy's name as Calico reports it: `t.<name>` or plain `<name>` in tier `t` (v3.29–v3.31
+/// required the prefix outside the default tier, v3.32 no longer does); a prefix naming another
+/// tier is refused; in the default tier the `default.` prefix is optional and dropped
+/// (`default.x` and `x` are one policy).
+fn policy_name(doc: &Document, tier: &str) -> Result<String, ManifestError> {
     let name = doc.name();
     if name.is_empty() {
         return Err(doc.invalid("metadata.name", "missing"));
     }
     let bad = |why: String| Err(doc.invalid("metadata.name", why));
-    let kind = if global {
-        "GlobalNetworkPolicy"
-    } else {
-        "NetworkPolicy"
-    };
     match name.split_once('.') {
-        None if tier == DEFAULT_TIER => {
+        // v3.29–v3.31 required the prefix outside the default tier; v3.32 dropped that rule
+        // (projectcalico/calico#11232).
+        None => {
             check_policy_name(doc, name, name)?;
             Ok(name.to_string())
         }
-        None => bad(format!(
-            "a {kind} in tier `{tier}` must be named `{tier}.<name>` (Calico v3.29-v3.31 refuse `{name}`)"
-        )),
         Some((prefix, rest)) if prefix == tier => {
             check_policy_name(doc, name, rest)?;
             Ok(if tier == DEFAULT_TIER {

@@ -1067,10 +1067,6 @@ fn default_tier_prefix_is_dropped_and_custom_tier_keeps_it() {
     "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: nope.p}\nspec: {tier: nope}\n".to_string(),
     "spec.tier: tier `nope` does not exist: declare a projectcalico.org/v3 Tier"
 )]
-#[case::name_without_tier_prefix(
-    "apiVersion: projectcalico.org/v3\nkind: Tier\nmetadata: {name: sec}\nspec: {}\n---\n".to_string() + &calico(true, "  tier: sec"),
-    "metadata.name: a GlobalNetworkPolicy in tier `sec` must be named `sec.<name>`"
-)]
 #[case::unsupported_calico_kind(
     "apiVersion: projectcalico.org/v3\nkind: StagedNetworkPolicy\nmetadata: {name: s, namespace: prod}\nspec: {}\n".to_string(),
     "kind: unsupported: projectcalico.org StagedNetworkPolicy is not modelled"
@@ -1130,4 +1126,19 @@ fn explanations_name_tier_policy_order_and_rule() {
         ("p", 1)
     );
     assert!(allowed(&a, "prod/db", "prod/web", "80/TCP"));
+}
+
+/// Calico v3.29–v3.31 required `<tier>.<name>` in non-default tiers; v3.32 dropped the rule
+/// (projectcalico/calico#11232), so an unprefixed name is accepted and placed by `spec.tier`.
+#[test]
+fn names_without_the_tier_prefix_are_accepted_in_their_tier() {
+    let yaml = "apiVersion: projectcalico.org/v3\nkind: Tier\nmetadata: {name: sec}\nspec: {order: 10}\n---\napiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: plain}\nspec: {tier: sec, selector: all(), types: [Ingress]}\n---\napiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: sec.prefixed}\nspec: {tier: sec, selector: all(), types: [Ingress]}\n";
+    let docs = crate::manifest::parse_str(std::path::Path::new("t.yaml"), yaml).unwrap();
+    let set = crate::policy::PolicySet::from_documents(&docs).unwrap();
+    let names: Vec<(&str, &str)> = set
+        .policies
+        .iter()
+        .map(|p| (p.id.name.as_str(), p.tier.as_str()))
+        .collect();
+    assert_eq!(names, [("plain", "sec"), ("sec.prefixed", "sec")]);
 }
