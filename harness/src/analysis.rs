@@ -32,7 +32,11 @@ impl Analysis {
         docs: &[manifest::Document],
         pod_cidr: IpNet,
     ) -> Result<Analysis, ManifestError> {
-        let cluster = Cluster::from_documents(docs, &BuildOptions { pod_cidr })?;
+        let options = BuildOptions {
+            pod_cidr,
+            ..BuildOptions::default()
+        };
+        let cluster = Cluster::from_documents(docs, &options)?;
         let policies = PolicySet::from_documents(docs)?;
         Ok(Analysis { cluster, policies })
     }

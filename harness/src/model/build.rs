@@ -19,17 +19,24 @@ use crate::manifest::{Document, ManifestError};
 /// kind's default pod CIDR, from which endpoints without `status.podIP` get addresses.
 pub const DEFAULT_POD_CIDR: &str = "10.244.0.0/16";
 
+/// The address host-network pods get when their manifest carries none: a kind node's address on
+/// kind's docker network. A host-network pod has its node's address, never a pod-CIDR one.
+pub const DEFAULT_NODE_ADDRESS: &str = "172.18.0.2";
+
 /// How to build the cluster model.
 #[derive(Debug, Clone)]
 pub struct BuildOptions {
     /// Addresses for endpoints whose manifests carry none are taken from here, in order.
     pub pod_cidr: IpNet,
+    /// The node address given to host-network pods whose manifests carry none.
+    pub node_address: IpAddr,
 }
 
 impl Default for BuildOptions {
     fn default() -> Self {
         BuildOptions {
             pod_cidr: DEFAULT_POD_CIDR.parse().expect("valid default CIDR"),
+            node_address: DEFAULT_NODE_ADDRESS.parse().expect("valid default address"),
         }
     }
 }
@@ -199,13 +206,17 @@ impl Cluster {
             };
             let key = endpoint.key();
             let needs_address = endpoint.ips.is_empty();
+            let host_network = endpoint.host_network;
             if cluster.add_endpoint(endpoint).is_err() {
                 return Err(doc.invalid(
                     "metadata.name",
                     format!("endpoint {key} is declared twice (a pod and a workload, or two workloads, with one name)"),
                 ));
             }
-            if needs_address {
+            if needs_address && host_network {
+                let id = cluster.endpoint(&key).expect("endpoint was just added");
+                cluster.endpoints[id.0].ips.push(options.node_address);
+            } else if needs_address {
                 unaddressed.push(key);
             }
         }

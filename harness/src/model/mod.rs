@@ -13,7 +13,7 @@ use std::net::IpAddr;
 
 use crate::manifest::Source;
 
-pub use build::{BuildOptions, DEFAULT_POD_CIDR, port_ref as build_port_ref};
+pub use build::{BuildOptions, DEFAULT_NODE_ADDRESS, DEFAULT_POD_CIDR, port_ref as build_port_ref};
 pub use protocol::Protocol;
 pub use removed::removed_api;
 

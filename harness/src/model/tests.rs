@@ -176,3 +176,19 @@ fn deprecated_service_account_field_names_the_service_account() {
     assert_eq!(sa("x/a"), "legacy");
     assert_eq!(sa("x/b"), "default");
 }
+
+#[test]
+fn host_network_pods_get_the_node_address_not_a_pod_address() {
+    let c = cluster(
+        "apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: agent, namespace: kube-system}\nspec: {selector: {}, template: {spec: {hostNetwork: true, containers: []}}}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: []}\n",
+    )
+    .unwrap();
+    let agent = c.get(c.endpoint("kube-system/agent").unwrap());
+    assert!(agent.host_network);
+    assert_eq!(agent.ip().to_string(), DEFAULT_NODE_ADDRESS);
+    // The pod CIDR's first address is still the first ordinary pod's.
+    assert_eq!(
+        c.get(c.endpoint("default/p").unwrap()).ip().to_string(),
+        "10.244.0.2"
+    );
+}
