@@ -181,45 +181,9 @@ spec:
         - {containerPort: 53, name: dns-tcp, protocol: TCP}
 "#;
 
-/// deny-all.yaml, step 3 of "Environment Setup", with spaces for the tutorial's tabs.
-const GLOBAL_DENY_ALL: &str = r#"
-apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: global-deny-all
-spec:
-  order: 2000
-  types:
-  - Ingress
-  - Egress
-  egress:
-  - action: Allow
-    destination: {}
-    source:
-      namespaceSelector: '!has(netpol_deny_all)'
-  - action: Allow
-    destination: {}
-    source:
-      namespaceSelector: netpol_deny_all == 'disabled'
-  - action: Allow
-    protocol: UDP
-    source:
-      namespaceSelector: netpol_deny_all == 'enabled'
-    destination:
-      nets:
-        - 0.0.0.0/0
-      ports:
-        - 53
-  ingress:
-  - action: Allow
-    destination:
-      namespaceSelector: '!has(netpol_deny_all)'
-    source: {}
-  - action: Allow
-    destination:
-      namespaceSelector: netpol_deny_all == 'disabled'
-    source: {}
-"#;
+/// deny-all.yaml, step 3 of "Environment Setup": the scenario's own file (the tutorial's policy
+/// with spaces for its tabs), so the walkthrough checks exactly what the scenario applies.
+const GLOBAL_DENY_ALL: &str = include_str!("../../scenarios/contour-default-deny/deny-all.yaml");
 
 /// lorem-netpol.yaml ("Allow Restricted Access", step 1).
 const LOREM_NETPOL: &str = r#"

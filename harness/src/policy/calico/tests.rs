@@ -76,44 +76,10 @@ spec:
 #[case::dns_allowed_by_global_policy_after_kubernetes_policy_does_not_match(
     // Calico docs §6b: the KNP (order 1000) only allows TCP 8080 out; UDP 53 matches none of its
     // rules, so evaluation goes on to the GNP (order 2000), whose third egress rule allows it.
-    // The GNP is the tutorial's `global-deny-all` (vmware-tanzu guide), with spaces for tabs.
-    r#"
-apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: global-deny-all
-spec:
-  order: 2000
-  types:
-  - Ingress
-  - Egress
-  egress:
-  - action: Allow
-    destination: {}
-    source:
-      namespaceSelector: '!has(netpol_deny_all)'
-  - action: Allow
-    destination: {}
-    source:
-      namespaceSelector: netpol_deny_all == 'disabled'
-  - action: Allow
-    protocol: UDP
-    source:
-      namespaceSelector: netpol_deny_all == 'enabled'
-    destination:
-      nets:
-        - 0.0.0.0/0
-      ports:
-        - 53
-  ingress:
-  - action: Allow
-    destination:
-      namespaceSelector: '!has(netpol_deny_all)'
-    source: {}
-  - action: Allow
-    destination:
-      namespaceSelector: netpol_deny_all == 'disabled'
-    source: {}
+    // The GNP is the tutorial's `global-deny-all`, exactly as the Contour scenario applies it.
+    concat!(
+        include_str!("../../../../scenarios/contour-default-deny/deny-all.yaml"),
+        r#"
 ---
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -123,7 +89,8 @@ spec:
   policyTypes: [Ingress, Egress]
   egress:
   - ports: [{protocol: TCP, port: 8080}]
-"#,
+"#
+    ),
     &[
         ("prod/web", "kube-system/dns", "53/UDP", true,
          "egress from prod/web: allowed by GlobalNetworkPolicy global-deny-all (tier default, order 2000) rule 3 (spec.egress[2]: allow UDP to 0.0.0.0/0 port 53 from namespaces [netpol_deny_all == 'enabled'])"),
