@@ -1,7 +1,7 @@
 //! Verdicts in words: which policies selected each side, and which rule (or tier end) decided.
 
 use super::{Decision, DirectionVerdict, Oracle, Packet, Peer, Verdict};
-use crate::policy::{Action, Direction, format_order};
+use crate::policy::{Direction, RuleAction, format_order};
 
 impl Oracle<'_> {
     /// A one-line explanation of a verdict, egress side then ingress side.
@@ -50,7 +50,7 @@ impl Oracle<'_> {
                 .rules(direction)
                 .expect("trail rules belong to this direction")[step.rule];
             let what = match step.action {
-                Action::Pass => "passed to the next tier",
+                RuleAction::Pass => "passed to the next tier",
                 _ => "logged",
             };
             steps.push_str(&format!(

@@ -14,7 +14,7 @@ use std::net::IpAddr;
 
 use crate::model::{Cluster, EndpointId, Protocol};
 use crate::policy::labels::policy_labels;
-use crate::policy::{Action, Direction, EntityMatch, PolicySet, PortSpec, Rule, TierDefault};
+use crate::policy::{Direction, EntityMatch, PolicySet, PortSpec, Rule, RuleAction, TierDefault};
 
 pub use matrix::{Cell, Matrix, ProbePort};
 
@@ -73,7 +73,7 @@ pub struct TrailStep {
     /// The rule.
     pub rule: usize,
     /// Pass or Log.
-    pub action: Action,
+    pub action: RuleAction,
 }
 
 /// The verdict of one direction.
@@ -328,27 +328,27 @@ impl<'a> Oracle<'a> {
                         continue;
                     }
                     match rule.action {
-                        Action::Allow | Action::Deny => {
-                            verdict.allowed = rule.action == Action::Allow;
+                        RuleAction::Allow | RuleAction::Deny => {
+                            verdict.allowed = rule.action == RuleAction::Allow;
                             verdict.decision = Decision::Rule {
                                 policy: pi,
                                 rule: ri,
                             };
                             return verdict;
                         }
-                        Action::Pass => {
+                        RuleAction::Pass => {
                             verdict.trail.push(TrailStep {
                                 policy: pi,
                                 rule: ri,
-                                action: Action::Pass,
+                                action: RuleAction::Pass,
                             });
                             passed = true;
                             break 'policies;
                         }
-                        Action::Log => verdict.trail.push(TrailStep {
+                        RuleAction::Log => verdict.trail.push(TrailStep {
                             policy: pi,
                             rule: ri,
-                            action: Action::Log,
+                            action: RuleAction::Log,
                         }),
                     }
                 }
