@@ -715,7 +715,11 @@ mod tests {
             "{:?}",
             urls("calico")
         );
-        assert!(!urls("calico").iter().any(|u| u.ends_with("custom-resources.yaml")));
+        assert!(
+            !urls("calico")
+                .iter()
+                .any(|u| u.ends_with("custom-resources.yaml"))
+        );
         assert_eq!(
             urls("antrea")
                 .iter()
@@ -763,8 +767,7 @@ mod tests {
             if bridge_present {
                 let bridge = dir.path().join("cni/bridge");
                 std::fs::write(&bridge, "").unwrap();
-                std::fs::set_permissions(&bridge, std::fs::Permissions::from_mode(0o755))
-                    .unwrap();
+                std::fs::set_permissions(&bridge, std::fs::Permissions::from_mode(0o755)).unwrap();
             }
             NodeSandbox { dir }
         }
@@ -797,7 +800,10 @@ mod tests {
         let out = node.run();
         assert!(out.status.success(), "{out:?}");
         assert_eq!(node.file("bridge/nf").as_deref(), Some("1\n"));
-        assert_eq!(node.file("calls").as_deref(), Some("modprobe br_netfilter\n"));
+        assert_eq!(
+            node.file("calls").as_deref(),
+            Some("modprobe br_netfilter\n")
+        );
     }
 
     #[test]
@@ -819,7 +825,10 @@ mod tests {
         let out = node.run();
         assert_eq!(out.status.code(), Some(4), "{out:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains("does not have SHA-256 b98f74a0"), "{stderr}");
+        assert!(
+            stderr.contains("does not have SHA-256 b98f74a0"),
+            "{stderr}"
+        );
         assert!(node.file("cni/bridge").is_none(), "nothing was extracted");
         let calls = node.file("calls").unwrap();
         assert!(
@@ -846,7 +855,10 @@ mod tests {
         assert!(anp.contains("ClusterNetworkPolicy"), "{anp}");
         let antrea = CniProfile::by_name("antrea").unwrap();
         assert!(
-            antrea.caveats.iter().any(|c| c.summary.contains("deprecated")),
+            antrea
+                .caveats
+                .iter()
+                .any(|c| c.summary.contains("deprecated")),
             "{:?}",
             antrea.caveats
         );
