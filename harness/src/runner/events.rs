@@ -51,7 +51,7 @@ pub enum Progress {
     ScenarioFinished {
         /// The scenario.
         scenario: String,
-        /// Whether nothing failed ([`ScenarioOutcome::ok`]).
+        /// Whether nothing failed ([`ScenarioOutcome::ok`](super::outcome::ScenarioOutcome::ok)).
         ok: bool,
         /// Cleanup failures.
         cleanup_errors: usize,
@@ -62,7 +62,7 @@ pub enum Progress {
 pub type ProgressSink = Arc<dyn Fn(&Progress) + Send + Sync>;
 
 /// A point between the steps of a scenario, for a caller that follows them one by one
-/// ([`Runner::run_scenario_with`]).
+/// ([`Runner::run_scenario_with`](super::Runner::run_scenario_with)).
 #[derive(Debug, Clone, Copy)]
 pub enum StepEvent<'a> {
     /// The step's actions are about to run.
