@@ -330,7 +330,10 @@ case "$*" in run*) [ -n "${FAIL_RUN:-}" ] && exit 7 ;; esac"#,
     );
     assert_eq!(
         calls[2],
-        format!("  KUBECONFIG={}", home.join(".kube/netpol-np-cilium").display())
+        format!(
+            "  KUBECONFIG={}",
+            home.join(".kube/netpol-np-cilium").display()
+        )
     );
     assert!(
         calls[3].starts_with("netpol-harness run --all --cni cilium --context kind-np-cilium ")

@@ -106,15 +106,18 @@ impl KindConfig {
     /// Contour's Envoy (a DaemonSet that avoids the control plane, binding hostPort 80/443) needs
     /// to be reachable; `None` if no worker publishes both.
     pub fn ingress_host_ports(&self) -> Option<(u16, u16)> {
-        self.nodes.iter().filter(|n| n.role == "worker").find_map(|n| {
-            let host = |port: u16| {
-                n.extra_port_mappings
-                    .iter()
-                    .find(|m| m.container_port == port)
-                    .map(|m| m.host_port)
-            };
-            Some((host(80)?, host(443)?))
-        })
+        self.nodes
+            .iter()
+            .filter(|n| n.role == "worker")
+            .find_map(|n| {
+                let host = |port: u16| {
+                    n.extra_port_mappings
+                        .iter()
+                        .find(|m| m.container_port == port)
+                        .map(|m| m.host_port)
+                };
+                Some((host(80)?, host(443)?))
+            })
     }
 
     /// Whether some worker publishes container ports 80 and 443 (see
@@ -229,7 +232,12 @@ mod tests {
         for p in CniProfile::all() {
             let moved = with_ingress_ports(p.kind_config, (8080, 8443));
             let config = KindConfig::parse(&moved).unwrap();
-            assert_eq!(config.ingress_host_ports(), Some((8080, 8443)), "{}", p.name);
+            assert_eq!(
+                config.ingress_host_ports(),
+                Some((8080, 8443)),
+                "{}",
+                p.name
+            );
             assert_eq!(config.problems_for(&p), Vec::<String>::new());
             // Only the two hostPort lines changed.
             let changed = p
@@ -240,7 +248,9 @@ mod tests {
                 .count();
             assert_eq!(changed, 2, "{}", p.name);
             assert_eq!(
-                KindConfig::parse(p.kind_config).unwrap().ingress_host_ports(),
+                KindConfig::parse(p.kind_config)
+                    .unwrap()
+                    .ingress_host_ports(),
                 Some((80, 443))
             );
         }
