@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::cni::{CniProfile, InstallStep, ReadyCheck};
 use super::commands::{Cmd, CmdError, CmdOutput, CommandRunner};
-use super::kind_config::KindConfig;
+use super::kind_config::{KindConfig, with_ingress_ports};
 use super::{MissingTool, ProvisionError};
 
 /// The kind release the configs and the nightly workflow are pinned to.
@@ -39,6 +39,9 @@ pub struct UpOptions {
     pub cluster_name: String,
     /// A kind config file to use instead of the profile's built-in one.
     pub kind_config: Option<PathBuf>,
+    /// Host ports (HTTP, HTTPS) for the ingress controller instead of the built-in config's
+    /// 80 and 443; ignored with [`UpOptions::kind_config`].
+    pub ingress_ports: Option<(u16, u16)>,
     /// Images to pull and load into the nodes.
     pub images: Vec<String>,
     /// Where temporary files go (the built-in kind config, image archives).
@@ -57,6 +60,7 @@ impl UpOptions {
             cni,
             cluster_name: DEFAULT_CLUSTER.to_string(),
             kind_config: None,
+            ingress_ports: None,
             images: DEFAULT_IMAGES.iter().map(|s| s.to_string()).collect(),
             scratch_dir: std::env::temp_dir(),
             ready_timeout: Duration::from_secs(15 * 60),
@@ -84,6 +88,8 @@ pub struct UpReport {
     pub images: Vec<String>,
     /// Those among them that needed the `docker save` + `kind load image-archive` fallback.
     pub images_via_archive: Vec<String>,
+    /// The host ports (HTTP, HTTPS) the kind config publishes the ingress controller on.
+    pub ingress_ports: Option<(u16, u16)>,
 }
 
 /// What `down` did.
@@ -237,7 +243,7 @@ pub async fn up(
     }
     if !config.has_ingress_ports() {
         progress(&Phase::Note(
-            "no worker publishes ports 80 and 443: ingress-controller steps cannot reach Envoy"
+            "no worker publishes container ports 80 and 443: ingress-controller steps cannot reach Envoy"
                 .to_string(),
         ));
     }
@@ -296,6 +302,7 @@ pub async fn up(
         kind_version: kind_version.trim().to_string(),
         images: opts.images.clone(),
         images_via_archive,
+        ingress_ports: config.ingress_host_ports(),
     })
 }
 
@@ -453,7 +460,10 @@ async fn kind_config(opts: &UpOptions) -> Result<(PathBuf, String), ProvisionErr
         }
         None => Ok((
             builtin_config_path(&opts.scratch_dir, &opts.cluster_name, opts.cni.name),
-            opts.cni.kind_config.to_string(),
+            match opts.ingress_ports {
+                Some(ports) => with_ingress_ports(opts.cni.kind_config, ports),
+                None => opts.cni.kind_config.to_string(),
+            },
         )),
     }
 }
@@ -1201,6 +1211,21 @@ mod tests {
                 .iter()
                 .any(|p| matches!(p, Phase::Note(n) if n.contains("ports 80 and 443")))
         );
+    }
+
+    #[tokio::test]
+    async fn ingress_ports_can_move_so_two_clusters_fit_side_by_side() {
+        let scratch = tempfile::tempdir().unwrap();
+        let mut opts = options("kindnet", scratch.path());
+        opts.ingress_ports = Some((8080, 8443));
+        let (result, _) = run_up(&opts, &healthy()).await;
+        assert_eq!(result.unwrap().ingress_ports, Some((8080, 8443)));
+        let written =
+            std::fs::read_to_string(builtin_config_path(scratch.path(), "netpol", "kindnet"))
+                .unwrap();
+        let config = KindConfig::parse(&written).unwrap();
+        assert_eq!(config.ingress_host_ports(), Some((8080, 8443)));
+        assert!(!written.contains("hostPort: 80\n"), "{written}");
     }
 
     #[tokio::test]
