@@ -2,7 +2,7 @@
 
 use super::{Decision, DirectionVerdict, Oracle, Packet, Peer, Uncertainty, Verdict};
 use crate::policy::cluster::tier_label;
-use crate::policy::{Action, Direction, PolicyKind, format_order};
+use crate::policy::{Direction, PolicyKind, RuleAction, format_order};
 
 impl Oracle<'_> {
     /// A one-line explanation of a verdict, egress side then ingress side, then what leaves it
@@ -111,7 +111,7 @@ impl Oracle<'_> {
                 .rules(direction)
                 .expect("trail rules belong to this direction")[step.rule];
             let what = match step.action {
-                Action::Pass => "passed to the next tier",
+                RuleAction::Pass => "passed to the next tier",
                 _ => "logged",
             };
             steps.push_str(&format!(

@@ -15,7 +15,7 @@ use std::net::IpAddr;
 use crate::model::{Cluster, EndpointId, Protocol};
 use crate::policy::labels::policy_labels;
 use crate::policy::{
-    Action, Direction, EntityMatch, PolicyKind, PolicySet, PortSpec, Rule, TierDefault,
+    Direction, EntityMatch, PolicyKind, PolicySet, PortSpec, Rule, RuleAction, TierDefault,
 };
 
 pub use matrix::{Cell, Matrix, ProbePort};
@@ -75,7 +75,7 @@ pub struct TrailStep {
     /// The rule.
     pub rule: usize,
     /// Pass or Log.
-    pub action: Action,
+    pub action: RuleAction,
 }
 
 /// Why the oracle cannot predict a cell: it reports it as such, never guessing.
@@ -473,14 +473,14 @@ impl<'a> Oracle<'a> {
                     let (actions, can_miss) = self.policy_results(pi, direction, packet);
                     for action in actions {
                         match action {
-                            Action::Allow => acc.allow = true,
-                            Action::Deny => acc.deny = true,
-                            Action::Pass => {
+                            RuleAction::Allow => acc.allow = true,
+                            RuleAction::Deny => acc.deny = true,
+                            RuleAction::Pass => {
                                 let next = self.outcomes(direction, packet, list, end, reorder);
                                 acc.allow |= next.allow;
                                 acc.deny |= next.deny;
                             }
-                            Action::Log => {}
+                            RuleAction::Log => {}
                         }
                     }
                     all_can_miss &= can_miss;
@@ -508,13 +508,13 @@ impl<'a> Oracle<'a> {
         policy: usize,
         direction: Direction,
         packet: &Packet,
-    ) -> (Vec<Action>, bool) {
+    ) -> (Vec<RuleAction>, bool) {
         let rules = self.policies.policies[policy]
             .rules(direction)
             .unwrap_or_default();
         let mut actions = Vec::new();
         for (ri, rule) in rules.iter().enumerate() {
-            if rule.action == Action::Log {
+            if rule.action == RuleAction::Log {
                 continue;
             }
             match self.rule_match(policy, direction, ri, rule, packet) {
@@ -598,27 +598,27 @@ impl<'a> Oracle<'a> {
                         }
                     }
                     match rule.action {
-                        Action::Allow | Action::Deny => {
-                            verdict.allowed = rule.action == Action::Allow;
+                        RuleAction::Allow | RuleAction::Deny => {
+                            verdict.allowed = rule.action == RuleAction::Allow;
                             verdict.decision = Decision::Rule {
                                 policy: pi,
                                 rule: ri,
                             };
                             return verdict;
                         }
-                        Action::Pass => {
+                        RuleAction::Pass => {
                             verdict.trail.push(TrailStep {
                                 policy: pi,
                                 rule: ri,
-                                action: Action::Pass,
+                                action: RuleAction::Pass,
                             });
                             passed = true;
                             break 'policies;
                         }
-                        Action::Log => verdict.trail.push(TrailStep {
+                        RuleAction::Log => verdict.trail.push(TrailStep {
                             policy: pi,
                             rule: ri,
-                            action: Action::Log,
+                            action: RuleAction::Log,
                         }),
                     }
                 }

@@ -30,8 +30,8 @@ use serde_json::Value;
 use super::k8s::{describe, label_selector, parse_cidr, port_number};
 use super::labels::{and, namespace_scope};
 use super::{
-    ADMIN_TIER, Action, BASELINE_TIER, Direction, EntityMatch, Policy, PolicyId, PolicyKind,
-    PortSpec, ProtocolMatch, Rule, Selector, decode, describe_ports, rule_sides,
+    ADMIN_TIER, BASELINE_TIER, Direction, EntityMatch, Policy, PolicyId, PolicyKind, PortSpec,
+    ProtocolMatch, Rule, RuleAction, Selector, decode, describe_ports, rule_sides,
 };
 use crate::manifest::{Document, ManifestError};
 use crate::model::Protocol;
@@ -446,9 +446,9 @@ impl Ctx<'_> {
             return Err(doc.invalid(format!("{at}.name"), "at most 100 characters"));
         }
         let action = match (rule.action, self.baseline) {
-            ("Allow", _) => Action::Allow,
-            ("Deny", _) => Action::Deny,
-            ("Pass", false) => Action::Pass,
+            ("Allow", _) => RuleAction::Allow,
+            ("Deny", _) => RuleAction::Deny,
+            ("Pass", false) => RuleAction::Pass,
             (other, _) => {
                 let expected = if self.baseline {
                     "Allow or Deny"

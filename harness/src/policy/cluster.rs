@@ -34,8 +34,8 @@ use serde::de::IgnoredAny;
 use super::admin::{LabelSelectorDoc, NamespacedPodDoc, SubjectDoc, namespaces_peer, pods_peer};
 use super::k8s::{describe, label_selector, parse_cidr};
 use super::{
-    Action, CNP_ADMIN_TIER, CNP_BASELINE_TIER, Direction, EntityMatch, Policy, PolicyId,
-    PolicyKind, PortSpec, ProtocolMatch, Rule, Selector, decode, describe_ports, rule_sides,
+    CNP_ADMIN_TIER, CNP_BASELINE_TIER, Direction, EntityMatch, Policy, PolicyId, PolicyKind,
+    PortSpec, ProtocolMatch, Rule, RuleAction, Selector, decode, describe_ports, rule_sides,
 };
 use crate::manifest::{Document, ManifestError};
 use crate::model::Protocol;
@@ -374,9 +374,9 @@ impl Ctx<'_> {
             ));
         }
         let action = match rule.action {
-            Some("Accept") => Action::Allow,
-            Some("Deny") => Action::Deny,
-            Some("Pass") => Action::Pass,
+            Some("Accept") => RuleAction::Allow,
+            Some("Deny") => RuleAction::Deny,
+            Some("Pass") => RuleAction::Pass,
             Some(other) => {
                 return Err(doc.invalid(
                     format!("{at}.action"),
@@ -404,8 +404,8 @@ impl Ctx<'_> {
         };
         let label = rule.name.map(|n| format!("{n:?}: ")).unwrap_or_default();
         let verb = match action {
-            Action::Allow => "accept",
-            Action::Deny => "deny",
+            RuleAction::Allow => "accept",
+            RuleAction::Deny => "deny",
             _ => "pass",
         };
         // One unsupported peer fails the whole rule closed, as the API asks
@@ -416,9 +416,9 @@ impl Ctx<'_> {
             PeerOutcome::Match(_) => None,
         }) {
             return Ok(match action {
-                Action::Allow => Vec::new(),
+                RuleAction::Allow => Vec::new(),
                 _ => vec![Rule {
-                    action: Action::Deny,
+                    action: RuleAction::Deny,
                     protocol: None,
                     not_protocol: None,
                     icmp: None,

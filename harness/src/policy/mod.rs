@@ -32,7 +32,7 @@ pub use selector::Selector;
 
 /// What a matching rule does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Action {
+pub enum RuleAction {
     /// Allow the packet; evaluation ends.
     Allow,
     /// Drop the packet; evaluation ends.
@@ -43,7 +43,7 @@ pub enum Action {
     Log,
 }
 
-impl fmt::Display for Action {
+impl fmt::Display for RuleAction {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(self, f)
     }
@@ -318,7 +318,7 @@ pub fn describe_ports(protocol: Option<Protocol>, ports: &[PortSpec]) -> String 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rule {
     /// What a match does.
-    pub action: Action,
+    pub action: RuleAction,
     /// Only packets of this protocol.
     pub protocol: Option<ProtocolMatch>,
     /// Never packets of this protocol.

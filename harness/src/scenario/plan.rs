@@ -751,7 +751,7 @@ mod tests {
 
     use super::*;
     use crate::manifest::parse_str;
-    use crate::scenario::format::ProbeKind;
+    use crate::scenario::format::ScenarioProbeKind;
 
     fn model(yaml: &str) -> Analysis {
         let docs = parse_str(Path::new("m.yaml"), yaml).unwrap();
@@ -767,7 +767,7 @@ mod tests {
         state.analysis().unwrap()
     }
 
-    fn probe(from: &str, to: &str, kind: ProbeKind, port: Option<u16>) -> Probe {
+    fn probe(from: &str, to: &str, kind: ScenarioProbeKind, port: Option<u16>) -> Probe {
         Probe {
             from: from.into(),
             to: to.into(),
@@ -822,7 +822,7 @@ spec: {podSelector: {matchLabels: {app: web}}}
         let m = model(APPS);
         let p = predict(
             &m,
-            &probe("a/client", "svc:a/web", ProbeKind::Http, Some(80)),
+            &probe("a/client", "svc:a/web", ScenarioProbeKind::Http, Some(80)),
         )
         .unwrap();
         assert_eq!(p.outcome, Expectation::Allowed);
@@ -841,7 +841,7 @@ spec: {podSelector: {matchLabels: {app: web}}}
         let m = model(&format!("{APPS}{DENY_WEB}"));
         let p = predict(
             &m,
-            &probe("a/client", "svc:a/web", ProbeKind::Http, Some(80)),
+            &probe("a/client", "svc:a/web", ScenarioProbeKind::Http, Some(80)),
         )
         .unwrap();
         assert_eq!(p.outcome, Expectation::Blocked);
@@ -852,7 +852,12 @@ spec: {podSelector: {matchLabels: {app: web}}}
     fn ingress_probes_predict_200_503_and_404() {
         let ingress = |path: &str| Probe {
             expect: Expectation::Status(200),
-            ..probe("outside", &format!("ingress:{path}"), ProbeKind::Http, None)
+            ..probe(
+                "outside",
+                &format!("ingress:{path}"),
+                ScenarioProbeKind::Http,
+                None,
+            )
         };
         let echo = ingress("/echo");
         let p = predict(&model(APPS), &echo).unwrap();
@@ -882,7 +887,7 @@ spec: {podSelector: {matchLabels: {app: web}}}
             &probe(
                 "a/client",
                 "dns:web.a.svc.cluster.local",
-                ProbeKind::Dns,
+                ScenarioProbeKind::Dns,
                 None,
             ),
         )
@@ -893,7 +898,11 @@ spec: {podSelector: {matchLabels: {app: web}}}
                 .to_string()
                 .contains("kube-system/coredns 53/UDP")
         );
-        let p = predict(&m, &probe("a/web", "ip:1.1.1.1", ProbeKind::Icmp, None)).unwrap();
+        let p = predict(
+            &m,
+            &probe("a/web", "ip:1.1.1.1", ScenarioProbeKind::Icmp, None),
+        )
+        .unwrap();
         assert_eq!(p.outcome, Expectation::Allowed);
     }
 
@@ -902,7 +911,7 @@ spec: {podSelector: {matchLabels: {app: web}}}
         let lonely = "apiVersion: v1\nkind: Service\nmetadata: {name: none, namespace: a}\nspec: {selector: {app: nobody}, ports: [{port: 80}]}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: c, namespace: a}\n";
         let e = predict(
             &model(lonely),
-            &probe("a/c", "svc:a/none", ProbeKind::Tcp, Some(80)),
+            &probe("a/c", "svc:a/none", ScenarioProbeKind::Tcp, Some(80)),
         )
         .unwrap_err();
         assert!(e.contains("selects no endpoint"), "{e}");
@@ -911,7 +920,7 @@ spec: {podSelector: {matchLabels: {app: web}}}
         );
         let e = predict(
             &model(&two),
-            &probe("a/client", "svc:a/web", ProbeKind::Tcp, Some(80)),
+            &probe("a/client", "svc:a/web", ScenarioProbeKind::Tcp, Some(80)),
         )
         .unwrap_err();
         assert!(e.contains("different verdicts"), "{e}");

@@ -10,7 +10,7 @@ use super::super::test_support::{analysis, ask, load, ns, pod, refusal};
 use super::{Features, convert};
 use crate::manifest::parse_str;
 use crate::oracle::{Oracle, ProbePort, Uncertainty};
-use crate::policy::{Action, CNP_ADMIN_TIER, CNP_BASELINE_TIER, PolicySet};
+use crate::policy::{CNP_ADMIN_TIER, CNP_BASELINE_TIER, PolicySet, RuleAction};
 
 /// Houses as in the upstream conformance fixtures, each with one pod serving TCP 80 (`http`),
 /// UDP 53 (`dns`) and SCTP 9003.
@@ -433,9 +433,9 @@ fn domain_name_pattern(#[case] name: &str, #[case] valid: bool) {
 /// nothing, Deny and Pass deny everything (types.go#L336-L345).
 #[rstest]
 #[case::accept_dropped("Accept", None)]
-#[case::deny_denies_all("Deny", Some(Action::Deny))]
-#[case::pass_denies_all("Pass", Some(Action::Deny))]
-fn fail_closed(#[case] action: &str, #[case] rule: Option<Action>) {
+#[case::deny_denies_all("Deny", Some(RuleAction::Deny))]
+#[case::pass_denies_all("Pass", Some(RuleAction::Deny))]
+fn fail_closed(#[case] action: &str, #[case] rule: Option<RuleAction>) {
     let yaml = cnp(
         "f",
         "Admin",
