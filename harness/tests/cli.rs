@@ -148,7 +148,12 @@ fn up_drives_the_real_tools_and_says_what_is_next() {
         "{stdout}"
     );
     assert!(stdout.contains("note: kindnet fails open"), "{stdout}");
-    assert!(stdout.contains("next: netpol-harness run --all --cni kindnet --report out/kindnet"));
+    assert!(
+        stdout.contains(
+            "next: netpol-harness run --all --cni kindnet --context kind-np --report out/kindnet"
+        ),
+        "{stdout}"
+    );
 }
 
 #[test]

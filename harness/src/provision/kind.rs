@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::cni::{CniProfile, InstallStep, ReadyCheck};
 use super::commands::{Cmd, CmdError, CmdOutput, CommandRunner};
-use super::kind_config::KindConfig;
+use super::kind_config::{KindConfig, with_ingress_ports};
 use super::{MissingTool, ProvisionError};
 
 /// The kind release the configs and the nightly workflow are pinned to.
@@ -39,6 +39,9 @@ pub struct UpOptions {
     pub cluster_name: String,
     /// A kind config file to use instead of the profile's built-in one.
     pub kind_config: Option<PathBuf>,
+    /// Host ports (HTTP, HTTPS) for the ingress controller instead of the built-in config's
+    /// 80 and 443; ignored with [`UpOptions::kind_config`].
+    pub ingress_ports: Option<(u16, u16)>,
     /// Images to pull and load into the nodes.
     pub images: Vec<String>,
     /// Where temporary files go (the built-in kind config, image archives).
@@ -57,6 +60,7 @@ impl UpOptions {
             cni,
             cluster_name: DEFAULT_CLUSTER.to_string(),
             kind_config: None,
+            ingress_ports: None,
             images: DEFAULT_IMAGES.iter().map(|s| s.to_string()).collect(),
             scratch_dir: std::env::temp_dir(),
             ready_timeout: Duration::from_secs(15 * 60),
@@ -84,6 +88,8 @@ pub struct UpReport {
     pub images: Vec<String>,
     /// Those among them that needed the `docker save` + `kind load image-archive` fallback.
     pub images_via_archive: Vec<String>,
+    /// The host ports (HTTP, HTTPS) the kind config publishes the ingress controller on.
+    pub ingress_ports: Option<(u16, u16)>,
 }
 
 /// What `down` did.
@@ -237,7 +243,7 @@ pub async fn up(
     }
     if !config.has_ingress_ports() {
         progress(&Phase::Note(
-            "no worker publishes ports 80 and 443: ingress-controller steps cannot reach Envoy"
+            "no worker publishes container ports 80 and 443: ingress-controller steps cannot reach Envoy"
                 .to_string(),
         ));
     }
@@ -251,18 +257,7 @@ pub async fn up(
         check_existing(runner, cni, name, &context).await?;
     } else {
         if opts.kind_config.is_none() {
-            tokio::fs::create_dir_all(&opts.scratch_dir)
-                .await
-                .map_err(|source| ProvisionError::Io {
-                    path: opts.scratch_dir.clone(),
-                    source,
-                })?;
-            tokio::fs::write(&config_path, &config_text)
-                .await
-                .map_err(|source| ProvisionError::Io {
-                    path: config_path.clone(),
-                    source,
-                })?;
+            write_scratch(&opts.scratch_dir, &config_path, &config_text).await?;
         }
         progress(&Phase::CreateCluster {
             name: name.to_string(),
@@ -283,7 +278,7 @@ pub async fn up(
             version: cni.version,
             step: step.to_string(),
         });
-        install_step(runner, step, name, &context, &mut nodes).await?;
+        install_step(runner, step, opts, &context, &mut nodes).await?;
     }
 
     wait_ready(opts, runner, &context, progress).await?;
@@ -307,6 +302,7 @@ pub async fn up(
         kind_version: kind_version.trim().to_string(),
         images: opts.images.clone(),
         images_via_archive,
+        ingress_ports: config.ingress_host_ports(),
     })
 }
 
@@ -464,9 +460,22 @@ async fn kind_config(opts: &UpOptions) -> Result<(PathBuf, String), ProvisionErr
         }
         None => Ok((
             builtin_config_path(&opts.scratch_dir, &opts.cluster_name, opts.cni.name),
-            opts.cni.kind_config.to_string(),
+            match opts.ingress_ports {
+                Some(ports) => with_ingress_ports(opts.cni.kind_config, ports),
+                None => opts.cni.kind_config.to_string(),
+            },
         )),
     }
+}
+
+/// Writes `text` to `path` inside the scratch directory `dir`, creating the directory.
+async fn write_scratch(dir: &Path, path: &Path, text: &str) -> Result<(), ProvisionError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ProvisionError::Io { path, source }
+    };
+    tokio::fs::create_dir_all(dir).await.map_err(io(dir))?;
+    tokio::fs::write(path, text).await.map_err(io(path))
 }
 
 /// Where `up` writes the built-in kind config of `cni` for cluster `cluster`.
@@ -541,11 +550,21 @@ async fn mark(
 async fn install_step(
     runner: &impl CommandRunner,
     step: &InstallStep,
-    name: &str,
+    opts: &UpOptions,
     context: &str,
     nodes: &mut Option<Vec<String>>,
 ) -> Result<(), ProvisionError> {
+    let name = opts.cluster_name.as_str();
     let cmd = match step {
+        InstallStep::ApplyManifest { file, yaml, .. } => {
+            let path = opts
+                .scratch_dir
+                .join(format!("netpol-harness-{name}-{file}"));
+            write_scratch(&opts.scratch_dir, &path, yaml).await?;
+            kubectl(context)
+                .args(["apply", "--server-side", "--force-conflicts", "-f"])
+                .arg(path.to_string_lossy())
+        }
         InstallStep::Apply { url } => {
             kubectl(context).args(["apply", "--server-side", "--force-conflicts", "-f", url])
         }
@@ -784,9 +803,11 @@ mod tests {
         let report = result.unwrap();
 
         let config = builtin_config_path(scratch.path(), "netpol", "calico");
+        let installation = scratch
+            .path()
+            .join("netpol-harness-netpol-calico-installation.yaml");
         let c = "kubectl --context kind-netpol";
         let calico = "https://raw.githubusercontent.com/projectcalico/calico/v3.31.7/manifests";
-        let npa = "https://raw.githubusercontent.com/kubernetes-sigs/network-policy-api/v0.1.7/config/crd/experimental/policy.networking.k8s.io";
         let expected = vec![
             "docker info --format {{.ServerVersion}}".to_string(),
             "kind version".into(),
@@ -799,14 +820,14 @@ mod tests {
             format!(
                 "{c} -n kube-system create configmap netpol-harness --from-literal=cni=calico --from-literal=version=v3.31.7"
             ),
-            format!("{c} apply --server-side --force-conflicts -f {npa}_adminnetworkpolicies.yaml"),
-            format!(
-                "{c} apply --server-side --force-conflicts -f {npa}_baselineadminnetworkpolicies.yaml"
-            ),
+            // No network-policy-api CRDs: the operator owns its own (v0.1.1) copies.
             format!("{c} apply --server-side --force-conflicts -f {calico}/operator-crds.yaml"),
             format!("{c} apply --server-side --force-conflicts -f {calico}/tigera-operator.yaml"),
             format!("{c} wait --for=condition=Established crd --all --timeout=120s"),
-            format!("{c} apply --server-side --force-conflicts -f {calico}/custom-resources.yaml"),
+            format!(
+                "{c} apply --server-side --force-conflicts -f {}",
+                installation.display()
+            ),
             format!("{c} wait --for=condition=Available tigerastatus/calico --timeout=5s"),
             format!("{c} wait --for=condition=Available tigerastatus/apiserver --timeout=5s"),
             format!("{c} get globalnetworkpolicies.projectcalico.org"),
@@ -826,6 +847,14 @@ mod tests {
         // The built-in config was written where `kind create` was told to look.
         let written = std::fs::read_to_string(&config).unwrap();
         assert_eq!(written, opts.cni.kind_config);
+        // Installation and APIServer only: no Goldmane, no Whisker.
+        let installation = std::fs::read_to_string(&installation).unwrap();
+        let kinds: Vec<&str> = installation
+            .lines()
+            .filter_map(|l| l.strip_prefix("kind: "))
+            .collect();
+        assert_eq!(kinds, ["Installation", "APIServer"]);
+        assert!(installation.contains("cidr: 192.168.0.0/16"));
 
         assert!(report.created);
         assert_eq!(report.context, "kind-netpol");
@@ -837,7 +866,7 @@ mod tests {
                 .iter()
                 .filter(|p| matches!(p, Phase::Install { .. }))
                 .count(),
-            6
+            4
         );
         assert!(
             !phases.iter().any(|p| matches!(p, Phase::Note(_))),
@@ -1182,6 +1211,21 @@ mod tests {
                 .iter()
                 .any(|p| matches!(p, Phase::Note(n) if n.contains("ports 80 and 443")))
         );
+    }
+
+    #[tokio::test]
+    async fn ingress_ports_can_move_so_two_clusters_fit_side_by_side() {
+        let scratch = tempfile::tempdir().unwrap();
+        let mut opts = options("kindnet", scratch.path());
+        opts.ingress_ports = Some((8080, 8443));
+        let (result, _) = run_up(&opts, &healthy()).await;
+        assert_eq!(result.unwrap().ingress_ports, Some((8080, 8443)));
+        let written =
+            std::fs::read_to_string(builtin_config_path(scratch.path(), "netpol", "kindnet"))
+                .unwrap();
+        let config = KindConfig::parse(&written).unwrap();
+        assert_eq!(config.ingress_host_ports(), Some((8080, 8443)));
+        assert!(!written.contains("hostPort: 80\n"), "{written}");
     }
 
     #[tokio::test]
