@@ -17,7 +17,7 @@ pub struct ConnectOptions {
     pub context: Option<String>,
     /// Allow a context not named `kind-*` (only together with an explicit `context`).
     pub allow_non_kind_context: bool,
-    /// The run id, put on everything applied ([`super::RUN_LABEL`]).
+    /// The run id, put on everything applied ([`RUN_LABEL`](crate::cluster::RUN_LABEL)).
     pub run_id: String,
 }
 
