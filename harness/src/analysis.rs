@@ -59,8 +59,11 @@ pub struct CellJson {
     pub port: Option<u16>,
     /// The protocol.
     pub protocol: String,
-    /// The prediction.
+    /// The prediction (one possible result when `uncertain` is set).
     pub allowed: bool,
+    /// `unknown (DNS)` or `either` when the manifests leave the result open.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uncertain: Option<&'static str>,
     /// Why.
     pub reason: String,
 }
@@ -87,6 +90,7 @@ pub fn cells_json(oracle: &Oracle<'_>, probes: &[ProbePort]) -> CellsJson {
                     port: probe.port,
                     protocol: probe.protocol.to_string(),
                     allowed: verdict.allowed,
+                    uncertain: verdict.uncertain.map(|u| u.label()),
                     reason: oracle.explain(&packet, &verdict),
                 });
             }
@@ -114,7 +118,9 @@ pub fn render_tables(oracle: &Oracle<'_>, probes: &[ProbePort], explain: bool) -
                 cluster
                     .endpoint_ids()
                     .map(|t| {
-                        if matrix.allowed(p, f, t) {
+                        if matrix.uncertain(p, f, t).is_some() {
+                            Mark::Unknown
+                        } else if matrix.allowed(p, f, t) {
                             Mark::Allowed
                         } else {
                             Mark::Blocked
@@ -139,7 +145,11 @@ pub fn render_tables(oracle: &Oracle<'_>, probes: &[ProbePort], explain: bool) -
                     let verdict = oracle.verdict(&packet);
                     out.push_str(&format!(
                         "  {} {} → {}: {}\n",
-                        if verdict.allowed { "." } else { "X" },
+                        match (verdict.uncertain, verdict.allowed) {
+                            (Some(_), _) => "?",
+                            (None, true) => ".",
+                            (None, false) => "X",
+                        },
                         names[from.0],
                         names[to.0],
                         oracle.explain(&packet, &verdict)

@@ -24,16 +24,16 @@ pub struct Args {
     #[arg(long, value_name = "CIDR", default_value = crate::model::DEFAULT_POD_CIDR)]
     pub pod_cidr: IpNet,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Output::Table)]
-    pub output: Output,
+    #[arg(long, value_enum, default_value_t = AnalyzeFormat::Table)]
+    pub output: AnalyzeFormat,
     /// With tables: explain every cell (which policies selected each side, which rule decided).
     #[arg(long)]
     pub explain: bool,
 }
 
-/// Output formats.
+/// Output formats of `analyze`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Output {
+pub enum AnalyzeFormat {
     /// Truth tables, one per port/protocol.
     Table,
     /// `{"cells": [...]}` with every ordered pair for every probe.
@@ -50,8 +50,8 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
     };
     let oracle = analysis.oracle();
     let text = match args.output {
-        Output::Table => analysis::render_tables(&oracle, &probes, args.explain),
-        Output::Json => {
+        AnalyzeFormat::Table => analysis::render_tables(&oracle, &probes, args.explain),
+        AnalyzeFormat::Json => {
             let json = analysis::cells_json(&oracle, &probes);
             serde_json::to_string_pretty(&json).map_err(|e| e.to_string())? + "\n"
         }

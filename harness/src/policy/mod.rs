@@ -7,6 +7,8 @@
 //! - Calico NetworkPolicy, GlobalNetworkPolicy and Tier ([`calico`]) map one to one.
 //! - AdminNetworkPolicy and BaselineAdminNetworkPolicy ([`admin`]) become tiers before and after
 //!   `default`, whose end-of-tier action is Pass.
+//! - ClusterNetworkPolicy ([`cluster`]) goes to tier `kube-admin` (Admin) or `kube-baseline`
+//!   (Baseline), also ending in Pass, at order = priority.
 //!
 //! Selectors are [`Selector`]s over an endpoint's *policy labels* ([`labels`]): its own labels,
 //! plus the labels Calico adds (`projectcalico.org/namespace`, the namespace's labels prefixed
@@ -14,6 +16,7 @@
 
 pub mod admin;
 pub mod calico;
+pub mod cluster;
 pub mod k8s;
 pub mod labels;
 pub mod selector;
@@ -29,7 +32,7 @@ pub use selector::Selector;
 
 /// What a matching rule does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Action {
+pub enum RuleAction {
     /// Allow the packet; evaluation ends.
     Allow,
     /// Drop the packet; evaluation ends.
@@ -40,7 +43,7 @@ pub enum Action {
     Log,
 }
 
-impl fmt::Display for Action {
+impl fmt::Display for RuleAction {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(self, f)
     }
@@ -89,6 +92,11 @@ pub struct Tier {
 
 /// The name of Calico's default tier, where Kubernetes NetworkPolicy lives.
 pub const DEFAULT_TIER: &str = "default";
+/// The tier of ClusterNetworkPolicies with `tier: Admin` (Calico 3.32's static tier
+/// `kube-admin`, projectcalico/calico@v3.32.1:libcalico-go/lib/names/policy.go#L24).
+pub const CNP_ADMIN_TIER: &str = "kube-admin";
+/// The tier of ClusterNetworkPolicies with `tier: Baseline` (Calico 3.32's `kube-baseline`).
+pub const CNP_BASELINE_TIER: &str = "kube-baseline";
 /// The tier AdminNetworkPolicy is placed in (Calico 3.29–3.31 name).
 pub const ADMIN_TIER: &str = "adminnetworkpolicy";
 /// The tier BaselineAdminNetworkPolicy is placed in (Calico 3.30–3.31 name).
@@ -96,9 +104,22 @@ pub const BASELINE_TIER: &str = "baselineadminnetworkpolicy";
 
 impl Tier {
     /// The built-in tiers: admin (order 1000, Pass), default (1,000,000, Deny) and baseline
-    /// (10,000,000, Pass).
+    /// (10,000,000, Pass), for AdminNetworkPolicy and for ClusterNetworkPolicy (Calico 3.32's
+    /// orders and default actions, projectcalico/calico@v3.32.1:api/pkg/apis/projectcalico/v3/tier.go#L37-L50).
     pub fn builtin() -> Vec<Tier> {
         vec![
+            Tier {
+                name: CNP_ADMIN_TIER.into(),
+                order: Some(1_000.0),
+                default_action: TierDefault::Pass,
+                source: None,
+            },
+            Tier {
+                name: CNP_BASELINE_TIER.into(),
+                order: Some(10_000_000.0),
+                default_action: TierDefault::Pass,
+                source: None,
+            },
             Tier {
                 name: ADMIN_TIER.into(),
                 order: Some(1_000.0),
@@ -134,6 +155,8 @@ pub enum PolicyKind {
     AdminNetworkPolicy,
     /// policy.networking.k8s.io/v1alpha1 BaselineAdminNetworkPolicy.
     BaselineAdminNetworkPolicy,
+    /// policy.networking.k8s.io/v1alpha2 ClusterNetworkPolicy.
+    ClusterNetworkPolicy,
 }
 
 impl PolicyKind {
@@ -146,6 +169,7 @@ impl PolicyKind {
             PolicyKind::CalicoGlobalNetworkPolicy => "GlobalNetworkPolicy",
             PolicyKind::AdminNetworkPolicy => "AdminNetworkPolicy",
             PolicyKind::BaselineAdminNetworkPolicy => "BaselineAdminNetworkPolicy",
+            PolicyKind::ClusterNetworkPolicy => "ClusterNetworkPolicy",
         }
     }
 
@@ -157,6 +181,7 @@ impl PolicyKind {
             PolicyKind::CalicoGlobalNetworkPolicy => "GlobalNetworkPolicy",
             PolicyKind::AdminNetworkPolicy => "AdminNetworkPolicy",
             PolicyKind::BaselineAdminNetworkPolicy => "BaselineAdminNetworkPolicy",
+            PolicyKind::ClusterNetworkPolicy => "ClusterNetworkPolicy",
         }
     }
 }
@@ -232,6 +257,12 @@ pub struct EntityMatch {
     pub ports: Vec<PortSpec>,
     /// The destination port must be none of these (destination side only).
     pub not_ports: Vec<PortSpec>,
+    /// The side's address must be an address of a node these node labels select
+    /// (ClusterNetworkPolicy `nodes` peers).
+    pub nodes: Option<Selector>,
+    /// The side must be what one of these domain names resolves to (ClusterNetworkPolicy
+    /// `domainNames` peers): not decidable from manifests, so such a match is "unknown (DNS)".
+    pub domains: Vec<String>,
 }
 
 impl EntityMatch {
@@ -287,7 +318,7 @@ pub fn describe_ports(protocol: Option<Protocol>, ports: &[PortSpec]) -> String 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rule {
     /// What a match does.
-    pub action: Action,
+    pub action: RuleAction,
     /// Only packets of this protocol.
     pub protocol: Option<ProtocolMatch>,
     /// Never packets of this protocol.
@@ -438,10 +469,14 @@ impl PolicySet {
                 admin::check_priority(doc, &self.policies, &policy)?;
                 self.add_policy(doc, policy)?;
             }
+            ("policy.networking.k8s.io", "ClusterNetworkPolicy") => {
+                let policy = cluster::convert(doc, &cluster::Features::ALL)?;
+                self.add_policy(doc, policy)?;
+            }
             ("policy.networking.k8s.io", kind) => {
                 return Err(doc.unsupported(
                     "kind",
-                    format!("{} {kind} is not modelled (the oracle models AdminNetworkPolicy and BaselineAdminNetworkPolicy v1alpha1)", doc.api_version()),
+                    format!("{} {kind} is not modelled (the oracle models ClusterNetworkPolicy v1alpha2, and AdminNetworkPolicy and BaselineAdminNetworkPolicy v1alpha1)", doc.api_version()),
                 ));
             }
             _ => return Ok(false),

@@ -836,12 +836,12 @@ pub fn expand_matrix(m: &MatrixProbes) -> Result<Vec<MatrixCell>, (String, Strin
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::format::ProbeKind;
+    use crate::scenario::format::ScenarioProbeKind;
 
     #[test]
     fn matrices_expand_row_by_row_and_skip_dashes() {
         let m = MatrixProbes {
-            kind: ProbeKind::Icmp,
+            kind: ScenarioProbeKind::Icmp,
             port: None,
             from: vec!["a/x".into(), "a/y".into()],
             to: vec!["a/x".into(), "a/y".into()],
@@ -858,7 +858,7 @@ mod tests {
     #[test]
     fn matrix_shape_errors_say_which_row() {
         let mut m = MatrixProbes {
-            kind: ProbeKind::Icmp,
+            kind: ScenarioProbeKind::Icmp,
             port: None,
             from: vec!["a/x".into(), "a/y".into()],
             to: vec!["a/x".into(), "a/y".into()],
