@@ -141,7 +141,10 @@ fn up_drives_the_real_tools_and_says_what_is_next() {
         "{calls:#?}"
     );
     assert!(
-        calls.last().unwrap().ends_with(r#"-p {"data":{"internet":"yes"}}"#),
+        calls
+            .last()
+            .unwrap()
+            .ends_with(r#"-p {"data":{"internet":"yes"}}"#),
         "{calls:#?}"
     );
     assert!(
@@ -242,10 +245,17 @@ fn down_deletes_only_an_existing_cluster() {
     // No kubectl answers for it: not provably ours, so not deleted without --force.
     let out = sandbox.run(&["down", "--name", "np"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("Pass --force"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("Pass --force"),
+        "{}",
+        text(&out.stderr)
+    );
     assert!(!sandbox.calls().iter().any(|c| c.starts_with("kind delete")));
 
-    sandbox.fake("kubectl", r#"case "$*" in *"get configmap netpol-harness"*) echo kindnet ;; esac"#);
+    sandbox.fake(
+        "kubectl",
+        r#"case "$*" in *"get configmap netpol-harness"*) echo kindnet ;; esac"#,
+    );
     let out = sandbox.run(&["down", "--name", "np"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("deleted kind cluster `np`"));

@@ -124,7 +124,11 @@ pub async fn run(args: Args) -> Result<(), ProvisionError> {
     if !report.internet {
         println!(
             "note: pods do not reach the internet{}: steps that need `internet` are not applicable here",
-            if args.no_internet { " (--no-internet)" } else { "" }
+            if args.no_internet {
+                " (--no-internet)"
+            } else {
+                ""
+            }
         );
     }
     for caveat in &opts.cni.caveats {

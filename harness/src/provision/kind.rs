@@ -335,11 +335,21 @@ pub async fn up(
         }
     }
 
-    let internet = opts.check_internet && reaches_internet(opts, runner, &context, progress).await?;
+    let internet =
+        opts.check_internet && reaches_internet(opts, runner, &context, progress).await?;
     run_ok(
         runner,
         kubectl(&context)
-            .args(["-n", "kube-system", "patch", "configmap", MARKER, "--type", "merge", "-p"])
+            .args([
+                "-n",
+                "kube-system",
+                "patch",
+                "configmap",
+                MARKER,
+                "--type",
+                "merge",
+                "-p",
+            ])
             .arg(format!(
                 r#"{{"data":{{"internet":"{}"}}}}"#,
                 if internet { "yes" } else { "no" }
@@ -653,7 +663,13 @@ async fn reaches_internet(
 ) -> Result<bool, ProvisionError> {
     progress(&Phase::CheckInternet);
     let pod = || kubectl(context).args(["-n", "kube-system"]);
-    let delete = pod().args(["delete", "pod", INTERNET_POD, "--ignore-not-found", "--wait=false"]);
+    let delete = pod().args([
+        "delete",
+        "pod",
+        INTERNET_POD,
+        "--ignore-not-found",
+        "--wait=false",
+    ]);
     run_ok(runner, delete.clone()).await?;
     run_ok(
         runner,
@@ -999,15 +1015,21 @@ mod tests {
             format!("{c} -n kube-system rollout status deploy/coredns --timeout=5s"),
             format!("docker pull {}", agnhost()),
             format!("kind load docker-image {} --name netpol", agnhost()),
-            format!("{c} -n kube-system delete pod netpol-harness-internet --ignore-not-found --wait=false"),
+            format!(
+                "{c} -n kube-system delete pod netpol-harness-internet --ignore-not-found --wait=false"
+            ),
             format!(
                 "{c} -n kube-system run netpol-harness-internet --restart=Never --image={} \
                  --labels=app.kubernetes.io/managed-by=netpol-harness --command -- sh -c \
                  'nslookup -timeout=5 google.com >/dev/null && /agnhost connect 1.1.1.1:80 --timeout=5s'",
                 agnhost()
             ),
-            format!("{c} -n kube-system get pod netpol-harness-internet -o jsonpath={{.status.phase}}"),
-            format!("{c} -n kube-system delete pod netpol-harness-internet --ignore-not-found --wait=false"),
+            format!(
+                "{c} -n kube-system get pod netpol-harness-internet -o jsonpath={{.status.phase}}"
+            ),
+            format!(
+                "{c} -n kube-system delete pod netpol-harness-internet --ignore-not-found --wait=false"
+            ),
             format!(
                 r#"{c} -n kube-system patch configmap netpol-harness --type merge -p '{{"data":{{"internet":"yes"}}}}'"#
             ),
@@ -1256,7 +1278,10 @@ mod tests {
             .path()
             .join("netpol-harness-registry_k8s_io_e2e_test_images_agnhost_2_66_1.tar");
         let calls = runner.calls();
-        let pull = calls.iter().position(|c| c.starts_with("docker pull")).unwrap();
+        let pull = calls
+            .iter()
+            .position(|c| c.starts_with("docker pull"))
+            .unwrap();
         let tail = &calls[pull..pull + 5];
         assert_eq!(
             tail,
@@ -1458,7 +1483,9 @@ mod tests {
         let marker = "kubectl --context kind-netpol -n kube-system get configmap netpol-harness";
         for (reply, why) in [
             (
-                Reply::fail("Error from server (NotFound): configmaps \"netpol-harness\" not found"),
+                Reply::fail(
+                    "Error from server (NotFound): configmaps \"netpol-harness\" not found",
+                ),
                 "has no kube-system/netpol-harness ConfigMap",
             ),
             (
@@ -1493,7 +1520,12 @@ mod tests {
         let err = result.unwrap_err();
         assert!(matches!(err, ProvisionError::Unmarked { .. }), "{err:?}");
         assert!(err.to_string().contains("--adopt"), "{err}");
-        assert!(!runner.calls().iter().any(|c| c.contains("create configmap")));
+        assert!(
+            !runner
+                .calls()
+                .iter()
+                .any(|c| c.contains("create configmap"))
+        );
         assert!(!runner.calls().iter().any(|c| c.contains("rollout")));
 
         opts.adopt = true;
@@ -1518,7 +1550,11 @@ mod tests {
         // The pod fails (no route out): recorded as no, with a note.
         let runner = healthy().on_seq(
             INTERNET_PHASE,
-            [Reply::ok("Pending"), Reply::ok("Running"), Reply::ok("Failed")],
+            [
+                Reply::ok("Pending"),
+                Reply::ok("Running"),
+                Reply::ok("Failed"),
+            ],
         );
         let (result, phases) = run_up(&options("kindnet", scratch.path()), &runner).await;
         assert!(!result.unwrap().internet);
@@ -1535,7 +1571,12 @@ mod tests {
         opts.check_internet = false;
         let (result, _) = run_up(&opts, &runner).await;
         assert!(!result.unwrap().internet);
-        assert!(!runner.calls().iter().any(|c| c.contains("netpol-harness-internet")));
+        assert!(
+            !runner
+                .calls()
+                .iter()
+                .any(|c| c.contains("netpol-harness-internet"))
+        );
         assert_eq!(runner.calls().last().unwrap(), &patch("no"));
     }
 
@@ -1554,8 +1595,16 @@ mod tests {
         let (result, _) = run_up(&opts, &runner).await;
         let err = result.unwrap_err();
         assert!(matches!(err, ProvisionError::Preflight { .. }), "{err:?}");
-        assert!(err.to_string().contains("sudo modprobe br_netfilter"), "{err}");
-        assert!(!runner.calls().iter().any(|c| c.starts_with("kind get clusters")));
+        assert!(
+            err.to_string().contains("sudo modprobe br_netfilter"),
+            "{err}"
+        );
+        assert!(
+            !runner
+                .calls()
+                .iter()
+                .any(|c| c.starts_with("kind get clusters"))
+        );
 
         // A port already taken on the host, with a fresh cluster to create.
         let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -1565,14 +1614,20 @@ mod tests {
         let runner = healthy();
         let (result, _) = run_up(&opts, &runner).await;
         let msg = result.unwrap_err().to_string();
-        assert!(msg.contains(&format!("127.0.0.1:{port} is already in use")), "{msg}");
+        assert!(
+            msg.contains(&format!("127.0.0.1:{port} is already in use")),
+            "{msg}"
+        );
         assert!(!runner.calls().iter().any(|c| c.starts_with("kind create")));
     }
 
     #[tokio::test]
     async fn down_without_kind_says_how_to_get_it() {
         let runner = ScriptedRunner::new().on("kind", Reply::NotFound);
-        let msg = down("netpol", false, &runner).await.unwrap_err().to_string();
+        let msg = down("netpol", false, &runner)
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(
             msg.contains("kind: not found on PATH. Install kind v0.32.0"),
             "{msg}"

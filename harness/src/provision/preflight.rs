@@ -12,10 +12,10 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use super::ProvisionError;
 use super::cni::CniProfile;
 use super::commands::{Cmd, CommandRunner};
 use super::kind_config::KindConfig;
-use super::ProvisionError;
 
 /// What the container engine says about itself (the fields of `docker info --format '{{json .}}'`
 /// and `podman info --format json` that matter here).
@@ -119,12 +119,11 @@ fn published(config: &KindConfig) -> Vec<(IpAddr, u16)> {
 /// port under a rootless engine that may not bind it. Empty if nothing does.
 pub fn port_problems(config: &KindConfig, engine: &EngineInfo, root: &Path) -> Vec<String> {
     let mut problems = Vec::new();
-    let unprivileged_start: u16 = std::fs::read_to_string(
-        root.join("proc/sys/net/ipv4/ip_unprivileged_port_start"),
-    )
-    .ok()
-    .and_then(|s| s.trim().parse().ok())
-    .unwrap_or(1024);
+    let unprivileged_start: u16 =
+        std::fs::read_to_string(root.join("proc/sys/net/ipv4/ip_unprivileged_port_start"))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(1024);
     for (addr, port) in published(config) {
         if engine.rootless && port < unprivileged_start {
             // kind's rootless guide: kubernetes-sigs/kind@v0.32.0:site/content/docs/user/rootless.md#L198-L215
@@ -170,7 +169,11 @@ fn module_state(root: &Path, release: &str, module: &str) -> (bool, bool) {
 /// What `cni` needs from the kernel that this host lacks (problems), and what is worth knowing
 /// (notes). Only checked when the engine runs on this host's kernel: a Docker Desktop VM has its
 /// own, which only the nodes can see.
-pub fn module_check(cni: &CniProfile, engine: &EngineInfo, root: &Path) -> (Vec<String>, Vec<String>) {
+pub fn module_check(
+    cni: &CniProfile,
+    engine: &EngineInfo,
+    root: &Path,
+) -> (Vec<String>, Vec<String>) {
     let (mut problems, mut notes) = (Vec::new(), Vec::new());
     if cni.kernel_modules.is_empty() {
         return (problems, notes);
@@ -192,7 +195,11 @@ pub fn module_check(cni: &CniProfile, engine: &EngineInfo, root: &Path) -> (Vec<
              checked before creating the cluster",
             engine.engine,
             cni.kernel_modules.join(" and "),
-            if cni.kernel_modules.len() == 1 { "is" } else { "are" }
+            if cni.kernel_modules.len() == 1 {
+                "is"
+            } else {
+                "are"
+            }
         ));
         return (problems, notes);
     }
@@ -267,7 +274,9 @@ mod tests {
     #[test]
     fn rootless_engines_get_the_sysctl_that_lets_them_publish_port_80() {
         let root = tempfile::tempdir().unwrap();
-        let sysctl = root.path().join("proc/sys/net/ipv4/ip_unprivileged_port_start");
+        let sysctl = root
+            .path()
+            .join("proc/sys/net/ipv4/ip_unprivileged_port_start");
         std::fs::create_dir_all(sysctl.parent().unwrap()).unwrap();
         std::fs::write(&sysctl, "1024\n").unwrap();
         let rootless = EngineInfo {
@@ -335,7 +344,8 @@ mod tests {
         let (problems, _) = module_check(&flannel, &engine, root.path());
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(
-            problems[0].contains("br_netfilter") && problems[0].contains("sudo modprobe br_netfilter"),
+            problems[0].contains("br_netfilter")
+                && problems[0].contains("sudo modprobe br_netfilter"),
             "{problems:?}"
         );
 
@@ -357,10 +367,17 @@ mod tests {
         );
 
         // Antrea needs openvswitch; kindnet needs nothing.
-        let (problems, _) = module_check(&CniProfile::by_name("antrea").unwrap(), &engine, root.path());
+        let (problems, _) = module_check(
+            &CniProfile::by_name("antrea").unwrap(),
+            &engine,
+            root.path(),
+        );
         assert!(problems[0].contains("openvswitch"), "{problems:?}");
         let kindnet = CniProfile::by_name("kindnet").unwrap();
-        assert_eq!(module_check(&kindnet, &engine, root.path()), (vec![], vec![]));
+        assert_eq!(
+            module_check(&kindnet, &engine, root.path()),
+            (vec![], vec![])
+        );
     }
 
     #[test]
