@@ -163,7 +163,11 @@ fn ignored_kinds_are_warned_about() {
         "{w:?}"
     );
     let w = warnings(Semantics::Calico(CalicoLine::V3_31));
-    assert_eq!(w.len(), 4, "the four ClusterNetworkPolicies and nothing else: {w:?}");
+    assert_eq!(
+        w.len(),
+        4,
+        "the four ClusterNetworkPolicies and nothing else: {w:?}"
+    );
     assert!(
         w.iter()
             .all(|w| w.contains("does not implement ClusterNetworkPolicy")),
