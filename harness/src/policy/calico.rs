@@ -915,6 +915,7 @@ fn convert_side(
             not_nets,
             ports,
             not_ports,
+            ..EntityMatch::default()
         },
         text: pieces.join(" "),
     })

@@ -283,6 +283,9 @@ pub fn predict(model: &Analysis, probe: &Probe) -> Result<Prediction, String> {
         Client::Outside => Peer::External(OUTSIDE_ADDRESS),
     };
     let protocol = target::protocol(probe.kind);
+    // A cell the manifests leave open (DNS, equal ClusterNetworkPolicy priorities) cannot be
+    // asserted: the probe is refused with the reason.
+    let uncertain = std::cell::RefCell::new(None::<String>);
     let verdict = |from: Peer, to: Peer, port: Option<u16>| {
         let packet = Packet {
             from,
@@ -291,7 +294,11 @@ pub fn predict(model: &Analysis, probe: &Probe) -> Result<Prediction, String> {
             port,
         };
         let v = oracle.verdict(&packet);
-        (v.allowed, oracle.explain(&packet, &v))
+        let reason = oracle.explain(&packet, &v);
+        if v.uncertain.is_some() {
+            uncertain.borrow_mut().get_or_insert_with(|| reason.clone());
+        }
+        (v.allowed, reason)
     };
     let outcome = |allowed: bool| {
         if allowed {
@@ -354,8 +361,13 @@ pub fn predict(model: &Analysis, probe: &Probe) -> Result<Prediction, String> {
             };
             (resolution, outcome(allowed), reason)
         }
-        Target::Ingress(path) => predict_ingress(cluster, &oracle, from, path)?,
+        Target::Ingress(path) => predict_ingress(cluster, &oracle, from, path, &uncertain)?,
     };
+    if let Some(reason) = uncertain.into_inner() {
+        return Err(format!(
+            "the manifests do not decide this probe, so a scenario may not assert it: {reason}"
+        ));
+    }
     Ok(Prediction {
         client: parsed.client,
         target: parsed.target,
@@ -431,6 +443,7 @@ fn predict_ingress(
     oracle: &Oracle<'_>,
     from: Peer,
     path: &str,
+    uncertain: &std::cell::RefCell<Option<String>>,
 ) -> Result<(Resolution, Expectation, String), String> {
     let controller = find_ingress_controller(cluster).ok_or_else(|| {
         format!(
@@ -455,7 +468,11 @@ fn predict_ingress(
             port: Some(port),
         };
         let v = oracle.verdict(&packet);
-        (v.allowed, oracle.explain(&packet, &v))
+        let reason = oracle.explain(&packet, &v);
+        if v.uncertain.is_some() {
+            uncertain.borrow_mut().get_or_insert_with(|| reason.clone());
+        }
+        (v.allowed, reason)
     };
     let (reaches, first) = verdict(from, controller, controller_port);
     let mut resolution = Resolution::Ingress {
