@@ -14,12 +14,75 @@ use crate::capability::Capability;
 pub const CNI_NAMES: [&str; 5] = ["calico", "cilium", "kindnet", "antrea", "flannel"];
 
 /// The AdminNetworkPolicy and BaselineAdminNetworkPolicy CRDs (network-policy-api v0.1.7,
-/// experimental channel, which adds named ports). Calico and Antrea implement the API but do not
-/// install these CRDs themselves on every version.
+/// experimental channel, which adds named ports), applied on the Antrea lane, which implements
+/// the API without installing them.
+///
+/// Not on the Calico lane: Calico v3.31.7's `operator-crds.yaml` ships both CRDs at bundle-version
+/// v0.1.1 (projectcalico/calico@v3.31.7:manifests/operator-crds.yaml#L32922), and its operator,
+/// started with `-manage-crds=true` (`manifests/tigera-operator.yaml#L611`), keeps reconciling its
+/// bundled copies (tigera/operator@v1.40.15:pkg/controller/installation/core_controller.go#L2127,
+/// `pkg/crds/calico/policy.networking.k8s.io_adminnetworkpolicies.yaml`): applying v0.1.7 there
+/// only starts a tug of war the operator wins.
 const ANP_CRDS: [&str; 2] = [
     "https://raw.githubusercontent.com/kubernetes-sigs/network-policy-api/v0.1.7/config/crd/experimental/policy.networking.k8s.io_adminnetworkpolicies.yaml",
     "https://raw.githubusercontent.com/kubernetes-sigs/network-policy-api/v0.1.7/config/crd/experimental/policy.networking.k8s.io_baselineadminnetworkpolicies.yaml",
 ];
+
+/// The CNI plugins release the flannel lane installs `bridge` from: the one kind v0.32.0 builds
+/// its node image's plugins from (kubernetes-sigs/kind@v0.32.0:images/base/Dockerfile#L173).
+pub const CNI_PLUGINS_VERSION: &str = "v1.9.1";
+
+/// SHA-256 of `cni-plugins-linux-{amd64,arm64}-v1.9.1.tgz`, as flannel's own e2e pins them
+/// (flannel-io/flannel@v0.28.9:e2e/run-e2e-tests.sh#L24-L31).
+pub const CNI_PLUGINS_SHA256: [(&str, &str); 2] = [
+    (
+        "amd64",
+        "b98f74a0f8522f0a83867178729c1aa70f2158f90c45a2ca8fa791db1c76b303",
+    ),
+    (
+        "arm64",
+        "56171987d3947707c3563db2f4001bccaf50fd63468611b9f3cbecb1375ee7ec",
+    ),
+];
+
+/// What the flannel lane runs in every node container before flannel starts.
+///
+/// 1. `br_netfilter` with `net.bridge.bridge-nf-call-iptables=1`: flanneld v0.28.9 exits when
+///    `/proc/sys/net/bridge/bridge-nf-call-iptables` is missing and nftables is off, as it is in
+///    `kube-flannel.yml` (flannel-io/flannel@v0.28.9:main.go#L288-L301,
+///    `Documentation/kube-flannel.yml#L94`), and same-node Service replies need the sysctl.
+///    Nothing loads the module on kind (Docker ≥ 27.3 no longer does; flannel's own kind CI runs
+///    `sudo modprobe br_netfilter`: `.github/workflows/kind-e2eTests.yml#L33`). The nodes are
+///    privileged, mount the host's `/lib/modules` and have kmod, so `modprobe` works there when
+///    the host has the module; otherwise the script stops at once and says what to run on the host.
+/// 2. The `bridge` plugin, which kind's node image lacks (kind@v0.32.0:images/base/Dockerfile
+///    #L225-L230), from the release tarball checked against [`CNI_PLUGINS_SHA256`] (its entries
+///    start with `./`: containernetworking/plugins `.github/workflows/release.yaml`, `tar … .`).
+pub const FLANNEL_NODE_SCRIPT: &str = r#"set -eu
+bridge_nf=/proc/sys/net/bridge/bridge-nf-call-iptables
+cni_bin=/opt/cni/bin
+if [ ! -e "$bridge_nf" ]; then
+  modprobe br_netfilter 2>/dev/null || true
+fi
+if [ ! -e "$bridge_nf" ]; then
+  echo "the br_netfilter kernel module is missing and cannot be loaded from the kind node: run \`sudo modprobe br_netfilter\` on the host (the Docker VM on Docker Desktop), and add br_netfilter to /etc/modules-load.d/ to keep it" >&2
+  exit 3
+fi
+echo 1 > "$bridge_nf"
+test -x "$cni_bin/bridge" && exit 0
+case "$(uname -m)" in
+  x86_64) arch=amd64 sum=b98f74a0f8522f0a83867178729c1aa70f2158f90c45a2ca8fa791db1c76b303 ;;
+  aarch64) arch=arm64 sum=56171987d3947707c3563db2f4001bccaf50fd63468611b9f3cbecb1375ee7ec ;;
+  *) echo "unsupported architecture $(uname -m)" >&2; exit 1 ;;
+esac
+tgz=$(mktemp)
+trap 'rm -f "$tgz"' EXIT
+curl -fsSL --retry 5 -o "$tgz" "https://github.com/containernetworking/plugins/releases/download/v1.9.1/cni-plugins-linux-${arch}-v1.9.1.tgz"
+if ! echo "$sum  $tgz" | sha256sum -c - >/dev/null 2>&1; then
+  echo "cni-plugins-linux-${arch}-v1.9.1.tgz does not have SHA-256 $sum: refusing to install it" >&2
+  exit 4
+fi
+tar -xzf "$tgz" -C "$cni_bin" ./bridge"#;
 
 /// Everything netpol-harness knows about running one CNI on kind.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,6 +143,16 @@ pub enum InstallStep {
         /// Values, each `key=value` for `--set`.
         set: Vec<&'static str>,
     },
+    /// `kubectl apply --server-side --force-conflicts -f FILE` of a manifest embedded in the
+    /// binary, written to the scratch directory first.
+    ApplyManifest {
+        /// What it creates, for progress output.
+        what: &'static str,
+        /// The file name it is written under.
+        file: &'static str,
+        /// The manifest.
+        yaml: &'static str,
+    },
     /// Runs a shell script inside every node container (`docker exec NODE sh -c SCRIPT`).
     NodeScript {
         /// What the script does, for progress output.
@@ -96,6 +169,7 @@ impl fmt::Display for InstallStep {
             InstallStep::CrdsEstablished => f.write_str("wait for the CRDs to be established"),
             InstallStep::HelmRepo { name, url } => write!(f, "add Helm repository {name} ({url})"),
             InstallStep::Helm { chart, version, .. } => write!(f, "helm install {chart} {version}"),
+            InstallStep::ApplyManifest { what, .. } => write!(f, "apply {what}"),
             InstallStep::NodeScript { what, .. } => write!(f, "{what} on every node"),
         }
     }
@@ -353,8 +427,6 @@ impl CniProfile {
             pod_subnet: Some("192.168.0.0/16"),
             default_cni: false,
             install: vec![
-                InstallStep::Apply { url: ANP_CRDS[0] },
-                InstallStep::Apply { url: ANP_CRDS[1] },
                 InstallStep::Apply {
                     url: "https://raw.githubusercontent.com/projectcalico/calico/v3.31.7/manifests/operator-crds.yaml",
                 },
@@ -362,8 +434,10 @@ impl CniProfile {
                     url: "https://raw.githubusercontent.com/projectcalico/calico/v3.31.7/manifests/tigera-operator.yaml",
                 },
                 InstallStep::CrdsEstablished,
-                InstallStep::Apply {
-                    url: "https://raw.githubusercontent.com/projectcalico/calico/v3.31.7/manifests/custom-resources.yaml",
+                InstallStep::ApplyManifest {
+                    what: "Installation and APIServer (custom-resources.yaml without Goldmane and Whisker)",
+                    file: "calico-installation.yaml",
+                    yaml: include_str!("calico-installation.yaml"),
                 },
             ],
             ready: vec![
@@ -382,10 +456,18 @@ impl CniProfile {
             enforces,
             enforces_policy: true,
             known_deviations: vec![],
-            caveats: vec![Caveat {
-                summary: "SCTP policy needs the host kernel's SCTP conntrack support (modprobe sctp)",
-                issue_url: None,
-            }],
+            caveats: vec![
+                Caveat {
+                    summary: "SCTP policy needs the host kernel's SCTP conntrack support (modprobe sctp)",
+                    issue_url: None,
+                },
+                Caveat {
+                    summary: "Calico v3.31.7's own CI runs on kindest/node v1.33.1 \
+                              (projectcalico/calico@v3.31.7:metadata.mk); this lane runs kind \
+                              v0.32.0's default Kubernetes 1.36.1, outside that tested range",
+                    issue_url: None,
+                },
+            ],
         }
     }
 
@@ -434,7 +516,9 @@ impl CniProfile {
             known_deviations: vec![
                 KnownDeviation {
                     matches: DeviationMatch::Capability(Capability::Sctp),
-                    summary: "SCTP is not matched by NetworkPolicy (listed as known missing)",
+                    summary: "SCTP is off by default (the chart's beta `sctp.enabled`), and SCTP \
+                              policy to a Service VIP is unsupported even when on \
+                              (cilium/cilium@v1.20.0:Documentation/configuration/sctp.rst)",
                     issue_url: "https://github.com/cilium/cilium/issues/5719",
                 },
                 KnownDeviation {
@@ -444,7 +528,8 @@ impl CniProfile {
                 },
                 KnownDeviation {
                     matches: DeviationMatch::Capability(Capability::AdminNetworkPolicy),
-                    summary: "AdminNetworkPolicy is not implemented",
+                    summary: "AdminNetworkPolicy is not implemented (the proposal was closed and \
+                              moved on to ClusterNetworkPolicy)",
                     issue_url: "https://github.com/cilium/cilium/issues/23380",
                 },
             ],
@@ -483,7 +568,8 @@ impl CniProfile {
         }
     }
 
-    /// Antrea through Helm, with its alpha AdminNetworkPolicy feature gate on.
+    /// Antrea through Helm, with its AdminNetworkPolicy feature gate on (deprecated in v2.7 in
+    /// favour of ClusterNetworkPolicy: antrea-io/antrea@v2.7.0:docs/feature-gates.md).
     fn antrea() -> CniProfile {
         let mut enforces = network_policy_features();
         enforces.insert(Capability::AdminNetworkPolicy);
@@ -522,10 +608,17 @@ impl CniProfile {
             enforces,
             enforces_policy: true,
             known_deviations: vec![],
-            caveats: vec![Caveat {
-                summary: "Antrea needs the openvswitch kernel module on the host",
-                issue_url: None,
-            }],
+            caveats: vec![
+                Caveat {
+                    summary: "Antrea needs the openvswitch kernel module on the host",
+                    issue_url: None,
+                },
+                Caveat {
+                    summary: "the AdminNetworkPolicy feature gate is deprecated since Antrea v2.7 \
+                              and due for removal two releases later (successor: ClusterNetworkPolicy)",
+                    issue_url: None,
+                },
+            ],
         }
     }
 
@@ -539,11 +632,8 @@ impl CniProfile {
             default_cni: false,
             install: vec![
                 InstallStep::NodeScript {
-                    what: "install the CNI bridge plugin (kind nodes lack it, flannel-io/flannel#1847)",
-                    script: r#"set -eu
-test -x /opt/cni/bin/bridge && exit 0
-case "$(uname -m)" in x86_64) arch=amd64 ;; aarch64) arch=arm64 ;; *) echo "unsupported architecture $(uname -m)" >&2; exit 1 ;; esac
-curl -fsSL "https://github.com/containernetworking/plugins/releases/download/v1.7.1/cni-plugins-linux-${arch}-v1.7.1.tgz" | tar -xz -C /opt/cni/bin ./bridge"#,
+                    what: "load br_netfilter and install the CNI bridge plugin (flannel-io/flannel#1847)",
+                    script: FLANNEL_NODE_SCRIPT,
                 },
                 InstallStep::Apply {
                     url: "https://github.com/flannel-io/flannel/releases/download/v0.28.9/kube-flannel.yml",
@@ -603,6 +693,183 @@ mod tests {
             .map(|p| p.name)
             .collect();
         assert_eq!(helm, ["cilium", "antrea"]);
+    }
+
+    #[test]
+    fn calico_leaves_the_policy_api_crds_to_its_operator() {
+        let urls = |cni: &str| -> Vec<&'static str> {
+            CniProfile::by_name(cni)
+                .unwrap()
+                .install
+                .iter()
+                .filter_map(|s| match s {
+                    InstallStep::Apply { url } => Some(*url),
+                    _ => None,
+                })
+                .collect()
+        };
+        assert!(
+            !urls("calico")
+                .iter()
+                .any(|u| u.contains("network-policy-api")),
+            "{:?}",
+            urls("calico")
+        );
+        assert!(
+            !urls("calico")
+                .iter()
+                .any(|u| u.ends_with("custom-resources.yaml"))
+        );
+        assert_eq!(
+            urls("antrea")
+                .iter()
+                .filter(|u| u.contains("network-policy-api/v0.1.7"))
+                .count(),
+            2
+        );
+    }
+
+    /// A sandbox to run [`FLANNEL_NODE_SCRIPT`] in: its two absolute paths moved into a temporary
+    /// directory, and `modprobe`, `uname` and `curl` faked.
+    struct NodeSandbox {
+        dir: tempfile::TempDir,
+    }
+
+    impl NodeSandbox {
+        fn new(modprobe_works: bool, bridge_present: bool) -> Self {
+            use std::os::unix::fs::PermissionsExt;
+            let dir = tempfile::tempdir().unwrap();
+            let bin = dir.path().join("fakebin");
+            std::fs::create_dir_all(&bin).unwrap();
+            std::fs::create_dir_all(dir.path().join("cni")).unwrap();
+            std::fs::create_dir_all(dir.path().join("bridge")).unwrap();
+            let fake = |name: &str, body: &str| {
+                let path = bin.join(name);
+                std::fs::write(
+                    &path,
+                    format!("#!/bin/sh\necho \"{name} $*\" >> \"$SANDBOX/calls\"\n{body}\n"),
+                )
+                .unwrap();
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+            };
+            let module = if modprobe_works {
+                "echo 0 > \"$SANDBOX/bridge/nf\""
+            } else {
+                "echo 'modprobe: FATAL: Module br_netfilter not found' >&2; exit 1"
+            };
+            fake("modprobe", module);
+            fake("uname", "echo x86_64");
+            // The download is a tarball whose digest is not the pinned one.
+            fake(
+                "curl",
+                "while [ $# -gt 1 ]; do [ \"$1\" = -o ] && printf 'not the release' > \"$2\"; shift; done",
+            );
+            if bridge_present {
+                let bridge = dir.path().join("cni/bridge");
+                std::fs::write(&bridge, "").unwrap();
+                std::fs::set_permissions(&bridge, std::fs::Permissions::from_mode(0o755)).unwrap();
+            }
+            NodeSandbox { dir }
+        }
+
+        fn run(&self) -> std::process::Output {
+            let root = self.dir.path().display().to_string();
+            let script = FLANNEL_NODE_SCRIPT
+                .replace(
+                    "/proc/sys/net/bridge/bridge-nf-call-iptables",
+                    &format!("{root}/bridge/nf"),
+                )
+                .replace("/opt/cni/bin", &format!("{root}/cni"));
+            assert_ne!(script, FLANNEL_NODE_SCRIPT);
+            std::process::Command::new("sh")
+                .args(["-c", &script])
+                .env("SANDBOX", &root)
+                .env("PATH", format!("{root}/fakebin:/usr/bin:/bin"))
+                .output()
+                .unwrap()
+        }
+
+        fn file(&self, name: &str) -> Option<String> {
+            std::fs::read_to_string(self.dir.path().join(name)).ok()
+        }
+    }
+
+    #[test]
+    fn flannel_nodes_load_br_netfilter_and_turn_bridge_iptables_on() {
+        let node = NodeSandbox::new(true, true);
+        let out = node.run();
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(node.file("bridge/nf").as_deref(), Some("1\n"));
+        assert_eq!(
+            node.file("calls").as_deref(),
+            Some("modprobe br_netfilter\n")
+        );
+    }
+
+    #[test]
+    fn flannel_nodes_without_br_netfilter_stop_at_once_saying_what_to_run_on_the_host() {
+        let node = NodeSandbox::new(false, true);
+        let out = node.run();
+        assert_eq!(out.status.code(), Some(3), "{out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("run `sudo modprobe br_netfilter` on the host"),
+            "{stderr}"
+        );
+        assert!(!node.file("calls").unwrap().contains("curl"));
+    }
+
+    #[test]
+    fn the_cni_plugins_tarball_is_refused_unless_its_sha256_is_the_pinned_one() {
+        let node = NodeSandbox::new(true, false);
+        let out = node.run();
+        assert_eq!(out.status.code(), Some(4), "{out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("does not have SHA-256 b98f74a0"),
+            "{stderr}"
+        );
+        assert!(node.file("cni/bridge").is_none(), "nothing was extracted");
+        let calls = node.file("calls").unwrap();
+        assert!(
+            calls.contains(&format!(
+                "plugins/releases/download/{CNI_PLUGINS_VERSION}/cni-plugins-linux-amd64-{CNI_PLUGINS_VERSION}.tgz"
+            )),
+            "{calls}"
+        );
+        // The script carries exactly the cited digests.
+        for (arch, sum) in CNI_PLUGINS_SHA256 {
+            assert!(
+                FLANNEL_NODE_SCRIPT.contains(&format!("arch={arch} sum={sum}")),
+                "{arch}"
+            );
+        }
+    }
+
+    #[test]
+    fn deviation_texts_match_upstream() {
+        let cilium = CniProfile::by_name("cilium").unwrap();
+        let sctp = &deviation_of(&cilium, Sctp).summary;
+        assert!(sctp.contains("sctp.enabled"), "{sctp}");
+        let anp = &deviation_of(&cilium, AdminNetworkPolicy).summary;
+        assert!(anp.contains("ClusterNetworkPolicy"), "{anp}");
+        let antrea = CniProfile::by_name("antrea").unwrap();
+        assert!(
+            antrea
+                .caveats
+                .iter()
+                .any(|c| c.summary.contains("deprecated")),
+            "{:?}",
+            antrea.caveats
+        );
+    }
+
+    fn deviation_of(p: &CniProfile, c: Capability) -> KnownDeviation {
+        p.known_deviations
+            .iter()
+            .find(|d| d.matches == DeviationMatch::Capability(c))
+            .unwrap()
+            .clone()
     }
 
     #[test]

@@ -251,18 +251,7 @@ pub async fn up(
         check_existing(runner, cni, name, &context).await?;
     } else {
         if opts.kind_config.is_none() {
-            tokio::fs::create_dir_all(&opts.scratch_dir)
-                .await
-                .map_err(|source| ProvisionError::Io {
-                    path: opts.scratch_dir.clone(),
-                    source,
-                })?;
-            tokio::fs::write(&config_path, &config_text)
-                .await
-                .map_err(|source| ProvisionError::Io {
-                    path: config_path.clone(),
-                    source,
-                })?;
+            write_scratch(&opts.scratch_dir, &config_path, &config_text).await?;
         }
         progress(&Phase::CreateCluster {
             name: name.to_string(),
@@ -283,7 +272,7 @@ pub async fn up(
             version: cni.version,
             step: step.to_string(),
         });
-        install_step(runner, step, name, &context, &mut nodes).await?;
+        install_step(runner, step, opts, &context, &mut nodes).await?;
     }
 
     wait_ready(opts, runner, &context, progress).await?;
@@ -469,6 +458,16 @@ async fn kind_config(opts: &UpOptions) -> Result<(PathBuf, String), ProvisionErr
     }
 }
 
+/// Writes `text` to `path` inside the scratch directory `dir`, creating the directory.
+async fn write_scratch(dir: &Path, path: &Path, text: &str) -> Result<(), ProvisionError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ProvisionError::Io { path, source }
+    };
+    tokio::fs::create_dir_all(dir).await.map_err(io(dir))?;
+    tokio::fs::write(path, text).await.map_err(io(path))
+}
+
 /// Where `up` writes the built-in kind config of `cni` for cluster `cluster`.
 pub fn builtin_config_path(scratch_dir: &Path, cluster: &str, cni: &str) -> PathBuf {
     scratch_dir.join(format!("netpol-harness-{cluster}-kind-{cni}.yaml"))
@@ -541,11 +540,21 @@ async fn mark(
 async fn install_step(
     runner: &impl CommandRunner,
     step: &InstallStep,
-    name: &str,
+    opts: &UpOptions,
     context: &str,
     nodes: &mut Option<Vec<String>>,
 ) -> Result<(), ProvisionError> {
+    let name = opts.cluster_name.as_str();
     let cmd = match step {
+        InstallStep::ApplyManifest { file, yaml, .. } => {
+            let path = opts
+                .scratch_dir
+                .join(format!("netpol-harness-{name}-{file}"));
+            write_scratch(&opts.scratch_dir, &path, yaml).await?;
+            kubectl(context)
+                .args(["apply", "--server-side", "--force-conflicts", "-f"])
+                .arg(path.to_string_lossy())
+        }
         InstallStep::Apply { url } => {
             kubectl(context).args(["apply", "--server-side", "--force-conflicts", "-f", url])
         }
@@ -784,9 +793,11 @@ mod tests {
         let report = result.unwrap();
 
         let config = builtin_config_path(scratch.path(), "netpol", "calico");
+        let installation = scratch
+            .path()
+            .join("netpol-harness-netpol-calico-installation.yaml");
         let c = "kubectl --context kind-netpol";
         let calico = "https://raw.githubusercontent.com/projectcalico/calico/v3.31.7/manifests";
-        let npa = "https://raw.githubusercontent.com/kubernetes-sigs/network-policy-api/v0.1.7/config/crd/experimental/policy.networking.k8s.io";
         let expected = vec![
             "docker info --format {{.ServerVersion}}".to_string(),
             "kind version".into(),
@@ -799,14 +810,14 @@ mod tests {
             format!(
                 "{c} -n kube-system create configmap netpol-harness --from-literal=cni=calico --from-literal=version=v3.31.7"
             ),
-            format!("{c} apply --server-side --force-conflicts -f {npa}_adminnetworkpolicies.yaml"),
-            format!(
-                "{c} apply --server-side --force-conflicts -f {npa}_baselineadminnetworkpolicies.yaml"
-            ),
+            // No network-policy-api CRDs: the operator owns its own (v0.1.1) copies.
             format!("{c} apply --server-side --force-conflicts -f {calico}/operator-crds.yaml"),
             format!("{c} apply --server-side --force-conflicts -f {calico}/tigera-operator.yaml"),
             format!("{c} wait --for=condition=Established crd --all --timeout=120s"),
-            format!("{c} apply --server-side --force-conflicts -f {calico}/custom-resources.yaml"),
+            format!(
+                "{c} apply --server-side --force-conflicts -f {}",
+                installation.display()
+            ),
             format!("{c} wait --for=condition=Available tigerastatus/calico --timeout=5s"),
             format!("{c} wait --for=condition=Available tigerastatus/apiserver --timeout=5s"),
             format!("{c} get globalnetworkpolicies.projectcalico.org"),
@@ -826,6 +837,14 @@ mod tests {
         // The built-in config was written where `kind create` was told to look.
         let written = std::fs::read_to_string(&config).unwrap();
         assert_eq!(written, opts.cni.kind_config);
+        // Installation and APIServer only: no Goldmane, no Whisker.
+        let installation = std::fs::read_to_string(&installation).unwrap();
+        let kinds: Vec<&str> = installation
+            .lines()
+            .filter_map(|l| l.strip_prefix("kind: "))
+            .collect();
+        assert_eq!(kinds, ["Installation", "APIServer"]);
+        assert!(installation.contains("cidr: 192.168.0.0/16"));
 
         assert!(report.created);
         assert_eq!(report.context, "kind-netpol");
@@ -837,7 +856,7 @@ mod tests {
                 .iter()
                 .filter(|p| matches!(p, Phase::Install { .. }))
                 .count(),
-            6
+            4
         );
         assert!(
             !phases.iter().any(|p| matches!(p, Phase::Note(_))),
