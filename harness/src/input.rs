@@ -69,7 +69,7 @@ pub const STDIN_LINE: Limits = Limits {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InputError {
     /// The operating system refused (missing file, permissions).
-    #[error("{}: {message}", path.display())]
+    #[error("cannot read {}: {message}", path.display())]
     Io {
         /// The path as given.
         path: PathBuf,

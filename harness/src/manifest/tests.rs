@@ -180,7 +180,7 @@ fn alias_bomb() -> String {
             ),
         );
     }
-    doc.push_str(&format!("  f: [{}]\n", vec!["*e"; 3].join(", ")));
+    doc.push_str(&format!("  f: [{}]\n", ["*e"; 3].join(", ")));
     doc
 }
 

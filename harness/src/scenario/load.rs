@@ -177,7 +177,9 @@ pub fn load(root: &Path, name: &str) -> Result<LoadedScenario, ScenarioError> {
             message: format!("`{name}` is not a scenario name ([a-z0-9-]+, a folder of it)"),
         }));
     }
-    if let Err(e) = crate::input::resolve(&dir, Some(root)) {
+    if let Err(e @ crate::input::InputError::Outside { .. }) =
+        crate::input::resolve(&dir, Some(root))
+    {
         return Err(ScenarioError::one(Problem {
             file: dir,
             line: None,
