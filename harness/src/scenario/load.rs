@@ -12,10 +12,10 @@ use serde_json::Value;
 
 use super::format::{Action, Expectation, LabelTarget, MatrixProbes, Probe, Scenario, UNPINNED};
 use super::lines::LineIndex;
-use super::plan::{
-    INGRESS_CONTROLLER_LABEL, INGRESS_CONTROLLER_NAMESPACE, find_ingress_controller,
+use super::state::{
+    ClusterState, INGRESS_CONTROLLER_LABEL, INGRESS_CONTROLLER_NAMESPACE, find_ingress_controller,
+    is_policy,
 };
-use super::state::{ClusterState, is_policy};
 use super::target::{self, Client, Target, parse_probe};
 use super::{Problem, ScenarioError};
 use crate::capability::Capability;
