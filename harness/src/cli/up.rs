@@ -1,4 +1,5 @@
-//! `netpol-harness up --cni NAME [--name CLUSTER] [--kind-config PATH]`.
+//! `netpol-harness up --cni NAME [--name CLUSTER] [--kind-config PATH | --ingress-ports H,S]
+//! [--adopt] [--no-internet]`.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -37,6 +38,14 @@ pub struct Args {
     /// Where the scenarios whose images are preloaded live.
     #[command(flatten)]
     pub scenarios: super::ScenarioRoot,
+    /// Install into an existing kind cluster of that name that netpol-harness did not set up
+    /// (its CNI and pod subnet are then whatever they are).
+    #[arg(long)]
+    pub adopt: bool,
+    /// Do not check whether pods reach the internet: record that they do not, so steps that
+    /// need `internet` are not applicable on this cluster.
+    #[arg(long)]
+    pub no_internet: bool,
     /// How long to wait for the CNI, the nodes and DNS to be ready.
     #[arg(long, value_name = "SECONDS", default_value_t = 900)]
     pub ready_timeout: u64,
@@ -84,6 +93,10 @@ pub async fn run(args: Args) -> Result<(), ProvisionError> {
     opts.cluster_name = args.name;
     opts.kind_config = args.kind_config;
     opts.ingress_ports = args.ingress_ports;
+    opts.adopt = args.adopt;
+    opts.check_internet = !args.no_internet;
+    // kind itself switches to Podman on this variable (kind@v0.32.0:pkg/internal/runtime/runtime.go).
+    opts.podman = std::env::var("KIND_EXPERIMENTAL_PROVIDER").is_ok_and(|p| p == "podman");
     opts.images = if args.no_preload {
         Vec::new()
     } else if args.preload.is_empty() {
@@ -108,6 +121,16 @@ pub async fn run(args: Args) -> Result<(), ProvisionError> {
         report.cni_version,
         report.context
     );
+    if !report.internet {
+        println!(
+            "note: pods do not reach the internet{}: steps that need `internet` are not applicable here",
+            if args.no_internet {
+                " (--no-internet)"
+            } else {
+                ""
+            }
+        );
+    }
     for caveat in &opts.cni.caveats {
         match caveat.issue_url {
             Some(url) => println!("note: {} ({url})", caveat.summary),
