@@ -3,11 +3,17 @@
 # logs, kubelet) plus a few kubectl views. Never fails: it runs when something already has.
 #
 # Usage: ci/collect-logs.sh [CLUSTER] [DIR]    (defaults: $NETPOL_CLUSTER or netpol; out/logs)
+# It reads the lane's kubeconfig as ci/nightly-cni.sh writes it: $NETPOL_KUBECONFIG, or
+# ~/.kube/netpol-CLUSTER when that exists.
 set -euo pipefail
 
 cluster=${1:-${NETPOL_CLUSTER:-netpol}}
 dir=${2:-out/logs}
 context=kind-$cluster
+lane_config=${NETPOL_KUBECONFIG:-$HOME/.kube/netpol-$cluster}
+if [ -f "$lane_config" ]; then
+  export KUBECONFIG=$lane_config
+fi
 mkdir -p "$dir"
 
 if ! kind export logs "$dir/kind" --name "$cluster"; then

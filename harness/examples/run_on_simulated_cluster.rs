@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use netpol_harness::cluster::sim::{Enforcement, Faults, SimCluster};
+use netpol_harness::report::run::render_step;
 use netpol_harness::runner::plan::ScenarioPlan;
-use netpol_harness::runner::report::render_step;
 use netpol_harness::runner::{RunOptions, Runner};
 use netpol_harness::scenario::{default_root, load};
 

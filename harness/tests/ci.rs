@@ -259,7 +259,11 @@ impl Fakes {
             .env_remove("GITHUB_STEP_SUMMARY")
             .env_remove("NETPOL_CLUSTER")
             .env_remove("NETPOL_OUT")
-            .env_remove("NETPOL_HARNESS");
+            .env_remove("NETPOL_HARNESS")
+            .env_remove("NETPOL_KUBECONFIG")
+            .env_remove("NETPOL_KIND_CONFIG")
+            .env_remove("NETPOL_INGRESS_PORTS")
+            .env_remove("KUBECONFIG");
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -272,56 +276,83 @@ fn text(bytes: &[u8]) -> String {
 }
 
 #[test]
-fn nightly_lane_runs_up_e2e_and_run_in_order_and_reports_failures() {
+fn nightly_lane_runs_up_then_every_scenario_once_on_its_own_context() {
     let fakes = Fakes::new();
+    fakes.add("cargo", "");
     fakes.add(
-        "cargo",
-        r#"printf '%s\n' "  NETPOL_E2E=${NETPOL_E2E:-} NETPOL_E2E_CNI=${NETPOL_E2E_CNI:-}" >> "$FAKE_LOG"
-case "$*" in *"--test e2e"*) [ -n "${FAIL_E2E:-}" ] && exit 101 ;; esac"#,
+        "netpol-harness",
+        r#"printf '%s\n' "  KUBECONFIG=${KUBECONFIG:-}" >> "$FAKE_LOG"
+case "$*" in run*) [ -n "${FAIL_RUN:-}" ] && exit 7 ;; esac"#,
     );
-    fakes.add("netpol-harness", "");
     let out_root = fakes.dir.path().join("out");
+    let home = fakes.dir.path().join("home");
     let harness = fakes.bin().join("netpol-harness");
     let env = [
         ("NETPOL_OUT", out_root.to_str().unwrap()),
         ("NETPOL_HARNESS", harness.to_str().unwrap()),
+        ("HOME", home.to_str().unwrap()),
     ];
 
     let ok = fakes.run("ci/nightly-cni.sh", &["calico"], &env);
     assert!(ok.status.success(), "{}", text(&ok.stderr));
     let report = out_root.join("calico");
+    let kubeconfig = home.join(".kube/netpol-netpol");
     assert_eq!(
         fakes.calls(),
         [
             "cargo build --locked --bin netpol-harness".to_string(),
-            "  NETPOL_E2E= NETPOL_E2E_CNI=".into(),
             "netpol-harness up --cni calico --name netpol".into(),
-            "cargo test --locked --test e2e".into(),
-            "  NETPOL_E2E=require NETPOL_E2E_CNI=calico".into(),
+            format!("  KUBECONFIG={}", kubeconfig.display()),
             format!(
-                "netpol-harness run --all --cni calico --report {}",
+                "netpol-harness run --all --cni calico --context kind-netpol --report {}",
                 report.display()
             ),
+            format!("  KUBECONFIG={}", kubeconfig.display()),
         ]
     );
     assert!(report.is_dir());
+    // Once per lane: no second pass through the e2e trials.
+    assert!(!fakes.calls().iter().any(|c| c.contains("--test e2e")));
 
+    // A second lane next to the first: its own cluster, kubeconfig, context, kind config and
+    // ingress ports.
     std::fs::remove_file(fakes.log()).unwrap();
     let mut env = env.to_vec();
-    env.push(("FAIL_E2E", "1"));
+    env.push(("FAIL_RUN", "1"));
     env.push(("NETPOL_CLUSTER", "np-cilium"));
+    env.push(("NETPOL_INGRESS_PORTS", "8080,8443"));
     let failed = fakes.run("ci/nightly-cni.sh", &["cilium"], &env);
-    assert_eq!(failed.status.code(), Some(101));
+    assert_eq!(failed.status.code(), Some(7));
     let calls = fakes.calls();
-    assert_eq!(calls[2], "netpol-harness up --cni cilium --name np-cilium");
+    assert_eq!(
+        calls[1],
+        "netpol-harness up --cni cilium --name np-cilium --ingress-ports 8080,8443"
+    );
+    assert_eq!(
+        calls[2],
+        format!(
+            "  KUBECONFIG={}",
+            home.join(".kube/netpol-np-cilium").display()
+        )
+    );
     assert!(
-        calls
-            .last()
-            .unwrap()
-            .starts_with("netpol-harness run --all --cni cilium"),
+        calls[3].starts_with("netpol-harness run --all --cni cilium --context kind-np-cilium ")
+            && calls[3].ends_with(" --outside-address 127.0.0.1:8080"),
         "{calls:?}"
     );
-    assert!(text(&failed.stderr).contains("cilium lane failed (exit 101)"));
+    assert!(text(&failed.stderr).contains("cilium lane failed (exit 7)"));
+
+    // A kind config of one's own replaces the built-in one (and its ports).
+    std::fs::remove_file(fakes.log()).unwrap();
+    env.push(("NETPOL_KIND_CONFIG", "/tmp/my kind.yaml"));
+    env.push(("NETPOL_KUBECONFIG", "/tmp/lane.kubeconfig"));
+    fakes.run("ci/nightly-cni.sh", &["cilium"], &env);
+    let calls = fakes.calls();
+    assert_eq!(
+        calls[1],
+        "netpol-harness up --cni cilium --name np-cilium --kind-config /tmp/my kind.yaml"
+    );
+    assert_eq!(calls[2], "  KUBECONFIG=/tmp/lane.kubeconfig");
 
     let usage = fakes.run("ci/nightly-cni.sh", &[], &[]);
     assert_eq!(usage.status.code(), Some(2));
@@ -331,13 +362,18 @@ case "$*" in *"--test e2e"*) [ -n "${FAIL_E2E:-}" ] && exit 101 ;; esac"#,
 fn collect_logs_exports_kind_logs_and_never_fails() {
     let fakes = Fakes::new();
     fakes.add("kind", "");
-    fakes.add(
-        "kubectl",
-        r#"case "$*" in *tigerastatus*) echo 'error: the server does not have a resource type "tigerastatus"' >&2; exit 1 ;; esac
-echo "output of $*""#,
-    );
     let dir = fakes.dir.path().join("logs");
-    let out = fakes.run("ci/collect-logs.sh", &["np", dir.to_str().unwrap()], &[]);
+    let home = fakes.dir.path().join("home");
+    let lane_config = home.join(".kube/netpol-np");
+    std::fs::create_dir_all(lane_config.parent().unwrap()).unwrap();
+    std::fs::write(&lane_config, "").unwrap();
+    fakes.add("kubectl", r#"case "$*" in *tigerastatus*) echo 'error: the server does not have a resource type "tigerastatus"' >&2; exit 1 ;; esac
+echo "output of $* with $KUBECONFIG""#);
+    let out = fakes.run(
+        "ci/collect-logs.sh",
+        &["np", dir.to_str().unwrap()],
+        &[("HOME", home.to_str().unwrap())],
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let calls = fakes.calls();
     assert_eq!(
@@ -349,7 +385,14 @@ echo "output of $*""#,
         "{calls:?}"
     );
     let pods = std::fs::read_to_string(dir.join("pods.txt")).unwrap();
-    assert_eq!(pods, "output of --context kind-np get pods -A -o wide\n");
+    // The lane's own kubeconfig, as ci/nightly-cni.sh wrote it.
+    assert_eq!(
+        pods,
+        format!(
+            "output of --context kind-np get pods -A -o wide with {}\n",
+            lane_config.display()
+        )
+    );
     let tigera = std::fs::read_to_string(dir.join("tigerastatus.txt")).unwrap();
     assert!(tigera.contains("does not have a resource type"));
     assert!(text(&out.stderr).contains("warning: kubectl get tigerastatus -o yaml failed"));

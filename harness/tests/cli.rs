@@ -58,7 +58,8 @@ impl Sandbox {
         )
         .fake(
             "kubectl",
-            r#"case "$*" in *"get configmap netpol-harness"*) echo 'Error from server (NotFound)' >&2; exit 1 ;; esac"#,
+            r#"case "$*" in *"get configmap netpol-harness"*) echo 'Error from server (NotFound)' >&2; exit 1 ;;
+  *"get pod netpol-harness-internet"*) echo Succeeded ;; esac"#,
         )
     }
 
@@ -102,12 +103,13 @@ fn up_drives_the_real_tools_and_says_what_is_next() {
         "docker info --format {{.ServerVersion}}".to_string(),
         "kind version".into(),
         "kubectl version --client".into(),
+        "docker info --format {{json .}}".into(),
         "kind get clusters".into(),
         format!("kind create cluster --name np --config {} --wait 0s", config.display()),
         "kubectl --context kind-np -n kube-system create configmap netpol-harness --from-literal=cni=kindnet --from-literal=version=kind v0.32.0".into(),
     ];
-    assert_eq!(calls[..6], expected_start, "{calls:#?}");
-    assert!(calls[6].starts_with(
+    assert_eq!(calls[..7], expected_start, "{calls:#?}");
+    assert!(calls[7].starts_with(
         "kubectl --context kind-np -n kube-system rollout status ds/kindnet --timeout="
     ));
     // The probe image and every image the scenarios run are pulled and loaded, each once.
@@ -127,7 +129,24 @@ fn up_drives_the_real_tools_and_says_what_is_next() {
             );
         }
     }
-    assert!(calls.last().unwrap().starts_with("kind load docker-image "));
+    // Preloading ends, then a pod checks internet access and the marker records it.
+    let last_load = calls
+        .iter()
+        .rposition(|c| c.starts_with("kind load docker-image "))
+        .unwrap();
+    assert!(
+        calls[last_load + 1..]
+            .iter()
+            .any(|c| c.contains("run netpol-harness-internet")),
+        "{calls:#?}"
+    );
+    assert!(
+        calls
+            .last()
+            .unwrap()
+            .ends_with(r#"-p {"data":{"internet":"yes"}}"#),
+        "{calls:#?}"
+    );
     assert!(
         std::fs::read_to_string(&config)
             .unwrap()
@@ -148,7 +167,12 @@ fn up_drives_the_real_tools_and_says_what_is_next() {
         "{stdout}"
     );
     assert!(stdout.contains("note: kindnet fails open"), "{stdout}");
-    assert!(stdout.contains("next: netpol-harness run --all --cni kindnet --report out/kindnet"));
+    assert!(
+        stdout.contains(
+            "next: netpol-harness run --all --cni kindnet --context kind-np --report out/kindnet"
+        ),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -218,12 +242,38 @@ fn down_deletes_only_an_existing_cluster() {
         "kind",
         r#"case "$*" in "get clusters") echo other; echo np ;; esac"#,
     );
+    // No kubectl answers for it: not provably ours, so not deleted without --force.
     let out = sandbox.run(&["down", "--name", "np"]);
-    assert!(out.status.success());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("Pass --force"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!sandbox.calls().iter().any(|c| c.starts_with("kind delete")));
+
+    sandbox.fake(
+        "kubectl",
+        r#"case "$*" in *"get configmap netpol-harness"*) echo kindnet ;; esac"#,
+    );
+    let out = sandbox.run(&["down", "--name", "np"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("deleted kind cluster `np`"));
     assert_eq!(
-        sandbox.calls()[1..],
-        ["kind get clusters", "kind delete cluster --name np"]
+        sandbox.calls()[sandbox.calls().len() - 3..],
+        [
+            "kind get clusters",
+            "kubectl --context kind-np -n kube-system get configmap netpol-harness -o jsonpath={.data.cni}",
+            "kind delete cluster --name np"
+        ]
+    );
+
+    std::fs::remove_file(sandbox.bin().join("kubectl")).unwrap();
+    let out = sandbox.run(&["down", "--name", "np", "--force"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        sandbox.calls().last().unwrap(),
+        "kind delete cluster --name np"
     );
 }
 

@@ -1,8 +1,9 @@
 //! End-to-end trials on a kind cluster: one trial per scenario step, named `scenario::step`
 //! and filterable like any cargo test (`cargo test --test e2e -- calico-tutorial::`).
 //!
-//! The cluster is the first kubeconfig context named `kind-*` (the current one first) whose API
-//! server answers within a few seconds. With none, every trial is reported ignored and the
+//! The cluster is the context `NETPOL_E2E_CONTEXT` names (a CI lane sets it, so lanes side by
+//! side never test each other's cluster); without it, the first kubeconfig context named
+//! `kind-*` (the current one first) whose API server answers within a few seconds. With none, every trial is reported ignored and the
 //! reason printed once; `NETPOL_E2E=require` turns that into a failure (for CI jobs that
 //! create the cluster). Scenarios are read from `scenarios/` at the repository root, or from
 //! `NETPOL_E2E_SCENARIOS`, and planned exactly as `netpol-harness run` plans them.
@@ -26,9 +27,9 @@ use netpol_harness::cli::run::plans;
 use netpol_harness::cluster::kube::{ConnectOptions, KubeCluster};
 use netpol_harness::provision::cni::{CNI_NAMES, CniProfile};
 use netpol_harness::report::results::StepStatus;
+use netpol_harness::report::run::render_step;
 use netpol_harness::runner::outcome::ScenarioOutcome;
 use netpol_harness::runner::plan::ScenarioPlan;
-use netpol_harness::runner::report::render_step;
 use netpol_harness::runner::{RunOptions, Runner};
 use netpol_harness::scenario::{LoadedScenario, discover, load};
 use tokio::sync::OnceCell;
@@ -42,20 +43,34 @@ fn scenarios_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios"))
 }
 
-/// The first `kind-*` context that answers.
-async fn find_cluster(run_id: &str) -> Result<KubeCluster, String> {
-    let kubeconfig = Kubeconfig::read().map_err(|e| format!("no kubeconfig ({e})"))?;
-    let mut contexts: Vec<String> = kubeconfig
-        .contexts
-        .iter()
-        .map(|c| c.name.clone())
-        .filter(|c| c.starts_with("kind-"))
-        .collect();
+/// The contexts to try, in order: only `only` when it is given (and must be in the kubeconfig),
+/// else every `kind-*` context, the current one first.
+fn contexts_to_try(kubeconfig: &Kubeconfig, only: Option<&str>) -> Result<Vec<String>, String> {
+    let names = kubeconfig.contexts.iter().map(|c| c.name.clone());
+    if let Some(only) = only {
+        return match names.into_iter().find(|c| c == only) {
+            Some(c) => Ok(vec![c]),
+            None => Err(format!(
+                "NETPOL_E2E_CONTEXT={only}: no such context in the kubeconfig"
+            )),
+        };
+    }
+    let mut contexts: Vec<String> = names.filter(|c| c.starts_with("kind-")).collect();
     let current = kubeconfig.current_context.clone().unwrap_or_default();
     contexts.sort_by_key(|c| *c != current);
     if contexts.is_empty() {
         return Err("no kind-* context in the kubeconfig".into());
     }
+    Ok(contexts)
+}
+
+/// The context `NETPOL_E2E_CONTEXT` names, or the first `kind-*` context that answers.
+async fn find_cluster(run_id: &str) -> Result<KubeCluster, String> {
+    let kubeconfig = Kubeconfig::read().map_err(|e| format!("no kubeconfig ({e})"))?;
+    let only = std::env::var("NETPOL_E2E_CONTEXT")
+        .ok()
+        .filter(|c| !c.is_empty());
+    let contexts = contexts_to_try(&kubeconfig, only.as_deref())?;
     let mut tried = Vec::new();
     for context in contexts {
         let options = ConnectOptions {
@@ -272,5 +287,38 @@ fn main() -> ExitCode {
                 .collect()
         }
     };
+    let mut trials = trials;
+    trials.push(Trial::test(
+        "harness::netpol_e2e_context_picks_that_context_alone",
+        context_selection_selftest,
+    ));
     libtest_mimic::run(&args, trials).exit_code()
+}
+
+/// `NETPOL_E2E_CONTEXT` wins over the current context and every other `kind-*` one.
+fn context_selection_selftest() -> Result<(), Failed> {
+    let kubeconfig = Kubeconfig::from_yaml(
+        "apiVersion: v1\nkind: Config\ncurrent-context: kind-a\nclusters: []\nusers: []\n\
+         contexts:\n- {name: kind-b, context: {cluster: b, user: b}}\n\
+         - {name: kind-a, context: {cluster: a, user: a}}\n\
+         - {name: prod, context: {cluster: p, user: p}}\n",
+    )
+    .map_err(|e| Failed::from(e.to_string()))?;
+    let check = |only: Option<&str>, want: Result<Vec<&str>, &str>| {
+        let got = contexts_to_try(&kubeconfig, only);
+        let want = want
+            .map(|v| v.into_iter().map(String::from).collect::<Vec<_>>())
+            .map_err(String::from);
+        if got == want {
+            Ok(())
+        } else {
+            Err(Failed::from(format!("{only:?}: {got:?}, not {want:?}")))
+        }
+    };
+    check(None, Ok(vec!["kind-a", "kind-b"]))?;
+    check(Some("kind-b"), Ok(vec!["kind-b"]))?;
+    check(
+        Some("kind-c"),
+        Err("NETPOL_E2E_CONTEXT=kind-c: no such context in the kubeconfig"),
+    )
 }

@@ -174,7 +174,7 @@ fn contour_predictions_follow_the_tutorial() {
     let dns = step(&v, "lorem-policy")
         .probes
         .iter()
-        .find(|p| p.probe.kind == netpol_harness::scenario::format::ProbeKind::Dns)
+        .find(|p| p.probe.kind == netpol_harness::scenario::format::ScenarioProbeKind::Dns)
         .unwrap();
     assert_eq!(dns.predicted, Expectation::Allowed);
     assert!(dns.reason.contains("global-deny-all"), "{}", dns.reason);

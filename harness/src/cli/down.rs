@@ -1,4 +1,4 @@
-//! `netpol-harness down [--name CLUSTER]`.
+//! `netpol-harness down [--name CLUSTER] [--force]`.
 
 use crate::provision::commands::TokioRunner;
 use crate::provision::kind::DEFAULT_CLUSTER;
@@ -10,11 +10,15 @@ pub struct Args {
     /// The kind cluster to delete.
     #[arg(long, default_value = DEFAULT_CLUSTER)]
     pub name: String,
+    /// Delete it even if netpol-harness did not set it up (no kube-system/netpol-harness
+    /// ConfigMap) or its API server does not answer.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Deletes the cluster if it exists, and says which way it went.
 pub async fn run(args: Args) -> Result<(), ProvisionError> {
-    let report = down(&args.name, &TokioRunner::default()).await?;
+    let report = down(&args.name, args.force, &TokioRunner::default()).await?;
     if report.deleted {
         println!("deleted kind cluster `{}`", report.cluster);
     } else {

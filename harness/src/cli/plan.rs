@@ -19,8 +19,8 @@ pub struct Args {
     #[arg(long, conflicts_with = "names")]
     pub all: bool,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Output::Table)]
-    pub output: Output,
+    #[arg(long, value_enum, default_value_t = PlanFormat::Table)]
+    pub output: PlanFormat,
     /// With tables: explain every probe, not only the disagreements.
     #[arg(long)]
     pub explain: bool,
@@ -29,9 +29,9 @@ pub struct Args {
     pub root: ScenarioRoot,
 }
 
-/// Output formats.
+/// Output formats of `plan`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Output {
+pub enum PlanFormat {
     /// A table per step.
     Table,
     /// `{"scenarios": [...]}`.
@@ -70,7 +70,7 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
             }
         }
         let s = &loaded.scenario;
-        if args.output == Output::Table {
+        if args.output == PlanFormat::Table {
             text.push_str(&format!("== {}: {}\n", s.name, s.title));
             text.push_str(&format!(
                 "   tutorial: {} <{}>\n",
@@ -95,7 +95,7 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
         }
         json.scenarios.push(ScenarioPlanJson::new(s, &steps, error));
     }
-    if args.output == Output::Json {
+    if args.output == PlanFormat::Json {
         text = serde_json::to_string_pretty(&json).map_err(|e| e.to_string())? + "\n";
     }
     std::io::stdout()

@@ -13,8 +13,9 @@ use crate::cluster::kube::{ConnectOptions, KubeCluster};
 use crate::cluster::remote::{HttpsFetcher, ManifestCache};
 use crate::cluster::{ClusterOps, DEFAULT_PROBE_IMAGE};
 use crate::provision::cni::{Applicability, CNI_NAMES, CniProfile};
+use crate::report::run as report;
 use crate::runner::plan::{ScenarioPlan, remote_documents};
-use crate::runner::{Progress, RunOptions, Runner, applicability, report};
+use crate::runner::{Progress, RunOptions, Runner, applicability};
 use crate::scenario::LoadedScenario;
 
 /// Where the cluster is and how to probe it (shared by `run` and `reproduce`).

@@ -1,4 +1,5 @@
-//! `netpol-harness up --cni NAME [--name CLUSTER] [--kind-config PATH]`.
+//! `netpol-harness up --cni NAME [--name CLUSTER] [--kind-config PATH | --ingress-ports H,S]
+//! [--adopt] [--no-internet]`.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -22,6 +23,11 @@ pub struct Args {
     /// A kind config to use instead of the built-in `kind-config/<cni>.yaml`.
     #[arg(long, value_name = "PATH")]
     pub kind_config: Option<PathBuf>,
+    /// Host ports for the ingress controller, `HTTP,HTTPS` (default 80,443 on 127.0.0.1), so a
+    /// second cluster can run next to the first; `run --outside-address 127.0.0.1:HTTP` then
+    /// reaches it.
+    #[arg(long, value_name = "HTTP,HTTPS", value_parser = parse_ports, conflicts_with = "kind_config")]
+    pub ingress_ports: Option<(u16, u16)>,
     /// An image to pull and load into the nodes (repeatable; replaces the default: the probe
     /// image and every image the scenarios' manifests run).
     #[arg(long, value_name = "IMAGE")]
@@ -32,9 +38,28 @@ pub struct Args {
     /// Where the scenarios whose images are preloaded live.
     #[command(flatten)]
     pub scenarios: super::ScenarioRoot,
+    /// Install into an existing kind cluster of that name that netpol-harness did not set up
+    /// (its CNI and pod subnet are then whatever they are).
+    #[arg(long)]
+    pub adopt: bool,
+    /// Do not check whether pods reach the internet: record that they do not, so steps that
+    /// need `internet` are not applicable on this cluster.
+    #[arg(long)]
+    pub no_internet: bool,
     /// How long to wait for the CNI, the nodes and DNS to be ready.
     #[arg(long, value_name = "SECONDS", default_value_t = 900)]
     pub ready_timeout: u64,
+}
+
+/// `HTTP,HTTPS`: two different non-zero ports.
+fn parse_ports(text: &str) -> Result<(u16, u16), String> {
+    let bad = || format!("`{text}` is not HTTP,HTTPS (two different ports, e.g. 8080,8443)");
+    let (http, https) = text.split_once(',').ok_or_else(bad)?;
+    let port = |p: &str| p.trim().parse::<u16>().ok().filter(|p| *p != 0);
+    match (port(http), port(https)) {
+        (Some(h), Some(s)) if h != s => Ok((h, s)),
+        _ => Err(bad()),
+    }
 }
 
 /// Accepts the names of the built-in profiles (listed in `--help`) and yields the profile.
@@ -67,6 +92,11 @@ pub async fn run(args: Args) -> Result<(), ProvisionError> {
     let mut opts = UpOptions::new(args.cni);
     opts.cluster_name = args.name;
     opts.kind_config = args.kind_config;
+    opts.ingress_ports = args.ingress_ports;
+    opts.adopt = args.adopt;
+    opts.check_internet = !args.no_internet;
+    // kind itself switches to Podman on this variable (kind@v0.32.0:pkg/internal/runtime/runtime.go).
+    opts.podman = std::env::var("KIND_EXPERIMENTAL_PROVIDER").is_ok_and(|p| p == "podman");
     opts.images = if args.no_preload {
         Vec::new()
     } else if args.preload.is_empty() {
@@ -91,15 +121,29 @@ pub async fn run(args: Args) -> Result<(), ProvisionError> {
         report.cni_version,
         report.context
     );
+    if !report.internet {
+        println!(
+            "note: pods do not reach the internet{}: steps that need `internet` are not applicable here",
+            if args.no_internet {
+                " (--no-internet)"
+            } else {
+                ""
+            }
+        );
+    }
     for caveat in &opts.cni.caveats {
         match caveat.issue_url {
             Some(url) => println!("note: {} ({url})", caveat.summary),
             None => println!("note: {}", caveat.summary),
         }
     }
+    let outside = match report.ingress_ports {
+        Some((80, _)) | None => String::new(),
+        Some((http, _)) => format!(" --outside-address 127.0.0.1:{http}"),
+    };
     println!(
-        "next: netpol-harness run --all --cni {} --report out/{}",
-        report.cni, report.cni
+        "next: netpol-harness run --all --cni {} --context {}{outside} --report out/{}",
+        report.cni, report.context, report.cni
     );
     Ok(())
 }
@@ -107,6 +151,15 @@ pub async fn run(args: Args) -> Result<(), ProvisionError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ingress_ports_parse_as_two_different_ports() {
+        assert_eq!(parse_ports("8080,8443"), Ok((8080, 8443)));
+        for bad in ["8080", "80,80", "0,443", "80,x", "70000,443"] {
+            let err = parse_ports(bad).unwrap_err();
+            assert!(err.contains(bad) && err.contains("HTTP,HTTPS"), "{err}");
+        }
+    }
 
     #[test]
     fn default_preload_is_the_probe_image_and_every_scenario_image() {

@@ -6,12 +6,14 @@ use ipnet::IpNet;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::Service as K8sService;
-use k8s_openapi::api::core::v1::{Container, Namespace as K8sNamespace, Pod, ServiceAccount};
+use k8s_openapi::api::core::v1::{
+    Container, Namespace as K8sNamespace, Node as K8sNode, Pod, ServiceAccount,
+};
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::{
-    Cluster, ContainerPort, Endpoint, IngressRoute, Labels, NAMESPACE_NAME_LABEL, PortRef,
+    Cluster, ContainerPort, Endpoint, IngressRoute, Labels, NAMESPACE_NAME_LABEL, Node, PortRef,
     Protocol, Service, ServicePort, WorkloadKind, removed_api,
 };
 use crate::manifest::{Document, ManifestError};
@@ -50,6 +52,8 @@ impl Cluster {
     ) -> Result<Cluster, ManifestError> {
         let mut cluster = Cluster::default();
         let mut unaddressed = Vec::new();
+        // Host-network pods without addresses, with the node they are scheduled on.
+        let mut on_nodes: Vec<(String, Option<String>, &Document)> = Vec::new();
         for doc in docs {
             if let Some(why) = removed_api(doc.api_version(), doc.kind()) {
                 return Err(doc.unsupported(
@@ -68,6 +72,11 @@ impl Cluster {
                     entry
                         .labels
                         .insert(NAMESPACE_NAME_LABEL.to_string(), name.clone());
+                    None
+                }
+                ("v1", "Node") => {
+                    let node: K8sNode = doc.typed()?;
+                    cluster.nodes.push(node_of(doc, node)?);
                     None
                 }
                 ("v1", "ServiceAccount") => {
@@ -179,6 +188,7 @@ impl Cluster {
             let Some((kind, labels, spec, spec_field, ips)) = template else {
                 continue;
             };
+            let node_name = spec.as_ref().and_then(|s| s.node_name.clone());
             let name = required_name(doc)?;
             let spec = spec.unwrap_or_default();
             let endpoint = Endpoint {
@@ -214,11 +224,29 @@ impl Cluster {
                 ));
             }
             if needs_address && host_network {
-                let id = cluster.endpoint(&key).expect("endpoint was just added");
-                cluster.endpoints[id.0].ips.push(options.node_address);
+                on_nodes.push((key, node_name, doc));
             } else if needs_address {
                 unaddressed.push(key);
             }
+        }
+        for (key, node_name, doc) in on_nodes {
+            let ips = match node_name {
+                // A host-network pod has its node's addresses.
+                Some(name) => match cluster.nodes.iter().find(|n| n.name == name) {
+                    Some(node) if !node.addresses.is_empty() => node.addresses.clone(),
+                    Some(_) => vec![options.node_address],
+                    None if cluster.nodes.is_empty() => vec![options.node_address],
+                    None => {
+                        return Err(doc.invalid(
+                            "spec.nodeName",
+                            format!("node `{name}` is not declared (the manifests declare Nodes, so a host-network pod must name one of them)"),
+                        ));
+                    }
+                },
+                None => vec![options.node_address],
+            };
+            let id = cluster.endpoint(&key).expect("endpoint was added");
+            cluster.endpoints[id.0].ips = ips;
         }
         cluster.assign_addresses(&unaddressed, options.pod_cidr, docs)?;
         Ok(cluster)
@@ -453,4 +481,32 @@ fn ingress_routes(doc: &Document, namespace: &str) -> Result<Vec<IngressRoute>, 
         }
     }
     Ok(routes)
+}
+
+/// A Node's labels and addresses. Addresses of type `InternalIP` and `ExternalIP` count (what
+/// implementations match `nodes` peers against); `Hostname` and others are not addresses.
+fn node_of(doc: &Document, node: K8sNode) -> Result<Node, ManifestError> {
+    let name = required_name(doc)?;
+    let mut addresses = Vec::new();
+    let list = node.status.and_then(|s| s.addresses).unwrap_or_default();
+    for (i, a) in list.iter().enumerate() {
+        if a.type_ != "InternalIP" && a.type_ != "ExternalIP" {
+            continue;
+        }
+        let ip: IpAddr = a.address.parse().map_err(|_| {
+            doc.invalid(
+                format!("status.addresses[{i}].address"),
+                format!("`{}` is not an IP address", a.address),
+            )
+        })?;
+        if !addresses.contains(&ip) {
+            addresses.push(ip);
+        }
+    }
+    Ok(Node {
+        name,
+        labels: node.metadata.labels.unwrap_or_default(),
+        addresses,
+        source: Some(doc.source.clone()),
+    })
 }

@@ -187,6 +187,21 @@ pub struct IngressRoute {
     pub port: PortRef,
 }
 
+/// A node: its labels and addresses, which ClusterNetworkPolicy `nodes` peers select
+/// (`status.addresses`, as kubernetes-sigs/network-policy-api@v0.2.0:apis/v1alpha2/clusternetworkpolicy_types.go#L363-L373
+/// says). Host-network pods scheduled on it (`spec.nodeName`) take its addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    /// The node's name.
+    pub name: String,
+    /// Its labels.
+    pub labels: Labels,
+    /// Its IP addresses (`InternalIP` and `ExternalIP` entries of `status.addresses`).
+    pub addresses: Vec<IpAddr>,
+    /// Where it was declared.
+    pub source: Option<Source>,
+}
+
 /// Everything the oracle knows about the cluster.
 #[derive(Debug, Clone, Default)]
 pub struct Cluster {
@@ -200,6 +215,8 @@ pub struct Cluster {
     pub ingress_routes: Vec<IngressRoute>,
     /// Labels of service accounts that were declared (`namespace/name` → labels).
     pub service_accounts: BTreeMap<String, Labels>,
+    /// Nodes that were declared (`v1` Node documents), in file order.
+    pub nodes: Vec<Node>,
 }
 
 impl Cluster {
@@ -232,6 +249,13 @@ impl Cluster {
             .iter()
             .position(|e| e.ips.contains(&ip))
             .map(EndpointId)
+    }
+
+    /// Whether `ip` is an address of a node whose labels `matches` accepts.
+    pub fn is_node_address(&self, ip: IpAddr, matches: impl Fn(&Labels) -> bool) -> bool {
+        self.nodes
+            .iter()
+            .any(|n| n.addresses.contains(&ip) && matches(&n.labels))
     }
 
     /// The service `namespace/name`.

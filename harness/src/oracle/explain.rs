@@ -1,16 +1,72 @@
 //! Verdicts in words: which policies selected each side, and which rule (or tier end) decided.
 
-use super::{Decision, DirectionVerdict, Oracle, Packet, Peer, Verdict};
-use crate::policy::{Action, Direction, format_order};
+use super::{Decision, DirectionVerdict, Oracle, Packet, Peer, Uncertainty, Verdict};
+use crate::policy::cluster::tier_label;
+use crate::policy::{Direction, PolicyKind, RuleAction, format_order};
 
 impl Oracle<'_> {
-    /// A one-line explanation of a verdict, egress side then ingress side.
+    /// A one-line explanation of a verdict, egress side then ingress side, then what leaves it
+    /// open (DNS, equal priorities) and what does not apply (ClusterNetworkPolicy to a pod's own
+    /// address).
     pub fn explain(&self, packet: &Packet, verdict: &Verdict) -> String {
-        format!(
+        let mut text = format!(
             "{}; {}",
             self.explain_direction(Direction::Egress, packet.from, &verdict.egress),
             self.explain_direction(Direction::Ingress, packet.to, &verdict.ingress)
-        )
+        );
+        if let Peer::Endpoint(id) = packet.from
+            && packet.from == packet.to
+            && [Direction::Ingress, Direction::Egress].iter().any(|&d| {
+                self.applicable[super::dir_index(d)][id.0]
+                    .iter()
+                    .any(|&p| self.policies.policies[p].id.kind == PolicyKind::ClusterNetworkPolicy)
+            })
+        {
+            text.push_str(
+                "; ClusterNetworkPolicy does not apply to a pod's traffic to its own address",
+            );
+        }
+        match verdict.uncertain {
+            None => {}
+            Some(Uncertainty::Dns) => {
+                let rules: Vec<String> = [&verdict.egress, &verdict.ingress]
+                    .iter()
+                    .flat_map(|v| &v.dns_rules)
+                    .map(|&(p, r)| {
+                        let rule = &self.policies.policies[p]
+                            .rules(Direction::Egress)
+                            .unwrap_or_default()[r];
+                        format!(
+                            "{} rule {} ({})",
+                            self.policy_name(p),
+                            rule.written + 1,
+                            rule.summary
+                        )
+                    })
+                    .collect();
+                text.push_str(&format!(
+                    "; unknown (DNS): the result depends on what the domain names of {} resolve to, which the manifests do not say",
+                    if rules.is_empty() { "a domainNames rule".to_string() } else { rules.join(", ") }
+                ));
+            }
+            Some(Uncertainty::Either) => {
+                let groups: Vec<String> = [Direction::Egress, Direction::Ingress]
+                    .iter()
+                    .flat_map(|&d| self.tied_policies(d, packet))
+                    .map(|g| {
+                        g.iter()
+                            .map(|&p| self.policy_name(p))
+                            .collect::<Vec<_>>()
+                            .join(" and ")
+                    })
+                    .collect();
+                text.push_str(&format!(
+                    "; either: {} share a priority, and the API leaves their order to the implementation, so a scenario may not assert this cell",
+                    groups.join("; ")
+                ));
+            }
+        }
+        text
     }
 
     /// The name of a peer: `namespace/name`, or the address.
@@ -21,9 +77,15 @@ impl Oracle<'_> {
         }
     }
 
-    /// `Kind ns/name (tier T, order N)`.
+    /// `Kind ns/name (tier T, order N)`; `ClusterNetworkPolicy name (tier Admin, priority N)`.
     pub fn policy_name(&self, index: usize) -> String {
         let p = &self.policies.policies[index];
+        if p.id.kind == PolicyKind::ClusterNetworkPolicy
+            && self.policies.semantics.calico().is_none()
+            && let Some(tier) = tier_label(&p.tier)
+        {
+            return format!("{} (tier {tier}, priority {})", p.id, format_order(p.order));
+        }
         format!(
             "{} (tier {}, order {})",
             p.id,
@@ -50,7 +112,7 @@ impl Oracle<'_> {
                 .rules(direction)
                 .expect("trail rules belong to this direction")[step.rule];
             let what = match step.action {
-                Action::Pass => "passed to the next tier",
+                RuleAction::Pass => "passed to the next tier",
                 _ => "logged",
             };
             steps.push_str(&format!(

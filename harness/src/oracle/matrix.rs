@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Oracle, Packet, Peer};
+use super::{Oracle, Packet, Peer, Uncertainty};
 use crate::model::{Cluster, EndpointId, Protocol};
 
 /// A port and protocol to probe (`80/TCP`, `53/UDP`, or `ICMP` without a port).
@@ -83,8 +83,10 @@ pub struct Cell {
     pub to: EndpointId,
     /// The probe.
     pub probe: ProbePort,
-    /// The oracle's prediction.
+    /// The oracle's prediction (one possible result when `uncertain`).
     pub allowed: bool,
+    /// Set when the manifests leave the result open.
+    pub uncertain: Option<Uncertainty>,
 }
 
 /// Predictions for every ordered pair of endpoints (self included) and every probe.
@@ -95,12 +97,18 @@ pub struct Matrix {
     /// Number of endpoints (rows and columns).
     pub size: usize,
     allowed: Vec<bool>,
+    uncertain: Vec<Option<Uncertainty>>,
 }
 
 impl Matrix {
     /// Whether `from → to` is allowed for probe number `probe`.
     pub fn allowed(&self, probe: usize, from: EndpointId, to: EndpointId) -> bool {
         self.allowed[(probe * self.size + from.0) * self.size + to.0]
+    }
+
+    /// Why `from → to` for probe number `probe` is not decided by the manifests, if it is not.
+    pub fn uncertain(&self, probe: usize, from: EndpointId, to: EndpointId) -> Option<Uncertainty> {
+        self.uncertain[(probe * self.size + from.0) * self.size + to.0]
     }
 
     /// Every cell, probe by probe, row by row.
@@ -112,6 +120,7 @@ impl Matrix {
                     to: EndpointId(t),
                     probe,
                     allowed: self.allowed(p, EndpointId(f), EndpointId(t)),
+                    uncertain: self.uncertain(p, EndpointId(f), EndpointId(t)),
                 })
             })
         })
@@ -133,10 +142,13 @@ impl Oracle<'_> {
     pub fn matrix(&self, probes: &[ProbePort]) -> Matrix {
         let n = self.cluster.endpoints.len();
         let mut allowed = Vec::with_capacity(probes.len() * n * n);
+        let mut uncertain = Vec::with_capacity(probes.len() * n * n);
         for &probe in probes {
             for from in self.cluster.endpoint_ids() {
                 for to in self.cluster.endpoint_ids() {
-                    allowed.push(self.allowed(&Self::packet(from, to, probe)));
+                    let packet = Self::packet(from, to, probe);
+                    allowed.push(self.allowed(&packet));
+                    uncertain.push(self.uncertainty(&packet));
                 }
             }
         }
@@ -144,6 +156,7 @@ impl Oracle<'_> {
             probes: probes.to_vec(),
             size: n,
             allowed,
+            uncertain,
         }
     }
 }

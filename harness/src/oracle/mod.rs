@@ -14,7 +14,10 @@ use std::net::IpAddr;
 
 use crate::model::{Cluster, EndpointId, Protocol};
 use crate::policy::labels::policy_labels;
-use crate::policy::{Action, Direction, EntityMatch, PolicySet, PortSpec, Rule, TierDefault};
+use crate::policy::{
+    CalicoLine, Direction, EntityMatch, PolicyKind, PolicySet, PortSpec, Rule, RuleAction,
+    Semantics, TierDefault,
+};
 
 pub use matrix::{Cell, Matrix, ProbePort};
 
@@ -73,7 +76,45 @@ pub struct TrailStep {
     /// The rule.
     pub rule: usize,
     /// Pass or Log.
-    pub action: Action,
+    pub action: RuleAction,
+}
+
+/// Why the oracle cannot predict a cell: it reports it as such, never guessing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Uncertainty {
+    /// "unknown (DNS)": the result depends on what a ClusterNetworkPolicy `domainNames` peer
+    /// resolves to, which manifests do not say.
+    Dns,
+    /// "either": ClusterNetworkPolicies of one tier share a priority, and the API leaves their
+    /// order to the implementation
+    /// (kubernetes-sigs/network-policy-api@v0.2.0:apis/v1alpha2/clusternetworkpolicy_types.go#L98-L104).
+    Either,
+}
+
+impl Uncertainty {
+    /// How cells are labelled: `unknown (DNS)` or `either`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Uncertainty::Dns => "unknown (DNS)",
+            Uncertainty::Either => "either",
+        }
+    }
+}
+
+/// Whether a rule matches a packet: yes, no, or only if DNS says so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RuleMatch {
+    No,
+    Yes,
+    Dns,
+}
+
+/// The results one direction can have over every DNS answer (and, where asked, every order of
+/// equal-priority ClusterNetworkPolicies).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Outcomes {
+    allow: bool,
+    deny: bool,
 }
 
 /// The verdict of one direction.
@@ -90,6 +131,9 @@ pub struct DirectionVerdict {
     /// Policies evaluated on the way that decided nothing (no Allow, Deny or Pass rule matched),
     /// in evaluation order.
     pub undecided: Vec<usize>,
+    /// `(policy, rule)` of rules met on the way whose match depends on DNS (taken as not
+    /// matching here; [`Verdict::uncertain`] says whether that changes the result).
+    pub dns_rules: Vec<(usize, usize)>,
 }
 
 /// The verdict for a connection.
@@ -101,6 +145,9 @@ pub struct Verdict {
     pub egress: DirectionVerdict,
     /// Ingress at the destination.
     pub ingress: DirectionVerdict,
+    /// Set when the result is not decided by the manifests: `allowed` is then one possible
+    /// result, and the cell must be reported as unknown or either, never asserted.
+    pub uncertain: Option<Uncertainty>,
 }
 
 /// A rule with its endpoint conditions evaluated against every endpoint.
@@ -122,9 +169,15 @@ pub struct Oracle<'a> {
     policy_tier: Vec<usize>,
     /// Tiers' default actions and names, in evaluation order.
     tiers: Vec<(String, TierDefault)>,
+    /// Whether some cell may be uncertain (a `domainNames` rule, or ClusterNetworkPolicies of one
+    /// tier sharing a priority whose order is undefined), so verdicts look for it.
+    may_be_uncertain: bool,
+    /// Whether equal-priority ClusterNetworkPolicies have an order (an implementation's
+    /// tie-break) rather than an undefined one.
+    ties_defined: bool,
 }
 
-fn dir_index(d: Direction) -> usize {
+pub(crate) fn dir_index(d: Direction) -> usize {
     match d {
         Direction::Ingress => 0,
         Direction::Egress => 1,
@@ -178,7 +231,13 @@ impl<'a> Oracle<'a> {
             policy_tier[a]
                 .cmp(&policy_tier[b])
                 .then_with(|| cmp_order(pa.order, pb.order))
-                .then_with(|| sort_name(pa).cmp(&sort_name(pb)))
+                .then_with(|| {
+                    if policies.semantics == Semantics::Calico(CalicoLine::V3_32) {
+                        sort_name_3_32(pa).cmp(&sort_name_3_32(pb))
+                    } else {
+                        sort_name(pa).cmp(&sort_name(pb))
+                    }
+                })
         });
 
         let policed = |id: EndpointId| !cluster.get(id).host_network;
@@ -187,6 +246,7 @@ impl<'a> Oracle<'a> {
                 && entity.not_selector.is_none()
                 && entity.nets.is_empty()
                 && entity.not_nets.is_empty()
+                && entity.nodes.is_none()
             {
                 return None;
             }
@@ -203,7 +263,7 @@ impl<'a> Oracle<'a> {
                         } else {
                             entity.selector.is_none()
                         };
-                        selectors_ok && nets_match(entity, cluster.get(id).ip())
+                        selectors_ok && address_matches(cluster, entity, cluster.get(id).ip())
                     })
                     .collect(),
             )
@@ -246,6 +306,23 @@ impl<'a> Oracle<'a> {
                 }
             }
         }
+        // Calico breaks ties by name (felix/calc/policy_sorter.go `PolKVLess`).
+        let ties_defined = policies.semantics.calico().is_some();
+        let is_cnp = |p: &crate::policy::Policy| p.id.kind == PolicyKind::ClusterNetworkPolicy;
+        let has_dns = policies.policies.iter().any(|p| {
+            [Direction::Ingress, Direction::Egress].iter().any(|&d| {
+                p.rules(d)
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|r| !r.destination.domains.is_empty())
+            })
+        });
+        let has_ties = !ties_defined
+            && policies.policies.iter().enumerate().any(|(i, a)| {
+                policies.policies[i + 1..]
+                    .iter()
+                    .any(|b| is_cnp(a) && is_cnp(b) && a.tier == b.tier && a.order == b.order)
+            });
         Oracle {
             cluster,
             policies,
@@ -253,6 +330,8 @@ impl<'a> Oracle<'a> {
             applicable,
             policy_tier,
             tiers,
+            may_be_uncertain: has_dns || has_ties,
+            ties_defined,
         }
     }
 
@@ -274,7 +353,188 @@ impl<'a> Oracle<'a> {
             allowed: egress.allowed && ingress.allowed,
             egress,
             ingress,
+            uncertain: self.uncertainty(packet),
         }
+    }
+
+    /// Whether the manifests leave a connection's result open: `Dns` when some DNS answer
+    /// changes it, else `Either` when some order of equal-priority ClusterNetworkPolicies does.
+    pub fn uncertainty(&self, packet: &Packet) -> Option<Uncertainty> {
+        if !self.may_be_uncertain {
+            return None;
+        }
+        let both = |reorder: bool| {
+            let e = self.outcomes_of(Direction::Egress, packet, reorder);
+            let i = self.outcomes_of(Direction::Ingress, packet, reorder);
+            // Allowed needs both sides to allow; denied needs one side to deny.
+            (e.allow && i.allow) && (e.deny || i.deny)
+        };
+        if both(false) {
+            Some(Uncertainty::Dns)
+        } else if !self.ties_defined && both(true) {
+            Some(Uncertainty::Either)
+        } else {
+            None
+        }
+    }
+
+    /// The groups of ClusterNetworkPolicies sharing a tier and priority that apply to the local
+    /// side of `direction` (what makes a cell "either").
+    pub fn tied_policies(&self, direction: Direction, packet: &Packet) -> Vec<Vec<usize>> {
+        let Some(list) = self.policed_list(direction, packet) else {
+            return Vec::new();
+        };
+        let mut groups = Vec::new();
+        let mut i = 0;
+        while i < list.len() {
+            let end = self.group_end(&list, i, true);
+            if end - i > 1 {
+                groups.push(list[i..end].to_vec());
+            }
+            i = end;
+        }
+        groups
+    }
+
+    /// The applicable policies of the local side of `direction`, if it is a policed pod, without
+    /// ClusterNetworkPolicies for a pod's traffic to itself.
+    fn policed_list(&self, direction: Direction, packet: &Packet) -> Option<Vec<usize>> {
+        let local = match direction {
+            Direction::Egress => packet.from,
+            Direction::Ingress => packet.to,
+        };
+        match local {
+            Peer::Endpoint(id) if !self.cluster.get(id).host_network => Some(
+                self.applicable[dir_index(direction)][id.0]
+                    .iter()
+                    .copied()
+                    .filter(|&p| !self.exempt(p, packet))
+                    .collect(),
+            ),
+            _ => None,
+        }
+    }
+
+    /// A pod reaching its own address is not subject to ClusterNetworkPolicy (the API's hairpin
+    /// clarification, kubernetes-sigs/network-policy-api#390, site-src/api-overview.md).
+    fn exempt(&self, policy: usize, packet: &Packet) -> bool {
+        packet.from == packet.to
+            && matches!(packet.from, Peer::Endpoint(_))
+            && self.policies.policies[policy].id.kind == PolicyKind::ClusterNetworkPolicy
+    }
+
+    /// Where the group starting at `list[start]` ends: with `reorder`, equal-priority
+    /// ClusterNetworkPolicies of one tier form one group; otherwise every policy is its own.
+    fn group_end(&self, list: &[usize], start: usize, reorder: bool) -> usize {
+        let first = &self.policies.policies[list[start]];
+        if !reorder || first.id.kind != PolicyKind::ClusterNetworkPolicy {
+            return start + 1;
+        }
+        let mut end = start + 1;
+        while end < list.len() {
+            let p = &self.policies.policies[list[end]];
+            if p.id.kind != PolicyKind::ClusterNetworkPolicy
+                || self.policy_tier[list[end]] != self.policy_tier[list[start]]
+                || p.order != first.order
+            {
+                break;
+            }
+            end += 1;
+        }
+        end
+    }
+
+    fn outcomes_of(&self, direction: Direction, packet: &Packet, reorder: bool) -> Outcomes {
+        match self.policed_list(direction, packet) {
+            None => Outcomes {
+                allow: true,
+                deny: false,
+            },
+            Some(list) => self.outcomes(direction, packet, &list, 0, reorder),
+        }
+    }
+
+    /// Every result evaluation of `list[start..]` can reach, over every DNS answer and (with
+    /// `reorder`) every order of tied ClusterNetworkPolicies.
+    fn outcomes(
+        &self,
+        direction: Direction,
+        packet: &Packet,
+        list: &[usize],
+        start: usize,
+        reorder: bool,
+    ) -> Outcomes {
+        let mut acc = Outcomes::default();
+        let mut i = start;
+        while i < list.len() {
+            let tier = self.policy_tier[list[i]];
+            let end = list[i..]
+                .iter()
+                .position(|&p| self.policy_tier[p] != tier)
+                .map_or(list.len(), |n| i + n);
+            let mut j = i;
+            let mut falls_through = true;
+            while j < end && falls_through {
+                let group_end = self.group_end(list, j, reorder).min(end);
+                let mut all_can_miss = true;
+                for &pi in &list[j..group_end] {
+                    let (actions, can_miss) = self.policy_results(pi, direction, packet);
+                    for action in actions {
+                        match action {
+                            RuleAction::Allow => acc.allow = true,
+                            RuleAction::Deny => acc.deny = true,
+                            RuleAction::Pass => {
+                                let next = self.outcomes(direction, packet, list, end, reorder);
+                                acc.allow |= next.allow;
+                                acc.deny |= next.deny;
+                            }
+                            RuleAction::Log => {}
+                        }
+                    }
+                    all_can_miss &= can_miss;
+                }
+                falls_through = all_can_miss;
+                j = group_end;
+            }
+            if !falls_through {
+                return acc;
+            }
+            if self.tiers[tier].1 == TierDefault::Deny {
+                acc.deny = true;
+                return acc;
+            }
+            i = end;
+        }
+        acc.allow = true;
+        acc
+    }
+
+    /// The decisive actions a policy's rules can take on `packet` (Allow, Deny, Pass), and
+    /// whether it can also decide nothing.
+    fn policy_results(
+        &self,
+        policy: usize,
+        direction: Direction,
+        packet: &Packet,
+    ) -> (Vec<RuleAction>, bool) {
+        let rules = self.policies.policies[policy]
+            .rules(direction)
+            .unwrap_or_default();
+        let mut actions = Vec::new();
+        for (ri, rule) in rules.iter().enumerate() {
+            if rule.action == RuleAction::Log {
+                continue;
+            }
+            match self.rule_match(policy, direction, ri, rule, packet) {
+                RuleMatch::No => {}
+                RuleMatch::Yes => {
+                    actions.push(rule.action);
+                    return (actions, false);
+                }
+                RuleMatch::Dns => actions.push(rule.action),
+            }
+        }
+        (actions, true)
     }
 
     /// Whether a connection is allowed, without building an explanation.
@@ -297,16 +557,29 @@ impl<'a> Oracle<'a> {
                     selected_by: Vec::new(),
                     trail: Vec::new(),
                     undecided: Vec::new(),
+                    dns_rules: Vec::new(),
                 };
             }
         };
-        let list = &self.applicable[dir_index(direction)][id.0];
+        let all = &self.applicable[dir_index(direction)][id.0];
+        let exempted: Vec<usize>;
+        let list = if all.iter().any(|&p| self.exempt(p, packet)) {
+            exempted = all
+                .iter()
+                .copied()
+                .filter(|&p| !self.exempt(p, packet))
+                .collect();
+            &exempted
+        } else {
+            all
+        };
         let mut verdict = DirectionVerdict {
             allowed: true,
             decision: Decision::NoPolicy,
             selected_by: list.clone(),
             trail: Vec::new(),
             undecided: Vec::new(),
+            dns_rules: Vec::new(),
         };
         if list.is_empty() {
             return verdict;
@@ -324,31 +597,36 @@ impl<'a> Oracle<'a> {
                     .rules(direction)
                     .unwrap_or_default();
                 for (ri, rule) in rules.iter().enumerate() {
-                    if !self.rule_matches(pi, direction, ri, rule, packet) {
-                        continue;
+                    match self.rule_match(pi, direction, ri, rule, packet) {
+                        RuleMatch::Yes => {}
+                        RuleMatch::No => continue,
+                        RuleMatch::Dns => {
+                            verdict.dns_rules.push((pi, ri));
+                            continue;
+                        }
                     }
                     match rule.action {
-                        Action::Allow | Action::Deny => {
-                            verdict.allowed = rule.action == Action::Allow;
+                        RuleAction::Allow | RuleAction::Deny => {
+                            verdict.allowed = rule.action == RuleAction::Allow;
                             verdict.decision = Decision::Rule {
                                 policy: pi,
                                 rule: ri,
                             };
                             return verdict;
                         }
-                        Action::Pass => {
+                        RuleAction::Pass => {
                             verdict.trail.push(TrailStep {
                                 policy: pi,
                                 rule: ri,
-                                action: Action::Pass,
+                                action: RuleAction::Pass,
                             });
                             passed = true;
                             break 'policies;
                         }
-                        Action::Log => verdict.trail.push(TrailStep {
+                        RuleAction::Log => verdict.trail.push(TrailStep {
                             policy: pi,
                             rule: ri,
-                            action: Action::Log,
+                            action: RuleAction::Log,
                         }),
                     }
                 }
@@ -367,6 +645,36 @@ impl<'a> Oracle<'a> {
         }
         verdict.decision = Decision::Passed;
         verdict
+    }
+
+    /// Whether `rule` matches: a `domainNames` destination that the other conditions accept
+    /// matches only if DNS says so.
+    fn rule_match(
+        &self,
+        policy: usize,
+        direction: Direction,
+        index: usize,
+        rule: &Rule,
+        packet: &Packet,
+    ) -> RuleMatch {
+        if !self.rule_matches(policy, direction, index, rule, packet) {
+            return RuleMatch::No;
+        }
+        if rule.destination.domains.is_empty() {
+            return RuleMatch::Yes;
+        }
+        match packet.to {
+            // A pod's address is what a name resolves to only through cluster DNS
+            // (`*.cluster.local`-style names); other names never resolve to pods.
+            Peer::Endpoint(id) if !self.cluster.get(id).host_network => {
+                if rule.destination.domains.iter().any(|d| could_name_a_pod(d)) {
+                    RuleMatch::Dns
+                } else {
+                    RuleMatch::No
+                }
+            }
+            _ => RuleMatch::Dns,
+        }
     }
 
     fn rule_matches(
@@ -451,6 +759,15 @@ impl<'a> Oracle<'a> {
     /// protocol included, so it is looked up with the packet's protocol.
     fn named_port_protocol(&self, policy: usize, rule: &Rule, packet: &Packet) -> Protocol {
         use crate::policy::{PolicyKind, ProtocolMatch};
+        // Calico 3.32 looks a protocol-less named port up with any protocol
+        // (projectcalico/calico@v3.32.1:felix/calc/rule_scanner.go#L383-L386, `ProtocolAny`,
+        // calico#12227), so the container port's own protocol decides.
+        if self.policies.semantics == Semantics::Calico(CalicoLine::V3_32) {
+            return match rule.protocol {
+                Some(ProtocolMatch::Known(p)) => p,
+                _ => packet.protocol,
+            };
+        }
         match (rule.protocol, self.policies.policies[policy].id.kind) {
             (Some(ProtocolMatch::Known(p)), _) => p,
             (None, PolicyKind::CalicoNetworkPolicy | PolicyKind::CalicoGlobalNetworkPolicy) => {
@@ -466,8 +783,8 @@ impl<'a> Oracle<'a> {
             (Some(m), Peer::Endpoint(id)) => m[id.0],
             (Some(_), Peer::External(ip)) => {
                 // Selectors only match known endpoints; an outside address can satisfy only
-                // address conditions and a notSelector.
-                entity.selector.is_none() && nets_match(entity, ip)
+                // address conditions (nets, node addresses) and a notSelector.
+                entity.selector.is_none() && address_matches(self.cluster, entity, ip)
             }
         }
     }
@@ -493,6 +810,23 @@ impl<'a> Oracle<'a> {
     }
 }
 
+/// Whether `ip` satisfies a side's address conditions: its nets, and its node selector (the
+/// address must be one of a selected node's).
+fn address_matches(cluster: &Cluster, entity: &EntityMatch, ip: IpAddr) -> bool {
+    nets_match(entity, ip)
+        && entity
+            .nodes
+            .as_ref()
+            .is_none_or(|s| cluster.is_node_address(ip, |labels| s.matches(labels)))
+}
+
+/// Whether a `domainNames` entry could be a cluster DNS name, and so resolve to a pod's address
+/// (names under `.local`, the kind of `cluster.local`); other names resolve outside the cluster.
+fn could_name_a_pod(domain: &str) -> bool {
+    let d = domain.trim_end_matches('.');
+    d == "local" || d.ends_with(".local")
+}
+
 fn nets_match(entity: &EntityMatch, ip: IpAddr) -> bool {
     (entity.nets.is_empty() || entity.nets.iter().any(|n| n.contains(&ip)))
         && !entity.not_nets.iter().any(|n| n.contains(&ip))
@@ -505,6 +839,31 @@ fn nets_match(entity: &EntityMatch, ip: IpAddr) -> bool {
 /// `kanp.adminnetworkpolicy.<name>` / `kbanp.baselineadminnetworkpolicy.<name>` for the admin
 /// kinds. So at equal order a Calico NetworkPolicy in the default tier (`default.…`) comes before
 /// a Kubernetes NetworkPolicy of the same namespace (`knp.default.…`).
+/// Calico 3.32's tie-break between policies of equal order: the string
+/// `"<name>/<namespace>/<kind>"` of the policy key
+/// (projectcalico/calico@v3.32.1:felix/calc/policy_sorter.go#L388-L399), where names carry no
+/// tier prefix any more (calico#11232) and the kinds are `KubernetesNetworkPolicy`,
+/// `NetworkPolicy`, `GlobalNetworkPolicy` and `KubernetesClusterNetworkPolicy`
+/// (libcalico-go/lib/backend/model/kubenetworkpolicy.go, kubeclusternetworkpolicy.go). So at equal
+/// order a Kubernetes NetworkPolicy `a` now comes before a Calico NetworkPolicy `b` of the same
+/// namespace, where 3.31 compared `ns/default.b` with `ns/knp.default.a`.
+fn sort_name_3_32(p: &crate::policy::Policy) -> String {
+    use crate::policy::PolicyKind;
+    let kind = match p.id.kind {
+        PolicyKind::KubernetesNetworkPolicy => "KubernetesNetworkPolicy",
+        PolicyKind::CalicoNetworkPolicy => "NetworkPolicy",
+        PolicyKind::CalicoGlobalNetworkPolicy => "GlobalNetworkPolicy",
+        PolicyKind::ClusterNetworkPolicy => "KubernetesClusterNetworkPolicy",
+        PolicyKind::AdminNetworkPolicy => "AdminNetworkPolicy",
+        PolicyKind::BaselineAdminNetworkPolicy => "BaselineAdminNetworkPolicy",
+    };
+    format!(
+        "{}/{}/{kind}",
+        p.id.name,
+        p.id.namespace.as_deref().unwrap_or_default()
+    )
+}
+
 fn sort_name(p: &crate::policy::Policy) -> String {
     use crate::policy::PolicyKind;
     let name = &p.id.name;
@@ -521,6 +880,7 @@ fn sort_name(p: &crate::policy::Policy) -> String {
         PolicyKind::BaselineAdminNetworkPolicy => {
             format!("kbanp.baselineadminnetworkpolicy.{name}")
         }
+        PolicyKind::ClusterNetworkPolicy => name.clone(),
     };
     match &p.id.namespace {
         Some(ns) => format!("{ns}/{backend}"),

@@ -6,8 +6,8 @@ use super::*;
 use crate::manifest::Source;
 use crate::model::{Cluster, Endpoint, Labels, WorkloadKind};
 use crate::policy::{
-    Action, DEFAULT_TIER, EntityMatch, Policy, PolicyId, PolicyKind, PolicySet, PortSpec,
-    ProtocolMatch, Rule, Selector, Tier, TierDefault,
+    DEFAULT_TIER, EntityMatch, Policy, PolicyId, PolicyKind, PolicySet, PortSpec, ProtocolMatch,
+    Rule, RuleAction, Selector, Tier, TierDefault,
 };
 
 fn endpoint(ns: &str, name: &str, ip: &str) -> Endpoint {
@@ -32,7 +32,7 @@ fn cluster() -> Cluster {
     c
 }
 
-fn rule(action: Action, from_app: Option<&str>) -> Rule {
+fn rule(action: RuleAction, from_app: Option<&str>) -> Rule {
     Rule {
         action,
         protocol: Some(ProtocolMatch::Known(Protocol::Tcp)),
@@ -99,16 +99,17 @@ fn lower_order_deny_beats_a_later_allow_in_the_same_tier() {
                 DEFAULT_TIER,
                 Some(1000.0),
                 "b",
-                vec![rule(Action::Allow, Some("a"))],
+                vec![rule(RuleAction::Allow, Some("a"))],
             ),
             policy(
                 "deny",
                 DEFAULT_TIER,
                 Some(10.0),
                 "b",
-                vec![rule(Action::Deny, None)],
+                vec![rule(RuleAction::Deny, None)],
             ),
         ],
+        ..PolicySet::default()
     };
     let oracle = Oracle::new(&c, &set);
     let v = oracle.verdict(&a_to_b(&c, 80));
@@ -128,16 +129,17 @@ fn lower_order_deny_beats_a_later_allow_in_the_same_tier() {
                 DEFAULT_TIER,
                 None,
                 "b",
-                vec![rule(Action::Deny, None)],
+                vec![rule(RuleAction::Deny, None)],
             ),
             policy(
                 "allow",
                 DEFAULT_TIER,
                 Some(5000.0),
                 "b",
-                vec![rule(Action::Allow, Some("a"))],
+                vec![rule(RuleAction::Allow, Some("a"))],
             ),
         ],
+        ..PolicySet::default()
     };
     assert!(Oracle::new(&c, &set).verdict(&a_to_b(&c, 80)).allowed);
 }
@@ -160,7 +162,10 @@ fn pass_skips_to_the_next_tier_and_log_continues() {
                 "security",
                 Some(1.0),
                 "b",
-                vec![rule(Action::Log, None), rule(Action::Pass, Some("a"))],
+                vec![
+                    rule(RuleAction::Log, None),
+                    rule(RuleAction::Pass, Some("a")),
+                ],
             ),
             // Would deny, but Pass skips the rest of the tier.
             policy(
@@ -168,16 +173,17 @@ fn pass_skips_to_the_next_tier_and_log_continues() {
                 "security",
                 Some(2.0),
                 "b",
-                vec![rule(Action::Deny, None)],
+                vec![rule(RuleAction::Deny, None)],
             ),
             policy(
                 "allow",
                 DEFAULT_TIER,
                 Some(1000.0),
                 "b",
-                vec![rule(Action::Allow, Some("a"))],
+                vec![rule(RuleAction::Allow, Some("a"))],
             ),
         ],
+        ..PolicySet::default()
     };
     let oracle = Oracle::new(&c, &set);
     let packet = a_to_b(&c, 80);
@@ -186,7 +192,7 @@ fn pass_skips_to_the_next_tier_and_log_continues() {
     assert_eq!(v.ingress.decision, Decision::Rule { policy: 2, rule: 0 });
     assert_eq!(
         v.ingress.trail.iter().map(|s| s.action).collect::<Vec<_>>(),
-        [Action::Log, Action::Pass]
+        [RuleAction::Log, RuleAction::Pass]
     );
     let text = oracle.explain(&packet, &v);
     assert!(
@@ -201,7 +207,7 @@ fn pass_skips_to_the_next_tier_and_log_continues() {
 fn a_tier_whose_policies_do_not_match_denies_unless_its_default_is_pass() {
     let c = cluster();
     let only_port_81 = {
-        let mut r = rule(Action::Allow, None);
+        let mut r = rule(RuleAction::Allow, None);
         r.destination.ports = vec![PortSpec::Range(81, 81)];
         r
     };
@@ -216,6 +222,7 @@ fn a_tier_whose_policies_do_not_match_denies_unless_its_default_is_pass() {
         let set = PolicySet {
             tiers,
             policies: vec![policy("p", "t", None, "b", vec![only_port_81.clone()])],
+            ..PolicySet::default()
         };
         let oracle = Oracle::new(&c, &set);
         let v = oracle.verdict(&a_to_b(&c, 80));
@@ -247,18 +254,19 @@ fn a_tier_whose_policies_do_not_match_denies_unless_its_default_is_pass() {
 fn selectors_never_match_external_addresses_but_nets_and_not_selectors_do() {
     let c = cluster();
     let external: std::net::IpAddr = "203.0.113.9".parse().unwrap();
-    let mut by_net = rule(Action::Allow, None);
+    let mut by_net = rule(RuleAction::Allow, None);
     by_net.source.nets = vec!["203.0.113.0/24".parse::<IpNet>().unwrap()];
-    let mut by_not_selector = rule(Action::Allow, None);
+    let mut by_not_selector = rule(RuleAction::Allow, None);
     by_not_selector.source.not_selector = Some(Selector::Has("app".into()));
     for (r, want) in [
-        (rule(Action::Allow, Some("a")), false),
+        (rule(RuleAction::Allow, Some("a")), false),
         (by_net, true),
         (by_not_selector, true),
     ] {
         let set = PolicySet {
             tiers: Tier::builtin(),
             policies: vec![policy("p", DEFAULT_TIER, None, "b", vec![r])],
+            ..PolicySet::default()
         };
         let oracle = Oracle::new(&c, &set);
         let packet = Packet {
@@ -283,8 +291,9 @@ fn matrix_covers_every_ordered_pair_and_agrees_with_verdicts() {
             DEFAULT_TIER,
             None,
             "b",
-            vec![rule(Action::Allow, Some("b"))],
+            vec![rule(RuleAction::Allow, Some("b"))],
         )],
+        ..PolicySet::default()
     };
     let oracle = Oracle::new(&c, &set);
     let probes = [
@@ -352,15 +361,16 @@ fn an_end_of_tier_deny_also_names_earlier_tiers_policies_that_matched_nothing() 
     let set = PolicySet {
         tiers,
         policies: vec![
-            policy("early", "t", None, "b", vec![only_81(Action::Deny)]),
+            policy("early", "t", None, "b", vec![only_81(RuleAction::Deny)]),
             policy(
                 "late",
                 DEFAULT_TIER,
                 None,
                 "b",
-                vec![only_81(Action::Allow)],
+                vec![only_81(RuleAction::Allow)],
             ),
         ],
+        ..PolicySet::default()
     };
     let oracle = Oracle::new(&c, &set);
     let packet = a_to_b(&c, 80);

@@ -30,8 +30,8 @@ use serde_json::Value;
 use super::k8s::{describe, label_selector, parse_cidr, port_number};
 use super::labels::{and, namespace_scope};
 use super::{
-    ADMIN_TIER, Action, BASELINE_TIER, Direction, EntityMatch, Policy, PolicyId, PolicyKind,
-    PortSpec, ProtocolMatch, Rule, Selector, decode, describe_ports, rule_sides,
+    ADMIN_TIER, BASELINE_TIER, Direction, EntityMatch, Policy, PolicyId, PolicyKind, PortSpec,
+    ProtocolMatch, Rule, RuleAction, Selector, decode, describe_ports, rule_sides,
 };
 use crate::manifest::{Document, ManifestError};
 use crate::model::Protocol;
@@ -79,14 +79,14 @@ struct SpecDoc {
 /// `subject` (exactly one field) and ingress peers (exactly one field) have the same shape.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SubjectDoc {
+pub(super) struct SubjectDoc {
     namespaces: Option<LabelSelectorDoc>,
     pods: Option<NamespacedPodDoc>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct NamespacedPodDoc {
+pub(super) struct NamespacedPodDoc {
     namespace_selector: LabelSelectorDoc,
     pod_selector: LabelSelectorDoc,
 }
@@ -94,7 +94,7 @@ struct NamespacedPodDoc {
 /// A Kubernetes LabelSelector that refuses unknown fields.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct LabelSelectorDoc {
+pub(super) struct LabelSelectorDoc {
     match_labels: Option<BTreeMap<String, String>>,
     match_expressions: Option<Vec<RequirementDoc>>,
 }
@@ -108,7 +108,7 @@ struct RequirementDoc {
 }
 
 impl LabelSelectorDoc {
-    fn to_k8s(&self) -> LabelSelector {
+    pub(super) fn to_k8s(&self) -> LabelSelector {
         LabelSelector {
             match_labels: self.match_labels.clone(),
             match_expressions: self.match_expressions.as_ref().map(|list| {
@@ -175,8 +175,12 @@ struct PortRangeDoc {
     end: i64,
 }
 
-/// Converts an AdminNetworkPolicy or BaselineAdminNetworkPolicy.
-pub fn convert(doc: &Document) -> Result<Policy, ManifestError> {
+/// Converts an AdminNetworkPolicy or BaselineAdminNetworkPolicy. With `calico` (Calico
+/// 3.29–3.31), a rule with a `namedPort` matches every port and protocol, as Calico converts it:
+/// the named port becomes a nil protocol and port, which "we translate to allowing all"
+/// (projectcalico/calico@v3.31.7:libcalico-go/lib/backend/k8s/conversion/conversion.go#L594-L600,
+/// #L757 "TODO: Add support for NamedPorts") — a documented deviation from the API.
+pub fn convert(doc: &Document, calico: bool) -> Result<Policy, ManifestError> {
     if doc.api_version() != API_VERSION {
         return Err(doc.unsupported(
             "apiVersion",
@@ -226,7 +230,11 @@ pub fn convert(doc: &Document) -> Result<Policy, ManifestError> {
 
     let subject = subject_selector(doc, "spec.subject", &spec.subject)?.0;
 
-    let ctx = Ctx { doc, baseline };
+    let ctx = Ctx {
+        doc,
+        baseline,
+        calico,
+    };
     let ingress = spec
         .ingress
         .as_deref()
@@ -295,7 +303,7 @@ pub fn check_priority(
 
 /// A selector over policy labels for a `subject`, an ingress peer, or the pod part of an egress
 /// peer, with its text. Exactly one of `namespaces` and `pods` must be set.
-fn subject_selector(
+pub(super) fn subject_selector(
     doc: &Document,
     at: &str,
     s: &SubjectDoc,
@@ -311,7 +319,7 @@ fn subject_selector(
     }
 }
 
-fn namespaces_peer(
+pub(super) fn namespaces_peer(
     doc: &Document,
     at: &str,
     ns: &LabelSelectorDoc,
@@ -321,7 +329,7 @@ fn namespaces_peer(
     Ok((namespace_scope(&ns), text))
 }
 
-fn pods_peer(
+pub(super) fn pods_peer(
     doc: &Document,
     at: &str,
     pods: &NamespacedPodDoc,
@@ -396,6 +404,8 @@ struct PeerMatch {
 struct Ctx<'a> {
     doc: &'a Document,
     baseline: bool,
+    /// Calico 3.29–3.31: a named port opens every port and protocol.
+    calico: bool,
 }
 
 impl Ctx<'_> {
@@ -446,9 +456,9 @@ impl Ctx<'_> {
             return Err(doc.invalid(format!("{at}.name"), "at most 100 characters"));
         }
         let action = match (rule.action, self.baseline) {
-            ("Allow", _) => Action::Allow,
-            ("Deny", _) => Action::Deny,
-            ("Pass", false) => Action::Pass,
+            ("Allow", _) => RuleAction::Allow,
+            ("Deny", _) => RuleAction::Deny,
+            ("Pass", false) => RuleAction::Pass,
             (other, _) => {
                 let expected = if self.baseline {
                     "Allow or Deny"
@@ -683,6 +693,9 @@ impl Ctx<'_> {
                     }
                 }
             };
+            if self.calico && matches!(spec, PortSpec::Named(_)) {
+                return Ok(vec![(None, Vec::new())]);
+            }
             match groups.iter_mut().find(|(p, _)| *p == protocol) {
                 Some((_, list)) => {
                     if !list.contains(&spec) {

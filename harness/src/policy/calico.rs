@@ -37,8 +37,8 @@ use serde_json::Value;
 use super::k8s::describe;
 use super::labels::{SERVICE_ACCOUNT, and, in_namespace, namespace_scope, service_account_scope};
 use super::{
-    Action, DEFAULT_TIER, Direction, EntityMatch, IcmpMatch, Policy, PolicyId, PolicyKind,
-    PortSpec, ProtocolMatch, Rule, Selector, Tier, TierDefault, decode,
+    DEFAULT_TIER, Direction, EntityMatch, IcmpMatch, Policy, PolicyId, PolicyKind, PortSpec,
+    ProtocolMatch, Rule, RuleAction, Selector, Tier, TierDefault, decode,
 };
 use crate::manifest::{Document, ManifestError, json_type};
 use crate::model::Protocol;
@@ -512,10 +512,10 @@ fn convert_rule(
     rule: &RuleDoc,
 ) -> Result<Rule, ManifestError> {
     let action = match rule.action.as_str() {
-        "Allow" => Action::Allow,
-        "Deny" => Action::Deny,
-        "Pass" => Action::Pass,
-        "Log" => Action::Log,
+        "Allow" => RuleAction::Allow,
+        "Deny" => RuleAction::Deny,
+        "Pass" => RuleAction::Pass,
+        "Log" => RuleAction::Log,
         other => {
             return Err(doc.invalid(
                 format!("{at}.action"),
@@ -915,6 +915,7 @@ fn convert_side(
             not_nets,
             ports,
             not_ports,
+            ..EntityMatch::default()
         },
         text: pieces.join(" "),
     })

@@ -8,8 +8,8 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::labels::{and, in_namespace, namespace_scope};
 use super::{
-    Action, DEFAULT_TIER, Direction, EntityMatch, Policy, PolicyId, PolicyKind, PortSpec,
-    ProtocolMatch, Rule, Selector, describe_ports, rule_sides,
+    DEFAULT_TIER, Direction, EntityMatch, Policy, PolicyId, PolicyKind, PortSpec, ProtocolMatch,
+    Rule, RuleAction, Selector, describe_ports, rule_sides,
 };
 use crate::manifest::{Document, ManifestError};
 use crate::model::Protocol;
@@ -201,7 +201,7 @@ fn convert_rule(
             let (source, destination) = rule_sides(direction, &peer.entity, port_specs);
             let ports_text = describe_ports(*protocol, port_specs);
             rules.push(Rule {
-                action: Action::Allow,
+                action: RuleAction::Allow,
                 protocol: protocol.map(ProtocolMatch::Known),
                 not_protocol: None,
                 icmp: None,

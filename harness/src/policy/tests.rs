@@ -50,7 +50,7 @@ fn one_allow_rule_per_peer_and_protocol() {
     .unwrap();
     let rules = p.ingress.unwrap();
     assert_eq!(rules.len(), 4, "2 peers × 2 protocols");
-    assert!(rules.iter().all(|r| r.action == Action::Allow));
+    assert!(rules.iter().all(|r| r.action == RuleAction::Allow));
     assert_eq!(
         rules[0].protocol,
         Some(ProtocolMatch::Known(crate::model::Protocol::Tcp))

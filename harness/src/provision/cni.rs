@@ -97,6 +97,9 @@ pub struct CniProfile {
     pub pod_subnet: Option<&'static str>,
     /// Whether this is kind's own CNI (kindnet), so the kind config must keep the default CNI.
     pub default_cni: bool,
+    /// Kernel modules the CNI needs on the host (the nodes share its kernel); `up` checks them
+    /// before creating the cluster.
+    pub kernel_modules: &'static [&'static str],
     /// How to install it, in order, once the cluster exists.
     pub install: Vec<InstallStep>,
     /// What must hold before the CNI counts as ready (polled, in order).
@@ -426,6 +429,7 @@ impl CniProfile {
             kind_config: include_str!("../../../kind-config/calico.yaml"),
             pod_subnet: Some("192.168.0.0/16"),
             default_cni: false,
+            kernel_modules: &[],
             install: vec![
                 InstallStep::Apply {
                     url: "https://raw.githubusercontent.com/projectcalico/calico/v3.31.7/manifests/operator-crds.yaml",
@@ -483,6 +487,7 @@ impl CniProfile {
             kind_config: include_str!("../../../kind-config/cilium.yaml"),
             pod_subnet: None,
             default_cni: false,
+            kernel_modules: &[],
             install: vec![
                 InstallStep::HelmRepo {
                     name: "cilium",
@@ -547,6 +552,7 @@ impl CniProfile {
             kind_config: include_str!("../../../kind-config/kindnet.yaml"),
             pod_subnet: None,
             default_cni: true,
+            kernel_modules: &[],
             install: vec![],
             ready: vec![ReadyCheck::Rollout {
                 namespace: "kube-system",
@@ -580,6 +586,7 @@ impl CniProfile {
             kind_config: include_str!("../../../kind-config/antrea.yaml"),
             pod_subnet: None,
             default_cni: false,
+            kernel_modules: &["openvswitch"],
             install: vec![
                 InstallStep::Apply { url: ANP_CRDS[0] },
                 InstallStep::Apply { url: ANP_CRDS[1] },
@@ -630,6 +637,7 @@ impl CniProfile {
             kind_config: include_str!("../../../kind-config/flannel.yaml"),
             pod_subnet: Some("10.244.0.0/16"),
             default_cni: false,
+            kernel_modules: &["br_netfilter"],
             install: vec![
                 InstallStep::NodeScript {
                     what: "load br_netfilter and install the CNI bridge plugin (flannel-io/flannel#1847)",

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use super::cni::{CniProfile, InstallStep, ReadyCheck};
 use super::commands::{Cmd, CmdError, CmdOutput, CommandRunner};
-use super::kind_config::KindConfig;
-use super::{MissingTool, ProvisionError};
+use super::kind_config::{KindConfig, with_ingress_ports};
+use super::{MissingTool, ProvisionError, preflight};
 
 /// The kind release the configs and the nightly workflow are pinned to.
 pub const KIND_VERSION: &str = "v0.32.0";
@@ -19,8 +19,21 @@ pub const DEFAULT_CLUSTER: &str = "netpol";
 /// Images preloaded into the nodes by default: the probe image (agnhost serves and connects).
 pub const DEFAULT_IMAGES: [&str; 1] = ["registry.k8s.io/e2e-test-images/agnhost:2.66.1"];
 
-/// The ConfigMap in kube-system that records which CNI a cluster was set up for.
-const MARKER: &str = "netpol-harness";
+/// The ConfigMap in kube-system that records which CNI a cluster was set up for (`cni`,
+/// `version`) and whether its pods reach the internet (`internet`: `yes` or `no`).
+pub const MARKER: &str = "netpol-harness";
+
+/// The pod `up` checks internet access from (in kube-system, which scenarios never deny).
+const INTERNET_POD: &str = "netpol-harness-internet";
+
+/// What that pod runs: the two things the scenarios' `internet` steps need, a public name
+/// resolved through the cluster DNS and a TCP connection to 1.1.1.1:80 (busybox `nslookup` and
+/// `agnhost connect` in the probe image).
+const INTERNET_SCRIPT: &str =
+    "nslookup -timeout=5 google.com >/dev/null && /agnhost connect 1.1.1.1:80 --timeout=5s";
+
+/// How long the internet check may take in all.
+const INTERNET_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Longest a single readiness command may block before `up` polls again.
 const POLL_SLICE: Duration = Duration::from_secs(60);
@@ -39,6 +52,9 @@ pub struct UpOptions {
     pub cluster_name: String,
     /// A kind config file to use instead of the profile's built-in one.
     pub kind_config: Option<PathBuf>,
+    /// Host ports (HTTP, HTTPS) for the ingress controller instead of the built-in config's
+    /// 80 and 443; ignored with [`UpOptions::kind_config`].
+    pub ingress_ports: Option<(u16, u16)>,
     /// Images to pull and load into the nodes.
     pub images: Vec<String>,
     /// Where temporary files go (the built-in kind config, image archives).
@@ -47,6 +63,15 @@ pub struct UpOptions {
     pub ready_timeout: Duration,
     /// Pause between two readiness polls.
     pub poll_interval: Duration,
+    /// Install into an existing kind cluster that netpol-harness did not set up.
+    pub adopt: bool,
+    /// Whether to check, from a pod, that the cluster reaches the internet (`false`: record
+    /// that it does not, as `up --no-internet` asks).
+    pub check_internet: bool,
+    /// Whether kind runs on Podman (`KIND_EXPERIMENTAL_PROVIDER=podman`).
+    pub podman: bool,
+    /// Where the host's `/proc`, `/sys` and `/lib/modules` are (`/`; a fake tree in tests).
+    pub host_root: PathBuf,
 }
 
 impl UpOptions {
@@ -57,10 +82,15 @@ impl UpOptions {
             cni,
             cluster_name: DEFAULT_CLUSTER.to_string(),
             kind_config: None,
+            ingress_ports: None,
             images: DEFAULT_IMAGES.iter().map(|s| s.to_string()).collect(),
             scratch_dir: std::env::temp_dir(),
             ready_timeout: Duration::from_secs(15 * 60),
             poll_interval: Duration::from_secs(5),
+            adopt: false,
+            check_internet: true,
+            podman: false,
+            host_root: PathBuf::from("/"),
         }
     }
 }
@@ -84,6 +114,11 @@ pub struct UpReport {
     pub images: Vec<String>,
     /// Those among them that needed the `docker save` + `kind load image-archive` fallback.
     pub images_via_archive: Vec<String>,
+    /// The host ports (HTTP, HTTPS) the kind config publishes the ingress controller on.
+    pub ingress_ports: Option<(u16, u16)>,
+    /// Whether a pod reached the internet (name lookup and a connection), as recorded on the
+    /// cluster's marker.
+    pub internet: bool,
 }
 
 /// What `down` did.
@@ -136,6 +171,8 @@ pub enum Phase {
         /// The image.
         image: String,
     },
+    /// Checking from a pod whether the cluster reaches the internet.
+    CheckInternet,
     /// `kind load docker-image` failed; loading through an archive instead.
     ArchiveFallback {
         /// The image.
@@ -165,6 +202,9 @@ impl fmt::Display for Phase {
             Phase::Install { cni, version, step } => write!(f, "{cni} {version}: {step}"),
             Phase::WaitReady { check } => write!(f, "waiting until {check}"),
             Phase::PreloadImage { image } => write!(f, "preloading {image}"),
+            Phase::CheckInternet => f.write_str(
+                "checking from a pod that the cluster reaches the internet (DNS and 1.1.1.1:80)",
+            ),
             Phase::ArchiveFallback { image } => write!(
                 f,
                 "`kind load docker-image` failed for {image} (Docker's containerd image store?): \
@@ -237,10 +277,17 @@ pub async fn up(
     }
     if !config.has_ingress_ports() {
         progress(&Phase::Note(
-            "no worker publishes ports 80 and 443: ingress-controller steps cannot reach Envoy"
+            "no worker publishes container ports 80 and 443: ingress-controller steps cannot reach Envoy"
                 .to_string(),
         ));
     }
+
+    let engine = preflight::engine_info(runner, opts.podman).await;
+    let (problems, notes) = preflight::module_check(cni, &engine, &opts.host_root);
+    for note in notes {
+        progress(&Phase::Note(note));
+    }
+    preflight::fail_on(problems)?;
 
     let clusters = run_ok(runner, Cmd::new("kind").args(["get", "clusters"])).await?;
     let exists = clusters.stdout.lines().any(|l| l.trim() == name);
@@ -248,8 +295,9 @@ pub async fn up(
         progress(&Phase::ReuseCluster {
             name: name.to_string(),
         });
-        check_existing(runner, cni, name, &context).await?;
+        check_existing(runner, opts, &context).await?;
     } else {
+        preflight::fail_on(preflight::port_problems(&config, &engine, &opts.host_root))?;
         if opts.kind_config.is_none() {
             write_scratch(&opts.scratch_dir, &config_path, &config_text).await?;
         }
@@ -287,6 +335,28 @@ pub async fn up(
         }
     }
 
+    let internet =
+        opts.check_internet && reaches_internet(opts, runner, &context, progress).await?;
+    run_ok(
+        runner,
+        kubectl(&context)
+            .args([
+                "-n",
+                "kube-system",
+                "patch",
+                "configmap",
+                MARKER,
+                "--type",
+                "merge",
+                "-p",
+            ])
+            .arg(format!(
+                r#"{{"data":{{"internet":"{}"}}}}"#,
+                if internet { "yes" } else { "no" }
+            )),
+    )
+    .await?;
+
     Ok(UpReport {
         cluster: name.to_string(),
         context,
@@ -296,16 +366,25 @@ pub async fn up(
         kind_version: kind_version.trim().to_string(),
         images: opts.images.clone(),
         images_via_archive,
+        ingress_ports: config.ingress_host_ports(),
+        internet,
     })
 }
 
-/// Deletes kind cluster `name` if it exists; does nothing otherwise.
+/// Deletes kind cluster `name` if it exists and carries netpol-harness's marker (any cluster by
+/// that name with `force`); does nothing if there is none.
 ///
 /// # Errors
 ///
-/// [`ProvisionError::MissingTools`] without kind; [`ProvisionError::CommandFailed`] if kind
-/// cannot list or delete clusters (e.g. Docker is not running).
-pub async fn down(name: &str, runner: &impl CommandRunner) -> Result<DownReport, ProvisionError> {
+/// [`ProvisionError::MissingTools`] without kind; [`ProvisionError::NotOurs`] for a cluster
+/// without the marker (or whose API server does not answer) unless `force`;
+/// [`ProvisionError::CommandFailed`] if kind cannot list or delete clusters (e.g. Docker is not
+/// running).
+pub async fn down(
+    name: &str,
+    force: bool,
+    runner: &impl CommandRunner,
+) -> Result<DownReport, ProvisionError> {
     let clusters = match runner
         .run(&Cmd::new("kind").args(["get", "clusters"]))
         .await
@@ -325,6 +404,46 @@ pub async fn down(name: &str, runner: &impl CommandRunner) -> Result<DownReport,
         });
     }
     let exists = clusters.stdout.lines().any(|l| l.trim() == name);
+    if exists && !force {
+        let context = context_name(name);
+        let marker = match runner
+            .run(&kubectl(&context).args([
+                "-n",
+                "kube-system",
+                "get",
+                "configmap",
+                MARKER,
+                "-o",
+                "jsonpath={.data.cni}",
+            ]))
+            .await
+        {
+            Err(CmdError::NotFound { .. }) => CmdOutput {
+                code: None,
+                stdout: String::new(),
+                stderr: "kubectl is not on PATH".into(),
+            },
+            other => other?,
+        };
+        let why = if marker.success() && marker.stdout.trim().is_empty() {
+            Some("has a kube-system/netpol-harness ConfigMap that names no CNI".to_string())
+        } else if marker.success() {
+            None
+        } else if marker.stderr.contains("NotFound") {
+            Some("has no kube-system/netpol-harness ConfigMap".to_string())
+        } else {
+            Some(format!(
+                "cannot be checked for netpol-harness's marker through context {context} ({})",
+                marker.stderr.trim().lines().last().unwrap_or("no output")
+            ))
+        };
+        if let Some(why) = why {
+            return Err(ProvisionError::NotOurs {
+                cluster: name.to_string(),
+                why,
+            });
+        }
+    }
     if exists {
         run_ok(
             runner,
@@ -453,7 +572,10 @@ async fn kind_config(opts: &UpOptions) -> Result<(PathBuf, String), ProvisionErr
         }
         None => Ok((
             builtin_config_path(&opts.scratch_dir, &opts.cluster_name, opts.cni.name),
-            opts.cni.kind_config.to_string(),
+            match opts.ingress_ports {
+                Some(ports) => with_ingress_ports(opts.cni.kind_config, ports),
+                None => opts.cni.kind_config.to_string(),
+            },
         )),
     }
 }
@@ -473,13 +595,14 @@ pub fn builtin_config_path(scratch_dir: &Path, cluster: &str, cni: &str) -> Path
     scratch_dir.join(format!("netpol-harness-{cluster}-kind-{cni}.yaml"))
 }
 
-/// Checks that an existing cluster answers and was set up for `cni`.
+/// Checks that an existing cluster answers and was set up for the CNI of `opts` (or, with
+/// `opts.adopt`, claims an unmarked one for it).
 async fn check_existing(
     runner: &impl CommandRunner,
-    cni: &CniProfile,
-    name: &str,
+    opts: &UpOptions,
     context: &str,
 ) -> Result<(), ProvisionError> {
+    let (cni, name) = (&opts.cni, opts.cluster_name.as_str());
     run_ok(
         runner,
         Cmd::new("kind").args(["export", "kubeconfig", "--name", name]),
@@ -494,6 +617,27 @@ async fn check_existing(
             stderr: nodes.stderr,
         });
     }
+    match read_marker(runner, context).await? {
+        Some(installed) if installed != cni.name => Err(ProvisionError::WrongCni {
+            cluster: name.to_string(),
+            installed,
+            requested: cni.name.to_string(),
+        }),
+        Some(_) => Ok(()),
+        // A cluster created by hand (or by another tool): only with --adopt.
+        None if opts.adopt => mark(runner, cni, context).await,
+        None => Err(ProvisionError::Unmarked {
+            cluster: name.to_string(),
+            requested: cni.name.to_string(),
+        }),
+    }
+}
+
+/// The CNI the cluster's marker names, `None` if it has no marker.
+async fn read_marker(
+    runner: &impl CommandRunner,
+    context: &str,
+) -> Result<Option<String>, ProvisionError> {
     let marker = runner
         .run(&kubectl(context).args([
             "-n",
@@ -506,18 +650,57 @@ async fn check_existing(
         ]))
         .await?;
     let installed = marker.stdout.trim();
-    if marker.success() && !installed.is_empty() {
-        if installed != cni.name {
-            return Err(ProvisionError::WrongCni {
-                cluster: name.to_string(),
-                installed: installed.to_string(),
-                requested: cni.name.to_string(),
-            });
+    Ok((marker.success() && !installed.is_empty()).then(|| installed.to_string()))
+}
+
+/// Runs a pod that looks up a public name and connects to a public address; whether it
+/// succeeded within [`INTERNET_TIMEOUT`]. The pod is removed again either way.
+async fn reaches_internet(
+    opts: &UpOptions,
+    runner: &impl CommandRunner,
+    context: &str,
+    progress: &mut dyn FnMut(&Phase),
+) -> Result<bool, ProvisionError> {
+    progress(&Phase::CheckInternet);
+    let pod = || kubectl(context).args(["-n", "kube-system"]);
+    let delete = pod().args([
+        "delete",
+        "pod",
+        INTERNET_POD,
+        "--ignore-not-found",
+        "--wait=false",
+    ]);
+    run_ok(runner, delete.clone()).await?;
+    run_ok(
+        runner,
+        pod()
+            .args(["run", INTERNET_POD, "--restart=Never"])
+            .arg(format!("--image={}", DEFAULT_IMAGES[0]))
+            .arg("--labels=app.kubernetes.io/managed-by=netpol-harness")
+            .args(["--command", "--", "sh", "-c", INTERNET_SCRIPT]),
+    )
+    .await?;
+    let deadline = Instant::now() + INTERNET_TIMEOUT.min(opts.ready_timeout);
+    let phase = loop {
+        let out = runner
+            .run(&pod().args(["get", "pod", INTERNET_POD, "-o", "jsonpath={.status.phase}"]))
+            .await?;
+        let phase = out.stdout.trim().to_string();
+        if matches!(phase.as_str(), "Succeeded" | "Failed") || Instant::now() >= deadline {
+            break phase;
         }
-        return Ok(());
+        tokio::time::sleep(opts.poll_interval).await;
+    };
+    run_ok(runner, delete).await?;
+    let reached = phase == "Succeeded";
+    if !reached {
+        progress(&Phase::Note(format!(
+            "pods cannot reach the internet (the check pod ended {}): steps that need `internet` \
+             will be not applicable on this cluster",
+            if phase.is_empty() { "nowhere" } else { &phase }
+        )));
     }
-    // A cluster created by hand, or by an `up` that stopped early: claim it for this CNI.
-    mark(runner, cni, context).await
+    Ok(reached)
 }
 
 /// Records on the cluster which CNI it is set up for.
@@ -756,8 +939,13 @@ mod tests {
         opts.scratch_dir = scratch.to_path_buf();
         opts.ready_timeout = Duration::from_secs(5);
         opts.poll_interval = Duration::from_millis(1);
+        // An empty host tree: nothing about the host's kernel is known.
+        opts.host_root = scratch.join("no-host");
         opts
     }
+
+    const INTERNET_PHASE: &str =
+        "kubectl --context kind-netpol -n kube-system get pod netpol-harness-internet";
 
     fn healthy() -> ScriptedRunner {
         ScriptedRunner::new()
@@ -769,6 +957,7 @@ mod tests {
                     "Error from server (NotFound): configmaps \"netpol-harness\" not found",
                 ),
             )
+            .on(INTERNET_PHASE, Reply::ok("Succeeded"))
     }
 
     async fn run_up(
@@ -802,6 +991,7 @@ mod tests {
             "docker info --format {{.ServerVersion}}".to_string(),
             "kind version".into(),
             "kubectl version --client".into(),
+            "docker info --format '{{json .}}'".into(),
             "kind get clusters".into(),
             format!(
                 "kind create cluster --name netpol --config {} --wait 0s",
@@ -825,6 +1015,24 @@ mod tests {
             format!("{c} -n kube-system rollout status deploy/coredns --timeout=5s"),
             format!("docker pull {}", agnhost()),
             format!("kind load docker-image {} --name netpol", agnhost()),
+            format!(
+                "{c} -n kube-system delete pod netpol-harness-internet --ignore-not-found --wait=false"
+            ),
+            format!(
+                "{c} -n kube-system run netpol-harness-internet --restart=Never --image={} \
+                 --labels=app.kubernetes.io/managed-by=netpol-harness --command -- sh -c \
+                 'nslookup -timeout=5 google.com >/dev/null && /agnhost connect 1.1.1.1:80 --timeout=5s'",
+                agnhost()
+            ),
+            format!(
+                "{c} -n kube-system get pod netpol-harness-internet -o jsonpath={{.status.phase}}"
+            ),
+            format!(
+                "{c} -n kube-system delete pod netpol-harness-internet --ignore-not-found --wait=false"
+            ),
+            format!(
+                r#"{c} -n kube-system patch configmap netpol-harness --type merge -p '{{"data":{{"internet":"yes"}}}}'"#
+            ),
         ];
         // The per-attempt timeout shrinks with the time left; compare it loosely.
         let calls: Vec<String> = runner
@@ -847,6 +1055,7 @@ mod tests {
         assert!(installation.contains("cidr: 192.168.0.0/16"));
 
         assert!(report.created);
+        assert!(report.internet);
         assert_eq!(report.context, "kind-netpol");
         assert_eq!(report.images_via_archive, Vec::<String>::new());
         assert_eq!(phases[0], Phase::CheckTools { helm: false });
@@ -876,7 +1085,8 @@ mod tests {
             .on(
                 "kubectl --context kind-netpol -n kube-system get configmap netpol-harness",
                 Reply::ok("cilium"),
-            );
+            )
+            .on(INTERNET_PHASE, Reply::ok("Succeeded"));
         let (result, phases) = run_up(&opts, &runner).await;
         let report = result.unwrap();
         assert!(!report.created);
@@ -884,12 +1094,13 @@ mod tests {
         let calls = runner.calls();
         let c = "kubectl --context kind-netpol";
         assert_eq!(
-            calls[..9],
+            calls[..10],
             [
                 "docker info --format {{.ServerVersion}}".to_string(),
                 "kind version".into(),
                 "kubectl version --client".into(),
                 "helm version --short".into(),
+                "docker info --format '{{json .}}'".into(),
                 "kind get clusters".into(),
                 "kind export kubeconfig --name netpol".into(),
                 format!("{c} get nodes -o name"),
@@ -900,7 +1111,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            calls[9],
+            calls[10],
             "helm upgrade --install cilium cilium/cilium --version 1.20.0 --namespace kube-system \
              --kube-context kind-netpol --set image.pullPolicy=IfNotPresent --set ipam.mode=kubernetes \
              --set cni.chainingMode=portmap"
@@ -1067,7 +1278,11 @@ mod tests {
             .path()
             .join("netpol-harness-registry_k8s_io_e2e_test_images_agnhost_2_66_1.tar");
         let calls = runner.calls();
-        let tail = &calls[calls.len() - 5..];
+        let pull = calls
+            .iter()
+            .position(|c| c.starts_with("docker pull"))
+            .unwrap();
+        let tail = &calls[pull..pull + 5];
         assert_eq!(
             tail,
             [
@@ -1204,6 +1419,21 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn ingress_ports_can_move_so_two_clusters_fit_side_by_side() {
+        let scratch = tempfile::tempdir().unwrap();
+        let mut opts = options("kindnet", scratch.path());
+        opts.ingress_ports = Some((8080, 8443));
+        let (result, _) = run_up(&opts, &healthy()).await;
+        assert_eq!(result.unwrap().ingress_ports, Some((8080, 8443)));
+        let written =
+            std::fs::read_to_string(builtin_config_path(scratch.path(), "netpol", "kindnet"))
+                .unwrap();
+        let config = KindConfig::parse(&written).unwrap();
+        assert_eq!(config.ingress_host_ports(), Some((8080, 8443)));
+        assert!(!written.contains("hostPort: 80\n"), "{written}");
+    }
+
+    #[tokio::test]
     async fn kindnet_needs_a_kind_that_enforces_policy() {
         let scratch = tempfile::tempdir().unwrap();
         let runner = healthy().on(
@@ -1226,25 +1456,178 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn down_deletes_only_a_cluster_that_exists() {
+    async fn down_deletes_only_a_cluster_that_exists_and_is_ours() {
         let runner = ScriptedRunner::new().on("kind get clusters", Reply::ok("other\n"));
-        let report = down("netpol", &runner).await.unwrap();
+        let report = down("netpol", false, &runner).await.unwrap();
         assert!(!report.deleted);
         assert_eq!(runner.calls(), ["kind get clusters"]);
 
-        let runner = ScriptedRunner::new().on("kind get clusters", Reply::ok("netpol\nother\n"));
-        let report = down("netpol", &runner).await.unwrap();
+        let marker = "kubectl --context kind-netpol -n kube-system get configmap netpol-harness";
+        let runner = ScriptedRunner::new()
+            .on("kind get clusters", Reply::ok("netpol\nother\n"))
+            .on(marker, Reply::ok("calico"));
+        let report = down("netpol", false, &runner).await.unwrap();
         assert!(report.deleted);
         assert_eq!(
             runner.calls(),
-            ["kind get clusters", "kind delete cluster --name netpol"]
+            [
+                "kind get clusters".to_string(),
+                format!("{marker} -o jsonpath={{.data.cni}}"),
+                "kind delete cluster --name netpol".into(),
+            ]
         );
+    }
+
+    #[tokio::test]
+    async fn down_refuses_a_cluster_it_did_not_set_up_unless_forced() {
+        let marker = "kubectl --context kind-netpol -n kube-system get configmap netpol-harness";
+        for (reply, why) in [
+            (
+                Reply::fail(
+                    "Error from server (NotFound): configmaps \"netpol-harness\" not found",
+                ),
+                "has no kube-system/netpol-harness ConfigMap",
+            ),
+            (
+                Reply::fail("The connection to the server 127.0.0.1:40000 was refused"),
+                "cannot be checked for netpol-harness's marker through context kind-netpol (The connection",
+            ),
+        ] {
+            let runner = ScriptedRunner::new()
+                .on("kind get clusters", Reply::ok("netpol\n"))
+                .on(marker, reply);
+            let err = down("netpol", false, &runner).await.unwrap_err();
+            assert!(matches!(err, ProvisionError::NotOurs { .. }), "{err:?}");
+            let msg = err.to_string();
+            assert!(msg.contains(why) && msg.contains("--force"), "{msg}");
+            assert!(!runner.calls().iter().any(|c| c.starts_with("kind delete")));
+
+            let report = down("netpol", true, &runner).await.unwrap();
+            assert!(report.deleted);
+            assert_eq!(
+                runner.calls().last().unwrap(),
+                "kind delete cluster --name netpol"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unmarked_cluster_is_adopted_only_when_asked() {
+        let scratch = tempfile::tempdir().unwrap();
+        let mut opts = options("kindnet", scratch.path());
+        let runner = healthy().on("kind get clusters", Reply::ok("netpol\n"));
+        let (result, _) = run_up(&opts, &runner).await;
+        let err = result.unwrap_err();
+        assert!(matches!(err, ProvisionError::Unmarked { .. }), "{err:?}");
+        assert!(err.to_string().contains("--adopt"), "{err}");
+        assert!(
+            !runner
+                .calls()
+                .iter()
+                .any(|c| c.contains("create configmap"))
+        );
+        assert!(!runner.calls().iter().any(|c| c.contains("rollout")));
+
+        opts.adopt = true;
+        let (result, _) = run_up(&opts, &runner).await;
+        result.unwrap();
+        assert!(
+            runner
+                .calls()
+                .iter()
+                .any(|c| c.contains("create configmap netpol-harness --from-literal=cni=kindnet"))
+        );
+    }
+
+    #[tokio::test]
+    async fn internet_access_is_checked_from_a_pod_and_recorded_on_the_marker() {
+        let scratch = tempfile::tempdir().unwrap();
+        let patch = |v: &str| {
+            format!(
+                r#"kubectl --context kind-netpol -n kube-system patch configmap netpol-harness --type merge -p '{{"data":{{"internet":"{v}"}}}}'"#
+            )
+        };
+        // The pod fails (no route out): recorded as no, with a note.
+        let runner = healthy().on_seq(
+            INTERNET_PHASE,
+            [
+                Reply::ok("Pending"),
+                Reply::ok("Running"),
+                Reply::ok("Failed"),
+            ],
+        );
+        let (result, phases) = run_up(&options("kindnet", scratch.path()), &runner).await;
+        assert!(!result.unwrap().internet);
+        assert_eq!(runner.calls().last().unwrap(), &patch("no"));
+        assert!(
+            phases
+                .iter()
+                .any(|p| matches!(p, Phase::Note(n) if n.contains("ended Failed"))),
+            "{phases:?}"
+        );
+        // --no-internet: no pod at all, recorded as no.
+        let runner = healthy();
+        let mut opts = options("kindnet", scratch.path());
+        opts.check_internet = false;
+        let (result, _) = run_up(&opts, &runner).await;
+        assert!(!result.unwrap().internet);
+        assert!(
+            !runner
+                .calls()
+                .iter()
+                .any(|c| c.contains("netpol-harness-internet"))
+        );
+        assert_eq!(runner.calls().last().unwrap(), &patch("no"));
+    }
+
+    #[tokio::test]
+    async fn preflight_problems_stop_up_before_any_cluster_exists() {
+        let scratch = tempfile::tempdir().unwrap();
+        let mut opts = options("flannel", scratch.path());
+        let root = scratch.path().join("host");
+        std::fs::create_dir_all(root.join("proc/sys/kernel")).unwrap();
+        std::fs::write(root.join("proc/sys/kernel/osrelease"), "6.8.0\n").unwrap();
+        opts.host_root = root;
+        let runner = healthy().on(
+            "docker info --format '{{json .}}'",
+            Reply::ok(r#"{"KernelVersion":"6.8.0","SecurityOptions":[]}"#),
+        );
+        let (result, _) = run_up(&opts, &runner).await;
+        let err = result.unwrap_err();
+        assert!(matches!(err, ProvisionError::Preflight { .. }), "{err:?}");
+        assert!(
+            err.to_string().contains("sudo modprobe br_netfilter"),
+            "{err}"
+        );
+        assert!(
+            !runner
+                .calls()
+                .iter()
+                .any(|c| c.starts_with("kind get clusters"))
+        );
+
+        // A port already taken on the host, with a fresh cluster to create.
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = taken.local_addr().unwrap().port();
+        let mut opts = options("kindnet", scratch.path());
+        opts.ingress_ports = Some((port, port.wrapping_add(1).max(1)));
+        let runner = healthy();
+        let (result, _) = run_up(&opts, &runner).await;
+        let msg = result.unwrap_err().to_string();
+        assert!(
+            msg.contains(&format!("127.0.0.1:{port} is already in use")),
+            "{msg}"
+        );
+        assert!(!runner.calls().iter().any(|c| c.starts_with("kind create")));
     }
 
     #[tokio::test]
     async fn down_without_kind_says_how_to_get_it() {
         let runner = ScriptedRunner::new().on("kind", Reply::NotFound);
-        let msg = down("netpol", &runner).await.unwrap_err().to_string();
+        let msg = down("netpol", false, &runner)
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(
             msg.contains("kind: not found on PATH. Install kind v0.32.0"),
             "{msg}"

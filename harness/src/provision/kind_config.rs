@@ -9,6 +9,28 @@ use super::cni::CniProfile;
 pub const KIND_NODE_IMAGE: &str =
     "kindest/node:v1.36.1@sha256:3489c7674813ba5d8b1a9977baea8a6e553784dab7b84759d1014dbd78f7ebd5";
 
+/// `text`, a kind config of `kind-config/`, with the host ports of its ingress mappings (container
+/// ports 80 and 443) moved to `http` and `https`, so two clusters can run side by side.
+pub fn with_ingress_ports(text: &str, (http, https): (u16, u16)) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut container = None;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start().trim_start_matches("- ");
+        if let Some(port) = trimmed.strip_prefix("containerPort:") {
+            container = port.trim().parse::<u16>().ok();
+        }
+        match (trimmed.strip_prefix("hostPort:"), container) {
+            (Some(_), Some(80 | 443)) => {
+                let indent = &line[..line.len() - line.trim_start().len()];
+                let port = if container == Some(80) { http } else { https };
+                out.push_str(&format!("{indent}hostPort: {port}\n"));
+            }
+            _ => out.push_str(line),
+        }
+    }
+    out
+}
+
 /// kind's pod subnet when a config sets none.
 pub const KIND_DEFAULT_POD_SUBNET: &str = "10.244.0.0/16";
 
@@ -80,17 +102,28 @@ impl KindConfig {
             .unwrap_or(KIND_DEFAULT_POD_SUBNET)
     }
 
-    /// Whether some worker publishes container ports 80 and 443 on the same host ports, which
-    /// Contour's Envoy (a DaemonSet that avoids the control plane) needs to be reachable.
-    pub fn has_ingress_ports(&self) -> bool {
-        self.nodes.iter().any(|n| {
-            n.role == "worker"
-                && [80, 443].iter().all(|p| {
+    /// The host ports (HTTP, HTTPS) a worker publishes its container ports 80 and 443 on, which
+    /// Contour's Envoy (a DaemonSet that avoids the control plane, binding hostPort 80/443) needs
+    /// to be reachable; `None` if no worker publishes both.
+    pub fn ingress_host_ports(&self) -> Option<(u16, u16)> {
+        self.nodes
+            .iter()
+            .filter(|n| n.role == "worker")
+            .find_map(|n| {
+                let host = |port: u16| {
                     n.extra_port_mappings
                         .iter()
-                        .any(|m| m.container_port == *p && m.host_port == *p)
-                })
-        })
+                        .find(|m| m.container_port == port)
+                        .map(|m| m.host_port)
+                };
+                Some((host(80)?, host(443)?))
+            })
+    }
+
+    /// Whether some worker publishes container ports 80 and 443 (see
+    /// [`KindConfig::ingress_host_ports`]).
+    pub fn has_ingress_ports(&self) -> bool {
+        self.ingress_host_ports().is_some()
     }
 
     /// What makes this config unfit for `profile`, one sentence each; empty if it fits.
@@ -191,6 +224,35 @@ mod tests {
             assert!(p.enforces.contains(&Capability::IngressController));
             // Cilium keeps kube-proxy, as its kind guide does.
             assert_eq!(config.networking.kube_proxy_mode, None, "{}", p.name);
+        }
+    }
+
+    #[test]
+    fn ingress_ports_move_in_every_builtin_config() {
+        for p in CniProfile::all() {
+            let moved = with_ingress_ports(p.kind_config, (8080, 8443));
+            let config = KindConfig::parse(&moved).unwrap();
+            assert_eq!(
+                config.ingress_host_ports(),
+                Some((8080, 8443)),
+                "{}",
+                p.name
+            );
+            assert_eq!(config.problems_for(&p), Vec::<String>::new());
+            // Only the two hostPort lines changed.
+            let changed = p
+                .kind_config
+                .lines()
+                .zip(moved.lines())
+                .filter(|(a, b)| a != b)
+                .count();
+            assert_eq!(changed, 2, "{}", p.name);
+            assert_eq!(
+                KindConfig::parse(p.kind_config)
+                    .unwrap()
+                    .ingress_host_ports(),
+                Some((80, 443))
+            );
         }
     }
 

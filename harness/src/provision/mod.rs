@@ -13,6 +13,7 @@ pub mod cni;
 pub mod commands;
 pub mod kind;
 pub mod kind_config;
+pub mod preflight;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -71,6 +72,32 @@ pub enum ProvisionError {
         cluster: String,
         /// What kubectl said.
         stderr: String,
+    },
+    /// Something on the host stops the cluster from working; nothing was created.
+    #[error("cannot create the kind cluster; fix this on the host first:{}", bullets(.problems))]
+    Preflight {
+        /// What is wrong, each with what to run.
+        problems: Vec<String>,
+    },
+    /// The cluster exists but netpol-harness did not set it up, so `up` will not install into it.
+    #[error(
+        "kind cluster `{cluster}` exists but was not set up by netpol-harness (no kube-system/netpol-harness ConfigMap): its CNI and pod subnet are unknown. Pick another --name, or pass --adopt to install {requested} into it anyway"
+    )]
+    Unmarked {
+        /// The cluster.
+        cluster: String,
+        /// The CNI asked for.
+        requested: String,
+    },
+    /// `down` found a cluster it cannot tell is netpol-harness's.
+    #[error(
+        "kind cluster `{cluster}` {why}, so it may not be netpol-harness's: not deleting it. Pass --force to delete it anyway"
+    )]
+    NotOurs {
+        /// The cluster.
+        cluster: String,
+        /// What was found instead of the marker.
+        why: String,
     },
     /// The cluster exists and was set up for another CNI.
     #[error(
@@ -137,6 +164,10 @@ pub enum ProvisionError {
     /// A command could not be run at all.
     #[error(transparent)]
     Run(#[from] CmdError),
+}
+
+fn bullets(items: &[String]) -> String {
+    items.iter().map(|i| format!("\n  - {i}")).collect()
 }
 
 fn missing_tools_message(missing: &[MissingTool]) -> String {

@@ -28,12 +28,12 @@ pub struct MatrixRow {
     /// The step's id.
     pub step: String,
     /// One cell per column of [`CompatMatrix::cnis`]; `None` where that run has no such step.
-    pub cells: Vec<Option<MatrixCell>>,
+    pub cells: Vec<Option<CompatCell>>,
 }
 
 /// One step's outcome on one CNI.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MatrixCell {
+pub struct CompatCell {
     /// What happened.
     pub status: StepStatus,
     /// Why, if the run said.
@@ -87,7 +87,7 @@ pub fn matrix(results: &[RunResults]) -> CompatMatrix {
                         at
                     }
                 };
-                rows[index].cells[column] = Some(MatrixCell {
+                rows[index].cells[column] = Some(CompatCell {
                     status: step.status,
                     reason: step.reason.clone(),
                     issue_url: step.issue_url.clone(),
@@ -137,7 +137,7 @@ impl CompatMatrix {
     }
 
     /// Cells that failed, as (column, row) pairs, in row order.
-    fn failures(&self) -> Vec<(usize, &MatrixRow, &MatrixCell)> {
+    fn failures(&self) -> Vec<(usize, &MatrixRow, &CompatCell)> {
         let mut out = Vec::new();
         for row in &self.rows {
             for (column, cell) in row.cells.iter().enumerate() {
@@ -376,7 +376,7 @@ fn md_escape(text: &str) -> String {
     out
 }
 
-fn md_cell(cell: Option<&MatrixCell>) -> String {
+fn md_cell(cell: Option<&CompatCell>) -> String {
     let Some(cell) = cell else {
         return "—".to_string();
     };
@@ -404,7 +404,7 @@ fn html_escape(text: &str) -> String {
     out
 }
 
-fn html_cell(cell: Option<&MatrixCell>) -> String {
+fn html_cell(cell: Option<&CompatCell>) -> String {
     let Some(cell) = cell else {
         return "<td class=\"cell none\">—</td>".to_string();
     };

@@ -2,10 +2,13 @@
 //!
 //! - [`truth_table`]: rows = from, columns = to, one table per probe.
 //! - [`plan`]: a scenario step's declared vs predicted probes.
+//! - [`run`]: a run's outcomes for people (each step's expected, observed and diff tables, the
+//!   summary) and for machines (`results.json`, JUnit XML).
 //! - [`results`]: the `results.json` format the runner writes ([`results::RunResults`]).
 //! - [`matrix`]: rows scenario/step × columns CNI, as markdown, HTML or JSON.
 
 pub mod matrix;
 pub mod plan;
 pub mod results;
+pub mod run;
 pub mod truth_table;

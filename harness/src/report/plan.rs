@@ -5,7 +5,7 @@ use comfy_table::{ContentArrangement, Table, presets};
 use serde::Serialize;
 
 use crate::capability::Capability;
-use crate::scenario::format::{Expectation, ProbeKind, Scenario, SourceRef};
+use crate::scenario::format::{Expectation, Scenario, ScenarioProbeKind, SourceRef};
 use crate::scenario::plan::{PlannedProbe, PlannedStep};
 use crate::scenario::target;
 
@@ -67,9 +67,9 @@ pub fn step_table(step: &PlannedStep, explain: bool) -> String {
 fn port_text(p: &PlannedProbe) -> String {
     let protocol = target::protocol(p.probe.kind);
     match (p.probe.kind, p.probe.port) {
-        (ProbeKind::Dns, _) => format!("53/{protocol}"),
+        (ScenarioProbeKind::Dns, _) => format!("53/{protocol}"),
         (_, Some(port)) => format!("{port}/{protocol}"),
-        (ProbeKind::Icmp, None) => protocol.to_string(),
+        (ScenarioProbeKind::Icmp, None) => protocol.to_string(),
         (_, None) => format!("80/{protocol}"),
     }
 }
@@ -133,7 +133,7 @@ pub struct ProbePlanJson {
     /// The protocol sent (`TCP`, `UDP`, `SCTP`, `ICMP`).
     pub protocol: String,
     /// The probe kind.
-    pub kind: ProbeKind,
+    pub kind: ScenarioProbeKind,
     /// What the scenario expects.
     pub expected: Expectation,
     /// What the oracle predicts.

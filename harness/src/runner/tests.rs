@@ -3,12 +3,20 @@
 //! the real loader and planner from a scenario folder.
 
 use std::collections::BTreeSet;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
+use super::outcome::{CellOutcome, ScenarioOutcome, StepOutcome, StepVerdict};
+use super::plan::{PlannedAction, ScenarioPlan};
 use super::*;
 use crate::cluster::sim::{Call, Enforcement, Faults, Flaky, Latency, SimCluster};
+use crate::cluster::{PROBE_CONTAINER, PodRef};
+use crate::probe::Outcome;
 use crate::report::results::StepStatus;
+use crate::report::run::render_step;
+use crate::scenario::format::Expectation;
 use crate::scenario::load_dir;
 
 const AGNHOST: &str = "registry.k8s.io/e2e-test-images/agnhost:2.66.1";
@@ -394,7 +402,7 @@ async fn a_cni_ignoring_egress_fails_exactly_the_egress_cells() {
         "{}",
         step.reason
     );
-    let text = report::render_step("deny", step);
+    let text = render_step("deny", step);
     assert!(text.contains("that policy is not enforced"), "{text}");
     assert_cleaned_up(&sim);
 }
@@ -1031,7 +1039,7 @@ async fn the_fixture_scenario_passes_on_a_conforming_cluster_with_one_or_all_rep
                 step.verdict,
                 StepVerdict::Pass,
                 "{}",
-                report::render_step("two-pods", step)
+                render_step("two-pods", step)
             );
         }
         let deny = outcome.step("deny-ingress").unwrap();
@@ -1140,7 +1148,7 @@ async fn the_tutorial_scenarios_pass_on_a_conforming_cluster() {
                 step.verdict,
                 StepVerdict::Pass,
                 "{}",
-                report::render_step(name, step)
+                render_step(name, step)
             );
             assert!(step.cells.len() >= planned.planned.probes.len() && step.execs > 0);
         }

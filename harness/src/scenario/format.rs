@@ -230,7 +230,7 @@ pub enum LabelTarget {
 /// How to probe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum ProbeKind {
+pub enum ScenarioProbeKind {
     /// TCP connect.
     Tcp,
     /// UDP datagram answered by the server.
@@ -283,7 +283,7 @@ pub struct Probe {
     #[serde(default)]
     pub port: Option<u16>,
     /// How to probe.
-    pub kind: ProbeKind,
+    pub kind: ScenarioProbeKind,
     /// HTTP method (GET when omitted; POST for the http-echo tutorial).
     #[serde(default)]
     pub method: Option<String>,
@@ -300,7 +300,7 @@ pub struct Probe {
 #[serde(deny_unknown_fields)]
 pub struct MatrixProbes {
     /// How to probe.
-    pub kind: ProbeKind,
+    pub kind: ScenarioProbeKind,
     /// Destination port.
     #[serde(default)]
     pub port: Option<u16>,

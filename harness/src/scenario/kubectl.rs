@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::format::{Action, LabelAction, LabelTarget, ProbeKind};
+use super::format::{Action, LabelAction, LabelTarget, ScenarioProbeKind};
 use super::load::LoadedScenario;
 use super::plan::{PlannedProbe, PlannedStep};
 use super::target::{Client, Target};
@@ -119,7 +119,7 @@ pub fn probe_command(step: &PlannedStep, probe: &PlannedProbe) -> String {
     };
     let t = PROBE_TIMEOUT_SECONDS;
     let tool = match probe.probe.kind {
-        ProbeKind::Http => {
+        ScenarioProbeKind::Http => {
             let path = match &probe.target {
                 Target::Ingress(path) => path.clone(),
                 _ => probe.probe.path.clone().unwrap_or_else(|| "/".to_string()),
@@ -140,17 +140,17 @@ pub fn probe_command(step: &PlannedStep, probe: &PlannedProbe) -> String {
                 }
             }
         }
-        ProbeKind::Tcp => format!("nc -z -w {t} {host} {}", port.unwrap_or_default()),
-        ProbeKind::Udp => format!(
+        ScenarioProbeKind::Tcp => format!("nc -z -w {t} {host} {}", port.unwrap_or_default()),
+        ScenarioProbeKind::Udp => format!(
             "sh -c 'echo hostname | nc -u -w {t} {host} {}'",
             port.unwrap_or_default()
         ),
-        ProbeKind::Sctp => format!(
+        ScenarioProbeKind::Sctp => format!(
             "/agnhost connect {host}:{} --protocol=sctp --timeout={t}s",
             port.unwrap_or_default()
         ),
-        ProbeKind::Icmp => format!("ping -c 1 -W {t} {host}"),
-        ProbeKind::Dns => format!("nslookup {host}"),
+        ScenarioProbeKind::Icmp => format!("ping -c 1 -W {t} {host}"),
+        ScenarioProbeKind::Dns => format!("nslookup {host}"),
     };
     match &probe.client {
         Client::Outside => tool,

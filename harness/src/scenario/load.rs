@@ -12,10 +12,10 @@ use serde_json::Value;
 
 use super::format::{Action, Expectation, LabelTarget, MatrixProbes, Probe, Scenario, UNPINNED};
 use super::lines::LineIndex;
-use super::plan::{
-    INGRESS_CONTROLLER_LABEL, INGRESS_CONTROLLER_NAMESPACE, find_ingress_controller,
+use super::state::{
+    ClusterState, INGRESS_CONTROLLER_LABEL, INGRESS_CONTROLLER_NAMESPACE, find_ingress_controller,
+    is_policy,
 };
-use super::state::{ClusterState, is_policy};
 use super::target::{self, Client, Target, parse_probe};
 use super::{Problem, ScenarioError};
 use crate::capability::Capability;
@@ -856,12 +856,12 @@ pub fn expand_matrix(m: &MatrixProbes) -> Result<Vec<MatrixCell>, (String, Strin
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::format::ProbeKind;
+    use crate::scenario::format::ScenarioProbeKind;
 
     #[test]
     fn matrices_expand_row_by_row_and_skip_dashes() {
         let m = MatrixProbes {
-            kind: ProbeKind::Icmp,
+            kind: ScenarioProbeKind::Icmp,
             port: None,
             from: vec!["a/x".into(), "a/y".into()],
             to: vec!["a/x".into(), "a/y".into()],
@@ -878,7 +878,7 @@ mod tests {
     #[test]
     fn matrix_shape_errors_say_which_row() {
         let mut m = MatrixProbes {
-            kind: ProbeKind::Icmp,
+            kind: ScenarioProbeKind::Icmp,
             port: None,
             from: vec!["a/x".into(), "a/y".into()],
             to: vec!["a/x".into(), "a/y".into()],

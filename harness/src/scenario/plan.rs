@@ -29,32 +29,19 @@ use std::net::{IpAddr, Ipv4Addr};
 use super::ScenarioError;
 use super::format::{Action, Expectation, LabelTarget, Probe};
 use super::load::{LoadedScenario, StepProbe};
-use super::state::{ClusterState, DNS_PORT, dns_endpoint_key};
+use super::state::{
+    ClusterState, DNS_PORT, INGRESS_CONTROLLER_LABEL, INGRESS_CONTROLLER_NAMESPACE,
+    INGRESS_CONTROLLER_PORT, dns_endpoint_key, find_ingress_controller,
+};
 use super::target::{self, Client, Target, parse_probe};
 use crate::analysis::Analysis;
 use crate::capability::Capability;
 use crate::model::{Cluster, EndpointId, IngressRoute, PortRef, Protocol, Service};
 use crate::oracle::{Oracle, Packet, Peer};
 
-/// Namespace of the ingress controller's data plane (Contour's quickstart).
-pub const INGRESS_CONTROLLER_NAMESPACE: &str = "projectcontour";
-/// The label of the ingress controller's data-plane pods (Envoy).
-pub const INGRESS_CONTROLLER_LABEL: (&str, &str) = ("app", "envoy");
-/// The name of the ingress controller's HTTP container port.
-pub const INGRESS_CONTROLLER_PORT: &str = "http";
 /// The address `outside` probes come from: the gateway of kind's docker network, where requests
 /// to a node's host port originate.
 pub const OUTSIDE_ADDRESS: IpAddr = IpAddr::V4(Ipv4Addr::new(172, 18, 0, 1));
-
-/// The ingress controller endpoint, if the cluster has one.
-pub fn find_ingress_controller(cluster: &Cluster) -> Option<EndpointId> {
-    cluster.endpoint_ids().find(|&id| {
-        let e = cluster.get(id);
-        e.namespace == INGRESS_CONTROLLER_NAMESPACE
-            && e.labels.get(INGRESS_CONTROLLER_LABEL.0).map(String::as_str)
-                == Some(INGRESS_CONTROLLER_LABEL.1)
-    })
-}
 
 /// A whole scenario planned.
 #[derive(Debug, Clone)]
@@ -283,6 +270,9 @@ pub fn predict(model: &Analysis, probe: &Probe) -> Result<Prediction, String> {
         Client::Outside => Peer::External(OUTSIDE_ADDRESS),
     };
     let protocol = target::protocol(probe.kind);
+    // A cell the manifests leave open (DNS, equal ClusterNetworkPolicy priorities) cannot be
+    // asserted: the probe is refused with the reason.
+    let uncertain = std::cell::RefCell::new(None::<String>);
     let verdict = |from: Peer, to: Peer, port: Option<u16>| {
         let packet = Packet {
             from,
@@ -291,7 +281,11 @@ pub fn predict(model: &Analysis, probe: &Probe) -> Result<Prediction, String> {
             port,
         };
         let v = oracle.verdict(&packet);
-        (v.allowed, oracle.explain(&packet, &v))
+        let reason = oracle.explain(&packet, &v);
+        if v.uncertain.is_some() {
+            uncertain.borrow_mut().get_or_insert_with(|| reason.clone());
+        }
+        (v.allowed, reason)
     };
     let outcome = |allowed: bool| {
         if allowed {
@@ -354,8 +348,13 @@ pub fn predict(model: &Analysis, probe: &Probe) -> Result<Prediction, String> {
             };
             (resolution, outcome(allowed), reason)
         }
-        Target::Ingress(path) => predict_ingress(cluster, &oracle, from, path)?,
+        Target::Ingress(path) => predict_ingress(cluster, &oracle, from, path, &uncertain)?,
     };
+    if let Some(reason) = uncertain.into_inner() {
+        return Err(format!(
+            "the manifests do not decide this probe, so a scenario may not assert it: {reason}"
+        ));
+    }
     Ok(Prediction {
         client: parsed.client,
         target: parsed.target,
@@ -431,6 +430,7 @@ fn predict_ingress(
     oracle: &Oracle<'_>,
     from: Peer,
     path: &str,
+    uncertain: &std::cell::RefCell<Option<String>>,
 ) -> Result<(Resolution, Expectation, String), String> {
     let controller = find_ingress_controller(cluster).ok_or_else(|| {
         format!(
@@ -455,7 +455,11 @@ fn predict_ingress(
             port: Some(port),
         };
         let v = oracle.verdict(&packet);
-        (v.allowed, oracle.explain(&packet, &v))
+        let reason = oracle.explain(&packet, &v);
+        if v.uncertain.is_some() {
+            uncertain.borrow_mut().get_or_insert_with(|| reason.clone());
+        }
+        (v.allowed, reason)
     };
     let (reaches, first) = verdict(from, controller, controller_port);
     let mut resolution = Resolution::Ingress {
@@ -734,7 +738,7 @@ mod tests {
 
     use super::*;
     use crate::manifest::parse_str;
-    use crate::scenario::format::ProbeKind;
+    use crate::scenario::format::ScenarioProbeKind;
 
     fn model(yaml: &str) -> Analysis {
         let docs = parse_str(Path::new("m.yaml"), yaml).unwrap();
@@ -750,7 +754,7 @@ mod tests {
         state.analysis().unwrap()
     }
 
-    fn probe(from: &str, to: &str, kind: ProbeKind, port: Option<u16>) -> Probe {
+    fn probe(from: &str, to: &str, kind: ScenarioProbeKind, port: Option<u16>) -> Probe {
         Probe {
             from: from.into(),
             to: to.into(),
@@ -805,7 +809,7 @@ spec: {podSelector: {matchLabels: {app: web}}}
         let m = model(APPS);
         let p = predict(
             &m,
-            &probe("a/client", "svc:a/web", ProbeKind::Http, Some(80)),
+            &probe("a/client", "svc:a/web", ScenarioProbeKind::Http, Some(80)),
         )
         .unwrap();
         assert_eq!(p.outcome, Expectation::Allowed);
@@ -824,7 +828,7 @@ spec: {podSelector: {matchLabels: {app: web}}}
         let m = model(&format!("{APPS}{DENY_WEB}"));
         let p = predict(
             &m,
-            &probe("a/client", "svc:a/web", ProbeKind::Http, Some(80)),
+            &probe("a/client", "svc:a/web", ScenarioProbeKind::Http, Some(80)),
         )
         .unwrap();
         assert_eq!(p.outcome, Expectation::Blocked);
@@ -835,7 +839,12 @@ spec: {podSelector: {matchLabels: {app: web}}}
     fn ingress_probes_predict_200_503_and_404() {
         let ingress = |path: &str| Probe {
             expect: Expectation::Status(200),
-            ..probe("outside", &format!("ingress:{path}"), ProbeKind::Http, None)
+            ..probe(
+                "outside",
+                &format!("ingress:{path}"),
+                ScenarioProbeKind::Http,
+                None,
+            )
         };
         let echo = ingress("/echo");
         let p = predict(&model(APPS), &echo).unwrap();
@@ -865,7 +874,7 @@ spec: {podSelector: {matchLabels: {app: web}}}
             &probe(
                 "a/client",
                 "dns:web.a.svc.cluster.local",
-                ProbeKind::Dns,
+                ScenarioProbeKind::Dns,
                 None,
             ),
         )
@@ -876,7 +885,11 @@ spec: {podSelector: {matchLabels: {app: web}}}
                 .to_string()
                 .contains("kube-system/coredns 53/UDP")
         );
-        let p = predict(&m, &probe("a/web", "ip:1.1.1.1", ProbeKind::Icmp, None)).unwrap();
+        let p = predict(
+            &m,
+            &probe("a/web", "ip:1.1.1.1", ScenarioProbeKind::Icmp, None),
+        )
+        .unwrap();
         assert_eq!(p.outcome, Expectation::Allowed);
     }
 
@@ -885,7 +898,7 @@ spec: {podSelector: {matchLabels: {app: web}}}
         let lonely = "apiVersion: v1\nkind: Service\nmetadata: {name: none, namespace: a}\nspec: {selector: {app: nobody}, ports: [{port: 80}]}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: c, namespace: a}\n";
         let e = predict(
             &model(lonely),
-            &probe("a/c", "svc:a/none", ProbeKind::Tcp, Some(80)),
+            &probe("a/c", "svc:a/none", ScenarioProbeKind::Tcp, Some(80)),
         )
         .unwrap_err();
         assert!(e.contains("selects no endpoint"), "{e}");
@@ -894,7 +907,7 @@ spec: {podSelector: {matchLabels: {app: web}}}
         );
         let e = predict(
             &model(&two),
-            &probe("a/client", "svc:a/web", ProbeKind::Tcp, Some(80)),
+            &probe("a/client", "svc:a/web", ScenarioProbeKind::Tcp, Some(80)),
         )
         .unwrap_err();
         assert!(e.contains("different verdicts"), "{e}");

@@ -5,7 +5,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
-use super::format::{Expectation, Probe, ProbeKind};
+use super::format::{Expectation, Probe, ScenarioProbeKind};
 use crate::model::Protocol;
 use crate::probe::HttpMethod;
 
@@ -176,12 +176,12 @@ pub fn service_of_name(name: &str) -> Option<(String, String)> {
 }
 
 /// The protocol a probe kind sends.
-pub fn protocol(kind: ProbeKind) -> Protocol {
+pub fn protocol(kind: ScenarioProbeKind) -> Protocol {
     match kind {
-        ProbeKind::Tcp | ProbeKind::Http => Protocol::Tcp,
-        ProbeKind::Udp | ProbeKind::Dns => Protocol::Udp,
-        ProbeKind::Sctp => Protocol::Sctp,
-        ProbeKind::Icmp => Protocol::Icmp,
+        ScenarioProbeKind::Tcp | ScenarioProbeKind::Http => Protocol::Tcp,
+        ScenarioProbeKind::Udp | ScenarioProbeKind::Dns => Protocol::Udp,
+        ScenarioProbeKind::Sctp => Protocol::Sctp,
+        ScenarioProbeKind::Icmp => Protocol::Icmp,
     }
 }
 
@@ -218,8 +218,9 @@ pub fn parse_probe(probe: &Probe) -> Result<ParsedProbe, (&'static str, String)>
         _ => {}
     }
     match (&target, kind) {
-        (Target::Dns(_), ProbeKind::Dns) | (Target::Ingress(_), ProbeKind::Http) => {}
-        (Target::Dns(_), _) | (_, ProbeKind::Dns) => {
+        (Target::Dns(_), ScenarioProbeKind::Dns)
+        | (Target::Ingress(_), ScenarioProbeKind::Http) => {}
+        (Target::Dns(_), _) | (_, ScenarioProbeKind::Dns) => {
             return Err((
                 "kind",
                 "kind `dns` goes with `to: dns:NAME`, and only with it".to_string(),
@@ -228,7 +229,7 @@ pub fn parse_probe(probe: &Probe) -> Result<ParsedProbe, (&'static str, String)>
         (Target::Ingress(_), _) => {
             return Err(("kind", "`ingress:` targets take kind `http`".to_string()));
         }
-        (Target::Service { .. }, ProbeKind::Icmp) => {
+        (Target::Service { .. }, ScenarioProbeKind::Icmp) => {
             return Err((
                 "kind",
                 "a Service's ClusterIP does not answer ping; probe the endpoint instead"
@@ -237,8 +238,8 @@ pub fn parse_probe(probe: &Probe) -> Result<ParsedProbe, (&'static str, String)>
         }
         _ => {}
     }
-    let needs_port =
-        !matches!(kind, ProbeKind::Icmp | ProbeKind::Dns) && !matches!(target, Target::Ingress(_));
+    let needs_port = !matches!(kind, ScenarioProbeKind::Icmp | ScenarioProbeKind::Dns)
+        && !matches!(target, Target::Ingress(_));
     match (needs_port, probe.port) {
         (true, None) => return Err(("port", format!("a `{kind_name}` probe needs a port"))),
         (false, Some(_)) => {
@@ -252,7 +253,7 @@ pub fn parse_probe(probe: &Probe) -> Result<ParsedProbe, (&'static str, String)>
         (true, Some(0)) => return Err(("port", "port 0 is not a port".to_string())),
         _ => {}
     }
-    if kind != ProbeKind::Http {
+    if kind != ScenarioProbeKind::Http {
         if probe.method.is_some() {
             return Err(("method", "only `http` probes have a method".to_string()));
         }
@@ -280,7 +281,7 @@ pub fn parse_probe(probe: &Probe) -> Result<ParsedProbe, (&'static str, String)>
         }
     }
     match (probe.expect, &target) {
-        (Expectation::Status(_), _) if kind != ProbeKind::Http => {
+        (Expectation::Status(_), _) if kind != ScenarioProbeKind::Http => {
             return Err((
                 "expect",
                 "only `http` probes can expect a status".to_string(),
@@ -301,14 +302,14 @@ pub fn parse_probe(probe: &Probe) -> Result<ParsedProbe, (&'static str, String)>
 }
 
 /// The kind's name as written in scenario files.
-pub fn kind_name(kind: ProbeKind) -> &'static str {
+pub fn kind_name(kind: ScenarioProbeKind) -> &'static str {
     match kind {
-        ProbeKind::Tcp => "tcp",
-        ProbeKind::Udp => "udp",
-        ProbeKind::Sctp => "sctp",
-        ProbeKind::Http => "http",
-        ProbeKind::Icmp => "icmp",
-        ProbeKind::Dns => "dns",
+        ScenarioProbeKind::Tcp => "tcp",
+        ScenarioProbeKind::Udp => "udp",
+        ScenarioProbeKind::Sctp => "sctp",
+        ScenarioProbeKind::Http => "http",
+        ScenarioProbeKind::Icmp => "icmp",
+        ScenarioProbeKind::Dns => "dns",
     }
 }
 
@@ -318,7 +319,7 @@ mod tests {
 
     use super::*;
 
-    fn probe(from: &str, to: &str, kind: ProbeKind, port: Option<u16>) -> Probe {
+    fn probe(from: &str, to: &str, kind: ScenarioProbeKind, port: Option<u16>) -> Probe {
         Probe {
             from: from.into(),
             to: to.into(),
@@ -399,26 +400,29 @@ mod tests {
     }
 
     #[rstest]
-    #[case::outside_to_endpoint(probe("outside", "a/b", ProbeKind::Http, Some(80)), "to")]
-    #[case::ingress_from_pod(probe("a/b", "ingress:/", ProbeKind::Http, None), "from")]
-    #[case::dns_kind_elsewhere(probe("a/b", "a/c", ProbeKind::Dns, None), "kind")]
-    #[case::dns_target_tcp(probe("a/b", "dns:x", ProbeKind::Tcp, Some(53)), "kind")]
-    #[case::ping_a_service(probe("a/b", "svc:a/c", ProbeKind::Icmp, None), "kind")]
-    #[case::tcp_without_port(probe("a/b", "a/c", ProbeKind::Tcp, None), "port")]
-    #[case::icmp_with_port(probe("a/b", "a/c", ProbeKind::Icmp, Some(1)), "port")]
-    #[case::ingress_with_port(probe("outside", "ingress:/", ProbeKind::Http, Some(80)), "port")]
-    #[case::head_is_not_sent(Probe { method: Some("HEAD".into()), ..probe("a/b", "a/c", ProbeKind::Http, Some(80)) }, "method")]
-    #[case::lower_case_method(Probe { method: Some("post".into()), ..probe("a/b", "a/c", ProbeKind::Http, Some(80)) }, "method")]
+    #[case::outside_to_endpoint(probe("outside", "a/b", ScenarioProbeKind::Http, Some(80)), "to")]
+    #[case::ingress_from_pod(probe("a/b", "ingress:/", ScenarioProbeKind::Http, None), "from")]
+    #[case::dns_kind_elsewhere(probe("a/b", "a/c", ScenarioProbeKind::Dns, None), "kind")]
+    #[case::dns_target_tcp(probe("a/b", "dns:x", ScenarioProbeKind::Tcp, Some(53)), "kind")]
+    #[case::ping_a_service(probe("a/b", "svc:a/c", ScenarioProbeKind::Icmp, None), "kind")]
+    #[case::tcp_without_port(probe("a/b", "a/c", ScenarioProbeKind::Tcp, None), "port")]
+    #[case::icmp_with_port(probe("a/b", "a/c", ScenarioProbeKind::Icmp, Some(1)), "port")]
+    #[case::ingress_with_port(
+        probe("outside", "ingress:/", ScenarioProbeKind::Http, Some(80)),
+        "port"
+    )]
+    #[case::head_is_not_sent(Probe { method: Some("HEAD".into()), ..probe("a/b", "a/c", ScenarioProbeKind::Http, Some(80)) }, "method")]
+    #[case::lower_case_method(Probe { method: Some("post".into()), ..probe("a/b", "a/c", ScenarioProbeKind::Http, Some(80)) }, "method")]
     fn refuses_mismatched_probe_shapes(#[case] p: Probe, #[case] field: &str) {
         assert_eq!(parse_probe(&p).unwrap_err().0, field);
     }
 
     #[test]
     fn status_expectations_need_http_and_ingress_needs_a_status() {
-        let mut p = probe("a/b", "a/c", ProbeKind::Tcp, Some(80));
+        let mut p = probe("a/b", "a/c", ScenarioProbeKind::Tcp, Some(80));
         p.expect = Expectation::Status(200);
         assert_eq!(parse_probe(&p).unwrap_err().0, "expect");
-        let mut p = probe("outside", "ingress:/", ProbeKind::Http, None);
+        let mut p = probe("outside", "ingress:/", ScenarioProbeKind::Http, None);
         p.expect = Expectation::Allowed;
         assert!(parse_probe(&p).unwrap_err().1.contains("503"));
         p.expect = Expectation::Status(503);

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use super::Problem;
-use super::format::{Expectation, ProbeKind, Proof, UNPINNED};
+use super::format::{Expectation, Proof, ScenarioProbeKind, UNPINNED};
 use super::load::{LoadedScenario, is_inside};
 use super::plan::{self, PlannedProbe, PlannedStep, Resolution, agrees, predict};
 use crate::manifest::{self, ManifestError};
@@ -105,7 +105,10 @@ fn field_of(origin: &str) -> String {
 /// Why a probe expected to connect would be refused instead: nothing declares the port.
 fn refused(cluster: &Cluster, probe: &PlannedProbe) -> Option<String> {
     if probe.expected == Expectation::Blocked
-        || matches!(probe.probe.kind, ProbeKind::Icmp | ProbeKind::Dns)
+        || matches!(
+            probe.probe.kind,
+            ScenarioProbeKind::Icmp | ScenarioProbeKind::Dns
+        )
     {
         return None;
     }

@@ -325,8 +325,12 @@ fn one_rule_per_peer_and_protocol() {
     "spec.ingress: 101 rules; a AdminNetworkPolicy has at most 100 per direction"
 )]
 #[case::other_version(
-    "apiVersion: policy.networking.k8s.io/v1alpha2\nkind: ClusterNetworkPolicy\nmetadata: {name: x}\nspec: {}\n".to_string(),
-    "kind: unsupported: policy.networking.k8s.io/v1alpha2 ClusterNetworkPolicy is not modelled"
+    "apiVersion: policy.networking.k8s.io/v1alpha1\nkind: ClusterNetworkPolicy\nmetadata: {name: x}\nspec: {}\n".to_string(),
+    "apiVersion: unsupported: policy.networking.k8s.io/v1alpha1 ClusterNetworkPolicy (the oracle models policy.networking.k8s.io/v1alpha2)"
+)]
+#[case::other_kind(
+    "apiVersion: policy.networking.k8s.io/v1alpha2\nkind: NetworkPolicyTier\nmetadata: {name: x}\nspec: {}\n".to_string(),
+    "kind: unsupported: policy.networking.k8s.io/v1alpha2 NetworkPolicyTier is not modelled"
 )]
 fn refusals(#[case] yaml: String, #[case] expected: &str) {
     let yaml = format!("{}{yaml}", ns("prod", &[]));

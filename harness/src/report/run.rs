@@ -9,10 +9,10 @@ use std::path::Path;
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
-use super::outcome::{CellOutcome, ScenarioOutcome, StepOutcome, StepVerdict, connected};
 use crate::probe::Outcome;
 use crate::report::results::{RESULTS_FILE, ResultsError, RunResults, StepStatus};
 use crate::report::truth_table::abbreviate;
+use crate::runner::outcome::{CellOutcome, ScenarioOutcome, StepOutcome, StepVerdict, connected};
 use crate::scenario::format::Expectation;
 
 /// The file the JUnit XML is written to, next to `results.json`.
@@ -375,7 +375,7 @@ mod tests {
                 kind: "tcp".into(),
                 port: Some(80),
                 expected,
-                matched: super::super::outcome::matches(expected, &observed),
+                matched: crate::runner::outcome::matches(expected, &observed),
                 observed: observed.clone(),
                 detail: "3 ms".into(),
                 flapped: false,

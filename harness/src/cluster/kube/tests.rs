@@ -9,9 +9,16 @@ use http_body_util::BodyExt;
 use kube::client::Body;
 use tower_test::mock::{self, Handle, SendResponse};
 
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status as ExecStatus;
+use kube::config::Kubeconfig;
+use serde_json::{Value, json};
+
+use super::conditions::is_deployment_rolled_out;
 use super::*;
 use crate::cluster::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, PROBE_CONTAINER, RUN_LABEL};
-use crate::manifest::Source;
+use crate::manifest::{Document, Source};
+use crate::model::WorkloadKind;
 
 type MockHandle = Handle<Request<Body>, Response<Body>>;
 type Responder = SendResponse<Response<Body>>;
@@ -655,16 +662,16 @@ fn rollout_conditions_need_every_replica_updated_and_ready() {
         json!({"observedGeneration": 2, "replicas": 2, "updatedReplicas": 2,
         "readyReplicas": 2, "availableReplicas": 2}),
     );
-    assert!(deployment_rolled_out(Some(&done)));
+    assert!(is_deployment_rolled_out(Some(&done)));
     let old_pods_left = deployment(json!({"observedGeneration": 2, "replicas": 3,
         "updatedReplicas": 2, "readyReplicas": 3, "availableReplicas": 2}));
-    assert!(!deployment_rolled_out(Some(&old_pods_left)));
+    assert!(!is_deployment_rolled_out(Some(&old_pods_left)));
     let stale = deployment(
         json!({"observedGeneration": 1, "replicas": 2, "updatedReplicas": 2,
         "readyReplicas": 2, "availableReplicas": 2}),
     );
-    assert!(!deployment_rolled_out(Some(&stale)));
-    assert!(!deployment_rolled_out(None));
+    assert!(!is_deployment_rolled_out(Some(&stale)));
+    assert!(!is_deployment_rolled_out(None));
 }
 
 #[tokio::test]

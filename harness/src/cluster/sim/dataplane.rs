@@ -1,0 +1,172 @@
+//! The simulated dataplane: the model as of the propagation delay, and what one probe observes
+//! (the oracle's verdict on its packet, as the simulated CNI enforces it).
+
+use std::net::IpAddr;
+
+use tokio::time::Instant;
+
+use super::faults::{Enforcement, strip_named_ports};
+use super::{SimCluster, SimPod, SimState};
+use crate::model::{Cluster, EndpointId, PortRef, Protocol};
+use crate::oracle::{Oracle, Packet, Peer};
+use crate::policy::PolicySet;
+use crate::probe::{Outcome, ProbeKind, ProbeSpec};
+use crate::scenario::target::service_of_name;
+
+/// The model the dataplane enforces at one moment.
+pub(super) struct Dataplane {
+    pub(super) cluster: Cluster,
+    pub(super) policies: PolicySet,
+}
+
+/// Whether the cluster DNS answers `name`: a Service name (`NAME.NAMESPACE.svc[.cluster.local]`)
+/// only if that Service exists; any other name is forwarded upstream and resolves.
+fn resolves(cluster: &Cluster, name: &str) -> bool {
+    let name = name.trim_end_matches('.');
+    if !(name.ends_with(".svc") || name.ends_with(".svc.cluster.local")) {
+        return true;
+    }
+    service_of_name(name).is_some_and(|(ns, svc)| cluster.service(&ns, &svc).is_some())
+}
+
+impl SimCluster {
+    /// The dataplane now: current workloads, policies and labels as of `propagation_delay` ago.
+    pub(super) fn dataplane(&self, st: &mut SimState) -> Result<Dataplane, String> {
+        let now = Instant::now();
+        let visible = now.checked_sub(self.faults.propagation_delay);
+        let snapshot = st
+            .history
+            .iter()
+            .rev()
+            .find(|(t, _)| visible.is_some_and(|v| *t <= v))
+            .or(st.history.first())
+            .map(|(_, s)| s.clone())
+            .unwrap_or_default();
+        let (mut cluster, policy_docs) = Self::model(st, &snapshot)?;
+        let pods = Self::pods(st)?;
+        for endpoint in &mut cluster.endpoints {
+            if let Some(pod) = pods.iter().find(|p| p.endpoint == endpoint.key()) {
+                endpoint.ips = vec![pod.ip];
+            }
+        }
+        let mut policies = PolicySet::from_documents(&policy_docs).map_err(|e| e.to_string())?;
+        if self.faults.enforcement == Enforcement::IgnoresNamedPorts {
+            strip_named_ports(&mut policies);
+        }
+        Ok(Dataplane { cluster, policies })
+    }
+
+    /// What one probe from `source` observes.
+    pub(super) fn evaluate(
+        &self,
+        st: &mut SimState,
+        dp: &Dataplane,
+        oracle: &Oracle<'_>,
+        pods: &[SimPod],
+        source: &SimPod,
+        spec: &ProbeSpec,
+    ) -> Outcome {
+        let Some(from) = dp.cluster.endpoint(&source.endpoint) else {
+            return Outcome::Error(format!("{} is not in the model", source.endpoint));
+        };
+        let protocol = match spec.kind {
+            ProbeKind::Tcp | ProbeKind::Http { .. } => Protocol::Tcp,
+            ProbeKind::Udp | ProbeKind::Dns { .. } => Protocol::Udp,
+            ProbeKind::Sctp => Protocol::Sctp,
+            ProbeKind::Icmp => Protocol::Icmp,
+        };
+        let Ok(ip) = spec.host.parse::<IpAddr>() else {
+            return Outcome::Error(format!("`{}` is not an address", spec.host));
+        };
+        let (to, port, listening) =
+            match self.resolve(st, dp, pods, ip, spec.target_port(), protocol) {
+                Ok(resolved) => resolved,
+                Err(outcome) => return outcome,
+            };
+        let packet = Packet {
+            from: Peer::Endpoint(from),
+            to,
+            protocol,
+            port,
+        };
+        let mut allowed = self.faults.enforcement.allows(oracle, &packet);
+        if let Some(flaky) = self.faults.flaky {
+            let attempt_key = format!(
+                "{}>{}:{:?}:{:?}",
+                source.pod, spec.host, spec.port, spec.kind
+            );
+            let attempt = st.attempts.entry(attempt_key.clone()).or_insert(0);
+            *attempt += 1;
+            if flaky.flips(&attempt_key, *attempt) {
+                allowed = !allowed;
+            }
+        }
+        match (&spec.kind, allowed, listening) {
+            (_, false, _) => Outcome::Blocked,
+            (_, true, false) => Outcome::Refused,
+            (ProbeKind::Http { .. }, true, true) => Outcome::HttpStatus(200),
+            (ProbeKind::Dns { name }, true, true) if !resolves(&dp.cluster, name) => {
+                Outcome::DnsFailure("NXDOMAIN".to_string())
+            }
+            (_, true, true) => Outcome::Allowed,
+        }
+    }
+
+    /// The peer an address reaches, the port policy sees, and whether something serves it.
+    fn resolve(
+        &self,
+        st: &mut SimState,
+        dp: &Dataplane,
+        pods: &[SimPod],
+        ip: IpAddr,
+        port: Option<u16>,
+        protocol: Protocol,
+    ) -> Result<(Peer, Option<u16>, bool), Outcome> {
+        let serves = |id: EndpointId, port: Option<u16>| {
+            let e = dp.cluster.get(id);
+            port.is_none()
+                || e.ports.is_empty()
+                || e.ports
+                    .iter()
+                    .any(|p| Some(p.port) == port && p.protocol == protocol)
+        };
+        if let Some(pod) = pods.iter().find(|p| p.ip == ip) {
+            let id = dp
+                .cluster
+                .endpoint(&pod.endpoint)
+                .ok_or_else(|| Outcome::Error("pod not in the model".into()))?;
+            return Ok((Peer::Endpoint(id), port, serves(id, port)));
+        }
+        let services: Vec<(String, String)> = dp
+            .cluster
+            .services
+            .iter()
+            .map(|s| (s.namespace.clone(), s.name.clone()))
+            .collect();
+        for (ns, name) in services {
+            if Self::service_ip(st, &format!("{ns}/{name}")) != ip {
+                continue;
+            }
+            let service = dp.cluster.service(&ns, &name).expect("listed above");
+            let Some(sp) = service
+                .ports
+                .iter()
+                .find(|p| Some(p.port) == port && p.protocol == protocol)
+            else {
+                return Err(Outcome::Refused);
+            };
+            let Some(&backend) = dp.cluster.service_backends(service).first() else {
+                return Err(Outcome::Refused);
+            };
+            let target = match &sp.target {
+                PortRef::Number(n) => Some(*n),
+                PortRef::Name(n) => dp.cluster.get(backend).named_port(n, protocol),
+            };
+            return match target {
+                Some(t) => Ok((Peer::Endpoint(backend), Some(t), serves(backend, Some(t)))),
+                None => Err(Outcome::Refused),
+            };
+        }
+        Ok((Peer::External(ip), port, true))
+    }
+}

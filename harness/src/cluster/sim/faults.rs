@@ -1,0 +1,105 @@
+//! The faults a simulated cluster can be given, and how they change what the dataplane enforces.
+
+use std::collections::BTreeSet;
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::time::Duration;
+
+use crate::oracle::{Oracle, Packet};
+use crate::policy::{PolicySet, PortSpec, ProtocolMatch};
+
+/// How the simulated CNI enforces policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Enforcement {
+    /// As the oracle says.
+    #[default]
+    Full,
+    /// Not at all: everything is allowed.
+    None,
+    /// Ingress rules only; egress policies are ignored.
+    IgnoresEgress,
+    /// Named ports never match (a rule whose only ports are named matches nothing).
+    IgnoresNamedPorts,
+}
+
+impl Enforcement {
+    /// Whether a CNI enforcing this way lets `packet` through, given the oracle's verdict.
+    pub(super) fn allows(self, oracle: &Oracle<'_>, packet: &Packet) -> bool {
+        match self {
+            Enforcement::None => true,
+            Enforcement::IgnoresEgress => oracle.verdict(packet).ingress.allowed,
+            Enforcement::Full | Enforcement::IgnoresNamedPorts => oracle.allowed(packet),
+        }
+    }
+}
+
+/// Probes whose result is flipped (allowed ↔ blocked) now and then, deterministically.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flaky {
+    /// The seed.
+    pub seed: u64,
+    /// How many probes in a thousand are flipped.
+    pub per_mille: u32,
+}
+
+impl Flaky {
+    /// Whether the `attempt`-th probe of `key` (source, target, port and kind) is flipped: a hash
+    /// of the seed, the key and the attempt, so a run is reproducible.
+    pub(super) fn flips(self, key: &str, attempt: u64) -> bool {
+        let mut h = DefaultHasher::new();
+        (self.seed, key, attempt).hash(&mut h);
+        h.finish() % 1000 < u64::from(self.per_mille)
+    }
+}
+
+/// A latency model, for benchmarks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Latency {
+    /// The cost of one exec (connection, upgrade, process start), whatever it runs.
+    pub exec_round_trip: Duration,
+    /// At most this many execs run at once (the API server's and kubelet's limits).
+    pub max_concurrent_execs: usize,
+}
+
+/// Faults to inject.
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    /// Policy and label changes reach the dataplane this long after they are made.
+    pub propagation_delay: Duration,
+    /// How policy is enforced.
+    pub enforcement: Enforcement,
+    /// Flaky probes.
+    pub flaky: Option<Flaky>,
+    /// Endpoints (`namespace/name`) in whose pods every exec fails.
+    pub failing_execs: BTreeSet<String>,
+    /// The first this many probe execs fail (a transient failure).
+    pub failing_first_execs: usize,
+    /// Endpoints whose pods never become ready (their image cannot be pulled).
+    pub never_ready: BTreeSet<String>,
+    /// Endpoints whose image has no shell (probes need the ephemeral probe container).
+    pub without_shell: BTreeSet<String>,
+    /// A latency model (none: everything is instantaneous).
+    pub latency: Option<Latency>,
+    /// How long each `delete` and `delete_namespace` takes (a slow cleanup).
+    pub delete_latency: Duration,
+}
+
+/// A rule whose only destination ports are named never matches (as a CNI that ignores named
+/// ports behaves).
+pub(super) fn strip_named_ports(policies: &mut PolicySet) {
+    for policy in &mut policies.policies {
+        for rules in [&mut policy.ingress, &mut policy.egress]
+            .into_iter()
+            .flatten()
+        {
+            for rule in rules {
+                let ports = &mut rule.destination.ports;
+                let had = !ports.is_empty();
+                ports.retain(|p| !matches!(p, PortSpec::Named(_)));
+                if had && ports.is_empty() {
+                    rule.protocol = Some(ProtocolMatch::Other(255));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! A simulated cluster: [`ClusterOps`](crate::cluster::ClusterOps) whose dataplane is the oracle,
+//! with faults injected.
+//!
+//! What has been applied (plus label changes) is the model, together with what every kind
+//! cluster has (CoreDNS behind the `kube-system/kube-dns` Service at [`SIM_DNS_ADDRESS`], the
+//! `default/kubernetes` Service: the same built-ins the scenario planner models). A probe from a
+//! pod is answered by the oracle's verdict on the packet, as a chosen kind of CNI would enforce
+//! it:
+//! - [`Enforcement`]: fully, not at all, ignoring egress, or ignoring named ports;
+//! - a policy propagation delay (virtual time: run under `tokio::time::pause`): probes see the
+//!   policies and labels as they were `propagation_delay` ago;
+//! - flaky probes (seeded, deterministic), failing execs, pods that never become ready,
+//!   images without a shell;
+//! - a latency model for benchmarks (exec round trip, a blocked probe costing its timeout, a
+//!   limit on concurrent execs).
+//!
+//! Every call is recorded ([`SimCluster::calls`]) so tests can assert what was done, and what is
+//! left ([`SimCluster::owned_objects`], [`SimCluster::namespaces`]) after cleanup.
+//!
+//! # Probe batches
+//!
+//! The runner hands [`ClusterOps::run_probes`](crate::cluster::ClusterOps::run_probes) the
+//! [`ProbeSpec`](crate::probe::ProbeSpec)s of a batch, as it does on a real cluster, where they
+//! become [`crate::probe::batch_script`] run with one exec. The simulator does not interpret shell:
+//! it checks the batch exactly as the script builder does (an invalid batch, or SCTP without
+//! agnhost, is refused the same way), decides each probe with the oracle, and prints what the
+//! script would print — one `NPH` result line per probe, in completion order (answered probes
+//! before timed-out ones), carrying the output of the tool the script would have run (agnhost's
+//! `TIMEOUT`/`REFUSED`, busybox nc's `timed out`, wget's status line, ping's statistics, nslookup's
+//! answer or `can't find`), then `NPH-END`. The runner reads that with the real
+//! [`crate::probe::parse_output`], so everything but the packets themselves is the production path.
+//! The simulated busybox `nc` is Debian's small one (no `-z`).
+//!
+//! # Layout
+//!
+//! [`SimCluster`] and its state live here; each job has its own file and `impl SimCluster` block:
+//! `faults` (what can be injected, and how enforcement and flakiness change a verdict), `model`
+//! (the applied objects as a model, its pods and addresses), `dataplane` (the model as of the
+//! propagation delay, and what one probe observes), `exec` (simulated execs and their faults),
+//! `output` (what the batch script prints for a probe) and `ops` (the `ClusterOps` impl).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+use crate::cluster::PodRef;
+use crate::manifest::Document;
+use crate::model::Labels;
+use crate::scenario::state::{DNS_NAMESPACE, DNS_SERVICE};
+
+mod dataplane;
+mod exec;
+mod faults;
+mod model;
+mod ops;
+mod output;
+
+pub use faults::{Enforcement, Faults, Flaky, Latency};
+use model::is_policy;
+
+/// The ClusterIP of the `kube-system/kube-dns` Service (kind's), which DNS probes ask.
+pub const SIM_DNS_ADDRESS: Ipv4Addr = Ipv4Addr::new(10, 96, 0, 10);
+
+/// One call made to the simulator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Call {
+    /// `create_namespace`.
+    CreateNamespace(String),
+    /// `delete_namespace`.
+    DeleteNamespace(String),
+    /// `apply`, with `Kind namespace/name` of each document.
+    Apply(Vec<String>),
+    /// `delete`, with `Kind namespace/name` of each document.
+    Delete(Vec<String>),
+    /// `label_namespace`.
+    LabelNamespace(String),
+    /// `label_pods` of an endpoint.
+    LabelPods(String),
+    /// `wait_ready` of an endpoint.
+    WaitReady(String),
+    /// `exec`.
+    Exec {
+        /// The pod.
+        pod: PodRef,
+        /// The container.
+        container: String,
+        /// The number of probes, for a probe batch; `None` for any other command.
+        probes: Option<usize>,
+    },
+    /// `add_probe_container`.
+    AddProbeContainer(PodRef),
+}
+
+/// The policy-relevant state at one moment.
+#[derive(Debug, Clone, Default)]
+struct Snapshot {
+    policies: Vec<Document>,
+    namespaces: BTreeMap<String, Labels>,
+    pod_labels: BTreeMap<String, Labels>,
+}
+
+#[derive(Debug, Default)]
+struct SimState {
+    /// Every namespace, with its labels.
+    namespaces: BTreeMap<String, Labels>,
+    /// Applied objects by `Kind namespace/name`.
+    objects: BTreeMap<String, Document>,
+    /// Pod labels changed by `label_pods`, per endpoint (the full label set).
+    pod_labels: BTreeMap<String, Labels>,
+    /// Policy-relevant states, oldest first.
+    history: Vec<(Instant, Snapshot)>,
+    /// Pod addresses, by `namespace/pod`.
+    pod_ips: BTreeMap<String, IpAddr>,
+    /// Service addresses, by `namespace/name`.
+    service_ips: BTreeMap<String, IpAddr>,
+    /// Pods with a running probe container.
+    probe_containers: BTreeSet<PodRef>,
+    /// Every call.
+    calls: Vec<Call>,
+    /// Probe execs so far.
+    probe_execs: usize,
+    /// Probe attempts per (pod, target), for flakiness.
+    attempts: HashMap<String, u64>,
+}
+
+/// A simulated pod.
+#[derive(Debug, Clone)]
+struct SimPod {
+    pod: PodRef,
+    endpoint: String,
+    ip: IpAddr,
+    image: String,
+    container: String,
+    annotations: BTreeMap<String, String>,
+}
+
+/// A simulated cluster. See the module documentation.
+pub struct SimCluster {
+    run_id: String,
+    faults: Faults,
+    state: Mutex<SimState>,
+    exec_slots: Option<Arc<Semaphore>>,
+}
+
+impl SimCluster {
+    /// An empty cluster (namespaces `default` and `kube-system`, which the harness does not
+    /// own) with these faults.
+    pub fn new(run_id: &str, faults: Faults) -> SimCluster {
+        let mut state = SimState::default();
+        for ns in ["default", DNS_NAMESPACE] {
+            state.namespaces.insert(ns.to_string(), Labels::new());
+        }
+        state.service_ips.insert(
+            format!("{DNS_NAMESPACE}/{DNS_SERVICE}"),
+            IpAddr::V4(SIM_DNS_ADDRESS),
+        );
+        let exec_slots = faults
+            .latency
+            .map(|l| Arc::new(Semaphore::new(l.max_concurrent_execs.max(1))));
+        let sim = SimCluster {
+            run_id: run_id.to_string(),
+            faults,
+            state: Mutex::new(state),
+            exec_slots,
+        };
+        sim.record_history(&mut sim.state.lock().expect("lock"));
+        sim
+    }
+
+    /// Every call so far.
+    pub fn calls(&self) -> Vec<Call> {
+        self.state.lock().expect("lock").calls.clone()
+    }
+
+    /// The objects that exist and were applied by the harness (`Kind namespace/name`).
+    pub fn owned_objects(&self) -> Vec<String> {
+        self.state
+            .lock()
+            .expect("lock")
+            .objects
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    /// The namespaces that exist.
+    pub fn namespaces(&self) -> Vec<String> {
+        self.state
+            .lock()
+            .expect("lock")
+            .namespaces
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    /// The number of probe-batch execs so far.
+    pub fn probe_execs(&self) -> usize {
+        self.state.lock().expect("lock").probe_execs
+    }
+
+    fn record(&self, call: Call) {
+        self.state.lock().expect("lock").calls.push(call);
+    }
+
+    fn record_history(&self, st: &mut SimState) {
+        let snapshot = Snapshot {
+            policies: st
+                .objects
+                .values()
+                .filter(|d| is_policy(d))
+                .cloned()
+                .collect(),
+            namespaces: st.namespaces.clone(),
+            pod_labels: st.pod_labels.clone(),
+        };
+        st.history.push((Instant::now(), snapshot));
+    }
+}
+
+#[cfg(test)]
+mod tests;

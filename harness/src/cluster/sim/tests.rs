@@ -1,0 +1,164 @@
+//! The simulated cluster: its probes, faults and bookkeeping.
+
+use std::path::Path;
+
+use std::time::Duration;
+
+use super::output::result_line;
+use super::*;
+use crate::cluster::{ClusterError, ClusterOps, EndpointRef};
+use crate::manifest::parse_str;
+use crate::probe::{HttpMethod, Outcome, ProbeKind, ProbeSpec, ProbeTool, parse_output};
+
+fn spec(id: &str, kind: ProbeKind, host: &str, port: Option<u16>) -> ProbeSpec {
+    ProbeSpec {
+        id: id.to_string(),
+        kind,
+        host: host.to_string(),
+        port,
+        timeout: Duration::from_secs(1),
+    }
+}
+
+/// What the probe parser makes of the simulated tool output for each kind, tool and
+/// observation: the same observation (a DNS failure's message is the tool's).
+#[test]
+fn simulated_tool_output_reads_back_as_the_observation() {
+    let kinds = [
+        (ProbeKind::Tcp, Some(80)),
+        (ProbeKind::Udp, Some(53)),
+        (ProbeKind::Sctp, Some(9999)),
+        (
+            ProbeKind::Http {
+                method: HttpMethod::Post,
+                path: "/echo".into(),
+            },
+            Some(8080),
+        ),
+        (ProbeKind::Icmp, None),
+        (
+            ProbeKind::Dns {
+                name: "web.ns.svc.cluster.local".into(),
+            },
+            None,
+        ),
+    ];
+    for tool in [ProbeTool::Agnhost, ProbeTool::Busybox] {
+        for (kind, port) in &kinds {
+            if *kind == ProbeKind::Sctp && tool == ProbeTool::Busybox {
+                continue;
+            }
+            let mut outcomes = vec![Outcome::Blocked, Outcome::Error("no route".into())];
+            match kind {
+                ProbeKind::Http { .. } => outcomes.extend([
+                    Outcome::HttpStatus(200),
+                    Outcome::HttpStatus(503),
+                    Outcome::Refused,
+                ]),
+                ProbeKind::Icmp => outcomes.push(Outcome::Allowed),
+                _ => outcomes.extend([Outcome::Allowed, Outcome::Refused]),
+            }
+            if matches!(kind, ProbeKind::Dns { .. }) {
+                outcomes.push(Outcome::DnsFailure("NXDOMAIN".into()));
+            }
+            for outcome in outcomes {
+                let probe = spec("p-1", kind.clone(), "10.96.0.10", *port);
+                let stdout = result_line(&probe, tool, &outcome) + "NPH-END\n";
+                let read = parse_output(&stdout, std::slice::from_ref(&probe)).unwrap();
+                let context = format!("{kind:?} with {tool}: {outcome:?} → {read:?}");
+                match (&outcome, &read[0].outcome) {
+                    (Outcome::Error(_), Outcome::Error(m)) => {
+                        assert!(m.contains("no route"), "{context}")
+                    }
+                    (Outcome::DnsFailure(_), Outcome::DnsFailure(m)) => {
+                        assert!(m.ends_with("NXDOMAIN"), "{context}")
+                    }
+                    (expected, observed) => assert_eq!(expected, observed, "{context}"),
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn batches_are_answered_in_completion_order_and_checked_like_the_script() {
+    let sim = SimCluster::new("t", Faults::default());
+    let docs = parse_str(
+        Path::new("t.yaml"),
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: a, namespace: x, labels: {app: a}}\n\
+         spec: {containers: [{name: c, image: busybox:1.36, ports: [{containerPort: 80}]}]}\n\
+         ---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: x}\n\
+         spec: {podSelector: {}, policyTypes: [Ingress]}\n",
+    )
+    .unwrap();
+    sim.create_namespace("x").await.unwrap();
+    sim.apply(&docs).await.unwrap();
+    let pod = PodRef {
+        namespace: "x".into(),
+        name: "a".into(),
+    };
+    let ip = sim
+        .ready_pods(&EndpointRef {
+            namespace: "x".into(),
+            name: "a".into(),
+            kind: crate::model::WorkloadKind::Pod,
+            labels: Labels::new(),
+        })
+        .await
+        .unwrap()[0]
+        .ips[0]
+        .to_string();
+    let dns = |name: &str| {
+        spec(
+            name,
+            ProbeKind::Dns {
+                name: format!("{name}.default.svc.cluster.local"),
+            },
+            &SIM_DNS_ADDRESS.to_string(),
+            None,
+        )
+    };
+    let probes = [
+        spec("blocked", ProbeKind::Tcp, &ip, Some(80)),
+        dns("kubernetes"),
+        dns("nothing"),
+    ];
+    let out = sim
+        .run_probes(
+            &pod,
+            "c",
+            &probes,
+            ProbeTool::Busybox,
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+    let ids: Vec<&str> = out
+        .stdout
+        .lines()
+        .map(|l| l.split(' ').nth(1).unwrap_or(l))
+        .collect();
+    assert_eq!(ids, ["kubernetes", "nothing", "blocked", "NPH-END"]);
+    let read = parse_output(&out.stdout, &probes).unwrap();
+    assert_eq!(read[0].outcome, Outcome::Blocked);
+    assert_eq!(read[0].detail, "[nc exit 1] nc: timed out");
+    assert_eq!(read[1].outcome, Outcome::Allowed);
+    assert_eq!(
+        read[2].outcome,
+        Outcome::DnsFailure("nothing.default.svc.cluster.local: NXDOMAIN".into())
+    );
+    // SCTP needs agnhost: refused before anything runs, as the script builder refuses it.
+    let sctp = [spec("s", ProbeKind::Sctp, &ip, Some(80))];
+    let err = sim
+        .run_probes(&pod, "c", &sctp, ProbeTool::Busybox, Duration::from_secs(5))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ClusterError::Probe(crate::probe::ProbeError::Unsupported { .. })
+        ),
+        "{err}"
+    );
+    assert_eq!(sim.probe_execs(), 2);
+}

@@ -1,0 +1,195 @@
+//! Converging a step: probe rounds until every cell is as expected (or the deadline passes),
+//! a confirming pass, and the verdict.
+
+use std::sync::atomic::Ordering;
+
+use tokio::time::Instant;
+
+use super::Runner;
+use super::events::Progress;
+use super::outcome::{CellOutcome, StepOutcome, StepVerdict, connected, matches};
+use super::plan::StepPlan;
+use super::resolve::ProbeOrigin;
+use super::scenario::ScenarioCtx;
+use crate::cluster::ClusterOps;
+use crate::probe::{Outcome, ProbeKind, ProbeSpec};
+use crate::provision::cni::Applicability;
+use crate::scenario::format::Expectation;
+
+/// One probe being converged.
+#[derive(Debug, Clone)]
+pub(super) struct ProbeCell {
+    pub(super) from: String,
+    pub(super) to: String,
+    pub(super) source: ProbeOrigin,
+    pub(super) source_name: String,
+    pub(super) target: String,
+    pub(super) spec: ProbeSpec,
+    pub(super) expected: Expectation,
+    pub(super) why: Option<String>,
+    pub(super) history: Vec<(Outcome, String)>,
+}
+
+impl ProbeCell {
+    pub(super) fn matches_last(&self) -> bool {
+        self.history
+            .last()
+            .is_some_and(|(o, _)| matches(self.expected, o))
+    }
+
+    pub(super) fn probeable(&self) -> bool {
+        !matches!(self.source, ProbeOrigin::Unresolved)
+    }
+
+    fn kind_name(&self) -> String {
+        match &self.spec.kind {
+            ProbeKind::Http { method, path } => format!("http {method} {path}"),
+            ProbeKind::Dns { name } => format!("dns {name}"),
+            kind => kind.name().to_string(),
+        }
+    }
+
+    fn outcome(&self) -> CellOutcome {
+        let history: Vec<Outcome> = self.history.iter().map(|(o, _)| o.clone()).collect();
+        let (observed, detail) = self
+            .history
+            .last()
+            .cloned()
+            .unwrap_or((Outcome::Error("never probed".into()), String::new()));
+        let first_match = history.iter().position(|o| matches(self.expected, o));
+        let flapped =
+            first_match.is_some_and(|i| history[i..].iter().any(|o| !matches(self.expected, o)));
+        CellOutcome {
+            from: self.from.clone(),
+            to: self.to.clone(),
+            source: self.source_name.clone(),
+            target: self.target.clone(),
+            kind: self.kind_name(),
+            port: self.spec.port,
+            expected: self.expected,
+            matched: matches(self.expected, &observed),
+            observed,
+            detail,
+            flapped,
+            history,
+            why: self.why.clone(),
+        }
+    }
+}
+
+impl<C: ClusterOps> Runner<C> {
+    /// Probes a step until it converges (or the deadline passes), confirms, and judges.
+    pub(super) async fn probe_step(&self, ctx: &ScenarioCtx<'_>, step: &StepPlan) -> StepOutcome {
+        let detect_before = ctx.detect_execs.load(Ordering::Relaxed);
+        let mut cells = self.resolve_cells(ctx, step).await;
+        let probeable: Vec<usize> = (0..cells.len()).filter(|&i| cells[i].probeable()).collect();
+        let started = Instant::now();
+        let deadline = started + self.options.deadline;
+        let (mut rounds, mut execs) = (0, 0);
+        let mut converged_after = None;
+        let mut pending = probeable.clone();
+        while !pending.is_empty() {
+            execs += self.probe_round(ctx, &mut cells, &pending).await;
+            rounds += 1;
+            let probed = pending.len();
+            pending.retain(|&i| !cells[i].matches_last());
+            (self.progress)(&Progress::Round {
+                scenario: ctx.plan.name.clone(),
+                step: step.name().to_string(),
+                round: rounds,
+                probed,
+                differing: pending.len(),
+            });
+            if pending.is_empty() {
+                converged_after = Some(started.elapsed());
+                break;
+            }
+            if Instant::now() + self.options.poll_interval > deadline {
+                break;
+            }
+            tokio::time::sleep(self.options.poll_interval).await;
+        }
+        let confirmed = converged_after.is_some() && rounds > 1;
+        if confirmed {
+            execs += self.probe_round(ctx, &mut cells, &probeable).await;
+            rounds += 1;
+        }
+        let outcomes: Vec<CellOutcome> = cells.iter().map(ProbeCell::outcome).collect();
+        let (verdict, reason) = judge(&outcomes);
+        StepOutcome {
+            name: step.name().to_string(),
+            applicability: Applicability::Applicable,
+            verdict,
+            reason,
+            cells: outcomes,
+            rounds,
+            execs,
+            detect_execs: ctx.detect_execs.load(Ordering::Relaxed) - detect_before,
+            confirmed,
+            converged_after,
+            duration: started.elapsed(),
+        }
+    }
+}
+
+/// The verdict on a step's cells, and why.
+pub fn judge(cells: &[CellOutcome]) -> (StepVerdict, String) {
+    if cells.is_empty() {
+        return (StepVerdict::Pass, "no probes in this step".into());
+    }
+    let total = cells.len();
+    let wrong = cells.iter().filter(|c| !c.matched).count();
+    let blocked: Vec<&CellOutcome> = cells
+        .iter()
+        .filter(|c| c.expected == Expectation::Blocked)
+        .collect();
+    if !blocked.is_empty() && blocked.iter().all(|c| connected(&c.observed)) {
+        return (
+            StepVerdict::NotEnforced,
+            format!(
+                "policy not enforced: all {} probes expected to be blocked were allowed ({wrong} of {total} probes wrong)",
+                blocked.len()
+            ),
+        );
+    }
+    let errors = cells
+        .iter()
+        .filter(|c| matches!(c.observed, Outcome::Error(_)))
+        .count();
+    let flapped = cells.iter().filter(|c| c.flapped).count();
+    if wrong == 0 && flapped == 0 {
+        return (StepVerdict::Pass, format!("all {total} probes as expected"));
+    }
+    let mut parts = Vec::new();
+    let allowed = cells
+        .iter()
+        .filter(|c| !c.matched && c.expected == Expectation::Blocked && connected(&c.observed))
+        .count();
+    let dropped = cells
+        .iter()
+        .filter(|c| {
+            !c.matched && c.expected != Expectation::Blocked && c.observed == Outcome::Blocked
+        })
+        .count();
+    if allowed > 0 {
+        parts.push(format!("{allowed} expected blocked but allowed"));
+    }
+    if dropped > 0 {
+        parts.push(format!("{dropped} expected allowed but blocked"));
+    }
+    if errors > 0 {
+        parts.push(format!("{errors} could not be probed"));
+    }
+    let other = wrong - allowed - dropped - errors;
+    if other > 0 {
+        parts.push(format!("{other} other mismatches"));
+    }
+    let mut reason = format!("{wrong} of {total} probes wrong");
+    if !parts.is_empty() {
+        reason.push_str(&format!(" ({})", parts.join(", ")));
+    }
+    if flapped > 0 {
+        reason.push_str(&format!("; {flapped} flapped"));
+    }
+    (StepVerdict::Fail, reason)
+}

@@ -1,0 +1,275 @@
+//! Resolving a step's probes into cells: the pods a probe is made from, and the addresses its
+//! packets go to, as the planner resolved its target.
+
+use std::collections::HashMap;
+
+use super::Runner;
+use super::converge::ProbeCell;
+use super::plan::StepPlan;
+use super::scenario::ScenarioCtx;
+use crate::cluster::{ClusterOps, PodInfo};
+use crate::probe::{HttpMethod, Outcome, ProbeKind, ProbeSpec};
+use crate::scenario::PlannedProbe;
+use crate::scenario::format::ScenarioProbeKind;
+use crate::scenario::plan::Resolution;
+use crate::scenario::state::{DNS_NAMESPACE, DNS_SERVICE};
+use crate::scenario::target::Client;
+
+/// Where a cell's probe is made from.
+#[derive(Debug, Clone)]
+pub(super) enum ProbeOrigin {
+    /// Inside this pod.
+    Pod(PodInfo),
+    /// By the harness, from outside the cluster.
+    Outside,
+    /// Nowhere: the probe could not be resolved (its error is the cell's only observation).
+    Unresolved,
+}
+
+/// A resolved probe target.
+#[derive(Debug, Clone)]
+struct Target {
+    host: String,
+    port: Option<u16>,
+    description: String,
+}
+
+/// The ready pods found per endpoint while resolving a step's cells.
+type PodCache = HashMap<String, Result<Vec<PodInfo>, String>>;
+
+/// The kind of probe the script makes for `planned`: the scenario's kind, with an HTTP probe's
+/// method and path (an `ingress:` target's path) and a lookup's name.
+fn probe_kind(planned: &PlannedProbe) -> Result<ProbeKind, String> {
+    let probe = &planned.probe;
+    Ok(match probe.kind {
+        ScenarioProbeKind::Tcp => ProbeKind::Tcp,
+        ScenarioProbeKind::Udp => ProbeKind::Udp,
+        ScenarioProbeKind::Sctp => ProbeKind::Sctp,
+        ScenarioProbeKind::Icmp => ProbeKind::Icmp,
+        ScenarioProbeKind::Http => {
+            let method = match &probe.method {
+                None => HttpMethod::Get,
+                Some(m) => HttpMethod::parse(m).ok_or_else(|| {
+                    format!("the probe script sends GET or POST requests, not {m}")
+                })?,
+            };
+            let path = match &planned.resolution {
+                Resolution::Ingress { path, .. } => path.clone(),
+                _ => probe.path.clone().unwrap_or_else(|| "/".into()),
+            };
+            ProbeKind::Http { method, path }
+        }
+        ScenarioProbeKind::Dns => match &planned.resolution {
+            Resolution::Dns { name, .. } => ProbeKind::Dns { name: name.clone() },
+            other => return Err(format!("a dns probe resolved to {other}")),
+        },
+    })
+}
+
+impl<C: ClusterOps> Runner<C> {
+    /// Resolves every probe of a step into cells (sources × targets); probes that cannot be
+    /// resolved become one cell holding the error.
+    pub(super) async fn resolve_cells(
+        &self,
+        ctx: &ScenarioCtx<'_>,
+        step: &StepPlan,
+    ) -> Vec<ProbeCell> {
+        let mut pods = PodCache::new();
+        let mut cells = Vec::new();
+        for planned in &step.planned.probes {
+            let probe = &planned.probe;
+            let sources = match &planned.client {
+                Client::Outside => Ok(vec![ProbeOrigin::Outside]),
+                Client::Endpoint(key) => self
+                    .pods_of(ctx, step, &mut pods, key)
+                    .await
+                    .map(|p| p.into_iter().map(ProbeOrigin::Pod).collect()),
+            };
+            let targets = self.resolve_targets(ctx, step, &mut pods, planned).await;
+            let resolved = probe_kind(planned).and_then(|kind| Ok((kind, sources?, targets?)));
+            let (kind, sources, targets) = match resolved {
+                Ok(r) => r,
+                Err(e) => {
+                    cells.push(ProbeCell {
+                        from: probe.from.clone(),
+                        to: probe.to.clone(),
+                        source: ProbeOrigin::Unresolved,
+                        source_name: probe.from.clone(),
+                        target: probe.to.clone(),
+                        spec: ProbeSpec {
+                            id: cells.len().to_string(),
+                            kind: ProbeKind::Tcp,
+                            host: String::new(),
+                            port: probe.port,
+                            timeout: self.options.probe_timeout,
+                        },
+                        expected: planned.expected,
+                        why: Some(planned.reason.clone()),
+                        history: vec![(Outcome::Error(e), String::new())],
+                    });
+                    continue;
+                }
+            };
+            for source in &sources {
+                for target in &targets {
+                    let source_name = match source {
+                        ProbeOrigin::Pod(p) => p.pod.to_string(),
+                        _ => "outside".to_string(),
+                    };
+                    let id = cells.len().to_string();
+                    cells.push(ProbeCell {
+                        from: probe.from.clone(),
+                        to: probe.to.clone(),
+                        source: source.clone(),
+                        source_name,
+                        target: target.description.clone(),
+                        spec: ProbeSpec {
+                            id,
+                            kind: kind.clone(),
+                            host: target.host.clone(),
+                            port: target.port,
+                            timeout: self.options.probe_timeout,
+                        },
+                        expected: planned.expected,
+                        why: Some(planned.reason.clone()),
+                        history: Vec::new(),
+                    });
+                }
+            }
+        }
+        cells
+    }
+
+    /// The ready pods of an endpoint to probe from or to (one, or all with `all_replicas`).
+    async fn pods_of(
+        &self,
+        ctx: &ScenarioCtx<'_>,
+        step: &StepPlan,
+        cache: &mut PodCache,
+        key: &str,
+    ) -> Result<Vec<PodInfo>, String> {
+        if let Some(found) = cache.get(key) {
+            return found.clone();
+        }
+        let found = async {
+            let endpoint = ctx
+                .plan
+                .endpoint(step, key)
+                .ok_or_else(|| format!("endpoint {key} does not exist at step {}", step.name()))?;
+            let mut pods = self
+                .cluster
+                .ready_pods(&endpoint)
+                .await
+                .map_err(|e| e.to_string())?;
+            if pods.is_empty() {
+                return Err(format!("{endpoint} has no Ready pod"));
+            }
+            if !self.options.all_replicas {
+                pods.truncate(1);
+            }
+            Ok(pods)
+        }
+        .await;
+        cache.insert(key.to_string(), found.clone());
+        found
+    }
+
+    /// The addresses a probe's packets go to, as the planner resolved its target.
+    async fn resolve_targets(
+        &self,
+        ctx: &ScenarioCtx<'_>,
+        step: &StepPlan,
+        cache: &mut PodCache,
+        planned: &PlannedProbe,
+    ) -> Result<Vec<Target>, String> {
+        let with_port = |host: &str, port: Option<u16>| match port {
+            Some(p) => format!("{host}:{p}"),
+            None => host.to_string(),
+        };
+        let service_ip = |namespace: String, name: String| async move {
+            let service = self
+                .cluster
+                .service(&namespace, &name)
+                .await
+                .map_err(|e| e.to_string())?;
+            service
+                .cluster_ip
+                .map(|ip| (service, ip))
+                .ok_or_else(|| format!("Service {namespace}/{name} is headless (no ClusterIP)"))
+        };
+        let pod_targets = |pods: Vec<PodInfo>, port: Option<u16>, suffix: &str| {
+            pods.into_iter()
+                .map(|p| {
+                    let ip = p
+                        .ips
+                        .first()
+                        .ok_or_else(|| format!("pod {} has no IP", p.pod))?
+                        .to_string();
+                    Ok(Target {
+                        description: format!("{} {}{suffix}", p.pod, with_port(&ip, port)),
+                        host: ip,
+                        port,
+                    })
+                })
+                .collect::<Result<Vec<_>, String>>()
+        };
+        match &planned.resolution {
+            Resolution::Endpoint { endpoint, port, .. } => {
+                let pods = self.pods_of(ctx, step, cache, endpoint).await?;
+                pod_targets(pods, *port, "")
+            }
+            Resolution::Service { service, port, .. } => {
+                let (namespace, name) = service
+                    .split_once('/')
+                    .ok_or_else(|| format!("`{service}` is not namespace/name"))?;
+                let (info, ip) = service_ip(namespace.to_string(), name.to_string()).await?;
+                if !info.ports.iter().any(|p| p.port == *port) {
+                    return Err(format!("Service {service} has no port {port}"));
+                }
+                let host = ip.to_string();
+                Ok(vec![Target {
+                    description: format!("svc:{service} {}", with_port(&host, Some(*port))),
+                    host,
+                    port: Some(*port),
+                }])
+            }
+            Resolution::External { ip, port, .. } => {
+                let host = ip.to_string();
+                Ok(vec![Target {
+                    description: with_port(&host, *port),
+                    host,
+                    port: *port,
+                }])
+            }
+            Resolution::Dns { name, .. } => {
+                let (_, ip) =
+                    service_ip(DNS_NAMESPACE.to_string(), DNS_SERVICE.to_string()).await?;
+                Ok(vec![Target {
+                    description: format!("dns:{name} via {DNS_NAMESPACE}/{DNS_SERVICE} {ip}"),
+                    host: ip.to_string(),
+                    port: None,
+                }])
+            }
+            Resolution::Ingress {
+                path,
+                controller,
+                controller_port,
+                ..
+            } => match planned.client {
+                Client::Outside => {
+                    let address = self.outside.address();
+                    Ok(vec![Target {
+                        description: format!(
+                            "ingress {address}{path} (planned via {controller}:{controller_port})"
+                        ),
+                        host: address.ip().to_string(),
+                        port: Some(address.port()),
+                    }])
+                }
+                Client::Endpoint(_) => Err(format!(
+                    "`ingress:{path}` is probed from outside the cluster, not from a pod"
+                )),
+            },
+        }
+    }
+}
