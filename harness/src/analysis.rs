@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::manifest::{self, ManifestError};
 use crate::model::{BuildOptions, Cluster};
 use crate::oracle::{Oracle, ProbePort};
-use crate::policy::PolicySet;
+use crate::policy::{PolicySet, Semantics};
 use crate::report::truth_table::{Mark, TruthTable, legend};
 
 /// A loaded cluster model with its policies.
@@ -23,8 +23,17 @@ pub struct Analysis {
 impl Analysis {
     /// Loads manifests from files and directories and builds the model and policies.
     pub fn load(paths: &[PathBuf], pod_cidr: IpNet) -> Result<Analysis, ManifestError> {
+        Analysis::load_as(paths, pod_cidr, Semantics::Generic)
+    }
+
+    /// Like [`Analysis::load`], predicting what `semantics` (e.g. one Calico version) does.
+    pub fn load_as(
+        paths: &[PathBuf],
+        pod_cidr: IpNet,
+        semantics: Semantics,
+    ) -> Result<Analysis, ManifestError> {
         let docs = manifest::load_paths(paths)?;
-        Analysis::from_documents(&docs, pod_cidr)
+        Analysis::from_documents_as(&docs, pod_cidr, semantics)
     }
 
     /// Builds the model and policies from documents already read.
@@ -32,12 +41,21 @@ impl Analysis {
         docs: &[manifest::Document],
         pod_cidr: IpNet,
     ) -> Result<Analysis, ManifestError> {
+        Analysis::from_documents_as(docs, pod_cidr, Semantics::Generic)
+    }
+
+    /// Like [`Analysis::from_documents`], predicting what `semantics` does.
+    pub fn from_documents_as(
+        docs: &[manifest::Document],
+        pod_cidr: IpNet,
+        semantics: Semantics,
+    ) -> Result<Analysis, ManifestError> {
         let options = BuildOptions {
             pod_cidr,
             ..BuildOptions::default()
         };
         let cluster = Cluster::from_documents(docs, &options)?;
-        let policies = PolicySet::from_documents(docs)?;
+        let policies = PolicySet::from_documents_as(docs, semantics)?;
         Ok(Analysis { cluster, policies })
     }
 
