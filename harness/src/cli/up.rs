@@ -8,11 +8,11 @@ use clap::builder::{PossibleValuesParser, TypedValueParser};
 
 use crate::cluster::remote::{Fetcher, HttpsFetcher, ManifestCache};
 use crate::provision::cni::{CNI_NAMES, CniProfile};
-use crate::runner::plan::remote_documents;
-use crate::scenario::load::images_in;
 use crate::provision::commands::TokioRunner;
 use crate::provision::kind::{DEFAULT_CLUSTER, DEFAULT_IMAGES};
 use crate::provision::{ProvisionError, UpOptions, up};
+use crate::runner::plan::remote_documents;
+use crate::scenario::load::images_in;
 
 /// Arguments of `up`.
 #[derive(Debug, clap::Args)]
