@@ -139,11 +139,8 @@ impl Live {
         let step_outcome = outcome
             .step(step)
             .ok_or_else(|| Failed::from(format!("step {step} was not run")))?;
-        if !outcome.cleanup_errors.is_empty() {
-            eprintln!(
-                "e2e: {scenario}: cleanup errors: {}",
-                outcome.cleanup_errors.join("; ")
-            );
+        for e in &outcome.cleanup_errors {
+            eprintln!("e2e: {scenario}: cleanup error: {e}");
         }
         if let Some(warning) = step_outcome.warning() {
             eprintln!("e2e: {scenario}::{step}: warning: {warning}");

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::ValueEnum;
 use ipnet::IpNet;
 
+use super::CliError;
 use crate::analysis::{self, Analysis};
 use crate::oracle::ProbePort;
 use crate::policy::{CalicoLine, Semantics};
@@ -46,12 +47,11 @@ pub enum AnalyzeFormat {
 }
 
 /// Runs `analyze`.
-pub fn run(args: Args) -> Result<ExitCode, String> {
+pub async fn run(args: Args) -> Result<ExitCode, CliError> {
     let semantics = args
         .calico_version
         .map_or(Semantics::Generic, Semantics::Calico);
-    let analysis =
-        Analysis::load_as(&args.paths, args.pod_cidr, semantics).map_err(|e| e.to_string())?;
+    let analysis = Analysis::load_as(&args.paths, args.pod_cidr, semantics)?;
     for warning in &analysis.policies.warnings {
         eprintln!("warning: {warning}");
     }
@@ -65,11 +65,11 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
         AnalyzeFormat::Table => analysis::render_tables(&oracle, &probes, args.explain),
         AnalyzeFormat::Json => {
             let json = analysis::cells_json(&oracle, &probes);
-            serde_json::to_string_pretty(&json).map_err(|e| e.to_string())? + "\n"
+            serde_json::to_string_pretty(&json)? + "\n"
         }
     };
     std::io::stdout()
         .write_all(text.as_bytes())
-        .map_err(|e| format!("writing output: {e}"))?;
+        .map_err(CliError::Output)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -2,7 +2,10 @@
 
 use crate::provision::commands::TokioRunner;
 use crate::provision::kind::DEFAULT_CLUSTER;
-use crate::provision::{ProvisionError, down};
+use std::process::ExitCode;
+
+use super::CliError;
+use crate::provision::down;
 
 /// Arguments of `down`.
 #[derive(Debug, clap::Args)]
@@ -17,7 +20,7 @@ pub struct Args {
 }
 
 /// Deletes the cluster if it exists, and says which way it went.
-pub async fn run(args: Args) -> Result<(), ProvisionError> {
+pub async fn run(args: Args) -> Result<ExitCode, CliError> {
     let report = down(&args.name, args.force, &TokioRunner::default()).await?;
     if report.deleted {
         println!("deleted kind cluster `{}`", report.cluster);
@@ -27,5 +30,5 @@ pub async fn run(args: Args) -> Result<(), ProvisionError> {
             report.cluster
         );
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }

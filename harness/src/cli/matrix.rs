@@ -2,9 +2,11 @@
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 use clap::ValueEnum;
 
+use super::CliError;
 use crate::report::matrix::matrix;
 use crate::report::results::{RESULTS_FILE, ResultsError, RunResults};
 
@@ -56,8 +58,14 @@ pub enum Error {
     },
 }
 
+/// Runs `matrix`: reads the results, renders the matrix, writes it out.
+pub async fn run(args: Args) -> Result<ExitCode, CliError> {
+    write_matrix(&args)?;
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Reads the results, renders the matrix, writes it out.
-pub fn run(args: Args) -> Result<(), Error> {
+fn write_matrix(args: &Args) -> Result<(), Error> {
     let runs = args
         .results
         .iter()

@@ -1,12 +1,13 @@
 //! The `netpol-harness` command line. Each subcommand's module only parses its arguments and
-//! calls the library; this module builds the runtime, dispatches, and turns errors into a message
-//! on standard error and a non-zero exit status.
+//! calls the library; this module builds the one async runtime, dispatches, and turns a
+//! [`CliError`] into a message on standard error and its exit code ([`CliError::exit_code`]).
 //!
-//! To add a subcommand: a module with `Args` and `run`, a variant in [`Command`], an arm in
-//! [`main`].
+//! To add a subcommand: a module with `Args` and `async fn run(args: Args) -> Result<ExitCode,
+//! CliError>`, a variant in [`Command`], an arm in [`dispatch`].
 
 pub mod analyze;
 pub mod down;
+mod error;
 pub mod matrix;
 pub mod plan;
 pub mod reproduce;
@@ -21,6 +22,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::scenario::{self, LoadedScenario, ScenarioError};
+
+pub use error::CliError;
 
 /// End-to-end conformance harness for Kubernetes network policy.
 #[derive(Debug, Parser)]
@@ -76,10 +79,10 @@ impl ScenarioRoot {
 
     /// The scenarios called `names`, or all of them when `names` is empty, each loaded or with
     /// its problems.
-    pub fn load(&self, names: &[String]) -> Result<Vec<Named>, String> {
+    pub fn load(&self, names: &[String]) -> Result<Vec<Named>, ScenarioError> {
         let root = self.path();
         let names = if names.is_empty() {
-            scenario::discover(&root).map_err(|e| e.to_string())?
+            scenario::discover(&root)?
         } else {
             names.to_vec()
         };
@@ -93,10 +96,23 @@ impl ScenarioRoot {
     }
 }
 
-/// A subcommand's outcome: the exit code, or an error to report.
-type Outcome = Result<ExitCode, Box<dyn std::error::Error>>;
+/// Runs a subcommand.
+pub async fn dispatch(command: Command) -> Result<ExitCode, CliError> {
+    match command {
+        Command::Analyze(args) => analyze::run(args).await,
+        Command::Up(args) => up::run(args).await,
+        Command::Down(args) => down::run(args).await,
+        Command::Matrix(args) => matrix::run(args).await,
+        Command::Scenarios(args) => scenarios::run(args).await,
+        Command::Plan(args) => plan::run(args).await,
+        Command::Validate(args) => validate::run(args).await,
+        Command::Reproduce(args) => reproduce::run(args).await,
+        Command::Run(args) => run::run(args).await,
+    }
+}
 
-/// Parses the command line, runs the subcommand, and reports any error on standard error.
+/// Parses the command line, runs the subcommand on one async runtime, and reports any error on
+/// standard error.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -107,39 +123,16 @@ pub fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .try_init();
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    let result = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let success = |()| ExitCode::SUCCESS;
-    let result: Outcome = match cli.command {
-        Command::Analyze(args) => analyze::run(args).map_err(Into::into),
-        Command::Up(args) => runtime
-            .block_on(up::run(args))
-            .map(success)
-            .map_err(Into::into),
-        Command::Down(args) => runtime
-            .block_on(down::run(args))
-            .map(success)
-            .map_err(Into::into),
-        Command::Matrix(args) => matrix::run(args).map(success).map_err(Into::into),
-        Command::Scenarios(args) => scenarios::run(args).map_err(Into::into),
-        Command::Plan(args) => plan::run(args).map_err(Into::into),
-        Command::Validate(args) => validate::run(args).map_err(Into::into),
-        Command::Reproduce(args) => reproduce::run(args).map_err(Into::into),
-        Command::Run(args) => run::run(args).map_err(Into::into),
-    };
+        .map_err(CliError::Runtime)
+        .and_then(|runtime| runtime.block_on(dispatch(cli.command)));
     match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::FAILURE
+            e.exit_code()
         }
     }
 }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::ValueEnum;
 
-use super::ScenarioRoot;
+use super::{CliError, ScenarioRoot};
 use crate::report::plan::{PlansJson, ScenarioPlanJson, step_table};
 use crate::scenario::plan;
 
@@ -40,12 +40,12 @@ pub enum PlanFormat {
 
 /// Runs `plan`. Exits non-zero when a scenario cannot be loaded or planned; disagreements are
 /// shown but only `validate` fails on them.
-pub fn run(args: Args) -> Result<ExitCode, String> {
+pub async fn run(args: Args) -> Result<ExitCode, CliError> {
     if args.names.is_empty() && !args.all {
-        return Err(
+        return Err(CliError::Usage(
             "name the scenarios to plan, or pass --all (`netpol-harness scenarios` lists them)"
                 .to_string(),
-        );
+        ));
     }
     let mut failed = false;
     let mut text = String::new();
@@ -96,11 +96,11 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
         json.scenarios.push(ScenarioPlanJson::new(s, &steps, error));
     }
     if args.output == PlanFormat::Json {
-        text = serde_json::to_string_pretty(&json).map_err(|e| e.to_string())? + "\n";
+        text = serde_json::to_string_pretty(&json)? + "\n";
     }
     std::io::stdout()
         .write_all(text.as_bytes())
-        .map_err(|e| format!("writing output: {e}"))?;
+        .map_err(CliError::Output)?;
     Ok(if failed {
         ExitCode::FAILURE
     } else {

@@ -9,8 +9,8 @@ use std::ops::ControlFlow;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use super::ScenarioRoot;
 use super::run::ClusterArgs;
+use super::{CliError, ScenarioRoot};
 use crate::cluster::ClusterOps;
 use crate::report::plan::step_table;
 use crate::report::run::render_step;
@@ -42,8 +42,8 @@ pub struct Args {
 }
 
 /// Runs `reproduce` on stdin and stdout.
-pub fn run(args: Args) -> Result<ExitCode, String> {
-    let loaded = load(&args.root.path(), &args.name).map_err(|e| e.to_string())?;
+pub async fn run(args: Args) -> Result<ExitCode, CliError> {
+    let loaded = load(&args.root.path(), &args.name)?;
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
     let mut out = std::io::stdout();
@@ -52,28 +52,35 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
     }
     let name = &loaded.scenario.name;
     let options = args.cluster.options()?;
-    let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("starting tokio: {e}"))?;
-    runtime.block_on(async {
-        let plan = plans(std::slice::from_ref(&loaded), options.cni.as_ref())
+    let plan = plans(std::slice::from_ref(&loaded), options.cni.as_ref())
+        .await?
+        .remove(0);
+    let (cluster, _) =
+        args.cluster
+            .connect(&run_id())
             .await
-            .map_err(|e| e.to_string())?
-            .remove(0);
-        let (cluster, _) = args.cluster.connect(&run_id()).await.map_err(|e| {
-            format!(
-                "cannot run on a cluster: {e}\n(`netpol-harness reproduce {name} --dry-run` walks the tutorial against the oracle, and `netpol-harness plan {name}` shows every prediction)"
-            )
-        })?;
-        let runner = Runner::new(Arc::new(cluster), options).interrupt_on_ctrl_c();
-        walk_on_cluster(&loaded, &plan, &runner, args.interactive, &mut input, &mut out).await
-    })
+            .map_err(|source| CliError::NoCluster {
+                scenario: name.clone(),
+                source: Box::new(source),
+            })?;
+    let runner = Runner::new(Arc::new(cluster), options).interrupt_on_ctrl_c();
+    walk_on_cluster(
+        &loaded,
+        &plan,
+        &runner,
+        args.interactive,
+        &mut input,
+        &mut out,
+    )
+    .await
 }
 
-fn io(e: std::io::Error) -> String {
-    format!("writing output: {e}")
+fn io(e: std::io::Error) -> CliError {
+    CliError::Output(e)
 }
 
 /// The scenario's title, tutorial, requirements and errata, then the setup commands.
-fn header(loaded: &LoadedScenario, out: &mut dyn Write) -> Result<(), String> {
+fn header(loaded: &LoadedScenario, out: &mut dyn Write) -> Result<(), CliError> {
     let s = &loaded.scenario;
     writeln!(out, "# {}: {}", s.name, s.title).map_err(io)?;
     writeln!(out, "# Tutorial: {} <{}>", s.source.title, s.source.url).map_err(io)?;
@@ -106,7 +113,7 @@ fn step_intro(
     loaded: &LoadedScenario,
     step: &PlannedStep,
     out: &mut dyn Write,
-) -> Result<(), String> {
+) -> Result<(), CliError> {
     let s = &loaded.scenario;
     let extra: Vec<String> = s.steps[step.index]
         .requires
@@ -154,16 +161,14 @@ fn pause(
     total: usize,
     input: &mut dyn BufRead,
     out: &mut dyn Write,
-) -> Result<bool, String> {
+) -> Result<bool, CliError> {
     if !interactive || index + 1 >= total {
         return Ok(true);
     }
     writeln!(out, "\n-- press Enter for the next step --").map_err(io)?;
     out.flush().map_err(io)?;
     let mut line = String::new();
-    let read = input
-        .read_line(&mut line)
-        .map_err(|e| format!("reading input: {e}"))?;
+    let read = input.read_line(&mut line).map_err(CliError::Input)?;
     if read == 0 {
         writeln!(out, "(end of input: stopped after step {})", index + 1).map_err(io)?;
         return Ok(false);
@@ -172,7 +177,7 @@ fn pause(
 }
 
 /// The tutorial's clean-up commands.
-fn footer(loaded: &LoadedScenario, out: &mut dyn Write) -> Result<(), String> {
+fn footer(loaded: &LoadedScenario, out: &mut dyn Write) -> Result<(), CliError> {
     writeln!(out, "\n== Clean up").map_err(io)?;
     for command in kubectl::teardown_commands(loaded) {
         writeln!(out, "$ {command}").map_err(io)?;
@@ -187,13 +192,14 @@ pub fn walk(
     interactive: bool,
     input: &mut dyn BufRead,
     out: &mut dyn Write,
-) -> Result<ExitCode, String> {
+) -> Result<ExitCode, CliError> {
     let s = &loaded.scenario;
     header(loaded, out)?;
     let total = s.steps.len();
     for result in plan::steps(loaded) {
-        let step = result.map_err(|e| {
-            format!("cannot plan the next step:\n{e}\n(`netpol-harness validate {}` lists every problem)", s.name)
+        let step = result.map_err(|source| CliError::PlanStep {
+            scenario: s.name.clone(),
+            source,
         })?;
         step_intro(loaded, &step, out)?;
         writeln!(out, "\nPredicted by the oracle:").map_err(io)?;
@@ -218,15 +224,15 @@ pub async fn walk_on_cluster<C: ClusterOps>(
     interactive: bool,
     input: &mut dyn BufRead,
     out: &mut dyn Write,
-) -> Result<ExitCode, String> {
+) -> Result<ExitCode, CliError> {
     header(loaded, out)?;
     let total = plan.steps.len();
     let mut introduced = None;
-    let mut failure: Option<String> = None;
+    let mut failure: Option<CliError> = None;
     let mut stopped = false;
     let outcome = runner
         .run(std::slice::from_ref(plan), |event| {
-            let mut show = || -> Result<bool, String> {
+            let mut show = || -> Result<bool, CliError> {
                 let step = match event {
                     RunEvent::StepStarted { step, .. } | RunEvent::StepFinished { step, .. } => {
                         step

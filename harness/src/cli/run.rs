@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::ScenarioRoot;
+use super::{CliError, ScenarioRoot};
 use crate::cluster::DEFAULT_PROBE_IMAGE;
 use crate::cluster::kube::{ConnectOptions, KubeCluster};
 use crate::provision::cni::{CNI_NAMES, CniProfile};
@@ -76,31 +76,34 @@ pub struct Args {
 }
 
 /// A duration in seconds (`1`, `0.5`), more than zero and at most 300.
-fn parse_secs(text: &str) -> Result<Duration, String> {
+fn parse_secs(text: &str) -> Result<Duration, CliError> {
     let secs: f64 = text
         .parse()
-        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
+        .map_err(|_| CliError::Usage(format!("`{text}` is not a number of seconds")))?;
     if !(secs > 0.0 && secs <= 300.0) {
-        return Err(format!("{text} s is not in (0, 300]"));
+        return Err(CliError::Usage(format!("{text} s is not in (0, 300]")));
     }
     Ok(Duration::from_secs_f64(secs))
 }
 
 impl ClusterArgs {
     /// The CNI profile named by `--cni`, if any.
-    pub fn profile(&self) -> Result<Option<CniProfile>, String> {
+    pub fn profile(&self) -> Result<Option<CniProfile>, CliError> {
         self.cni
             .as_deref()
             .map(|name| {
                 CniProfile::by_name(name).ok_or_else(|| {
-                    format!("unknown CNI `{name}` (profiles: {})", CNI_NAMES.join(", "))
+                    CliError::Usage(format!(
+                        "unknown CNI `{name}` (profiles: {})",
+                        CNI_NAMES.join(", ")
+                    ))
                 })
             })
             .transpose()
     }
 
     /// The runner's options these arguments ask for.
-    pub fn options(&self) -> Result<RunOptions, String> {
+    pub fn options(&self) -> Result<RunOptions, CliError> {
         Ok(RunOptions {
             deadline: Duration::from_secs(self.deadline),
             probe_timeout: self.probe_timeout,
@@ -114,23 +117,21 @@ impl ClusterArgs {
 
     /// Connects to the cluster (the run's objects are labelled with `run_id`) and checks that
     /// its API server answers; returns the cluster and the server's version.
-    pub async fn connect(&self, run_id: &str) -> Result<(KubeCluster, String), String> {
+    pub async fn connect(&self, run_id: &str) -> Result<(KubeCluster, String), CliError> {
         let cluster = KubeCluster::connect(&ConnectOptions {
             context: self.context.clone(),
             allow_non_kind_context: self.allow_non_kind_context,
             run_id: run_id.to_string(),
         })
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
+        let context = || cluster.context().to_string();
         let version = tokio::time::timeout(Duration::from_secs(10), cluster.server_version())
             .await
-            .map_err(|_| {
-                format!(
-                    "the API server of context {} does not answer",
-                    cluster.context()
-                )
-            })?
-            .map_err(|e| format!("context {}: {e}", cluster.context()))?;
+            .map_err(|_| CliError::NoAnswer { context: context() })?
+            .map_err(|source| CliError::ServerVersion {
+                context: context(),
+                source,
+            })?;
         Ok((cluster, version))
     }
 }
@@ -141,62 +142,65 @@ pub fn cluster_name(context: &str) -> String {
 }
 
 /// The scenarios to run: those named, or all of them with `all`.
-fn select(root: &ScenarioRoot, names: &[String], all: bool) -> Result<Vec<LoadedScenario>, String> {
+fn select(
+    root: &ScenarioRoot,
+    names: &[String],
+    all: bool,
+) -> Result<Vec<LoadedScenario>, CliError> {
     if names.is_empty() && !all {
-        return Err("name the scenarios to run, or pass --all".into());
+        return Err(CliError::Usage(
+            "name the scenarios to run, or pass --all".into(),
+        ));
     }
     let mut loaded = Vec::new();
     let mut errors = Vec::new();
     for (name, result) in root.load(names)? {
         match result {
             Ok(l) => loaded.push(l),
-            Err(e) => errors.push(format!("scenario {name}:\n{e}")),
+            Err(e) => errors.push((name, e)),
         }
     }
     if errors.is_empty() {
         Ok(loaded)
     } else {
-        Err(errors.join("\n"))
+        Err(CliError::NotLoaded(errors))
     }
 }
 
-/// Runs `run`.
-pub fn run(args: Args) -> Result<ExitCode, String> {
+/// Runs `run`: plans the scenarios, connects, runs them with the reporter
+/// ([`crate::report::Reporter`]) consuming the runner's events; Ctrl-C stops the run and
+/// deletes what it created.
+pub async fn run(args: Args) -> Result<ExitCode, CliError> {
     let loaded = select(&args.root, &args.names, args.all)?;
     let options = RunOptions {
         max_parallel_scenarios: args.parallel.max(1),
         ..args.cluster.options()?
     };
-    let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("starting tokio: {e}"))?;
-    runtime.block_on(async {
-        let plans = plans(&loaded, options.cni.as_ref())
-            .await
-            .map_err(|e| e.to_string())?;
-        let run_id = run_id();
-        let (cluster, version) = args.cluster.connect(&run_id).await?;
-        eprintln!(
-            "context {} (Kubernetes {version}), run {run_id}{}",
-            cluster.context(),
-            options
-                .cni
-                .as_ref()
-                .map(|p| format!(", CNI {} {}", p.name, p.version))
-                .unwrap_or_default()
-        );
-        let report_to = args.report.as_deref().map(|dir: &Path| ReportTarget {
-            dir: dir.to_path_buf(),
-            cni: args.cluster.cni.clone().unwrap_or_default(),
-            cluster: Some(cluster_name(cluster.context())),
-        });
-        let runner = Runner::new(Arc::new(cluster), options).interrupt_on_ctrl_c();
-        let (mut out, mut progress) = (std::io::stdout(), std::io::stderr());
-        let mut reporter = Reporter::new(&mut out, &mut progress, report_to);
-        let outcome = runner
-            .run(&plans, |event| reporter.report_event(event))
-            .await;
-        reporter.finish().map_err(|e| e.to_string())?;
-        Ok(outcome.exit_code())
-    })
+    let plans = plans(&loaded, options.cni.as_ref()).await?;
+    let run_id = run_id();
+    let (cluster, version) = args.cluster.connect(&run_id).await?;
+    eprintln!(
+        "context {} (Kubernetes {version}), run {run_id}{}",
+        cluster.context(),
+        options
+            .cni
+            .as_ref()
+            .map(|p| format!(", CNI {} {}", p.name, p.version))
+            .unwrap_or_default()
+    );
+    let report_to = args.report.as_deref().map(|dir: &Path| ReportTarget {
+        dir: dir.to_path_buf(),
+        cni: args.cluster.cni.clone().unwrap_or_default(),
+        cluster: Some(cluster_name(cluster.context())),
+    });
+    let runner = Runner::new(Arc::new(cluster), options).interrupt_on_ctrl_c();
+    let (mut out, mut progress) = (std::io::stdout(), std::io::stderr());
+    let mut reporter = Reporter::new(&mut out, &mut progress, report_to);
+    let outcome = runner
+        .run(&plans, |event| reporter.report_event(event))
+        .await;
+    reporter.finish()?;
+    Ok(outcome.exit_code())
 }
 
 #[cfg(test)]
@@ -273,7 +277,7 @@ mod tests {
         else {
             panic!("not run")
         };
-        let err = args.cluster.options().unwrap_err();
+        let err = args.cluster.options().unwrap_err().to_string();
         assert_eq!(
             err,
             "unknown CNI `weave` (profiles: calico, cilium, kindnet, antrea, flannel)"
@@ -283,8 +287,15 @@ mod tests {
     #[test]
     fn selection_needs_names_or_all_and_knows_every_scenario() {
         let root = ScenarioRoot { dir: None };
-        assert!(select(&root, &[], false).unwrap_err().contains("--all"));
-        let err = select(&root, &["nope".to_string()], false).unwrap_err();
+        assert!(
+            select(&root, &[], false)
+                .unwrap_err()
+                .to_string()
+                .contains("--all")
+        );
+        let err = select(&root, &["nope".to_string()], false)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("no scenario `nope`"), "{err}");
         assert_eq!(select(&root, &[], true).unwrap().len(), 5);
         assert_eq!(cluster_name("kind-netpol"), "netpol");

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use comfy_table::{ContentArrangement, Table, presets};
 
-use super::ScenarioRoot;
+use super::{CliError, ScenarioRoot};
 
 /// Arguments of `scenarios`.
 #[derive(Debug, clap::Args)]
@@ -16,7 +16,7 @@ pub struct Args {
 }
 
 /// Runs `scenarios`: a table of every scenario, and the problems of those that do not load.
-pub fn run(args: Args) -> Result<ExitCode, String> {
+pub async fn run(args: Args) -> Result<ExitCode, CliError> {
     let mut table = Table::new();
     table
         .load_preset(presets::ASCII_MARKDOWN)
@@ -54,7 +54,7 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
             }
         }
     }
-    writeln!(std::io::stdout(), "{table}").map_err(|e| format!("writing output: {e}"))?;
+    writeln!(std::io::stdout(), "{table}").map_err(CliError::Output)?;
     Ok(if failed {
         ExitCode::FAILURE
     } else {

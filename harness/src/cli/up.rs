@@ -2,15 +2,17 @@
 //! [--adopt] [--no-internet]`.
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 
+use super::CliError;
 use crate::cluster::remote::{Fetcher, HttpsFetcher, ManifestCache};
 use crate::provision::cni::{CNI_NAMES, CniProfile};
 use crate::provision::commands::TokioRunner;
 use crate::provision::kind::{DEFAULT_CLUSTER, DEFAULT_IMAGES};
-use crate::provision::{ProvisionError, UpOptions, up};
+use crate::provision::{UpOptions, up};
 use crate::runner::plan::remote_documents;
 use crate::scenario::load::images_in;
 
@@ -55,8 +57,12 @@ pub struct Args {
 }
 
 /// `HTTP,HTTPS`: two different non-zero ports.
-fn parse_ports(text: &str) -> Result<(u16, u16), String> {
-    let bad = || format!("`{text}` is not HTTP,HTTPS (two different ports, e.g. 8080,8443)");
+fn parse_ports(text: &str) -> Result<(u16, u16), CliError> {
+    let bad = || {
+        CliError::Usage(format!(
+            "`{text}` is not HTTP,HTTPS (two different ports, e.g. 8080,8443)"
+        ))
+    };
     let (http, https) = text.split_once(',').ok_or_else(bad)?;
     let port = |p: &str| p.trim().parse::<u16>().ok().filter(|p| *p != 0);
     match (port(http), port(https)) {
@@ -68,7 +74,8 @@ fn parse_ports(text: &str) -> Result<(u16, u16), String> {
 /// Accepts the names of the built-in profiles (listed in `--help`) and yields the profile.
 fn cni_parser() -> impl TypedValueParser<Value = CniProfile> {
     PossibleValuesParser::new(CNI_NAMES).try_map(|name| {
-        CniProfile::by_name(&name).ok_or_else(|| format!("no CNI profile named `{name}`"))
+        CniProfile::by_name(&name)
+            .ok_or_else(|| CliError::Usage(format!("no CNI profile named `{name}`")))
     })
 }
 
@@ -106,7 +113,7 @@ pub async fn default_images(
 }
 
 /// Runs `up` with the real process runner, printing one line per phase on standard error.
-pub async fn run(args: Args) -> Result<(), ProvisionError> {
+pub async fn run(args: Args) -> Result<ExitCode, CliError> {
     let mut opts = UpOptions::new(args.cni);
     opts.cluster_name = args.name;
     opts.kind_config = args.kind_config;
@@ -166,7 +173,7 @@ pub async fn run(args: Args) -> Result<(), ProvisionError> {
         "next: netpol-harness run --all --cni {} --context {}{outside} --report out/{}",
         report.cni, report.context, report.cni
     );
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]
@@ -175,9 +182,9 @@ mod tests {
 
     #[test]
     fn ingress_ports_parse_as_two_different_ports() {
-        assert_eq!(parse_ports("8080,8443"), Ok((8080, 8443)));
+        assert_eq!(parse_ports("8080,8443").unwrap(), (8080, 8443));
         for bad in ["8080", "80,80", "0,443", "80,x", "70000,443"] {
-            let err = parse_ports(bad).unwrap_err();
+            let err = parse_ports(bad).unwrap_err().to_string();
             assert!(err.contains(bad) && err.contains("HTTP,HTTPS"), "{err}");
         }
     }

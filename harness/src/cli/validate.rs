@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use super::ScenarioRoot;
+use super::{CliError, ScenarioRoot};
 use crate::scenario::validate;
 
 /// Arguments of `validate`.
@@ -18,7 +18,7 @@ pub struct Args {
 }
 
 /// Runs `validate`: exits non-zero if any scenario has a problem, after listing all of them.
-pub fn run(args: Args) -> Result<ExitCode, String> {
+pub async fn run(args: Args) -> Result<ExitCode, CliError> {
     let mut failed = false;
     let mut out = String::new();
     for (name, loaded) in args.root.load(&args.names)? {
@@ -67,7 +67,7 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
     }
     std::io::stdout()
         .write_all(out.as_bytes())
-        .map_err(|e| format!("writing output: {e}"))?;
+        .map_err(CliError::Output)?;
     Ok(if failed {
         ExitCode::FAILURE
     } else {

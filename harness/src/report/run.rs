@@ -322,7 +322,8 @@ pub fn junit(outcomes: &[ScenarioOutcome]) -> Result<String, String> {
         if !s.cleanup_errors.is_empty() {
             let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
             status.set_message("cleanup failed");
-            status.set_description(s.cleanup_errors.join("\n"));
+            let errors: Vec<String> = s.cleanup_errors.iter().map(ToString::to_string).collect();
+            status.set_description(errors.join("\n"));
             let mut case = TestCase::new(format!("{}::cleanup", s.name), status);
             case.set_classname(s.name.as_str());
             suite.add_test_case(case);
@@ -353,6 +354,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::cluster::ClusterError;
     use crate::provision::cni::Applicability;
 
     fn step(
@@ -416,7 +418,9 @@ mod tests {
                     Applicability::Applicable,
                 ),
             ],
-            cleanup_errors: vec!["namespace x: forbidden".into()],
+            cleanup_errors: vec![ClusterError::NotFound {
+                what: "namespace x".into(),
+            }],
             duration: Duration::from_secs(3),
         }];
         let results = results("flannel", Some("netpol".into()), &scenarios);

@@ -29,7 +29,7 @@ fn same_object(a: &Document, b: &Document) -> bool {
 impl<C: ClusterOps> Runner<C> {
     /// Cleans up after scenarios that were interrupted (their futures dropped, e.g. on
     /// Ctrl-C); returns what could not be cleaned up.
-    pub(super) async fn cleanup_pending(&self) -> Vec<String> {
+    pub(super) async fn cleanup_pending(&self) -> Vec<ClusterError> {
         let records: Vec<_> = std::mem::take(&mut *self.pending.lock().expect("lock"))
             .into_values()
             .collect();
@@ -112,7 +112,7 @@ impl<C: ClusterOps> Runner<C> {
     /// The record is emptied only once every deletion was attempted: a cleanup interrupted
     /// part-way (Ctrl-C while it runs) leaves it whole for [`Runner::cleanup_pending`], which
     /// deletes again what is left (deleting what is gone is a no-op).
-    pub(super) async fn cleanup(&self, shared: &Mutex<CleanupRecord>) -> Vec<String> {
+    pub(super) async fn cleanup(&self, shared: &Mutex<CleanupRecord>) -> Vec<ClusterError> {
         let record = shared.lock().expect("lock").clone();
         let mut going: HashSet<&str> = record.namespaces.iter().map(String::as_str).collect();
         going.extend(
@@ -140,7 +140,7 @@ impl<C: ClusterOps> Runner<C> {
                 Err(ClusterError::UnownedObject { .. } | ClusterError::UnownedNamespace { .. }) => {
                     tracing::debug!("{}: not the harness's, left alone", doc.source);
                 }
-                Err(e) => errors.push(e.to_string()),
+                Err(e) => errors.push(e),
             }
         }
         for ns in record.namespaces.iter().rev() {
@@ -149,7 +149,7 @@ impl<C: ClusterOps> Runner<C> {
                 Err(ClusterError::UnownedNamespace { .. }) => {
                     tracing::debug!("namespace {ns}: not the harness's, left alone");
                 }
-                Err(e) => errors.push(e.to_string()),
+                Err(e) => errors.push(e),
             }
         }
         *shared.lock().expect("lock") = CleanupRecord::default();

@@ -68,7 +68,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 
-use crate::cluster::{ClusterOps, DEFAULT_PROBE_IMAGE};
+use crate::cluster::{ClusterError, ClusterOps, DEFAULT_PROBE_IMAGE};
 use crate::exit_codes;
 use crate::provision::cni::{Applicability, CniProfile, classify};
 use actions::CleanupRecord;
@@ -174,7 +174,7 @@ pub enum RunEnd {
     /// deleted.
     Interrupted {
         /// What could not be deleted.
-        cleanup_errors: Vec<String>,
+        cleanup_errors: Vec<ClusterError>,
     },
 }
 

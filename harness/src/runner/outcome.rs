@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::cluster::ClusterError;
 use crate::probe::Outcome;
 use crate::provision::cni::Applicability;
 use crate::report::results::{ScenarioResult, StepResult, StepStatus};
@@ -247,7 +248,7 @@ impl StepOutcome {
 }
 
 /// What one scenario found.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub struct ScenarioOutcome {
     /// The scenario's name.
     pub name: String,
@@ -256,7 +257,7 @@ pub struct ScenarioOutcome {
     /// Its steps (those run).
     pub steps: Vec<StepOutcome>,
     /// What could not be cleaned up.
-    pub cleanup_errors: Vec<String>,
+    pub cleanup_errors: Vec<ClusterError>,
     /// How long it took.
     pub duration: Duration,
 }

@@ -1,13 +1,15 @@
 //! Finding how to probe from a pod: its container and probe tool (declared, known from its
 //! image, or detected), else the ephemeral probe container.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::Runner;
 use super::scenario::ScenarioCtx;
 use crate::cluster::{
-    ClusterOps, DEFAULT_CONTAINER_ANNOTATION, PROBE_CONTAINER, PROBE_TOOL_ANNOTATION, PodInfo,
+    ClusterError, ClusterOps, DEFAULT_CONTAINER_ANNOTATION, PROBE_CONTAINER, PROBE_TOOL_ANNOTATION,
+    PodInfo,
 };
 use crate::probe::{ProbeTool, detect_tool_command, parse_tool, tool_of_image};
 
@@ -15,15 +17,22 @@ use crate::probe::{ProbeTool, detect_tool_command, parse_tool, tool_of_image};
 const DETECT_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// How to probe from a pod (its container and tool), or why it cannot be done.
-pub(super) type ProberResult = Result<(String, ProbeTool), String>;
+pub(super) type ProberResult = Result<(String, ProbeTool), ProberError>;
+
+/// Why a pod cannot be probed from.
+#[derive(Debug, Clone, thiserror::Error)]
+pub(super) enum ProberError {
+    /// The pod lists no container.
+    #[error("the pod has no container")]
+    NoContainer,
+    /// The ephemeral probe container could not be added.
+    #[error(transparent)]
+    Cluster(Arc<ClusterError>),
+}
 
 impl<C: ClusterOps> Runner<C> {
     /// The container to probe from in a pod, and its tool: found once per pod.
-    pub(super) async fn prober_for(
-        &self,
-        ctx: &ScenarioCtx<'_>,
-        pod: &PodInfo,
-    ) -> Result<(String, ProbeTool), String> {
+    pub(super) async fn prober_for(&self, ctx: &ScenarioCtx<'_>, pod: &PodInfo) -> ProberResult {
         let cell = ctx
             .probers
             .lock()
@@ -38,11 +47,7 @@ impl<C: ClusterOps> Runner<C> {
 
     /// The pod's declared tool, else its image's, else what the detection exec finds; with no
     /// tool (or no shell), the ephemeral probe container.
-    async fn find_prober(
-        &self,
-        ctx: &ScenarioCtx<'_>,
-        pod: &PodInfo,
-    ) -> Result<(String, ProbeTool), String> {
+    async fn find_prober(&self, ctx: &ScenarioCtx<'_>, pod: &PodInfo) -> ProberResult {
         let probe_tool = tool_of_image(&self.options.probe_image).unwrap_or(ProbeTool::Agnhost);
         if pod.running_ephemeral.iter().any(|c| c == PROBE_CONTAINER) {
             return Ok((PROBE_CONTAINER.to_string(), probe_tool));
@@ -52,7 +57,7 @@ impl<C: ClusterOps> Runner<C> {
             .get(DEFAULT_CONTAINER_ANNOTATION)
             .cloned()
             .or_else(|| pod.containers.first().map(|c| c.name.clone()))
-            .ok_or("the pod has no container")?;
+            .ok_or(ProberError::NoContainer)?;
         let image = pod
             .containers
             .iter()
@@ -86,7 +91,7 @@ impl<C: ClusterOps> Runner<C> {
                 self.options.ready_timeout,
             )
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| ProberError::Cluster(Arc::new(e)))?;
         Ok((PROBE_CONTAINER.to_string(), probe_tool))
     }
 }

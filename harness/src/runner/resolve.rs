@@ -2,12 +2,13 @@
 //! packets go to, as the planner resolved its target.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::Runner;
 use super::converge::ProbeCell;
 use super::plan::StepPlan;
 use super::scenario::ScenarioCtx;
-use crate::cluster::{ClusterOps, PodInfo};
+use crate::cluster::{ClusterError, ClusterOps, EndpointRef, PodInfo, PodRef};
 use crate::probe::{HttpMethod, Outcome, ProbeKind, ProbeSpec};
 use crate::scenario::PlannedProbe;
 use crate::scenario::format::ScenarioProbeKind;
@@ -35,11 +36,67 @@ struct Target {
 }
 
 /// The ready pods found per endpoint while resolving a step's cells.
-type PodCache = HashMap<String, Result<Vec<PodInfo>, String>>;
+type PodCache = HashMap<String, Result<Vec<PodInfo>, ResolveError>>;
+
+/// Why a probe cannot be resolved into cells (the error is its cell's only observation).
+#[derive(Debug, Clone, thiserror::Error)]
+pub(super) enum ResolveError {
+    /// An HTTP method the probe script does not send.
+    #[error("the probe script sends GET or POST requests, not {0}")]
+    Method(String),
+    /// A DNS probe whose target the planner resolved to something else than a lookup.
+    #[error("a dns probe resolved to {0}")]
+    NotALookup(Box<Resolution>),
+    /// The endpoint is not in the step's model.
+    #[error("endpoint {endpoint} does not exist at step {step}")]
+    NoEndpoint {
+        /// The endpoint.
+        endpoint: String,
+        /// The step.
+        step: String,
+    },
+    /// The endpoint has no Ready pod.
+    #[error("{0} has no Ready pod")]
+    NoReadyPod(EndpointRef),
+    /// A pod has no IP address.
+    #[error("pod {0} has no IP")]
+    NoPodIp(PodRef),
+    /// A Service target is not `namespace/name`.
+    #[error("`{0}` is not namespace/name")]
+    ServiceName(String),
+    /// A Service target has no ClusterIP.
+    #[error("Service {namespace}/{name} is headless (no ClusterIP)")]
+    Headless {
+        /// Its namespace.
+        namespace: String,
+        /// Its name.
+        name: String,
+    },
+    /// A Service target does not serve the probe's port.
+    #[error("Service {service} has no port {port}")]
+    NoServicePort {
+        /// The Service (`namespace/name`).
+        service: String,
+        /// The port.
+        port: u16,
+    },
+    /// An `ingress:` target probed from a pod.
+    #[error("`ingress:{0}` is probed from outside the cluster, not from a pod")]
+    IngressFromPod(String),
+    /// The cluster failed to say (the pods of an endpoint, a Service).
+    #[error(transparent)]
+    Cluster(Arc<ClusterError>),
+}
+
+impl From<ClusterError> for ResolveError {
+    fn from(e: ClusterError) -> ResolveError {
+        ResolveError::Cluster(Arc::new(e))
+    }
+}
 
 /// The kind of probe the script makes for `planned`: the scenario's kind, with an HTTP probe's
 /// method and path (an `ingress:` target's path) and a lookup's name.
-fn probe_kind(planned: &PlannedProbe) -> Result<ProbeKind, String> {
+fn probe_kind(planned: &PlannedProbe) -> Result<ProbeKind, ResolveError> {
     let probe = &planned.probe;
     Ok(match probe.kind {
         ScenarioProbeKind::Tcp => ProbeKind::Tcp,
@@ -49,9 +106,7 @@ fn probe_kind(planned: &PlannedProbe) -> Result<ProbeKind, String> {
         ScenarioProbeKind::Http => {
             let method = match &probe.method {
                 None => HttpMethod::Get,
-                Some(m) => HttpMethod::parse(m).ok_or_else(|| {
-                    format!("the probe script sends GET or POST requests, not {m}")
-                })?,
+                Some(m) => HttpMethod::parse(m).ok_or_else(|| ResolveError::Method(m.clone()))?,
             };
             let path = match &planned.resolution {
                 Resolution::Ingress { path, .. } => path.clone(),
@@ -61,7 +116,7 @@ fn probe_kind(planned: &PlannedProbe) -> Result<ProbeKind, String> {
         }
         ScenarioProbeKind::Dns => match &planned.resolution {
             Resolution::Dns { name, .. } => ProbeKind::Dns { name: name.clone() },
-            other => return Err(format!("a dns probe resolved to {other}")),
+            other => return Err(ResolveError::NotALookup(Box::new(other.clone()))),
         },
     })
 }
@@ -105,7 +160,7 @@ impl<C: ClusterOps> Runner<C> {
                         },
                         expected: planned.expected,
                         why: Some(planned.reason.clone()),
-                        history: vec![(Outcome::Error(e), String::new())],
+                        history: vec![(Outcome::Error(e.to_string()), String::new())],
                     });
                     continue;
                 }
@@ -147,22 +202,21 @@ impl<C: ClusterOps> Runner<C> {
         step: &StepPlan,
         cache: &mut PodCache,
         key: &str,
-    ) -> Result<Vec<PodInfo>, String> {
+    ) -> Result<Vec<PodInfo>, ResolveError> {
         if let Some(found) = cache.get(key) {
             return found.clone();
         }
         let found = async {
-            let endpoint = ctx
-                .plan
-                .endpoint(step, key)
-                .ok_or_else(|| format!("endpoint {key} does not exist at step {}", step.name()))?;
-            let mut pods = self
-                .cluster
-                .ready_pods(&endpoint)
-                .await
-                .map_err(|e| e.to_string())?;
+            let endpoint =
+                ctx.plan
+                    .endpoint(step, key)
+                    .ok_or_else(|| ResolveError::NoEndpoint {
+                        endpoint: key.to_string(),
+                        step: step.name().to_string(),
+                    })?;
+            let mut pods = self.cluster.ready_pods(&endpoint).await?;
             if pods.is_empty() {
-                return Err(format!("{endpoint} has no Ready pod"));
+                return Err(ResolveError::NoReadyPod(endpoint));
             }
             if !self.options.all_replicas {
                 pods.truncate(1);
@@ -181,21 +235,17 @@ impl<C: ClusterOps> Runner<C> {
         step: &StepPlan,
         cache: &mut PodCache,
         planned: &PlannedProbe,
-    ) -> Result<Vec<Target>, String> {
+    ) -> Result<Vec<Target>, ResolveError> {
         let with_port = |host: &str, port: Option<u16>| match port {
             Some(p) => format!("{host}:{p}"),
             None => host.to_string(),
         };
         let service_ip = |namespace: String, name: String| async move {
-            let service = self
-                .cluster
-                .service(&namespace, &name)
-                .await
-                .map_err(|e| e.to_string())?;
+            let service = self.cluster.service(&namespace, &name).await?;
             service
                 .cluster_ip
                 .map(|ip| (service, ip))
-                .ok_or_else(|| format!("Service {namespace}/{name} is headless (no ClusterIP)"))
+                .ok_or(ResolveError::Headless { namespace, name })
         };
         let pod_targets = |pods: Vec<PodInfo>, port: Option<u16>, suffix: &str| {
             pods.into_iter()
@@ -203,7 +253,7 @@ impl<C: ClusterOps> Runner<C> {
                     let ip = p
                         .ips
                         .first()
-                        .ok_or_else(|| format!("pod {} has no IP", p.pod))?
+                        .ok_or_else(|| ResolveError::NoPodIp(p.pod.clone()))?
                         .to_string();
                     Ok(Target {
                         description: format!("{} {}{suffix}", p.pod, with_port(&ip, port)),
@@ -211,7 +261,7 @@ impl<C: ClusterOps> Runner<C> {
                         port,
                     })
                 })
-                .collect::<Result<Vec<_>, String>>()
+                .collect::<Result<Vec<_>, ResolveError>>()
         };
         match &planned.resolution {
             Resolution::Endpoint { endpoint, port, .. } => {
@@ -221,10 +271,13 @@ impl<C: ClusterOps> Runner<C> {
             Resolution::Service { service, port, .. } => {
                 let (namespace, name) = service
                     .split_once('/')
-                    .ok_or_else(|| format!("`{service}` is not namespace/name"))?;
+                    .ok_or_else(|| ResolveError::ServiceName(service.clone()))?;
                 let (info, ip) = service_ip(namespace.to_string(), name.to_string()).await?;
                 if !info.ports.iter().any(|p| p.port == *port) {
-                    return Err(format!("Service {service} has no port {port}"));
+                    return Err(ResolveError::NoServicePort {
+                        service: service.clone(),
+                        port: *port,
+                    });
                 }
                 let host = ip.to_string();
                 Ok(vec![Target {
@@ -266,9 +319,7 @@ impl<C: ClusterOps> Runner<C> {
                         port: Some(address.port()),
                     }])
                 }
-                Client::Endpoint(_) => Err(format!(
-                    "`ingress:{path}` is probed from outside the cluster, not from a pod"
-                )),
+                Client::Endpoint(_) => Err(ResolveError::IngressFromPod(path.clone())),
             },
         }
     }
