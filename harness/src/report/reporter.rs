@@ -165,3 +165,103 @@ impl<'w> Reporter<'w> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::cluster::sim::{Enforcement, Faults, SimCluster};
+    use crate::runner::plan::ScenarioPlan;
+    use crate::runner::{RunOptions, Runner};
+    use crate::scenario::{default_root, load};
+
+    /// `text` is exactly `tests/fixtures/report/NAME` (`NETPOL_BLESS=1` rewrites it).
+    fn assert_golden(name: &str, text: &str) {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/report")
+            .join(name);
+        if std::env::var_os("NETPOL_BLESS").is_some_and(|v| v == "1") {
+            std::fs::write(&path, text).unwrap();
+        }
+        let golden = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}; NETPOL_BLESS=1 writes it", path.display()));
+        assert_eq!(
+            text,
+            golden,
+            "{} differs; rendered:\n{text}",
+            path.display()
+        );
+    }
+
+    /// `run` on a CNI that enforces nothing: one progress line per event, each step's tables as
+    /// it ends, the summary last; the report files are written and said so.
+    #[tokio::test(start_paused = true)]
+    async fn a_run_is_reported_event_by_event_then_summarised() {
+        let loaded = load(&default_root(), "http-echo-busybox").unwrap();
+        let plans = [ScenarioPlan::new(&loaded, Vec::new()).unwrap()];
+        let sim = Arc::new(SimCluster::new(
+            "reporter",
+            Faults {
+                enforcement: Enforcement::None,
+                ..Faults::default()
+            },
+        ));
+        let runner = Runner::new(
+            sim,
+            RunOptions {
+                deadline: Duration::from_secs(2),
+                ..RunOptions::default()
+            },
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let target = ReportTarget {
+            dir: dir.path().to_path_buf(),
+            cni: "flannel".into(),
+            cluster: None,
+        };
+        let (mut out, mut progress) = (Vec::new(), Vec::new());
+        let mut reporter = Reporter::new(&mut out, &mut progress, Some(target));
+        let outcome = runner
+            .run(&plans, |event| reporter.report_event(event))
+            .await;
+        reporter.finish().unwrap();
+        assert!(!outcome.ok());
+        let progress = String::from_utf8(progress)
+            .unwrap()
+            .replace(&dir.path().display().to_string(), "DIR");
+        assert_golden("run-progress.txt", &progress);
+        assert_golden("run-output.txt", &String::from_utf8(out).unwrap());
+        assert!(dir.path().join("results.json").is_file());
+        assert!(dir.path().join("junit.xml").is_file());
+    }
+
+    /// Output that cannot be written stops the run (it is cleaned up) and is the error.
+    #[tokio::test(start_paused = true)]
+    async fn output_that_cannot_be_written_stops_the_run() {
+        struct Closed;
+        impl Write for Closed {
+            fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+                Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe))
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let loaded = load(&default_root(), "http-echo-busybox").unwrap();
+        let plans = [ScenarioPlan::new(&loaded, Vec::new()).unwrap()];
+        let sim = Arc::new(SimCluster::new("reporter", Faults::default()));
+        let runner = Runner::new(sim.clone(), RunOptions::default());
+        let (mut out, mut progress) = (Closed, Vec::new());
+        let mut reporter = Reporter::new(&mut out, &mut progress, None);
+        let outcome = runner
+            .run(&plans, |event| reporter.report_event(event))
+            .await;
+        assert!(matches!(outcome.end, RunEnd::Stopped), "{:?}", outcome.end);
+        assert_eq!(outcome.scenarios[0].steps.len(), 1);
+        let err = reporter.finish().unwrap_err();
+        assert!(matches!(err, ReporterError::Output(_)), "{err}");
+        assert!(sim.owned_objects().is_empty());
+    }
+}

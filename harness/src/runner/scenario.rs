@@ -99,6 +99,37 @@ impl<C: ClusterOps> Runner<C> {
 
     /// Runs one scenario and cleans up after it, telling no one. With `only`, only those steps
     /// are probed and reported (earlier steps' actions still run; later steps do not).
+    ///
+    /// # Examples
+    ///
+    /// A tutorial scenario on the simulated cluster, whose dataplane is the oracle: a CNI that
+    /// enforces everything passes every step, and nothing of the run is left behind.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// use netpol_harness::cluster::sim::{Faults, SimCluster};
+    /// use netpol_harness::runner::plan::ScenarioPlan;
+    /// use netpol_harness::runner::{RunOptions, Runner};
+    /// use netpol_harness::scenario::{default_root, load};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # tokio::runtime::Runtime::new()?.block_on(async {
+    /// let loaded = load(&default_root(), "http-echo-busybox")?;
+    /// let plan = ScenarioPlan::new(&loaded, Vec::new())?;
+    /// let cluster = Arc::new(SimCluster::new("doc", Faults::default()));
+    /// let runner = Runner::new(cluster.clone(), RunOptions::default());
+    ///
+    /// let outcome = runner.run_scenario(&plan, None).await;
+    ///
+    /// let steps: Vec<&str> = outcome.steps.iter().map(|s| s.name.as_str()).collect();
+    /// assert_eq!(steps, ["no-policy", "deny-all", "allow-rule", "label-busybox"]);
+    /// assert!(outcome.passed());
+    /// assert!(cluster.owned_objects().is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })
+    /// # }
+    /// ```
     pub async fn run_scenario(
         &self,
         plan: &ScenarioPlan,
