@@ -68,6 +68,7 @@ use crate::cluster::{ClusterOps, DEFAULT_PROBE_IMAGE};
 use crate::provision::cni::{Applicability, CniProfile, classify};
 use actions::CleanupRecord;
 pub use converge::judge;
+pub use resolve::{ENVOY_CONNECT_TIMEOUT, INGRESS_HTTP_TIMEOUT, POD_HTTP_TIMEOUT, probe_timeout};
 pub use events::{Progress, ProgressSink, StepEvent};
 use outside::OutsideClient;
 use plan::StepPlan;

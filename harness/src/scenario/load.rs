@@ -851,6 +851,7 @@ pub fn expand_matrix(m: &MatrixProbes) -> Result<Vec<MatrixCell>, (String, Strin
                     method: None,
                     path: None,
                     expect,
+                    timeout: None,
                 },
             });
         }
