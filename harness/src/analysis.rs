@@ -1,14 +1,16 @@
 //! Manifests → model → policies → oracle in one call, and the `analyze` outputs built on it.
 
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use ipnet::IpNet;
 use serde::Serialize;
+use serde_json::Value;
 
-use crate::manifest::{self, ManifestError};
-use crate::model::{BuildOptions, Cluster};
-use crate::oracle::{Oracle, ProbePort};
-use crate::policy::PolicySet;
+use crate::manifest::{self, Document, ManifestError, Source};
+use crate::model::{BuildOptions, Cluster, EndpointId};
+use crate::oracle::{Oracle, Packet, Peer, ProbePort, Verdict};
+use crate::policy::{Direction, PolicySet};
 use crate::report::truth_table::{Mark, TruthTable, legend};
 
 /// A loaded cluster model with its policies.
@@ -45,6 +47,304 @@ impl Analysis {
     pub fn oracle(&self) -> Oracle<'_> {
         Oracle::new(&self.cluster, &self.policies)
     }
+
+    /// Builds the model from a user's own documents, as `analyze` reads them: `-n` gives
+    /// namespace-less documents a namespace, other vendors' policy kinds are refused (or, with
+    /// `ignore_unsupported`, left out and listed), and what the answer does not cover is noted.
+    pub fn for_user(
+        mut docs: Vec<Document>,
+        options: &UserOptions,
+    ) -> Result<(Analysis, Notes), ManifestError> {
+        if let Some(ns) = &options.namespace {
+            for doc in &mut docs {
+                set_namespace(doc, ns)?;
+            }
+        }
+        let mut notes = Notes::default();
+        let mut kept = Vec::with_capacity(docs.len());
+        let mut policies = PolicySet::default();
+        for doc in docs {
+            let what = format!("{} {}", doc.api_version(), doc.kind());
+            if foreign_policy(doc.api_version(), doc.kind()) {
+                if !options.ignore_unsupported {
+                    return Err(doc.unsupported(
+                        "kind",
+                        format!("{what} is another vendor's policy kind, which the oracle does not evaluate, so the answer would be wrong; remove it, or pass --ignore-unsupported to analyze without it"),
+                    ));
+                }
+                notes
+                    .ignored_policies
+                    .entry(what)
+                    .or_default()
+                    .push(doc.source.clone());
+                continue;
+            }
+            if !policies.add_document(&doc)? && !Cluster::models(doc.api_version(), doc.kind()) {
+                *notes.unevaluated.entry(what).or_default() += 1;
+            }
+            kept.push(doc);
+        }
+        policies.check_tiers(&kept)?;
+        let build = BuildOptions {
+            pod_cidr: options.pod_cidr,
+            ..BuildOptions::default()
+        };
+        let cluster = Cluster::from_documents(&kept, &build)?;
+        let analysis = Analysis { cluster, policies };
+        let by_source: HashMap<&Source, &Document> =
+            kept.iter().map(|d| (&d.source, d)).collect();
+        notes.assumed = analysis
+            .cluster
+            .endpoint_ids()
+            .filter(|&id| {
+                let e = analysis.cluster.get(id);
+                let written = e
+                    .source
+                    .as_ref()
+                    .and_then(|s| by_source.get(s))
+                    .is_some_and(|d| {
+                        d.value.pointer("/status/podIP").is_some()
+                            || d.value.pointer("/status/podIPs").is_some()
+                    });
+                !e.host_network && !written
+            })
+            .collect();
+        notes.pod_cidr = options.pod_cidr;
+        if !analysis.cluster.endpoints.is_empty() {
+            let labels: Vec<_> = analysis
+                .cluster
+                .endpoint_ids()
+                .filter(|&id| !analysis.cluster.get(id).host_network)
+                .map(|id| crate::policy::labels::policy_labels(&analysis.cluster, id))
+                .collect();
+            notes.selects_nothing = (0..analysis.policies.policies.len())
+                .filter(|&p| {
+                    let subject = &analysis.policies.policies[p].subject;
+                    !labels.iter().any(|l| subject.matches(l))
+                })
+                .collect();
+        }
+        Ok((analysis, notes))
+    }
+
+    /// Whether a verdict may depend on addresses assumed from `--pod-cidr`: a policy that
+    /// applied on either side has an address rule (ipBlock, `nets`) in that direction, and one of
+    /// the two endpoints has an assumed address.
+    pub fn depends_on_assumed(&self, notes: &Notes, packet: &Packet, verdict: &Verdict) -> bool {
+        let assumed = |p: Peer| matches!(p, Peer::Endpoint(id) if notes.assumed.contains(&id));
+        if notes.assumed.is_empty() || !(assumed(packet.from) || assumed(packet.to)) {
+            return false;
+        }
+        [
+            (Direction::Egress, &verdict.egress),
+            (Direction::Ingress, &verdict.ingress),
+        ]
+        .iter()
+        .any(|(d, v)| {
+            v.selected_by.iter().any(|&p| {
+                self.policies.policies[p]
+                    .rules(*d)
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|r| {
+                        [&r.source, &r.destination]
+                            .iter()
+                            .any(|e| !e.nets.is_empty() || !e.not_nets.is_empty())
+                    })
+            })
+        })
+    }
+}
+
+/// How `analyze` reads a user's manifests.
+#[derive(Debug, Clone)]
+pub struct UserOptions {
+    /// Addresses for endpoints whose manifests carry no `status.podIP`.
+    pub pod_cidr: IpNet,
+    /// `-n/--namespace`: the namespace of documents that name none (as `kubectl -n` does).
+    pub namespace: Option<String>,
+    /// Leave other vendors' policy kinds out (listed in [`Notes::ignored_policies`]) instead of
+    /// refusing them.
+    pub ignore_unsupported: bool,
+}
+
+/// What an answer leaves out or takes on trust, for the user to see next to it.
+#[derive(Debug, Clone)]
+pub struct Notes {
+    /// Other vendors' policy documents left out, by `apiVersion Kind`.
+    pub ignored_policies: BTreeMap<String, Vec<Source>>,
+    /// Documents of kinds the oracle neither models nor evaluates, counted by `apiVersion Kind`.
+    pub unevaluated: BTreeMap<String, usize>,
+    /// Policies (indices into [`PolicySet::policies`]) that select no endpoint.
+    pub selects_nothing: Vec<usize>,
+    /// Endpoints whose addresses were assumed from the pod CIDR (no `status.podIP`).
+    pub assumed: Vec<EndpointId>,
+    /// The pod CIDR the assumed addresses come from.
+    pub pod_cidr: IpNet,
+}
+
+impl Default for Notes {
+    fn default() -> Self {
+        Notes {
+            ignored_policies: BTreeMap::new(),
+            unevaluated: BTreeMap::new(),
+            selects_nothing: Vec::new(),
+            assumed: Vec::new(),
+            pod_cidr: crate::model::DEFAULT_POD_CIDR
+                .parse()
+                .expect("valid default CIDR"),
+        }
+    }
+}
+
+impl Notes {
+    /// Warnings for standard error, one line each.
+    pub fn warnings(&self, analysis: &Analysis) -> Vec<String> {
+        let mut out = Vec::new();
+        for (what, sources) in &self.ignored_policies {
+            let at: Vec<String> = sources.iter().map(Source::to_string).collect();
+            out.push(format!(
+                "ignored {} {what} document(s), which the oracle does not evaluate (--ignore-unsupported): {}",
+                sources.len(),
+                at.join(", ")
+            ));
+        }
+        if !self.unevaluated.is_empty() {
+            let kinds: Vec<String> = self
+                .unevaluated
+                .iter()
+                .map(|(what, n)| format!("{n} {what}"))
+                .collect();
+            out.push(format!(
+                "not evaluated (no effect on pod-to-pod policy here): {}",
+                kinds.join(", ")
+            ));
+        }
+        for &p in &self.selects_nothing {
+            let policy = &analysis.policies.policies[p];
+            out.push(format!(
+                "{} ({}) selects no endpoint of these manifests, so it changes nothing here{}",
+                policy.id,
+                policy.source,
+                match &policy.id.namespace {
+                    Some(ns) => format!(" (it is in namespace `{ns}`; -n/--namespace sets the namespace of documents that name none)"),
+                    None => String::new(),
+                }
+            ));
+        }
+        out
+    }
+
+    /// The line over the output when part of the input was left out, if any was.
+    pub fn banner(&self) -> Option<String> {
+        if self.ignored_policies.is_empty() {
+            return None;
+        }
+        let kinds: Vec<&str> = self.ignored_policies.keys().map(String::as_str).collect();
+        Some(format!(
+            "NOTE: this answer IGNORES {} (--ignore-unsupported); a cluster enforcing them may block more",
+            kinds.join(", ")
+        ))
+    }
+
+    /// The line under a table with cells that depend on assumed addresses.
+    pub fn assumed_line(&self, cluster: &Cluster) -> String {
+        let list: Vec<String> = self
+            .assumed
+            .iter()
+            .map(|&id| {
+                let e = cluster.get(id);
+                format!("{} {}", e.key(), e.ip())
+            })
+            .collect();
+        format!(
+            "* depends on pod addresses assumed from --pod-cidr {} (the manifests carry no status.podIP): {}",
+            self.pod_cidr,
+            list.join(", ")
+        )
+    }
+}
+
+/// Kinds that are cluster-scoped: `-n` does not give them a namespace.
+const CLUSTER_SCOPED: &[&str] = &[
+    "Namespace",
+    "Node",
+    "GlobalNetworkPolicy",
+    "GlobalNetworkSet",
+    "Tier",
+    "AdminNetworkPolicy",
+    "BaselineAdminNetworkPolicy",
+    "ClusterNetworkPolicy",
+    "CiliumClusterwideNetworkPolicy",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "CustomResourceDefinition",
+    "PersistentVolume",
+    "StorageClass",
+    "PriorityClass",
+    "IngressClass",
+    "ValidatingWebhookConfiguration",
+    "MutatingWebhookConfiguration",
+    "APIService",
+];
+
+/// `kubectl -n NS` for one document: sets `metadata.namespace` when absent; refuses a different
+/// one, as kubectl does.
+fn set_namespace(doc: &mut Document, ns: &str) -> Result<(), ManifestError> {
+    if CLUSTER_SCOPED.contains(&doc.kind()) {
+        return Ok(());
+    }
+    match doc.namespace() {
+        Some(own) if own != ns => Err(doc.invalid(
+            "metadata.namespace",
+            format!("the document's namespace `{own}` does not match `{ns}` given with -n/--namespace (kubectl refuses this too)"),
+        )),
+        Some(_) => Ok(()),
+        None => {
+            if let Value::Object(object) = &mut doc.value {
+                let metadata = object
+                    .entry("metadata")
+                    .or_insert_with(|| Value::Object(Default::default()));
+                if let Value::Object(m) = metadata {
+                    m.insert("namespace".into(), Value::String(ns.to_string()));
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// API groups of other network-policy implementations, whose `…Policy` kinds the oracle does
+/// not evaluate.
+const FOREIGN_POLICY_GROUPS: &[&str] = &[
+    "cilium.io",
+    "crd.antrea.io",
+    "security.antrea.tanzu.vmware.com",
+    "k8s.ovn.org",
+    "networking.gke.io",
+    "security.istio.io",
+];
+
+/// Whether a kind is another implementation's network policy: anything named like a network
+/// policy or firewall outside the groups the oracle reads, and any `…Policy` of a known CNI's
+/// group.
+fn foreign_policy(api_version: &str, kind: &str) -> bool {
+    let group = match api_version.split_once('/') {
+        Some((g, _)) => g,
+        None => "",
+    };
+    let ours = matches!(
+        group,
+        "networking.k8s.io"
+            | "extensions"
+            | "projectcalico.org"
+            | "crd.projectcalico.org"
+            | "policy.networking.k8s.io"
+    );
+    !ours
+        && (kind.contains("NetworkPolic")
+            || kind.contains("Firewall")
+            || (FOREIGN_POLICY_GROUPS.contains(&group) && kind.ends_with("Policy")))
 }
 
 /// One cell of `analyze --output json`.
