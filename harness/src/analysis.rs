@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::manifest::{self, Document, ManifestError, Source};
 use crate::model::{BuildOptions, Cluster, EndpointId};
 use crate::oracle::{Oracle, Packet, Peer, ProbePort, Verdict};
-use crate::policy::{Direction, PolicySet};
+use crate::policy::{Direction, PolicySet, Semantics};
 use crate::report::truth_table::{Mark, TruthTable, legend};
 
 /// A loaded cluster model with its policies.
@@ -25,8 +25,17 @@ pub struct Analysis {
 impl Analysis {
     /// Loads manifests from files and directories and builds the model and policies.
     pub fn load(paths: &[PathBuf], pod_cidr: IpNet) -> Result<Analysis, ManifestError> {
+        Analysis::load_as(paths, pod_cidr, Semantics::Generic)
+    }
+
+    /// Like [`Analysis::load`], predicting what `semantics` (e.g. one Calico version) does.
+    pub fn load_as(
+        paths: &[PathBuf],
+        pod_cidr: IpNet,
+        semantics: Semantics,
+    ) -> Result<Analysis, ManifestError> {
         let docs = manifest::load_paths(paths)?;
-        Analysis::from_documents(&docs, pod_cidr)
+        Analysis::from_documents_as(&docs, pod_cidr, semantics)
     }
 
     /// Builds the model and policies from documents already read.
@@ -34,12 +43,21 @@ impl Analysis {
         docs: &[manifest::Document],
         pod_cidr: IpNet,
     ) -> Result<Analysis, ManifestError> {
+        Analysis::from_documents_as(docs, pod_cidr, Semantics::Generic)
+    }
+
+    /// Like [`Analysis::from_documents`], predicting what `semantics` does.
+    pub fn from_documents_as(
+        docs: &[manifest::Document],
+        pod_cidr: IpNet,
+        semantics: Semantics,
+    ) -> Result<Analysis, ManifestError> {
         let options = BuildOptions {
             pod_cidr,
             ..BuildOptions::default()
         };
         let cluster = Cluster::from_documents(docs, &options)?;
-        let policies = PolicySet::from_documents(docs)?;
+        let policies = PolicySet::from_documents_as(docs, semantics)?;
         Ok(Analysis { cluster, policies })
     }
 
@@ -62,7 +80,7 @@ impl Analysis {
         }
         let mut notes = Notes::default();
         let mut kept = Vec::with_capacity(docs.len());
-        let mut policies = PolicySet::default();
+        let mut policies = PolicySet::new(options.semantics);
         for doc in docs {
             let what = format!("{} {}", doc.api_version(), doc.kind());
             if foreign_policy(doc.api_version(), doc.kind()) {
@@ -166,6 +184,8 @@ pub struct UserOptions {
     /// Leave other vendors' policy kinds out (listed in [`Notes::ignored_policies`]) instead of
     /// refusing them.
     pub ignore_unsupported: bool,
+    /// Whose semantics to predict (the APIs as written, or one Calico version line).
+    pub semantics: Semantics,
 }
 
 /// What an answer leaves out or takes on trust, for the user to see next to it.

@@ -9,6 +9,7 @@ use ipnet::IpNet;
 
 use crate::analysis::{self, Analysis};
 use crate::oracle::ProbePort;
+use crate::policy::{CalicoLine, Semantics};
 
 /// Arguments of `analyze`.
 #[derive(Debug, clap::Args)]
@@ -29,6 +30,10 @@ pub struct Args {
     /// With tables: explain every cell (which policies selected each side, which rule decided).
     #[arg(long)]
     pub explain: bool,
+    /// Predict what this Calico version line does (3.29, 3.30, 3.31, 3.32) instead of the APIs
+    /// as written: its tiers, tie-break, named-port handling, and the kinds it ignores.
+    #[arg(long, value_name = "VERSION")]
+    pub calico_version: Option<CalicoLine>,
 }
 
 /// Output formats of `analyze`.
@@ -42,7 +47,14 @@ pub enum AnalyzeFormat {
 
 /// Runs `analyze`.
 pub fn run(args: Args) -> Result<ExitCode, String> {
-    let analysis = Analysis::load(&args.paths, args.pod_cidr).map_err(|e| e.to_string())?;
+    let semantics = args
+        .calico_version
+        .map_or(Semantics::Generic, Semantics::Calico);
+    let analysis =
+        Analysis::load_as(&args.paths, args.pod_cidr, semantics).map_err(|e| e.to_string())?;
+    for warning in &analysis.policies.warnings {
+        eprintln!("warning: {warning}");
+    }
     let probes = if args.probes.is_empty() {
         ProbePort::declared(&analysis.cluster)
     } else {

@@ -81,6 +81,7 @@ impl Oracle<'_> {
     pub fn policy_name(&self, index: usize) -> String {
         let p = &self.policies.policies[index];
         if p.id.kind == PolicyKind::ClusterNetworkPolicy
+            && self.policies.semantics.calico().is_none()
             && let Some(tier) = tier_label(&p.tier)
         {
             return format!("{} (tier {tier}, priority {})", p.id, format_order(p.order));

@@ -15,7 +15,8 @@ use std::net::IpAddr;
 use crate::model::{Cluster, EndpointId, Protocol};
 use crate::policy::labels::policy_labels;
 use crate::policy::{
-    Direction, EntityMatch, PolicyKind, PolicySet, PortSpec, Rule, RuleAction, TierDefault,
+    CalicoLine, Direction, EntityMatch, PolicyKind, PolicySet, PortSpec, Rule, RuleAction,
+    Semantics, TierDefault,
 };
 
 pub use matrix::{Cell, Matrix, ProbePort};
@@ -230,7 +231,13 @@ impl<'a> Oracle<'a> {
             policy_tier[a]
                 .cmp(&policy_tier[b])
                 .then_with(|| cmp_order(pa.order, pb.order))
-                .then_with(|| sort_name(pa).cmp(&sort_name(pb)))
+                .then_with(|| {
+                    if policies.semantics == Semantics::Calico(CalicoLine::V3_32) {
+                        sort_name_3_32(pa).cmp(&sort_name_3_32(pb))
+                    } else {
+                        sort_name(pa).cmp(&sort_name(pb))
+                    }
+                })
         });
 
         let policed = |id: EndpointId| !cluster.get(id).host_network;
@@ -299,7 +306,8 @@ impl<'a> Oracle<'a> {
                 }
             }
         }
-        let ties_defined = false;
+        // Calico breaks ties by name (felix/calc/policy_sorter.go `PolKVLess`).
+        let ties_defined = policies.semantics.calico().is_some();
         let is_cnp = |p: &crate::policy::Policy| p.id.kind == PolicyKind::ClusterNetworkPolicy;
         let has_dns = policies.policies.iter().any(|p| {
             [Direction::Ingress, Direction::Egress].iter().any(|&d| {
@@ -751,6 +759,15 @@ impl<'a> Oracle<'a> {
     /// protocol included, so it is looked up with the packet's protocol.
     fn named_port_protocol(&self, policy: usize, rule: &Rule, packet: &Packet) -> Protocol {
         use crate::policy::{PolicyKind, ProtocolMatch};
+        // Calico 3.32 looks a protocol-less named port up with any protocol
+        // (projectcalico/calico@v3.32.1:felix/calc/rule_scanner.go#L383-L386, `ProtocolAny`,
+        // calico#12227), so the container port's own protocol decides.
+        if self.policies.semantics == Semantics::Calico(CalicoLine::V3_32) {
+            return match rule.protocol {
+                Some(ProtocolMatch::Known(p)) => p,
+                _ => packet.protocol,
+            };
+        }
         match (rule.protocol, self.policies.policies[policy].id.kind) {
             (Some(ProtocolMatch::Known(p)), _) => p,
             (None, PolicyKind::CalicoNetworkPolicy | PolicyKind::CalicoGlobalNetworkPolicy) => {
@@ -822,6 +839,31 @@ fn nets_match(entity: &EntityMatch, ip: IpAddr) -> bool {
 /// `kanp.adminnetworkpolicy.<name>` / `kbanp.baselineadminnetworkpolicy.<name>` for the admin
 /// kinds. So at equal order a Calico NetworkPolicy in the default tier (`default.…`) comes before
 /// a Kubernetes NetworkPolicy of the same namespace (`knp.default.…`).
+/// Calico 3.32's tie-break between policies of equal order: the string
+/// `"<name>/<namespace>/<kind>"` of the policy key
+/// (projectcalico/calico@v3.32.1:felix/calc/policy_sorter.go#L388-L399), where names carry no
+/// tier prefix any more (calico#11232) and the kinds are `KubernetesNetworkPolicy`,
+/// `NetworkPolicy`, `GlobalNetworkPolicy` and `KubernetesClusterNetworkPolicy`
+/// (libcalico-go/lib/backend/model/kubenetworkpolicy.go, kubeclusternetworkpolicy.go). So at equal
+/// order a Kubernetes NetworkPolicy `a` now comes before a Calico NetworkPolicy `b` of the same
+/// namespace, where 3.31 compared `ns/default.b` with `ns/knp.default.a`.
+fn sort_name_3_32(p: &crate::policy::Policy) -> String {
+    use crate::policy::PolicyKind;
+    let kind = match p.id.kind {
+        PolicyKind::KubernetesNetworkPolicy => "KubernetesNetworkPolicy",
+        PolicyKind::CalicoNetworkPolicy => "NetworkPolicy",
+        PolicyKind::CalicoGlobalNetworkPolicy => "GlobalNetworkPolicy",
+        PolicyKind::ClusterNetworkPolicy => "KubernetesClusterNetworkPolicy",
+        PolicyKind::AdminNetworkPolicy => "AdminNetworkPolicy",
+        PolicyKind::BaselineAdminNetworkPolicy => "BaselineAdminNetworkPolicy",
+    };
+    format!(
+        "{}/{}/{kind}",
+        p.id.name,
+        p.id.namespace.as_deref().unwrap_or_default()
+    )
+}
+
 fn sort_name(p: &crate::policy::Policy) -> String {
     use crate::policy::PolicyKind;
     let name = &p.id.name;

@@ -109,6 +109,7 @@ fn lower_order_deny_beats_a_later_allow_in_the_same_tier() {
                 vec![rule(RuleAction::Deny, None)],
             ),
         ],
+        ..PolicySet::default()
     };
     let oracle = Oracle::new(&c, &set);
     let v = oracle.verdict(&a_to_b(&c, 80));
@@ -138,6 +139,7 @@ fn lower_order_deny_beats_a_later_allow_in_the_same_tier() {
                 vec![rule(RuleAction::Allow, Some("a"))],
             ),
         ],
+        ..PolicySet::default()
     };
     assert!(Oracle::new(&c, &set).verdict(&a_to_b(&c, 80)).allowed);
 }
@@ -181,6 +183,7 @@ fn pass_skips_to_the_next_tier_and_log_continues() {
                 vec![rule(RuleAction::Allow, Some("a"))],
             ),
         ],
+        ..PolicySet::default()
     };
     let oracle = Oracle::new(&c, &set);
     let packet = a_to_b(&c, 80);
@@ -219,6 +222,7 @@ fn a_tier_whose_policies_do_not_match_denies_unless_its_default_is_pass() {
         let set = PolicySet {
             tiers,
             policies: vec![policy("p", "t", None, "b", vec![only_port_81.clone()])],
+            ..PolicySet::default()
         };
         let oracle = Oracle::new(&c, &set);
         let v = oracle.verdict(&a_to_b(&c, 80));
@@ -262,6 +266,7 @@ fn selectors_never_match_external_addresses_but_nets_and_not_selectors_do() {
         let set = PolicySet {
             tiers: Tier::builtin(),
             policies: vec![policy("p", DEFAULT_TIER, None, "b", vec![r])],
+            ..PolicySet::default()
         };
         let oracle = Oracle::new(&c, &set);
         let packet = Packet {
@@ -288,6 +293,7 @@ fn matrix_covers_every_ordered_pair_and_agrees_with_verdicts() {
             "b",
             vec![rule(RuleAction::Allow, Some("b"))],
         )],
+        ..PolicySet::default()
     };
     let oracle = Oracle::new(&c, &set);
     let probes = [
@@ -364,6 +370,7 @@ fn an_end_of_tier_deny_also_names_earlier_tiers_policies_that_matched_nothing() 
                 vec![only_81(RuleAction::Allow)],
             ),
         ],
+        ..PolicySet::default()
     };
     let oracle = Oracle::new(&c, &set);
     let packet = a_to_b(&c, 80);

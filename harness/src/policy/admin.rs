@@ -175,8 +175,12 @@ struct PortRangeDoc {
     end: i64,
 }
 
-/// Converts an AdminNetworkPolicy or BaselineAdminNetworkPolicy.
-pub fn convert(doc: &Document) -> Result<Policy, ManifestError> {
+/// Converts an AdminNetworkPolicy or BaselineAdminNetworkPolicy. With `calico` (Calico
+/// 3.29–3.31), a rule with a `namedPort` matches every port and protocol, as Calico converts it:
+/// the named port becomes a nil protocol and port, which "we translate to allowing all"
+/// (projectcalico/calico@v3.31.7:libcalico-go/lib/backend/k8s/conversion/conversion.go#L594-L600,
+/// #L757 "TODO: Add support for NamedPorts") — a documented deviation from the API.
+pub fn convert(doc: &Document, calico: bool) -> Result<Policy, ManifestError> {
     if doc.api_version() != API_VERSION {
         return Err(doc.unsupported(
             "apiVersion",
@@ -226,7 +230,11 @@ pub fn convert(doc: &Document) -> Result<Policy, ManifestError> {
 
     let subject = subject_selector(doc, "spec.subject", &spec.subject)?.0;
 
-    let ctx = Ctx { doc, baseline };
+    let ctx = Ctx {
+        doc,
+        baseline,
+        calico,
+    };
     let ingress = spec
         .ingress
         .as_deref()
@@ -396,6 +404,8 @@ struct PeerMatch {
 struct Ctx<'a> {
     doc: &'a Document,
     baseline: bool,
+    /// Calico 3.29–3.31: a named port opens every port and protocol.
+    calico: bool,
 }
 
 impl Ctx<'_> {
@@ -683,6 +693,9 @@ impl Ctx<'_> {
                     }
                 }
             };
+            if self.calico && matches!(spec, PortSpec::Named(_)) {
+                return Ok(vec![(None, Vec::new())]);
+            }
             match groups.iter_mut().find(|(p, _)| *p == protocol) {
                 Some((_, list)) => {
                     if !list.contains(&spec) {

@@ -72,6 +72,16 @@ impl Features {
         nodes: true,
         domain_names: true,
     };
+
+    /// Calico 3.32: pods, namespaces and networks only; a `nodes` or `domainNames` peer makes the
+    /// rule's conversion fail ("none of supported fields in 'To' is set",
+    /// projectcalico/calico@v3.32.1:libcalico-go/lib/backend/k8s/conversion/clusternetworkpolicy.go#L296-L323),
+    /// and the failed rule becomes Deny-all for Deny and Pass or is dropped for Accept (#L84-L96,
+    /// #L175-L184).
+    pub const CALICO: Features = Features {
+        nodes: false,
+        domain_names: false,
+    };
 }
 
 #[derive(Deserialize)]

@@ -103,9 +103,28 @@ pub const ADMIN_TIER: &str = "adminnetworkpolicy";
 pub const BASELINE_TIER: &str = "baselineadminnetworkpolicy";
 
 impl Tier {
-    /// The built-in tiers: admin (order 1000, Pass), default (1,000,000, Deny) and baseline
-    /// (10,000,000, Pass), for AdminNetworkPolicy and for ClusterNetworkPolicy (Calico 3.32's
-    /// orders and default actions, projectcalico/calico@v3.32.1:api/pkg/apis/projectcalico/v3/tier.go#L37-L50).
+    /// The built-in tiers of `semantics`: Calico 3.29 has `adminnetworkpolicy` and `default`;
+    /// 3.30–3.31 add `baselineadminnetworkpolicy`; 3.32 has `kube-admin`, `default` and
+    /// `kube-baseline` (calico#11144); the generic semantics have all of them.
+    pub fn builtin_for(semantics: Semantics) -> Vec<Tier> {
+        let keep = |name: &str| match semantics.calico() {
+            None => true,
+            Some(line) if line.has_cnp() => ![ADMIN_TIER, BASELINE_TIER].contains(&name),
+            Some(CalicoLine::V3_29) => {
+                ![CNP_ADMIN_TIER, CNP_BASELINE_TIER, BASELINE_TIER].contains(&name)
+            }
+            Some(_) => ![CNP_ADMIN_TIER, CNP_BASELINE_TIER].contains(&name),
+        };
+        Tier::builtin()
+            .into_iter()
+            .filter(|t| keep(&t.name))
+            .collect()
+    }
+
+    /// Every built-in tier of any semantics: admin (order 1000, Pass), default (1,000,000, Deny)
+    /// and baseline (10,000,000, Pass), for AdminNetworkPolicy and for ClusterNetworkPolicy
+    /// (Calico 3.32's orders and default actions,
+    /// projectcalico/calico@v3.32.1:api/pkg/apis/projectcalico/v3/tier.go#L37-L50).
     pub fn builtin() -> Vec<Tier> {
         vec![
             Tier {
@@ -139,6 +158,89 @@ impl Tier {
                 source: None,
             },
         ]
+    }
+}
+
+/// A Calico version line whose behaviour differs from its neighbours'.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CalicoLine {
+    /// 3.29: AdminNetworkPolicy, no BaselineAdminNetworkPolicy (added in 3.30, calico#9464).
+    V3_29,
+    /// 3.30: AdminNetworkPolicy and BaselineAdminNetworkPolicy.
+    V3_30,
+    /// 3.31: as 3.30.
+    V3_31,
+    /// 3.32 and later: ClusterNetworkPolicy in `kube-admin`/`kube-baseline`; no ANP/BANP.
+    V3_32,
+}
+
+impl CalicoLine {
+    /// Every line, oldest first.
+    pub const ALL: [CalicoLine; 4] = [
+        CalicoLine::V3_29,
+        CalicoLine::V3_30,
+        CalicoLine::V3_31,
+        CalicoLine::V3_32,
+    ];
+
+    /// `3.29` … `3.32`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CalicoLine::V3_29 => "3.29",
+            CalicoLine::V3_30 => "3.30",
+            CalicoLine::V3_31 => "3.31",
+            CalicoLine::V3_32 => "3.32",
+        }
+    }
+
+    /// Whether this line implements ClusterNetworkPolicy (and no longer ANP/BANP).
+    pub fn has_cnp(self) -> bool {
+        self >= CalicoLine::V3_32
+    }
+}
+
+impl std::str::FromStr for CalicoLine {
+    type Err = String;
+
+    /// `3.29`, `3.30`, `3.31`, `3.32`, or a patch version of one (`3.31.7`); later minor
+    /// versions behave as 3.32 as far as the sources read go.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let minor = s
+            .trim_start_matches('v')
+            .strip_prefix("3.")
+            .and_then(|r| r.split('.').next())
+            .and_then(|m| m.parse::<u32>().ok())
+            .ok_or_else(|| format!("`{s}` is not a Calico version (expected 3.29 to 3.32)"))?;
+        match minor {
+            29 => Ok(CalicoLine::V3_29),
+            30 => Ok(CalicoLine::V3_30),
+            31 => Ok(CalicoLine::V3_31),
+            32.. => Ok(CalicoLine::V3_32),
+            _ => Err(format!(
+                "Calico {s} has no tiers in Calico Open Source (tiers arrived in 3.29); expected 3.29 to 3.32"
+            )),
+        }
+    }
+}
+
+/// Whose behaviour the oracle predicts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Semantics {
+    /// The APIs as written: ClusterNetworkPolicy per its spec (equal priorities are "either"),
+    /// AdminNetworkPolicy per its spec, Calico kinds as Calico 3.29–3.31 evaluates them.
+    #[default]
+    Generic,
+    /// What one Calico version line does, read from its conversion and Felix code.
+    Calico(CalicoLine),
+}
+
+impl Semantics {
+    /// The Calico line, if the semantics are Calico's.
+    pub fn calico(self) -> Option<CalicoLine> {
+        match self {
+            Semantics::Calico(line) => Some(line),
+            Semantics::Generic => None,
+        }
     }
 }
 
@@ -398,22 +500,42 @@ pub struct PolicySet {
     pub tiers: Vec<Tier>,
     /// Policies, in the order they were read.
     pub policies: Vec<Policy>,
+    /// Whose behaviour is predicted.
+    pub semantics: Semantics,
+    /// Documents read but not enforced under these semantics (e.g. AdminNetworkPolicy on Calico
+    /// 3.32), one line each.
+    pub warnings: Vec<String>,
 }
 
 impl Default for PolicySet {
     fn default() -> Self {
-        PolicySet {
-            tiers: Tier::builtin(),
-            policies: Vec::new(),
-        }
+        PolicySet::new(Semantics::Generic)
     }
 }
 
 impl PolicySet {
+    /// An empty set with the built-in tiers of `semantics`.
+    pub fn new(semantics: Semantics) -> PolicySet {
+        PolicySet {
+            tiers: Tier::builtin_for(semantics),
+            policies: Vec::new(),
+            semantics,
+            warnings: Vec::new(),
+        }
+    }
+
     /// Decodes every policy document; other kinds are skipped. Policy-looking documents the
     /// oracle does not model (other Calico kinds, removed API versions) are refused.
     pub fn from_documents(docs: &[Document]) -> Result<PolicySet, ManifestError> {
-        let mut set = PolicySet::default();
+        PolicySet::from_documents_as(docs, Semantics::Generic)
+    }
+
+    /// Like [`PolicySet::from_documents`], predicting what `semantics` does.
+    pub fn from_documents_as(
+        docs: &[Document],
+        semantics: Semantics,
+    ) -> Result<PolicySet, ManifestError> {
+        let mut set = PolicySet::new(semantics);
         for doc in docs {
             set.add_document(doc)?;
         }
@@ -465,12 +587,46 @@ impl PolicySet {
                 ));
             }
             ("policy.networking.k8s.io", "AdminNetworkPolicy" | "BaselineAdminNetworkPolicy") => {
-                let policy = admin::convert(doc)?;
+                let line = self.semantics.calico();
+                let ignored = match line {
+                    Some(l) if l.has_cnp() => Some(format!(
+                        "Calico {} no longer enforces AdminNetworkPolicy or BaselineAdminNetworkPolicy (calico#11144): replace it with a ClusterNetworkPolicy",
+                        l.as_str()
+                    )),
+                    Some(CalicoLine::V3_29) if doc.kind() == "BaselineAdminNetworkPolicy" => {
+                        Some("Calico 3.29 does not enforce BaselineAdminNetworkPolicy (added in 3.30, calico#9464)".to_string())
+                    }
+                    _ => None,
+                };
+                let policy = admin::convert(doc, line.is_some())?;
+                if let Some(why) = ignored {
+                    self.warnings.push(format!(
+                        "{}: {} {} ignored: {why}",
+                        doc.source,
+                        doc.kind(),
+                        policy.id.name
+                    ));
+                    return Ok(true);
+                }
                 admin::check_priority(doc, &self.policies, &policy)?;
                 self.add_policy(doc, policy)?;
             }
             ("policy.networking.k8s.io", "ClusterNetworkPolicy") => {
-                let policy = cluster::convert(doc, &cluster::Features::ALL)?;
+                let features = match self.semantics.calico() {
+                    None => cluster::Features::ALL,
+                    Some(line) if line.has_cnp() => cluster::Features::CALICO,
+                    Some(line) => {
+                        let policy = cluster::convert(doc, &cluster::Features::ALL)?;
+                        self.warnings.push(format!(
+                            "{}: ClusterNetworkPolicy {} ignored: Calico {} does not implement ClusterNetworkPolicy (3.32 does, calico#10810)",
+                            doc.source,
+                            policy.id.name,
+                            line.as_str()
+                        ));
+                        return Ok(true);
+                    }
+                };
+                let policy = cluster::convert(doc, &features)?;
                 self.add_policy(doc, policy)?;
             }
             ("policy.networking.k8s.io", kind) => {
@@ -506,6 +662,19 @@ impl PolicySet {
                     .iter()
                     .find(|d| d.source == policy.source)
                     .expect("policies come from documents");
+                // The operator's tier was renamed in 3.32 (calico#11842).
+                let renamed = match (self.semantics.calico(), policy.tier.as_str()) {
+                    (Some(l), "allow-tigera") if l.has_cnp() => Some(
+                        "tier `allow-tigera` is called `calico-system` from Calico 3.32 (calico#11842)",
+                    ),
+                    (Some(l), "calico-system") if !l.has_cnp() => Some(
+                        "tier `calico-system` is called `allow-tigera` before Calico 3.32 (calico#11842)",
+                    ),
+                    _ => None,
+                };
+                if let Some(why) = renamed {
+                    return Err(doc.invalid("spec.tier", why));
+                }
                 return Err(doc.invalid(
                     "spec.tier",
                     format!(
