@@ -110,8 +110,7 @@ impl Analysis {
         };
         let cluster = Cluster::from_documents(&kept, &build)?;
         let analysis = Analysis { cluster, policies };
-        let by_source: HashMap<&Source, &Document> =
-            kept.iter().map(|d| (&d.source, d)).collect();
+        let by_source: HashMap<&Source, &Document> = kept.iter().map(|d| (&d.source, d)).collect();
         notes.assumed = analysis
             .cluster
             .endpoint_ids()
@@ -391,6 +390,9 @@ pub struct View<'a> {
     pub all_ports: bool,
     /// Explain each cell.
     pub explain: bool,
+    /// Show a Pod's traffic to itself as policy judges it (through a Service back to itself, as
+    /// the upstream e2e suite probes it) instead of as loopback.
+    pub self_policed: bool,
 }
 
 /// One cell as `analyze` shows it.
@@ -438,8 +440,7 @@ impl Shown {
 }
 
 /// The explanation of a loopback cell.
-const LOOPBACK: &str =
-    "a pod's traffic to its own address stays inside the pod (loopback): network policy does not apply";
+const LOOPBACK: &str = "a pod's traffic to its own address stays inside the pod (loopback): network policy does not apply";
 
 /// The legend under `analyze` tables.
 pub const LEGEND: &str = "legend: rows = from (client), columns = to (server); . allowed, X blocked, ? unknown (see --explain), - not served (the server declares no such port; --all-ports asks anyway), lo a pod to its own address (loopback, policy does not apply), [ ] between replicas of one workload";
@@ -469,7 +470,10 @@ impl View<'_> {
         if !self.serves(to, probe) {
             return (Shown::NotServed, None);
         }
-        if from == to && self.analysis.cluster.get(from).kind == WorkloadKind::Pod {
+        if from == to
+            && !self.self_policed
+            && self.analysis.cluster.get(from).kind == WorkloadKind::Pod
+        {
             return (Shown::Loopback, with_reason.then(|| LOOPBACK.to_string()));
         }
         let packet = Oracle::packet(from, to, probe);
@@ -653,8 +657,12 @@ impl View<'_> {
                 let mut sure = Vec::new();
                 let mut open = Vec::new();
                 for &probe in &self.probes {
-                    if let (Shown::Verdict { allowed, uncertain, .. }, _) =
-                        self.cell(f, t, probe, false)
+                    if let (
+                        Shown::Verdict {
+                            allowed, uncertain, ..
+                        },
+                        _,
+                    ) = self.cell(f, t, probe, false)
                     {
                         match (uncertain, allowed) {
                             (Some(_), _) => open.push(probe.to_string()),
@@ -795,7 +803,11 @@ fn dot_quote(s: &str) -> String {
 
 /// Endpoints whose `namespace/name` matches one of `patterns` (all when there are none): `ns/name`
 /// with `*` as a wildcard, or a bare namespace. A pattern that matches nothing is an error.
-pub fn select(cluster: &Cluster, patterns: &[String], flag: &str) -> Result<Vec<EndpointId>, String> {
+pub fn select(
+    cluster: &Cluster,
+    patterns: &[String],
+    flag: &str,
+) -> Result<Vec<EndpointId>, String> {
     if patterns.is_empty() {
         return Ok(cluster.endpoint_ids().collect());
     }
@@ -818,7 +830,11 @@ pub fn select(cluster: &Cluster, patterns: &[String], flag: &str) -> Result<Vec<
             return Err(format!(
                 "{flag} {pattern}: no endpoint matches (endpoints: {}{})",
                 known.join(", "),
-                if cluster.endpoints.len() > 20 { ", …" } else { "" }
+                if cluster.endpoints.len() > 20 {
+                    ", …"
+                } else {
+                    ""
+                }
             ));
         }
     }
@@ -832,8 +848,7 @@ fn glob(pattern: &str, text: &str) -> bool {
         return pattern == text;
     }
     let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last)
-    {
+    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
         return false;
     }
     let mut rest = &text[first.len()..text.len() - last.len()];
@@ -864,12 +879,21 @@ mod tests {
     #[test]
     fn other_vendors_policies_are_recognised_and_ours_are_not() {
         assert!(foreign_policy("cilium.io/v2", "CiliumNetworkPolicy"));
-        assert!(foreign_policy("cilium.io/v2", "CiliumClusterwideNetworkPolicy"));
-        assert!(foreign_policy("crd.antrea.io/v1beta1", "ClusterNetworkPolicy"));
+        assert!(foreign_policy(
+            "cilium.io/v2",
+            "CiliumClusterwideNetworkPolicy"
+        ));
+        assert!(foreign_policy(
+            "crd.antrea.io/v1beta1",
+            "ClusterNetworkPolicy"
+        ));
         assert!(foreign_policy("crd.antrea.io/v1beta1", "NetworkPolicy"));
         assert!(foreign_policy("k8s.ovn.org/v1", "EgressFirewall"));
         assert!(!foreign_policy("networking.k8s.io/v1", "NetworkPolicy"));
-        assert!(!foreign_policy("policy.networking.k8s.io/v1alpha2", "ClusterNetworkPolicy"));
+        assert!(!foreign_policy(
+            "policy.networking.k8s.io/v1alpha2",
+            "ClusterNetworkPolicy"
+        ));
         assert!(!foreign_policy("v1", "ConfigMap"));
         assert!(!foreign_policy("cilium.io/v2", "CiliumNode"));
     }

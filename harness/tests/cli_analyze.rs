@@ -104,7 +104,11 @@ kind: ClusterNetworkPolicy
 metadata: {name: acnp}
 spec: {priority: 5}
 "#;
-    let dir = Dir::new(&[("app.yaml", APP), ("cilium.yaml", &format!("{DENY_ALL}---{}", cilium())), ("antrea.yaml", antrea)]);
+    let dir = Dir::new(&[
+        ("app.yaml", APP),
+        ("cilium.yaml", &format!("{DENY_ALL}---{}", cilium())),
+        ("antrea.yaml", antrea),
+    ]);
     let out = dir.analyze(&["-f", "app.yaml", "-f", "cilium.yaml"]);
     assert!(!out.status.success());
     assert!(out.stdout.is_empty(), "{}", stdout(&out));
@@ -160,7 +164,16 @@ fn other_kinds_are_summarised_in_one_line() {
 fn namespace_flag_places_namespace_less_documents_as_kubectl_does() {
     let dir = Dir::new(&[("app.yaml", APP), ("deny.yaml", DENY_ALL)]);
     // Without -n the policy lands in `default`, selects nothing, and that is said.
-    let out = dir.analyze(&["-f", ".", "--from", "ns-1/client", "--to", "ns-1/web", "--output", "list"]);
+    let out = dir.analyze(&[
+        "-f",
+        ".",
+        "--from",
+        "ns-1/client",
+        "--to",
+        "ns-1/web",
+        "--output",
+        "list",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("warning: NetworkPolicy default/deny-all (./deny.yaml: document 1")
@@ -168,12 +181,35 @@ fn namespace_flag_places_namespace_less_documents_as_kubectl_does() {
         "{}",
         stderr(&out)
     );
-    assert!(stdout(&out).contains("allowed:\n    ns-1/client → ns-1/web"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("allowed:\n    ns-1/client → ns-1/web"),
+        "{}",
+        stdout(&out)
+    );
     // With -n it is in ns-1, and denies.
-    let out = dir.analyze(&["-f", ".", "-n", "ns-1", "--from", "ns-1/client", "--to", "ns-1/web", "--output", "list"]);
+    let out = dir.analyze(&[
+        "-f",
+        ".",
+        "-n",
+        "ns-1",
+        "--from",
+        "ns-1/client",
+        "--to",
+        "ns-1/web",
+        "--output",
+        "list",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(!stderr(&out).contains("selects no endpoint"), "{}", stderr(&out));
-    assert!(stdout(&out).contains("blocked:\n    ns-1/client → ns-1/web"), "{}", stdout(&out));
+    assert!(
+        !stderr(&out).contains("selects no endpoint"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains("blocked:\n    ns-1/client → ns-1/web"),
+        "{}",
+        stdout(&out)
+    );
     // A document naming another namespace is refused, as kubectl refuses it.
     let out = dir.analyze(&["-f", ".", "-n", "other"]);
     assert!(!out.status.success());
@@ -204,10 +240,22 @@ spec:
     assert!(
         text.contains("* depends on pod addresses assumed from --pod-cidr 10.9.0.0/24")
             && text.contains("ns-1/client 10.9.0.")
-            && text.lines().any(|l| l.starts_with("ns-1/client") && l.ends_with(".*")),
+            && text
+                .lines()
+                .any(|l| l.starts_with("ns-1/client") && l.ends_with(".*")),
         "{text}"
     );
-    let out = dir.analyze(&["-f", ".", "--pod-cidr", "10.9.0.0/24", "--probe", "80", "--output", "json", "--explain"]);
+    let out = dir.analyze(&[
+        "-f",
+        ".",
+        "--pod-cidr",
+        "10.9.0.0/24",
+        "--probe",
+        "80",
+        "--output",
+        "json",
+        "--explain",
+    ]);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let cell = json["cells"]
         .as_array()
@@ -216,7 +264,13 @@ spec:
         .find(|c| c["from"] == "ns-1/client" && c["to"] == "ns-1/web")
         .unwrap();
     assert_eq!(cell["assumed_address"], true, "{cell}");
-    assert!(cell["reason"].as_str().unwrap().contains("assumed from --pod-cidr 10.9.0.0/24"), "{cell}");
+    assert!(
+        cell["reason"]
+            .as_str()
+            .unwrap()
+            .contains("assumed from --pod-cidr 10.9.0.0/24"),
+        "{cell}"
+    );
     // Without address rules nothing depends on them.
     let dir = Dir::new(&[("app.yaml", APP)]);
     let out = dir.analyze(&["-f", "."]);
@@ -232,21 +286,35 @@ fn tables_probe_only_served_ports_name_columns_and_show_loopback() {
     let lines: Vec<&str> = text.lines().collect();
     // `--probe 80` is TCP.
     assert_eq!(lines[0], "80/TCP");
-    assert_eq!(lines[1].split_whitespace().collect::<Vec<_>>(), ["from", "\\", "to", "client", "db", "web"], "{text}");
+    assert_eq!(
+        lines[1].split_whitespace().collect::<Vec<_>>(),
+        ["from", "\\", "to", "client", "db", "web"],
+        "{text}"
+    );
     // Nobody serves 80 but web: `-`; the Pod db to itself is loopback; web's replicas bracketed.
-    assert_eq!(lines[2].split_whitespace().collect::<Vec<_>>(), ["ns-1/client", "-", "-", "."], "{text}");
-    assert_eq!(lines[4].split_whitespace().collect::<Vec<_>>(), ["ns-1/web", "-", "-", "[.]"], "{text}");
+    assert_eq!(
+        lines[2].split_whitespace().collect::<Vec<_>>(),
+        ["ns-1/client", "-", "-", "."],
+        "{text}"
+    );
+    assert_eq!(
+        lines[4].split_whitespace().collect::<Vec<_>>(),
+        ["ns-1/web", "-", "-", "[.]"],
+        "{text}"
+    );
     let out = dir.analyze(&["-f", "app.yaml", "--probe", "5432/TCP"]);
     let text = stdout(&out);
     assert!(
-        text.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["ns-1/db", "-", "lo", "-"]),
+        text.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["ns-1/db", "-", "lo", "-"]),
         "{text}"
     );
     // --all-ports asks anyway.
     let out = dir.analyze(&["-f", "app.yaml", "--probe", "80", "--all-ports"]);
     let text = stdout(&out);
     assert!(
-        text.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["ns-1/client", "[.]", ".", "."]),
+        text.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["ns-1/client", "[.]", ".", "."]),
         "{text}"
     );
 }
@@ -255,7 +323,9 @@ fn tables_probe_only_served_ports_name_columns_and_show_loopback() {
 fn filters_list_json_and_dot() {
     let dir = Dir::new(&[("app.yaml", APP), ("deny.yaml", DENY_ALL)]);
     // list: one line per client, grouped by verdict.
-    let out = dir.analyze(&["-f", ".", "-n", "ns-1", "--from", "ns-1/cl*", "--output", "list"]);
+    let out = dir.analyze(&[
+        "-f", ".", "-n", "ns-1", "--from", "ns-1/cl*", "--output", "list",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
         stdout(&out),
@@ -264,7 +334,11 @@ fn filters_list_json_and_dot() {
     // A filter that matches nothing is an error naming it.
     let out = dir.analyze(&["-f", ".", "--to", "nope/*"]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("--to nope/*: no endpoint matches"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--to nope/*: no endpoint matches"),
+        "{}",
+        stderr(&out)
+    );
 
     // JSON: compact, reasons only with --explain, not-served cells left out.
     let out = dir.analyze(&["-f", "app.yaml", "--output", "json"]);
@@ -273,16 +347,30 @@ fn filters_list_json_and_dot() {
     // 80 on web from 3 clients, 5432 on db from 3 clients (db to itself as loopback).
     assert_eq!(cells.len(), 6, "{json}");
     assert!(cells.iter().all(|c| c.get("reason").is_none()), "{json}");
-    assert!(cells.iter().any(|c| c["from"] == "ns-1/db" && c["to"] == "ns-1/db" && c["loopback"] == true));
+    assert!(
+        cells
+            .iter()
+            .any(|c| c["from"] == "ns-1/db" && c["to"] == "ns-1/db" && c["loopback"] == true)
+    );
     let out = dir.analyze(&["-f", "app.yaml", "--output", "json", "--explain"]);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(json["cells"].as_array().unwrap().iter().all(|c| c["reason"].is_string()), "{json}");
+    assert!(
+        json["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["reason"].is_string()),
+        "{json}"
+    );
 
     // dot: the allowed graph.
     let out = dir.analyze(&["-f", "app.yaml", "--output", "dot"]);
     let text = stdout(&out);
     assert!(text.starts_with("digraph allowed {"), "{text}");
-    assert!(text.contains("  \"ns-1/client\" -> \"ns-1/web\" [label=\"80/TCP\"];"), "{text}");
+    assert!(
+        text.contains("  \"ns-1/client\" -> \"ns-1/web\" [label=\"80/TCP\"];"),
+        "{text}"
+    );
     assert!(!text.contains("\"ns-1/db\" -> \"ns-1/db\""), "{text}");
     let out = dir.analyze(&["-f", ".", "-n", "ns-1", "--output", "dot"]);
     assert!(!stdout(&out).contains("->"), "{}", stdout(&out));

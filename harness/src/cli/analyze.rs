@@ -42,6 +42,11 @@ pub struct Args {
     /// Ask about every probe on every server, not only on the ports it declares.
     #[arg(long)]
     pub all_ports: bool,
+    /// How a Pod's traffic to itself is shown: `loopback` (to its own address it never leaves
+    /// the pod, so policy does not apply) or `policed` (through a Service back to itself, as the
+    /// upstream e2e suite probes it: policy applies).
+    #[arg(long, value_enum, default_value_t = SelfTraffic::Loopback)]
+    pub self_traffic: SelfTraffic,
     /// Output format.
     #[arg(long, value_enum, default_value_t = AnalyzeFormat::Table)]
     pub output: AnalyzeFormat,
@@ -52,6 +57,15 @@ pub struct Args {
     /// as written: its tiers, tie-break, named-port handling, and the kinds it ignores.
     #[arg(long, value_name = "VERSION")]
     pub calico_version: Option<CalicoLine>,
+}
+
+/// How `analyze` shows a Pod's traffic to itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SelfTraffic {
+    /// `lo`: to its own address, inside the pod.
+    Loopback,
+    /// The verdict policy gives (through a Service back to itself).
+    Policed,
 }
 
 /// Output formats of `analyze`.
@@ -107,6 +121,7 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
         to: analysis::select(&analysis.cluster, &args.to, "--to")?,
         all_ports: args.all_ports,
         explain: args.explain,
+        self_policed: args.self_traffic == SelfTraffic::Policed,
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());

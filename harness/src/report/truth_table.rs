@@ -169,8 +169,7 @@ impl Grid<'_> {
         while start < self.columns.len() {
             let mut end = start;
             let mut width = name_width;
-            while end < self.columns.len() && (end == start || width + widths[end] + 1 <= GRID_WIDTH)
-            {
+            while end < self.columns.len() && (end == start || width + widths[end] < GRID_WIDTH) {
                 width += widths[end] + 1;
                 end += 1;
             }
@@ -195,7 +194,12 @@ impl Grid<'_> {
             }
             out.push('\n');
             for (r, name) in self.rows.iter().enumerate() {
-                let _ = write!(out, "{:<nw$}", abbreviate(name, name_width), nw = name_width);
+                let _ = write!(
+                    out,
+                    "{:<nw$}",
+                    abbreviate(name, name_width),
+                    nw = name_width
+                );
                 for c in block.clone() {
                     let _ = write!(out, " {:>w$}", self.cells[r][c], w = widths[c]);
                 }
@@ -263,10 +267,7 @@ mod tests {
             title: "80/TCP".into(),
             rows: &rows,
             columns: &columns,
-            cells: vec![
-                vec!["-".into(), ".".into()],
-                vec!["-".into(), "lo".into()],
-            ],
+            cells: vec![vec!["-".into(), ".".into()], vec!["-".into(), "lo".into()]],
         }
         .render();
         let lines: Vec<&str> = text.lines().collect();
@@ -284,6 +285,9 @@ mod tests {
         }
         .render();
         assert!(text.contains("columns 1-9 of 40"), "{text}");
-        assert!(text.lines().all(|l| l.chars().count() <= GRID_WIDTH), "{text}");
+        assert!(
+            text.lines().all(|l| l.chars().count() <= GRID_WIDTH),
+            "{text}"
+        );
     }
 }
