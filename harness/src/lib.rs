@@ -12,6 +12,8 @@ pub mod analysis;
 pub mod capability;
 pub mod cli;
 pub mod cluster;
+pub mod exit_codes;
+pub mod input;
 pub mod manifest;
 pub mod model;
 pub mod oracle;

@@ -15,6 +15,10 @@ pub enum ManifestError {
         /// The operating system's message.
         message: String,
     },
+    /// The file was refused by the input gate (outside its folder, not a regular file, over a
+    /// size limit).
+    #[error(transparent)]
+    Input(#[from] crate::input::InputError),
     /// The file is not UTF-8 text (binary garbage, or another encoding).
     #[error("{}: not a text manifest (invalid UTF-8 or a NUL byte at byte {offset})", path.display())]
     NotText {

@@ -13,6 +13,8 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 pub use error::ManifestError;
+
+use crate::input;
 pub use strict::unknown_fields;
 
 /// Where a document came from: the file and its 1-based position among the file's documents.
@@ -134,13 +136,72 @@ impl Document {
     }
 }
 
+/// What one load (the files of one `analyze`, the manifests of one scenario) may parse in
+/// total, on top of each file's own limits ([`input::MANIFEST`] and the YAML budget): so that
+/// many files each just under their limits cannot add up without bound.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Budget {
+    bytes_left: usize,
+    documents_left: usize,
+}
+
+/// The bytes of manifest text one load may parse.
+pub const RUN_MAX_BYTES: usize = 128 << 20;
+/// The documents one load may parse.
+pub const RUN_MAX_DOCUMENTS: usize = 50_000;
+/// The documents one file may hold.
+pub const FILE_MAX_DOCUMENTS: usize = 10_000;
+/// The YAML nodes (mappings, sequences, scalars; aliases count again each time they are used)
+/// one file may hold.
+pub const FILE_MAX_NODES: usize = 1_000_000;
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget {
+            bytes_left: RUN_MAX_BYTES,
+            documents_left: RUN_MAX_DOCUMENTS,
+        }
+    }
+}
+
+impl Budget {
+    /// Charges `bytes` of text read from `path`.
+    fn charge_bytes(&mut self, path: &Path, bytes: usize) -> Result<(), ManifestError> {
+        self.bytes_left = self
+            .bytes_left
+            .checked_sub(bytes)
+            .ok_or_else(|| ManifestError::Io {
+                path: path.to_path_buf(),
+                message: format!(
+                    "over the {RUN_MAX_BYTES}-byte limit on manifest text read in one load"
+                ),
+            })?;
+        Ok(())
+    }
+
+    /// Charges the documents of `path`.
+    fn charge_documents(&mut self, path: &Path, documents: usize) -> Result<(), ManifestError> {
+        self.documents_left =
+            self.documents_left
+                .checked_sub(documents)
+                .ok_or_else(|| ManifestError::Io {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "over the {RUN_MAX_DOCUMENTS}-document limit on manifests read in one load"
+                    ),
+                })?;
+        Ok(())
+    }
+}
+
 /// Loads every manifest under `paths`: files as given, directories recursively (`*.yaml`,
-/// `*.yml`, `*.json`, in sorted order so results are reproducible).
+/// `*.yml`, `*.json`, in sorted order so results are reproducible), all within one [`Budget`].
 pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<Document>, ManifestError> {
+    let mut budget = Budget::default();
     let mut documents = Vec::new();
     for path in paths {
         for file in manifest_files(path)? {
-            documents.extend(load_file(&file)?);
+            documents.extend(load_file_within(&file, None, &mut budget)?);
         }
     }
     Ok(documents)
@@ -155,48 +216,41 @@ fn manifest_files(path: &Path) -> Result<Vec<PathBuf>, ManifestError> {
     if !meta.is_dir() {
         return Ok(vec![path.to_path_buf()]);
     }
-    let mut files = Vec::new();
-    let mut pending = vec![path.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        let entries = std::fs::read_dir(&dir).map_err(|e| ManifestError::Io {
-            path: dir.clone(),
-            message: e.to_string(),
-        })?;
-        for entry in entries {
-            let entry = entry.map_err(|e| ManifestError::Io {
-                path: dir.clone(),
-                message: e.to_string(),
-            })?;
-            let p = entry.path();
-            if p.is_dir() {
-                pending.push(p);
-            } else if matches!(
-                p.extension().and_then(|e| e.to_str()),
-                Some("yaml" | "yml" | "json")
-            ) {
-                files.push(p);
-            }
-        }
-    }
-    files.sort();
-    Ok(files)
+    Ok(input::walk(path, None, |p| {
+        matches!(
+            p.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml" | "json")
+        )
+    })?)
 }
 
-/// Reads one file and splits it into documents.
+/// Reads one file (through the [`input`] gate) and splits it into documents.
 pub fn load_file(path: &Path) -> Result<Vec<Document>, ManifestError> {
-    let bytes = std::fs::read(path).map_err(|e| ManifestError::Io {
-        path: path.to_path_buf(),
-        message: e.to_string(),
+    load_file_within(path, None, &mut Budget::default())
+}
+
+/// Like [`load_file`], refusing a file whose real location is outside `root` (when given), and
+/// charging what it reads to `budget`.
+pub fn load_file_within(
+    path: &Path,
+    root: Option<&Path>,
+    budget: &mut Budget,
+) -> Result<Vec<Document>, ManifestError> {
+    let text = input::read_text(path, root, input::MANIFEST).map_err(|e| match e {
+        input::InputError::NotText { path, offset } => ManifestError::NotText { path, offset },
+        other => ManifestError::Input(other),
     })?;
-    let text = String::from_utf8(bytes).map_err(|e| ManifestError::NotText {
-        path: path.to_path_buf(),
-        offset: e.utf8_error().valid_up_to(),
-    })?;
-    parse_str(path, &text)
+    budget.charge_bytes(path, text.len())?;
+    let documents = parse_str(path, &text)?;
+    budget.charge_documents(path, documents.len())?;
+    Ok(documents)
 }
 
 /// Splits `text` (YAML, possibly multi-document, or JSON) into documents. `path` is only used to
 /// name the source in errors.
+///
+/// The whole stream is parsed once, in linear time, under one budget for the file
+/// ([`FILE_MAX_DOCUMENTS`], [`FILE_MAX_NODES`]), not one per document.
 pub fn parse_str(path: &Path, text: &str) -> Result<Vec<Document>, ManifestError> {
     if text.contains('\0') {
         return Err(ManifestError::NotText {
@@ -204,36 +258,52 @@ pub fn parse_str(path: &Path, text: &str) -> Result<Vec<Document>, ManifestError
             offset: text.find('\0').unwrap_or(0),
         });
     }
-    let mut documents = Vec::new();
-    for (index, chunk) in split_documents(text).into_iter().enumerate() {
-        let source = Source {
+    // The first line of every `---`-separated piece, to number documents as people count them
+    // (blank pieces included) from a line the parser reports.
+    let starts = document_starts(text);
+    let source_at = |line: usize| {
+        let index = starts.partition_point(|&s| s <= line).max(1);
+        Source {
             file: path.to_path_buf(),
-            document: index + 1,
-            line: chunk.first_line,
-        };
-        if chunk.is_blank() {
-            continue;
+            document: index,
+            line: starts[index - 1],
         }
-        // Pad with newlines so the parser's line numbers are the file's line numbers.
-        let padded = format!("{}{}", "\n".repeat(chunk.first_line - 1), chunk.text);
-        let value: Value =
-            serde_saphyr::from_str_with_options(&padded, yaml_options()).map_err(|e| {
-                ManifestError::Syntax {
-                    at: source.clone(),
-                    message: e.without_snippet().to_string(),
-                }
-            })?;
-        expand_document(source, value, &mut documents)?;
+    };
+    let values: Vec<serde_saphyr::Spanned<Value>> =
+        serde_saphyr::from_multiple_with_options(text, yaml_options()).map_err(|e| {
+            let line = e
+                .location()
+                .and_then(|l| usize::try_from(l.line()).ok())
+                .unwrap_or(1);
+            let mut message = e.without_snippet().to_string();
+            if message.contains("budget") || message.contains("limit") {
+                message.push_str(&format!(
+                    " (the YAML budget of one file: {FILE_MAX_NODES} nodes, {FILE_MAX_DOCUMENTS} documents)"
+                ));
+            }
+            ManifestError::Syntax {
+                at: source_at(line),
+                message,
+            }
+        })?;
+    let mut documents = Vec::new();
+    for spanned in values {
+        let line = usize::try_from(spanned.referenced.line()).unwrap_or(1);
+        expand_document(source_at(line), spanned.value, &mut documents)?;
     }
     Ok(documents)
 }
 
 /// YAML 1.2 scalars (only `true`/`false` are booleans, so a namespace called `y` or `no` stays a
-/// string), and budgets large enough for CNI bundles with big CRDs.
+/// string), and one budget for the whole file, large enough for CNI bundles with big CRDs.
 fn yaml_options() -> serde_saphyr::Options {
     serde_saphyr::options! {
         strict_booleans: true,
-        budget: serde_saphyr::budget! { max_nodes: 4_000_000, max_events: 16_000_000 },
+        budget: serde_saphyr::budget! {
+            max_nodes: FILE_MAX_NODES,
+            max_events: 4 * FILE_MAX_NODES,
+            max_documents: FILE_MAX_DOCUMENTS,
+        },
     }
 }
 
@@ -302,55 +372,20 @@ pub fn json_type(value: &Value) -> &'static str {
     }
 }
 
-/// One `---`-separated piece of a YAML stream.
-struct Chunk<'a> {
-    text: &'a str,
-    first_line: usize,
-}
-
-impl Chunk<'_> {
-    /// Whether the piece holds only whitespace, comments and directives.
-    fn is_blank(&self) -> bool {
-        self.text.lines().all(|l| {
-            let t = l.trim();
-            t.is_empty() || t.starts_with('#') || t.starts_with('%')
-        })
-    }
-}
-
-/// Splits a YAML stream at document markers (`---` or `...` at the start of a line). The marker
-/// line itself may carry content after `--- ` (e.g. `--- !tag` or `--- {a: 1}`), which stays with
-/// the document it opens.
-fn split_documents(text: &str) -> Vec<Chunk<'_>> {
-    let mut chunks = Vec::new();
-    let mut start = 0usize;
-    let mut start_line = 1usize;
-    let mut offset = 0usize;
+/// The first line of every piece of a YAML stream split at document markers (`---` or `...`
+/// at the start of a line), blank pieces included. A `---` line opens the piece it starts (it
+/// may carry content: `--- {a: 1}`); a `...` line closes the piece before it.
+fn document_starts(text: &str) -> Vec<usize> {
+    let mut starts = vec![1];
     for (i, line) in text.split_inclusive('\n').enumerate() {
         let bare = line.trim_end_matches(['\n', '\r']);
-        let is_start = bare == "---" || bare.starts_with("--- ") || bare.starts_with("---\t");
-        let is_end = bare == "..." || bare.starts_with("... ");
-        if is_start || is_end {
-            chunks.push(Chunk {
-                text: &text[start..offset],
-                first_line: start_line,
-            });
-            if is_start {
-                // Keep anything after the marker as the new document's first line.
-                start = offset + 3;
-                start_line = i + 1;
-            } else {
-                start = offset + line.len();
-                start_line = i + 2;
-            }
+        if bare == "---" || bare.starts_with("--- ") || bare.starts_with("---\t") {
+            starts.push(i + 1);
+        } else if bare == "..." || bare.starts_with("... ") {
+            starts.push(i + 2);
         }
-        offset += line.len();
     }
-    chunks.push(Chunk {
-        text: &text[start..],
-        first_line: start_line,
-    });
-    chunks
+    starts
 }
 
 #[cfg(test)]

@@ -163,3 +163,88 @@ fn yaml_1_1_booleans_stay_strings_so_namespace_y_works() {
         Some(&serde_json::json!("yes"))
     );
 }
+
+/// A document whose aliases expand to about 330,000 nodes: under the per-file node budget
+/// alone, far over it when sixteen of them share one file.
+fn alias_bomb() -> String {
+    let mut doc = String::from(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bomb}\ndata:\n  a: &a [x, x, x, x, x, x, x, x, x, x]\n",
+    );
+    for (level, name) in ["b", "c", "d", "e"].iter().enumerate() {
+        let previous = ["a", "b", "c", "d"][level];
+        let _ = std::fmt::Write::write_fmt(
+            &mut doc,
+            format_args!(
+                "  {name}: &{name} [{}]\n",
+                vec![format!("*{previous}"); 10].join(", ")
+            ),
+        );
+    }
+    doc.push_str(&format!("  f: [{}]\n", ["*e"; 3].join(", ")));
+    doc
+}
+
+#[test]
+fn the_yaml_budget_is_per_file_not_per_document() {
+    let one = alias_bomb();
+    let docs = parse(&one);
+    assert!(docs.is_ok(), "one bomb is under the file budget: {docs:?}");
+    let sixteen = vec![one; 16].join("---\n");
+    let err = parse(&sixteen).unwrap_err().to_string();
+    // Refused a few documents in, where the file's budget runs out.
+    assert!(
+        err.starts_with("t.yaml: document 3 (line 22): budget breached: Nodes"),
+        "{err}"
+    );
+    assert!(
+        err.ends_with("(the YAML budget of one file: 1000000 nodes, 10000 documents)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn many_small_documents_parse_in_linear_time_and_are_capped_per_file() {
+    let doc = |i: usize| format!("apiVersion: v1\nkind: Namespace\nmetadata: {{name: n{i}}}\n");
+    let at_limit: String = (0..FILE_MAX_DOCUMENTS)
+        .map(|i| format!("---\n{}", doc(i)))
+        .collect();
+    let started = std::time::Instant::now();
+    let docs = parse(&at_limit).unwrap();
+    assert_eq!(docs.len(), FILE_MAX_DOCUMENTS);
+    assert_eq!(docs[9_999].source.document, 10_001);
+    assert_eq!(docs[9_999].source.line, 9_999 * 4 + 1);
+    // Quadratic splitting took minutes for 40,000; linear takes well under a second (the
+    // bound is generous for a loaded debug build).
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    let over: String = (0..40_000).map(|i| format!("---\n{}", doc(i))).collect();
+    let err = parse(&over).unwrap_err().to_string();
+    assert!(err.contains("document"), "{err}");
+}
+
+#[test]
+fn one_load_has_a_budget_across_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let doc = "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\n"
+        .repeat(FILE_MAX_DOCUMENTS - 1);
+    for i in 0..6 {
+        std::fs::write(dir.path().join(format!("m{i}.yaml")), &doc).unwrap();
+    }
+    let err = load_paths(&[dir.path().to_path_buf()])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("m5.yaml: over the 50000-document limit on manifests read in one load"),
+        "{err}"
+    );
+}
+
+#[test]
+fn directory_symlink_loops_end_with_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(".", dir.path().join("a")).unwrap();
+    std::os::unix::fs::symlink(".", dir.path().join("b")).unwrap();
+    let err = load_paths(&[dir.path().to_path_buf()])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("symlink loop at"), "{err}");
+}

@@ -146,15 +146,9 @@ impl fmt::Display for StepStatus {
 /// A results file that cannot be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum ResultsError {
-    /// The file could not be read.
-    #[error("cannot read {}: {source}", path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The operating system's error.
-        #[source]
-        source: std::io::Error,
-    },
+    /// The file was refused before parsing (not a regular file, too large, not UTF-8).
+    #[error(transparent)]
+    Input(#[from] crate::input::InputError),
     /// The file is not a results file.
     #[error("{} is not a netpol-harness results file: {source}", path.display())]
     Parse {
@@ -186,12 +180,10 @@ impl RunResults {
         }
     }
 
-    /// Reads a results file.
+    /// Reads a results file (a leading byte-order mark is accepted).
     pub fn read(path: &Path) -> Result<RunResults, ResultsError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ResultsError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        // Through the input gate: a regular file, size-capped; a byte-order mark is dropped.
+        let text = crate::input::read_text(path, None, crate::input::RESULTS)?;
         serde_json::from_str(&text).map_err(|source| ResultsError::Parse {
             path: path.to_path_buf(),
             source,
@@ -294,7 +286,21 @@ mod tests {
         assert_eq!(results.harness_version, env!("CARGO_PKG_VERSION"));
 
         let missing = RunResults::read(&dir.path().join("nope.json")).unwrap_err();
-        assert!(matches!(missing, ResultsError::Read { .. }));
+        assert!(matches!(
+            missing,
+            ResultsError::Input(crate::input::InputError::Io { .. })
+        ));
+        // A byte-order mark (Windows editors write one) is accepted; a FIFO or a device is
+        // refused for what it is.
+        let mut with_bom = b"\xEF\xBB\xBF".to_vec();
+        with_bom.extend(std::fs::read(&path).unwrap());
+        std::fs::write(dir.path().join("bom.json"), with_bom).unwrap();
+        assert_eq!(
+            RunResults::read(&dir.path().join("bom.json")).unwrap(),
+            results
+        );
+        let zero = RunResults::read(Path::new("/dev/zero")).unwrap_err();
+        assert!(zero.to_string().contains("is a character device"), "{zero}");
         std::fs::write(dir.path().join("bad.json"), "{").unwrap();
         let bad = RunResults::read(&dir.path().join("bad.json")).unwrap_err();
         assert!(

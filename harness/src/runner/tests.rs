@@ -787,8 +787,9 @@ async fn a_cleanup_interrupted_part_way_is_finished_by_cleanup_pending() {
         "steps:\n- name: apply\n  nothingBlocked: the policy isolates namespace default, which nothing probes\n  actions:\n  - apply: [shared.yaml]\n  probes:\n  - {from: x/a, to: x/a, port: 80, kind: tcp, expect: allowed}\n",
     );
     let finished = std::sync::atomic::AtomicBool::new(false);
-    let run = runner.run_scenario_with(&plan, None, |event| {
-        if matches!(event, StepEvent::Finished(..)) {
+    let plans = [plan];
+    let run = runner.run(&plans, |event| {
+        if matches!(event, RunEvent::StepFinished { .. }) {
             finished.store(true, std::sync::atomic::Ordering::SeqCst);
         }
         ControlFlow::Continue(())
@@ -811,6 +812,99 @@ async fn a_cleanup_interrupted_part_way_is_finished_by_cleanup_pending() {
     drop(run);
     assert!(runner.cleanup_pending().await.is_empty());
     assert_cleaned_up(&sim);
+}
+
+/// Ctrl-C (here a timer standing in for it) while a scenario waits for its pods: the run ends
+/// interrupted (exit 130), says so before cleaning up, and leaves nothing behind.
+#[tokio::test(start_paused = true)]
+async fn an_interrupted_run_deletes_what_it_created_and_exits_130() {
+    let sim = sim(Faults {
+        never_ready: BTreeSet::from(["x/a".to_string()]),
+        ..Faults::default()
+    });
+    let runner =
+        runner(&sim, options()).interrupt_on(|| tokio::time::sleep(Duration::from_secs(5)));
+    let fixture = Fixture::new();
+    let plans = [deny_x(&fixture)];
+    let mut seen = Vec::new();
+    let outcome = runner
+        .run(&plans, |event| {
+            seen.push(match event {
+                RunEvent::ScenarioStarted { .. } => "started",
+                RunEvent::Interrupted => {
+                    // Told before the cleanup: the namespaces are still there.
+                    assert!(sim.namespaces().contains(&"x".to_string()));
+                    "interrupted"
+                }
+                RunEvent::RunFinished { .. } => "finished",
+                _ => "other",
+            });
+            ControlFlow::Continue(())
+        })
+        .await;
+    assert!(
+        matches!(&outcome.end, RunEnd::Interrupted { cleanup_errors } if cleanup_errors.is_empty()),
+        "{:?}",
+        outcome.end
+    );
+    assert!(outcome.scenarios.is_empty());
+    assert_eq!(
+        outcome.exit_code(),
+        std::process::ExitCode::from(crate::exit_codes::INTERRUPTED)
+    );
+    assert_eq!(seen.first(), Some(&"started"));
+    assert_eq!(seen[seen.len() - 2..], ["interrupted", "finished"]);
+    assert_cleaned_up(&sim);
+}
+
+/// The callback breaks after the first step: that scenario stops there and is cleaned up, and
+/// the scenario queued behind it never starts.
+#[tokio::test(start_paused = true)]
+async fn a_break_from_the_callback_stops_the_run_at_the_next_step_boundary() {
+    let sim = sim(Faults::default());
+    let runner = runner(
+        &sim,
+        RunOptions {
+            max_parallel_scenarios: 1,
+            ..options()
+        },
+    );
+    let (first, second) = (Fixture::new(), Fixture::new());
+    let plans = [deny_x(&first), deny_x(&second)];
+    let mut started = 0;
+    let mut last = None;
+    let outcome = runner
+        .run(&plans, |event| match event {
+            RunEvent::ScenarioStarted { .. } => {
+                started += 1;
+                ControlFlow::Continue(())
+            }
+            RunEvent::StepFinished { .. } => ControlFlow::Break(()),
+            RunEvent::RunFinished { outcome } => {
+                last = Some(outcome.scenarios.len());
+                ControlFlow::Continue(())
+            }
+            _ => ControlFlow::Continue(()),
+        })
+        .await;
+    assert!(matches!(outcome.end, RunEnd::Stopped), "{:?}", outcome.end);
+    assert_eq!(started, 1);
+    assert_eq!(last, Some(1), "RunFinished comes last, with the outcome");
+    assert_eq!(outcome.scenarios.len(), 1);
+    let steps: Vec<&str> = outcome.scenarios[0]
+        .steps
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
+    assert_eq!(steps, ["no-policy"]);
+    assert_eq!(outcome.exit_code(), std::process::ExitCode::SUCCESS);
+    assert_cleaned_up(&sim);
+    // The deny step never ran: its policy was never applied.
+    assert!(
+        !sim.calls().iter().any(
+            |c| matches!(c, Call::Apply(k) if k.iter().any(|k| k.starts_with("NetworkPolicy")))
+        )
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -1017,7 +1111,10 @@ async fn scenarios_in_distinct_namespaces_run_together_and_all_report() {
         )
     };
     let plans = vec![one("p", "p"), one("q", "q"), one("p-again", "p")];
-    let outcomes = runner(&sim, options()).run_all(&plans).await;
+    let outcomes = runner(&sim, options())
+        .run(&plans, |_| ControlFlow::Continue(()))
+        .await
+        .scenarios;
     let names: Vec<&str> = outcomes.iter().map(|o| o.name.as_str()).collect();
     assert_eq!(names, ["p", "q", "p-again"]);
     assert!(outcomes.iter().all(ScenarioOutcome::passed));
@@ -1102,27 +1199,26 @@ async fn a_scenario_with_cluster_scoped_objects_never_overlaps_another() {
         one("r", "r", false),
     ];
     assert!(plans[1].exclusive());
-    let events = Arc::new(Mutex::new(Vec::new()));
-    let sink = events.clone();
+    let mut events = Vec::new();
     let runner = runner(
         &sim,
         RunOptions {
             max_parallel_scenarios: 4,
             ..options()
         },
-    )
-    .with_progress(Arc::new(move |p: &Progress| match p {
-        Progress::ScenarioStarted { scenario, .. } => {
-            sink.lock().unwrap().push(format!("+{scenario}"))
-        }
-        Progress::ScenarioFinished { scenario, .. } => {
-            sink.lock().unwrap().push(format!("-{scenario}"))
-        }
-        _ => {}
-    }));
-    let outcomes = runner.run_all(&plans).await;
+    );
+    let outcomes = runner
+        .run(&plans, |event| {
+            match event {
+                RunEvent::ScenarioStarted { plan, .. } => events.push(format!("+{}", plan.name)),
+                RunEvent::ScenarioFinished { outcome } => events.push(format!("-{}", outcome.name)),
+                _ => {}
+            }
+            ControlFlow::Continue(())
+        })
+        .await
+        .scenarios;
     assert_eq!(outcomes.len(), 4);
-    let events = events.lock().unwrap().clone();
     let start = events.iter().position(|e| e == "+g").unwrap();
     assert_eq!(events[start + 1], "-g", "{events:?}");
     // The others still run together: q and r (queued behind g) overlap.

@@ -12,15 +12,44 @@ use serde_json::Value;
 
 use super::format::{Action, Expectation, LabelTarget, MatrixProbes, Probe, Scenario, UNPINNED};
 use super::lines::LineIndex;
-use super::plan::{
-    INGRESS_CONTROLLER_LABEL, INGRESS_CONTROLLER_NAMESPACE, find_ingress_controller,
+use super::state::{
+    ClusterState, INGRESS_CONTROLLER_LABEL, INGRESS_CONTROLLER_NAMESPACE, find_ingress_controller,
+    is_policy,
 };
-use super::state::{ClusterState, is_policy};
 use super::target::{self, Client, Target, parse_probe};
 use super::{Problem, ScenarioError};
 use crate::capability::Capability;
 use crate::manifest::{self, Document};
 use crate::model::Cluster;
+
+/// Every container and init-container image the documents run (in pod templates too).
+pub fn images_in<'a>(docs: impl IntoIterator<Item = &'a Document>) -> BTreeSet<String> {
+    fn walk(value: &Value, out: &mut BTreeSet<String>) {
+        match value {
+            Value::Object(map) => {
+                for (key, v) in map {
+                    if matches!(key.as_str(), "containers" | "initContainers")
+                        && let Some(list) = v.as_array()
+                    {
+                        out.extend(
+                            list.iter()
+                                .filter_map(|c| c.get("image")?.as_str())
+                                .map(str::to_string),
+                        );
+                    }
+                    walk(v, out);
+                }
+            }
+            Value::Array(list) => list.iter().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    let mut images = BTreeSet::new();
+    for doc in docs {
+        walk(&doc.value, &mut images);
+    }
+    images
+}
 
 /// The file every scenario folder holds.
 pub const SCENARIO_FILE: &str = "scenario.yaml";
@@ -86,31 +115,7 @@ impl LoadedScenario {
     /// Every container image the scenario's manifests run (pods and workload templates, init
     /// containers included), so that `up` can preload them into the kind nodes.
     pub fn images(&self) -> std::collections::BTreeSet<String> {
-        fn walk(value: &serde_json::Value, out: &mut std::collections::BTreeSet<String>) {
-            match value {
-                serde_json::Value::Object(map) => {
-                    for (key, v) in map {
-                        if matches!(key.as_str(), "containers" | "initContainers")
-                            && let Some(list) = v.as_array()
-                        {
-                            out.extend(
-                                list.iter()
-                                    .filter_map(|c| c.get("image")?.as_str())
-                                    .map(str::to_string),
-                            );
-                        }
-                        walk(v, out);
-                    }
-                }
-                serde_json::Value::Array(list) => list.iter().for_each(|v| walk(v, out)),
-                _ => {}
-            }
-        }
-        let mut images = std::collections::BTreeSet::new();
-        for doc in self.manifests.values().flatten() {
-            walk(&doc.value, &mut images);
-        }
-        images
+        images_in(self.manifests.values().flatten())
     }
 
     /// A problem about `field` of the scenario file, with its line.
@@ -168,7 +173,26 @@ impl LoadedScenario {
 /// Loads the scenario `name` under `root`.
 pub fn load(root: &Path, name: &str) -> Result<LoadedScenario, ScenarioError> {
     let dir = root.join(name);
-    if !dir.join(SCENARIO_FILE).is_file() {
+    // A name is one folder directly under the root, and that folder's real location too.
+    if !is_short_name(name) {
+        return Err(ScenarioError::one(Problem {
+            file: root.to_path_buf(),
+            line: None,
+            field: String::new(),
+            message: format!("`{name}` is not a scenario name ([a-z0-9-]+, a folder of it)"),
+        }));
+    }
+    if let Err(e @ crate::input::InputError::Outside { .. }) =
+        crate::input::resolve(&dir, Some(root))
+    {
+        return Err(ScenarioError::one(Problem {
+            file: dir,
+            line: None,
+            field: String::new(),
+            message: e.to_string(),
+        }));
+    }
+    if std::fs::symlink_metadata(dir.join(SCENARIO_FILE)).is_err() {
         let known = discover(root).unwrap_or_default();
         return Err(ScenarioError::one(Problem {
             file: dir.join(SCENARIO_FILE),
@@ -191,7 +215,7 @@ pub fn load(root: &Path, name: &str) -> Result<LoadedScenario, ScenarioError> {
 /// Loads the scenario in folder `dir` (which must hold `scenario.yaml`).
 pub fn load_dir(dir: &Path) -> Result<LoadedScenario, ScenarioError> {
     let file = dir.join(SCENARIO_FILE);
-    let text = std::fs::read_to_string(&file).map_err(|e| {
+    let text = crate::input::read_text(&file, Some(dir), crate::input::SCENARIO).map_err(|e| {
         ScenarioError::one(Problem {
             file: file.clone(),
             line: None,
@@ -422,6 +446,7 @@ pub fn is_inside(path: &Path) -> bool {
 }
 
 fn read_manifests(loaded: &mut LoadedScenario, problems: &mut Vec<Problem>) {
+    let mut budget = manifest::Budget::default();
     for (field, file) in manifest_references(&loaded.scenario) {
         if loaded.manifests.contains_key(&file) {
             continue;
@@ -436,7 +461,7 @@ fn read_manifests(loaded: &mut LoadedScenario, problems: &mut Vec<Problem>) {
             ));
             continue;
         }
-        match manifest::load_file(&loaded.path(&file)) {
+        match manifest::load_file_within(&loaded.path(&file), Some(&loaded.dir), &mut budget) {
             Ok(docs) => {
                 loaded.manifests.insert(file, docs);
             }

@@ -29,32 +29,19 @@ use std::net::{IpAddr, Ipv4Addr};
 use super::ScenarioError;
 use super::format::{Action, Expectation, LabelTarget, Probe};
 use super::load::{LoadedScenario, StepProbe};
-use super::state::{ClusterState, DNS_PORT, dns_endpoint_key};
+use super::state::{
+    ClusterState, DNS_PORT, INGRESS_CONTROLLER_LABEL, INGRESS_CONTROLLER_NAMESPACE,
+    INGRESS_CONTROLLER_PORT, dns_endpoint_key, find_ingress_controller,
+};
 use super::target::{self, Client, Target, parse_probe};
 use crate::analysis::Analysis;
 use crate::capability::Capability;
 use crate::model::{Cluster, EndpointId, IngressRoute, PortRef, Protocol, Service};
 use crate::oracle::{Oracle, Packet, Peer};
 
-/// Namespace of the ingress controller's data plane (Contour's quickstart).
-pub const INGRESS_CONTROLLER_NAMESPACE: &str = "projectcontour";
-/// The label of the ingress controller's data-plane pods (Envoy).
-pub const INGRESS_CONTROLLER_LABEL: (&str, &str) = ("app", "envoy");
-/// The name of the ingress controller's HTTP container port.
-pub const INGRESS_CONTROLLER_PORT: &str = "http";
 /// The address `outside` probes come from: the gateway of kind's docker network, where requests
 /// to a node's host port originate.
 pub const OUTSIDE_ADDRESS: IpAddr = IpAddr::V4(Ipv4Addr::new(172, 18, 0, 1));
-
-/// The ingress controller endpoint, if the cluster has one.
-pub fn find_ingress_controller(cluster: &Cluster) -> Option<EndpointId> {
-    cluster.endpoint_ids().find(|&id| {
-        let e = cluster.get(id);
-        e.namespace == INGRESS_CONTROLLER_NAMESPACE
-            && e.labels.get(INGRESS_CONTROLLER_LABEL.0).map(String::as_str)
-                == Some(INGRESS_CONTROLLER_LABEL.1)
-    })
-}
 
 /// A whole scenario planned.
 #[derive(Debug, Clone)]

@@ -1,7 +1,8 @@
 //! The cluster as a scenario changes it: the documents applied so far (a later apply of the same
 //! object replaces it, a delete removes it), the labels set with `kubectl label`, the endpoints the
 //! scenario's remote manifests provide, and what every cluster has: the CoreDNS endpoint and the
-//! `kube-dns` and `kubernetes` Services.
+//! `kube-dns` and `kubernetes` Services; and how the ingress controller a scenario provides is
+//! recognised (loading checks it exists, planning sends `ingress:` probes through it).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -10,8 +11,8 @@ use super::format::{LabelAction, LabelTarget, ProvidedEndpoint, Scenario};
 use crate::analysis::Analysis;
 use crate::manifest::{Document, ManifestError};
 use crate::model::{
-    BuildOptions, Cluster, ContainerPort, Endpoint, Labels, NAMESPACE_NAME_LABEL, PortRef,
-    Protocol, Service, ServicePort, WorkloadKind,
+    BuildOptions, Cluster, ContainerPort, Endpoint, EndpointId, Labels, NAMESPACE_NAME_LABEL,
+    PortRef, Protocol, Service, ServicePort, WorkloadKind,
 };
 use crate::policy::PolicySet;
 
@@ -30,6 +31,23 @@ pub const DNS_SERVICE: &str = "kube-dns";
 /// `kube-system/coredns`, the endpoint `dns:` probes query.
 pub fn dns_endpoint_key() -> String {
     format!("{DNS_NAMESPACE}/{DNS_NAME}")
+}
+
+/// Namespace of the ingress controller's data plane (Contour's quickstart).
+pub const INGRESS_CONTROLLER_NAMESPACE: &str = "projectcontour";
+/// The label of the ingress controller's data-plane pods (Envoy).
+pub const INGRESS_CONTROLLER_LABEL: (&str, &str) = ("app", "envoy");
+/// The name of the ingress controller's HTTP container port.
+pub const INGRESS_CONTROLLER_PORT: &str = "http";
+
+/// The ingress controller endpoint, if the cluster has one.
+pub fn find_ingress_controller(cluster: &Cluster) -> Option<EndpointId> {
+    cluster.endpoint_ids().find(|&id| {
+        let e = cluster.get(id);
+        e.namespace == INGRESS_CONTROLLER_NAMESPACE
+            && e.labels.get(INGRESS_CONTROLLER_LABEL.0).map(String::as_str)
+                == Some(INGRESS_CONTROLLER_LABEL.1)
+    })
 }
 
 /// Identifies an object: API group, kind, namespace as written (empty when not written), name.

@@ -160,7 +160,7 @@ fn check_proofs(loaded: &LoadedScenario, v: &mut Validation) {
         let field = format!("errata[{i}].proof");
         let outcome = match proof {
             Proof::YamlDoesNotParse { file } => {
-                proof_file(loaded, file).and_then(|path| match manifest::load_file(&path) {
+                proof_file(loaded, file).and_then(|path| match load_proof(loaded, &path) {
                     Err(e @ ManifestError::Syntax { .. }) => {
                         Ok(("yaml-does-not-parse", e.to_string()))
                     }
@@ -175,7 +175,7 @@ fn check_proofs(loaded: &LoadedScenario, v: &mut Validation) {
                 })
             }
             Proof::RemovedApi { file } => {
-                proof_file(loaded, file).and_then(|path| match manifest::load_file(&path) {
+                proof_file(loaded, file).and_then(|path| match load_proof(loaded, &path) {
                     Err(e) => Err(format!(
                         "{} does not parse ({e}); a removed-api proof needs a file that parses",
                         file.display()
@@ -215,11 +215,15 @@ fn proof_file(loaded: &LoadedScenario, file: &Path) -> Result<std::path::PathBuf
             file.display()
         ));
     }
-    let path = loaded.path(file);
-    if !path.is_file() {
-        return Err(format!("{} does not exist", path.display()));
-    }
-    Ok(path)
+    Ok(loaded.path(file))
+}
+
+/// Reads a proof file through the input gate: inside the scenario folder, a regular file.
+fn load_proof(
+    loaded: &LoadedScenario,
+    path: &Path,
+) -> Result<Vec<manifest::Document>, ManifestError> {
+    manifest::load_file_within(path, Some(&loaded.dir), &mut manifest::Budget::default())
 }
 
 fn claim_contradicted(

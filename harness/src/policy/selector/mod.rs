@@ -22,7 +22,9 @@
 //! One job per file: the lexer (`lex`), the parser (`parse`), canonical printing (`print`), and
 //! the conversion from Kubernetes `LabelSelector`s with their validation (`label_selector`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
+
+use crate::model::Labels;
 
 mod label_selector;
 mod lex;
@@ -30,9 +32,6 @@ mod parse;
 mod print;
 
 pub use label_selector::LabelSelectorError;
-
-/// The labels of an endpoint (or, prefixed by the caller, of its namespace).
-pub type Labels = BTreeMap<String, String>;
 
 /// The longest label name a selector may mention, in characters (as in Calico).
 pub const MAX_LABEL_LEN: usize = 512;
@@ -92,7 +91,8 @@ pub struct SelectorError {
 }
 
 impl Selector {
-    /// Whether the selector matches an endpoint with these labels.
+    /// Whether the selector matches an endpoint with these labels (or, prefixed by the caller,
+    /// its namespace's).
     pub fn matches(&self, labels: &Labels) -> bool {
         let value = |key: &String| labels.get(key).map(String::as_str);
         match self {
