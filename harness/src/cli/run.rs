@@ -297,7 +297,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("no scenario `nope`"), "{err}");
-        assert_eq!(select(&root, &[], true).unwrap().len(), 5);
+        assert_eq!(select(&root, &[], true).unwrap().len(), 6);
         assert_eq!(cluster_name("kind-netpol"), "netpol");
         assert_eq!(cluster_name("prod"), "prod");
     }
