@@ -42,7 +42,7 @@ pub enum CliError {
     Plan(#[from] PlanError),
     /// The cluster cannot be reached or refused something.
     #[error(transparent)]
-    Cluster(#[from] ClusterError),
+    Cluster(Box<ClusterError>),
     /// The API server did not answer in time.
     #[error("the API server of context {context} does not answer")]
     NoAnswer {
@@ -55,7 +55,7 @@ pub enum CliError {
         /// The kubeconfig context.
         context: String,
         /// What it answered.
-        source: ClusterError,
+        source: Box<ClusterError>,
     },
     /// `reproduce` cannot run on a cluster (the dry run still can).
     #[error(
@@ -88,6 +88,12 @@ pub enum CliError {
     /// The async runtime cannot be started.
     #[error("cannot start the async runtime: {0}")]
     Runtime(#[source] std::io::Error),
+}
+
+impl From<ClusterError> for CliError {
+    fn from(e: ClusterError) -> CliError {
+        CliError::Cluster(Box::new(e))
+    }
 }
 
 impl CliError {

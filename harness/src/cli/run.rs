@@ -130,7 +130,7 @@ impl ClusterArgs {
             .map_err(|_| CliError::NoAnswer { context: context() })?
             .map_err(|source| CliError::ServerVersion {
                 context: context(),
-                source,
+                source: Box::new(source),
             })?;
         Ok((cluster, version))
     }
