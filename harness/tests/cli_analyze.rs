@@ -375,3 +375,38 @@ fn filters_list_json_and_dot() {
     let out = dir.analyze(&["-f", ".", "-n", "ns-1", "--output", "dot"]);
     assert!(!stdout(&out).contains("->"), "{}", stdout(&out));
 }
+
+#[test]
+fn kubernetes_only_explanations_use_kubernetes_words_and_name_near_misses() {
+    let extra = r#"
+apiVersion: v1
+kind: Namespace
+metadata: {name: ingress, labels: {team: edge}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: proxy, namespace: ingress, labels: {app: proxy}}
+spec: {containers: [{name: c, image: envoy}]}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web-from-ingress, namespace: ns-1}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  ingress:
+  - from: [{namespaceSelector: {matchLabels: {name: ingress}}}]
+"#;
+    let dir = Dir::new(&[("app.yaml", APP), ("extra.yaml", extra)]);
+    let out = dir.analyze(&["-f", ".", "--from", "ingress/proxy", "--to", "ns-1/web", "--output", "list", "--explain"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("ingress to ns-1/web: denied: selected by NetworkPolicy ns-1/web-from-ingress, and no rule allows it"),
+        "{text}"
+    );
+    assert!(
+        text.contains("near miss: NetworkPolicy ns-1/web-from-ingress spec.ingress[0].from[0] needs namespace label name=ingress (namespace ingress has no such label)"),
+        "{text}"
+    );
+    assert!(!text.contains("tier"), "{text}");
+}
