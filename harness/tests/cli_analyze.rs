@@ -1,7 +1,7 @@
 //! `netpol-harness analyze` from the outside, on a user's own manifests: what it refuses, what it
 //! warns about, and each output format.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 const BIN: &str = env!("CARGO_BIN_EXE_netpol-harness");
@@ -409,4 +409,28 @@ spec:
         "{text}"
     );
     assert!(!text.contains("tier"), "{text}");
+}
+
+#[test]
+fn version_names_the_commit() {
+    let out = Command::new(BIN).arg("--version").output().unwrap();
+    assert!(out.status.success());
+    let line = stdout(&out);
+    let line = line.trim_end();
+    let rest = line
+        .strip_prefix(&format!("netpol-harness {} (commit ", env!("CARGO_PKG_VERSION")))
+        .and_then(|r| r.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("{line}"));
+    // Built from a git checkout: a commit of this repository; without .git: `unknown`.
+    let git = Command::new("git")
+        .args(["cat-file", "-e", &format!("{rest}^{{commit}}")])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output();
+    let in_checkout = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.git").exists();
+    if in_checkout {
+        assert_eq!(rest.len(), 12, "{line}");
+        assert!(git.unwrap().status.success(), "{line}: not a commit of this repository");
+    } else {
+        assert_eq!(rest, "unknown", "{line}");
+    }
 }

@@ -22,9 +22,17 @@ use clap::{Parser, Subcommand};
 
 use crate::scenario::{self, LoadedScenario, ScenarioError};
 
+/// `--version`: the package version and the commit it was built from (see `harness/build.rs`).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("NETPOL_HARNESS_COMMIT"),
+    ")"
+);
+
 /// End-to-end conformance harness for Kubernetes network policy.
 #[derive(Debug, Parser)]
-#[command(name = "netpol-harness", version, about, long_about = None)]
+#[command(name = "netpol-harness", version = VERSION, about, long_about = None)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
