@@ -434,3 +434,56 @@ fn version_names_the_commit() {
         assert_eq!(rest, "unknown", "{line}");
     }
 }
+
+#[test]
+fn diff_shows_changed_cells_with_both_explanations_and_exits_as_asked() {
+    let allow_client = r#"
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web-from-client, namespace: ns-1}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  ingress: [{from: [{podSelector: {matchLabels: {app: client}}}]}]
+"#;
+    let dir = Dir::new(&[("app.yaml", APP), ("deny.yaml", DENY_ALL), ("allow.yaml", allow_client)]);
+    std::fs::create_dir(dir.path("new")).unwrap();
+    std::fs::write(dir.path("new/allow.yaml"), allow_client).unwrap();
+    // Before: deny-all. After: deny-all plus client → web.
+    let args = ["-n", "ns-1", "--diff", "app.yaml", "deny.yaml", "--against", "app.yaml", "deny.yaml", "new"];
+    let out = dir.analyze(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("80/TCP\n  ns-1/client → ns-1/web: blocked → allowed\n"), "{text}");
+    assert!(
+        text.contains("    before: egress from ns-1/client: allowed, no policy selects it; ingress to ns-1/web: denied: selected by NetworkPolicy ns-1/deny-all")
+            && text.contains("    after:  egress from ns-1/client: allowed, no policy selects it; ingress to ns-1/web: allowed by NetworkPolicy ns-1/web-from-client"),
+        "{text}"
+    );
+    assert!(text.ends_with("1 cell(s) changed, 1 newly allowed\n"), "{text}");
+
+    let code = |extra: &[&str]| {
+        let mut a = args.to_vec();
+        a.extend(extra);
+        dir.analyze(&a).status.code()
+    };
+    assert_eq!(code(&["--fail-on-change"]), Some(2));
+    assert_eq!(code(&["--fail-on-new-allow"]), Some(2));
+    // The other way round nothing is newly allowed, but a cell changed.
+    let back = ["-n", "ns-1", "--diff", "app.yaml", "deny.yaml", "new", "--against", "app.yaml", "deny.yaml"];
+    let run = |extra: &[&str]| {
+        let mut a = back.to_vec();
+        a.extend(extra);
+        dir.analyze(&a)
+    };
+    assert_eq!(run(&["--fail-on-new-allow"]).status.code(), Some(0));
+    assert_eq!(run(&["--fail-on-change"]).status.code(), Some(2));
+    let json: serde_json::Value = serde_json::from_slice(&run(&["--output", "json"]).stdout).unwrap();
+    assert_eq!(json["changed"], 1, "{json}");
+    assert_eq!(json["new_allows"], 0, "{json}");
+    assert_eq!(json["changes"][0]["before"], "allowed", "{json}");
+    assert_eq!(json["changes"][0]["after"], "blocked", "{json}");
+    // Unchanged: nothing but the count, exit 0 even with the flags.
+    let same = dir.analyze(&["-n", "ns-1", "--diff", "app.yaml", "--against", "app.yaml", "--fail-on-change"]);
+    assert_eq!(same.status.code(), Some(0));
+    assert_eq!(stdout(&same), "0 cell(s) changed, 0 newly allowed\n");
+}

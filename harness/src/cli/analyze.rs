@@ -7,17 +7,36 @@ use std::process::ExitCode;
 use clap::ValueEnum;
 use ipnet::IpNet;
 
-use crate::analysis::{self, Analysis, UserOptions, View};
+use crate::analysis::{self, Analysis, Notes, UserOptions, View};
 use crate::manifest;
-use crate::oracle::ProbePort;
+use crate::oracle::{Oracle, ProbePort};
 use crate::policy::{CalicoLine, Semantics};
 
 /// Arguments of `analyze`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Manifest files or directories (recursive *.yaml, *.yml, *.json). Repeatable.
-    #[arg(short = 'f', long = "filename", required = true, value_name = "PATH")]
+    #[arg(
+        short = 'f',
+        long = "filename",
+        required_unless_present = "diff",
+        conflicts_with = "diff",
+        value_name = "PATH"
+    )]
     pub paths: Vec<PathBuf>,
+    /// Compare: the manifests before (files or directories), against those after `--against`;
+    /// prints the cells whose verdict changes, with both explanations.
+    #[arg(long, num_args = 1.., value_name = "OLD", requires = "against")]
+    pub diff: Vec<PathBuf>,
+    /// With --diff: the manifests after.
+    #[arg(long, num_args = 1.., value_name = "NEW", requires = "diff")]
+    pub against: Vec<PathBuf>,
+    /// With --diff: exit 2 when any cell changes.
+    #[arg(long, requires = "diff")]
+    pub fail_on_change: bool,
+    /// With --diff: exit 2 when a connection is allowed after that was not before.
+    #[arg(long, requires = "diff")]
+    pub fail_on_new_allow: bool,
     /// A port/protocol to predict, e.g. 80/TCP, 53/UDP, ICMP (a bare port is TCP). Repeatable.
     /// Default: every port some endpoint declares.
     #[arg(long = "probe", value_name = "PORT/PROTOCOL")]
@@ -81,12 +100,12 @@ pub enum AnalyzeFormat {
     Dot,
 }
 
-/// Runs `analyze`.
-pub fn run(args: Args) -> Result<ExitCode, String> {
+/// Loads one set of manifests as `args` say, printing its warnings (prefixed with `label`).
+fn load(args: &Args, paths: &[PathBuf], label: &str) -> Result<(Analysis, Notes), String> {
     let semantics = args
         .calico_version
         .map_or(Semantics::Generic, Semantics::Calico);
-    let docs = manifest::load_paths(&args.paths).map_err(|e| e.to_string())?;
+    let docs = manifest::load_paths(paths).map_err(|e| e.to_string())?;
     let options = UserOptions {
         pod_cidr: args.pod_cidr,
         namespace: args.namespace.clone(),
@@ -101,28 +120,87 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
         .cloned()
         .chain(notes.warnings(&analysis))
     {
-        eprintln!("warning: {warning}");
+        eprintln!("warning: {label}{warning}");
     }
     if let Some(summary) = notes.summary() {
-        eprintln!("note: {summary}");
+        eprintln!("note: {label}{summary}");
     }
-    let probes = if args.probes.is_empty() {
-        ProbePort::declared(&analysis.cluster)
-    } else {
-        args.probes.clone()
-    };
-    let oracle = analysis.oracle();
-    let view = View {
-        analysis: &analysis,
-        notes: &notes,
-        oracle: &oracle,
+    Ok((analysis, notes))
+}
+
+/// The view of one loaded set with `probes`.
+fn view<'a>(
+    args: &Args,
+    analysis: &'a Analysis,
+    notes: &'a Notes,
+    oracle: &'a Oracle<'a>,
+    probes: Vec<ProbePort>,
+) -> Result<View<'a>, String> {
+    Ok(View {
+        analysis,
+        notes,
+        oracle,
         probes,
         from: analysis::select(&analysis.cluster, &args.from, "--from")?,
         to: analysis::select(&analysis.cluster, &args.to, "--to")?,
         all_ports: args.all_ports,
         explain: args.explain,
         self_policed: args.self_traffic == SelfTraffic::Policed,
+    })
+}
+
+/// `analyze --diff OLD... --against NEW...`.
+fn run_diff(args: &Args) -> Result<ExitCode, String> {
+    let (old, old_notes) = load(args, &args.diff, "before: ")?;
+    let (new, new_notes) = load(args, &args.against, "after: ")?;
+    let probes = if args.probes.is_empty() {
+        let mut p = ProbePort::declared(&old.cluster);
+        p.extend(ProbePort::declared(&new.cluster));
+        p.sort();
+        p.dedup();
+        p
+    } else {
+        args.probes.clone()
     };
+    let (old_oracle, new_oracle) = (old.oracle(), new.oracle());
+    let before = view(args, &old, &old_notes, &old_oracle, probes.clone())?;
+    let after = view(args, &new, &new_notes, &new_oracle, probes)?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let summary = analysis::write_diff(
+        &before,
+        &after,
+        args.output == AnalyzeFormat::Json,
+        &mut out,
+    )
+    .and_then(|s| out.flush().map(|()| s))
+    .map_err(|e| format!("writing output: {e}"))?;
+    let fail = (args.fail_on_change && summary.changed > 0)
+        || (args.fail_on_new_allow && summary.new_allows > 0);
+    Ok(if fail {
+        ExitCode::from(CHANGED)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The exit status of `--diff` with `--fail-on-change` / `--fail-on-new-allow` when they trip (1
+/// stays an error).
+pub const CHANGED: u8 = 2;
+
+/// Runs `analyze`.
+pub fn run(args: Args) -> Result<ExitCode, String> {
+    if !args.diff.is_empty() {
+        return run_diff(&args);
+    }
+    let (analysis, notes) = load(&args, &args.paths, "")?;
+    let probes = if args.probes.is_empty() {
+        ProbePort::declared(&analysis.cluster)
+    } else {
+        args.probes.clone()
+    };
+    let oracle = analysis.oracle();
+    let view = view(&args, &analysis, &notes, &oracle, probes)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     match args.output {
