@@ -487,3 +487,70 @@ spec:
     assert_eq!(same.status.code(), Some(0));
     assert_eq!(stdout(&same), "0 cell(s) changed, 0 newly allowed\n");
 }
+
+#[test]
+fn probe_to_services_and_outside_addresses_resolves_as_plan_does() {
+    let extra = r#"
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: ns-1}
+spec:
+  selector: {app: web}
+  ports: [{port: 8080, targetPort: 80}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: nothing, namespace: ns-1}
+spec:
+  selector: {app: none}
+  ports: [{port: 80}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web-from-client, namespace: ns-1}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  ingress: [{from: [{podSelector: {matchLabels: {app: client}}}], ports: [{port: 80}]}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: db-no-egress, namespace: ns-1}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  policyTypes: [Egress]
+"#;
+    let dir = Dir::new(&[("app.yaml", APP), ("extra.yaml", extra)]);
+    let out = dir.analyze(&["-f", ".", "--probe-to", "svc:ns-1/web:8080", "--probe-to", "svc:ns-1/nothing:80"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("svc:ns-1/web:8080/TCP (service ns-1/web 8080/TCP → ns-1/web:80)\n  allowed: ns-1/client\n  blocked: ns-1/db, ns-1/web\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("svc:ns-1/nothing:80/TCP\n  not predicted from ns-1/client: service `ns-1/nothing` selects no endpoint"),
+        "{text}"
+    );
+    let out = dir.analyze(&["-f", ".", "--probe-to", "ip:1.1.1.1", "--probe", "443", "--output", "json", "--explain"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let target = &json["targets"][0];
+    assert_eq!(target["target"], "ip:1.1.1.1:443/TCP", "{json}");
+    let outcome = |from: &str| {
+        target["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["from"] == from)
+            .map(|r| (r["outcome"].as_str().unwrap().to_string(), r["reason"].as_str().unwrap().to_string()))
+            .unwrap()
+    };
+    assert_eq!(outcome("ns-1/client").0, "allowed");
+    let (db, why) = outcome("ns-1/db");
+    assert_eq!(db, "blocked");
+    assert!(why.contains("NetworkPolicy ns-1/db-no-egress"), "{why}");
+    // A bad target is refused with the syntax.
+    let out = dir.analyze(&["-f", ".", "--probe-to", "svc:ns-1/web"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("expected svc:NAMESPACE/NAME:PORT"), "{}", stderr(&out));
+}

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::ValueEnum;
 use ipnet::IpNet;
 
-use crate::analysis::{self, Analysis, Notes, UserOptions, View};
+use crate::analysis::{self, Analysis, Notes, ProbeTo, UserOptions, View};
 use crate::manifest;
 use crate::oracle::{Oracle, ProbePort};
 use crate::policy::{CalicoLine, Semantics};
@@ -58,6 +58,11 @@ pub struct Args {
     /// Only these servers: `namespace/name`, `*` as a wildcard, or a namespace. Repeatable.
     #[arg(long, value_name = "PATTERN")]
     pub to: Vec<String>,
+    /// Instead of the matrix, who can reach this: `svc:NAMESPACE/NAME:PORT[/PROTOCOL]` (a
+    /// Service, resolved to its backends and target ports as `plan` does) or `ip:ADDRESS` (an
+    /// address outside the cluster, asked on each --probe). Repeatable.
+    #[arg(long, value_name = "TARGET")]
+    pub probe_to: Vec<ProbeTo>,
     /// Ask about every probe on every server, not only on the ports it declares.
     #[arg(long)]
     pub all_ports: bool,
@@ -201,6 +206,24 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
     };
     let oracle = analysis.oracle();
     let view = view(&args, &analysis, &notes, &oracle, probes)?;
+    if !args.probe_to.is_empty() {
+        if view.probes.is_empty() && args.probe_to.iter().any(|t| matches!(t, ProbeTo::Ip(_))) {
+            return Err("--probe-to ip:ADDRESS is asked on each --probe; pass --probe PORT".into());
+        }
+        let targets = view.reach(&args.probe_to);
+        let stdout = std::io::stdout();
+        let mut out = std::io::BufWriter::new(stdout.lock());
+        return if args.output == AnalyzeFormat::Json {
+            serde_json::to_writer(&mut out, &serde_json::json!({ "targets": targets }))
+                .map_err(std::io::Error::from)
+                .and_then(|()| writeln!(out))
+        } else {
+            view.write_reach(&targets, &mut out)
+        }
+        .and_then(|()| out.flush())
+        .map(|()| ExitCode::SUCCESS)
+        .map_err(|e| format!("writing output: {e}"));
+    }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     match args.output {
