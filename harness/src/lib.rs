@@ -12,6 +12,7 @@ pub mod analysis;
 pub mod capability;
 pub mod cli;
 pub mod cluster;
+pub mod escape;
 pub mod input;
 pub mod manifest;
 pub mod model;

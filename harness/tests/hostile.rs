@@ -138,3 +138,132 @@ fn a_scenario_file_that_is_a_directory_says_so() {
         "{err}"
     );
 }
+
+mod report_writers {
+    use netpol_harness::report::matrix::matrix;
+    use netpol_harness::report::results::{RunResults, ScenarioResult, StepResult, StepStatus};
+    use proptest::prelude::*;
+
+    /// One failing lane whose strings try to break out of their cells.
+    fn runs(hostile: &str, url: &str) -> Vec<RunResults> {
+        let mut failing = RunResults::new(hostile);
+        failing.scenarios.push(ScenarioResult {
+            name: hostile.into(),
+            title: hostile.into(),
+            steps: vec![StepResult {
+                name: hostile.into(),
+                status: StepStatus::Fail,
+                reason: Some(hostile.into()),
+                issue_url: Some(url.into()),
+            }],
+        });
+        let mut deviating = RunResults::new("calico");
+        deviating.scenarios.push(ScenarioResult {
+            name: hostile.into(),
+            title: hostile.into(),
+            steps: vec![StepResult {
+                name: hostile.into(),
+                status: StepStatus::KnownDeviation,
+                reason: Some(hostile.into()),
+                issue_url: Some(url.into()),
+            }],
+        });
+        vec![failing, deviating]
+    }
+
+    /// The body rows of the Markdown table whose header starts with `Scenario`, cell texts.
+    fn markdown_rows(md: &str) -> Vec<Vec<String>> {
+        use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+        let mut tables: Vec<Vec<Vec<String>>> = Vec::new();
+        let mut row: Option<Vec<String>> = None;
+        let mut cell: Option<String> = None;
+        for event in Parser::new_ext(md, Options::ENABLE_TABLES) {
+            match event {
+                Event::Start(Tag::Table(_)) => tables.push(Vec::new()),
+                Event::Start(Tag::TableRow | Tag::TableHead) => row = Some(Vec::new()),
+                Event::Start(Tag::TableCell) => cell = Some(String::new()),
+                Event::Text(t) | Event::Code(t) | Event::Html(t) | Event::InlineHtml(t) => {
+                    if let Some(c) = cell.as_mut() {
+                        c.push_str(&t);
+                    }
+                }
+                Event::End(TagEnd::TableCell) => {
+                    if let (Some(r), Some(c)) = (row.as_mut(), cell.take()) {
+                        r.push(c);
+                    }
+                }
+                Event::End(TagEnd::TableRow | TagEnd::TableHead) => {
+                    if let (Some(t), Some(r)) = (tables.last_mut(), row.take()) {
+                        t.push(r);
+                    }
+                }
+                _ => {}
+            }
+        }
+        tables
+            .into_iter()
+            .find(|t| {
+                t.first()
+                    .is_some_and(|h| h.first().is_some_and(|c| c == "Scenario"))
+            })
+            .expect("the matrix table")
+    }
+
+    fn check(hostile: &str, url: &str) -> Result<(), TestCaseError> {
+        let m = matrix(&runs(hostile, url));
+        let md = m.to_markdown();
+        let rows = markdown_rows(&md);
+        prop_assert_eq!(rows.len(), 2, "header and one row:\n{}", md);
+        prop_assert_eq!(rows[1].len(), 4, "cells of {:?} in\n{}", rows[1], md);
+        prop_assert_eq!(
+            rows[1][2].as_str(),
+            "❌",
+            "the failing lane still fails:\n{}",
+            md
+        );
+        prop_assert!(!md.contains('\u{1b}') && !md.contains('\0'), "{}", md);
+
+        let html = m.to_html();
+        let page = scraper::Html::parse_document(&html);
+        let row = scraper::Selector::parse("table.matrix tbody tr").unwrap();
+        let cell = scraper::Selector::parse("td").unwrap();
+        let any = scraper::Selector::parse("script, img, iframe, [onclick], [onerror]").unwrap();
+        let body_rows: Vec<_> = page.select(&row).collect();
+        prop_assert_eq!(body_rows.len(), 1, "{}", html);
+        prop_assert_eq!(body_rows[0].select(&cell).count(), 4, "{}", html);
+        prop_assert!(page.select(&any).next().is_none(), "{}", html);
+        let fail = scraper::Selector::parse("td.fail").unwrap();
+        prop_assert_eq!(page.select(&fail).count(), 1, "{}", html);
+        Ok(())
+    }
+
+    #[test]
+    fn a_pipe_or_markup_in_any_string_cannot_change_the_matrix() {
+        for hostile in [
+            "a | ✅ | ✅",
+            "<script>alert(1)</script>",
+            "x\n| --- |\n| fake | row |",
+            "\u{1b}]8;;https://evil\u{7}link",
+            "`code | with pipe`",
+            "<img src=x onerror=alert(1)>",
+        ] {
+            for url in [
+                "https://github.com/o/r/issues/1|✅|✅",
+                "https://x/\"onclick=\"alert(1)",
+                "javascript:alert(1)",
+                "https://github.com/o/r/issues/2",
+            ] {
+                check(hostile, url).unwrap();
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        #[test]
+        fn report_writers_hold_for_any_string(hostile in "\\PC{0,40}|[|<>&\"'`*_\\[\\]\\\\\n\r\u{1b}\u{fffe}]{0,20}", url in "https://[a-z]{1,5}/[ -~]{0,20}") {
+            check(&hostile, &url)?;
+        }
+    }
+}
