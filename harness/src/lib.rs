@@ -16,6 +16,7 @@ pub mod escape;
 pub mod input;
 pub mod manifest;
 pub mod model;
+pub mod names;
 pub mod oracle;
 pub mod policy;
 pub mod probe;

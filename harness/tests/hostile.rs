@@ -267,3 +267,43 @@ mod report_writers {
         }
     }
 }
+
+#[test]
+fn names_kubernetes_would_refuse_are_refused_at_load_with_their_field() {
+    let (_tmp, root) = scenario_copy();
+    let dir = root.join(SCENARIO);
+    let text = std::fs::read_to_string(dir.join("scenario.yaml")).unwrap();
+    let long_ns = "n".repeat(64);
+    let hostile = text
+        .replacen(
+            "namespaces: [ns-1]",
+            &format!("namespaces: [ns-1, {long_ns}]"),
+            1,
+        )
+        .replacen(
+            "set: {app: http-echo}",
+            "set: {app: \"x; touch pwned\", \"bad key\": v}",
+            1,
+        )
+        .replacen("path: /test", "path: \"/test;$(id)\"", 1)
+        .replacen("path: /test", &format!("path: /{}", "a".repeat(2_000)), 1);
+    std::fs::write(dir.join("scenario.yaml"), hostile).unwrap();
+    let pod = std::fs::read_to_string(dir.join("busybox.yaml")).unwrap();
+    std::fs::write(
+        dir.join("busybox.yaml"),
+        pod.replacen("labels:\n", "labels:\n    evil: \"a\\nb\"\n", 1),
+    )
+    .unwrap();
+    let err = load_error(&root, SCENARIO);
+    for want in [
+        "namespaces[1]: `nnnnnnnn",
+        "must be 1 to 63 characters",
+        "steps[0].actions[1].label.set: `x; touch pwned` is not a label value",
+        "steps[0].actions[1].label.set: `bad key` is not a label key",
+        "steps[0].probes[0].path: `/test;$(id)`: a path starts with '/'",
+        "steps[1].probes[0].path: the path is 2001 characters long; at most 256",
+        "metadata.labels.evil: `a\\nb` is not a label value",
+    ] {
+        assert!(err.contains(want), "want {want:?} in:\n{err}");
+    }
+}
