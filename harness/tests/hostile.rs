@@ -307,3 +307,87 @@ fn names_kubernetes_would_refuse_are_refused_at_load_with_their_field() {
         assert!(err.contains(want), "want {want:?} in:\n{err}");
     }
 }
+
+/// Property tests of every entry point that reads untrusted input: whatever the input, an
+/// answer (a value or an error), never a panic or a hang. Case counts stay modest so that
+/// `cargo test` runs them in seconds.
+mod entry_points {
+    use std::path::Path;
+
+    use netpol_harness::manifest;
+    use netpol_harness::report::results::{
+        RunResults, ScenarioResult, StepResult, StepStatus,
+    };
+    use netpol_harness::scenario::load;
+    use proptest::prelude::*;
+
+    use super::{SCENARIO, repo_scenario, scenario_copy};
+
+    /// YAML-flavoured text: markers, anchors, aliases, flow collections, tags and garbage.
+    fn yamlish() -> impl Strategy<Value = String> {
+        let token = prop_oneof![
+            Just("---\n".to_string()),
+            Just("...\n".to_string()),
+            Just("apiVersion: v1\nkind: Pod\n".to_string()),
+            Just("metadata: {name: a, namespace: b, labels: {app: x}}\n".to_string()),
+            Just("a: &x [1, 2, *x]\n".to_string()),
+            Just("b: *x\n".to_string()),
+            Just("kind: List\nitems: [{apiVersion: v1, kind: Namespace}]\n".to_string()),
+            Just("- !tag {\n".to_string()),
+            Just("\t\"\\u0000\"\n".to_string()),
+            "\\PC{0,20}\n",
+        ];
+        proptest::collection::vec(token, 0..24).prop_map(|t| t.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+        #[test]
+        fn the_manifest_loader_answers_anything(text in yamlish(), bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let _ = manifest::parse_str(Path::new("p.yaml"), &text);
+            let dir = tempfile::tempdir().unwrap();
+            let file = dir.path().join("b.yaml");
+            std::fs::write(&file, &bytes).unwrap();
+            if let Err(e) = manifest::load_file(&file) {
+                prop_assert!(e.to_string().starts_with(&file.display().to_string()), "{e}");
+            }
+        }
+
+        #[test]
+        fn the_results_reader_answers_anything(bytes in proptest::collection::vec(any::<u8>(), 0..256), name in "\\PC{0,12}", reason in proptest::option::of("\\PC{0,30}")) {
+            let dir = tempfile::tempdir().unwrap();
+            let file = dir.path().join("results.json");
+            std::fs::write(&file, &bytes).unwrap();
+            let _ = RunResults::read(&file);
+            // And whatever the strings, what is written reads back the same.
+            let mut results = RunResults::new(name.clone());
+            results.scenarios.push(ScenarioResult {
+                name: name.clone(),
+                title: name.clone(),
+                steps: vec![StepResult { name, status: StepStatus::Fail, reason, issue_url: None }],
+            });
+            results.write(&file).unwrap();
+            prop_assert_eq!(RunResults::read(&file).unwrap(), results);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+        #[test]
+        fn the_scenario_loader_answers_any_mutation(at in 0usize..100_000, with in "\\PC{0,8}", text in yamlish()) {
+            let (_tmp, root) = scenario_copy();
+            let file = root.join(SCENARIO).join("scenario.yaml");
+            let original = std::fs::read_to_string(repo_scenario().join("scenario.yaml")).unwrap();
+            let mut cut = at % original.len();
+            while !original.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            std::fs::write(&file, format!("{}{with}{}", &original[..cut], &original[cut..])).unwrap();
+            let _ = load(&root, SCENARIO);
+            std::fs::write(&file, &text).unwrap();
+            prop_assert!(load(&root, SCENARIO).is_err());
+        }
+    }
+}
