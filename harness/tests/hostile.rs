@@ -315,9 +315,7 @@ mod entry_points {
     use std::path::Path;
 
     use netpol_harness::manifest;
-    use netpol_harness::report::results::{
-        RunResults, ScenarioResult, StepResult, StepStatus,
-    };
+    use netpol_harness::report::results::{RunResults, ScenarioResult, StepResult, StepStatus};
     use netpol_harness::scenario::load;
     use proptest::prelude::*;
 
@@ -390,4 +388,37 @@ mod entry_points {
             prop_assert!(load(&root, SCENARIO).is_err());
         }
     }
+}
+
+#[test]
+fn printed_commands_quote_every_word_for_a_posix_shell() {
+    let (tmp, root) = scenario_copy();
+    let dir = root.join(SCENARIO);
+    let hostile = "my file;$(touch pwned)`id`'.yaml";
+    std::fs::rename(dir.join("busybox.yaml"), dir.join(hostile)).unwrap();
+    let text = std::fs::read_to_string(dir.join("scenario.yaml")).unwrap();
+    std::fs::write(
+        dir.join("scenario.yaml"),
+        text.replacen("busybox.yaml]", "\"my file;$(touch pwned)`id`'.yaml\"]", 1),
+    )
+    .unwrap();
+    let loaded = load(&root, SCENARIO).unwrap_or_else(|e| panic!("{e}"));
+    let commands = netpol_harness::scenario::kubectl::setup_commands(&loaded);
+    let apply = commands
+        .iter()
+        .find(|c| c.contains("my file"))
+        .expect("the renamed file is applied");
+    let word = apply.strip_prefix("kubectl apply -f ").unwrap();
+    // The shell reads the word back as the path, and runs nothing.
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("printf %s {word}"))
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        dir.join(hostile).display().to_string()
+    );
+    assert!(!tmp.path().join("pwned").exists());
 }
