@@ -12,6 +12,8 @@
 //! | XML (through a writer that escapes markup) | [`xml`] | characters XML 1.0 does not allow (NUL, U+FFFE, U+FFFF…) and C1 controls |
 //! | POSIX shell, one command word | [`sh`] | every shell metacharacter (single quotes); control characters as `$'…'` |
 //!
+//! [`TerminalWriter`] applies [`terminal_text`] to a whole output stream.
+//!
 //! A character that cannot be shown as it is becomes visible as `\u{…}` (`\n`, `\t` and `\r`
 //! as themselves), so a reader sees that something odd was there.
 
@@ -200,6 +202,49 @@ pub fn sh_command<S: AsRef<str>>(words: &[S]) -> String {
         .map(|w| sh(w.as_ref()))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// A writer for a terminal or a CI log that passes everything written through
+/// [`terminal_text`], line by line: the one guard on an output stream made of many pieces
+/// (`reproduce` prints narration, commands and tables). Bytes that are not UTF-8 become
+/// U+FFFD. A partial line is written on [`std::io::Write::flush`].
+pub struct TerminalWriter<W: std::io::Write> {
+    inner: W,
+    line: Vec<u8>,
+}
+
+impl<W: std::io::Write> TerminalWriter<W> {
+    /// Guards `inner`.
+    pub fn new(inner: W) -> Self {
+        TerminalWriter {
+            inner,
+            line: Vec::new(),
+        }
+    }
+
+    fn emit(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        let text = String::from_utf8_lossy(bytes);
+        self.inner.write_all(terminal_text(&text).as_bytes())
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for TerminalWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.line.extend_from_slice(buf);
+        if let Some(end) = self.line.iter().rposition(|b| *b == b'\n') {
+            let complete: Vec<u8> = self.line.drain(..=end).collect();
+            self.emit(&complete)?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if !self.line.is_empty() {
+            let partial = std::mem::take(&mut self.line);
+            self.emit(&partial)?;
+        }
+        self.inner.flush()
+    }
 }
 
 #[cfg(test)]

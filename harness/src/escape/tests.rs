@@ -103,6 +103,20 @@ fn shell_words_are_quoted_and_read_back_as_they_were() {
     );
 }
 
+#[test]
+fn a_terminal_writer_guards_a_whole_stream() {
+    use std::io::Write;
+    let mut out = TerminalWriter::new(Vec::new());
+    write!(out, "step \u{1b}[2J one\n::err").unwrap();
+    write!(out, "or ::x\nprompt \u{7}").unwrap();
+    out.flush().unwrap();
+    out.write_all(b"\xff\n").unwrap();
+    assert_eq!(
+        String::from_utf8(out.inner).unwrap(),
+        "step \\u{1b}[2J one\n\\::error ::x\nprompt \\u{7}\u{fffd}\n"
+    );
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
