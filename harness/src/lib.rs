@@ -13,6 +13,7 @@ pub mod capability;
 pub mod cli;
 pub mod cluster;
 pub mod escape;
+pub mod exit_codes;
 pub mod input;
 pub mod manifest;
 pub mod model;

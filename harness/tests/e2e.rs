@@ -23,13 +23,13 @@ use std::time::Duration;
 
 use kube::config::Kubeconfig;
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
-use netpol_harness::cli::run::plans;
+
 use netpol_harness::cluster::kube::{ConnectOptions, KubeCluster};
 use netpol_harness::provision::cni::{CNI_NAMES, CniProfile};
 use netpol_harness::report::results::StepStatus;
 use netpol_harness::report::run::render_step;
 use netpol_harness::runner::outcome::ScenarioOutcome;
-use netpol_harness::runner::plan::ScenarioPlan;
+use netpol_harness::runner::plan::{ScenarioPlan, plans};
 use netpol_harness::runner::{RunOptions, Runner};
 use netpol_harness::scenario::{LoadedScenario, discover, load};
 use tokio::sync::OnceCell;
@@ -259,7 +259,8 @@ fn main() -> ExitCode {
                 .map(|l| {
                     let plan = runtime
                         .block_on(plans(std::slice::from_ref(l), cni.as_ref()))
-                        .map(|mut p| p.remove(0));
+                        .map(|mut p| p.remove(0))
+                        .map_err(|e| e.to_string());
                     (l.scenario.name.clone(), plan)
                 })
                 .collect();

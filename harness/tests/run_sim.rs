@@ -7,10 +7,11 @@ use std::process::{Command, ExitCode};
 use std::sync::Arc;
 use std::time::Duration;
 
-use netpol_harness::cli::run::{ReportTarget, plans, run_plans};
 use netpol_harness::cluster::sim::{Enforcement, Faults, SimCluster};
 use netpol_harness::provision::cni::CniProfile;
 use netpol_harness::report::results::{RunResults, StepStatus};
+use netpol_harness::report::{ReportTarget, Reporter};
+use netpol_harness::runner::plan::plans;
 use netpol_harness::runner::{RunOptions, Runner};
 use netpol_harness::scenario::{LoadedScenario, default_root, load};
 
@@ -30,8 +31,8 @@ fn loaded(names: &[&str]) -> Vec<LoadedScenario> {
         .collect()
 }
 
-/// One nightly lane on the simulator: plans as `run` makes them, a CNI that enforces as
-/// `enforcement` says, the report in `out/CNI`.
+/// One nightly lane on the simulator: plans, runner and reporter as `run` wires them, a CNI
+/// that enforces as `enforcement` says, the report in `out/CNI`.
 async fn lane(cni: &str, enforcement: Enforcement, names: &[&str], out: &Path) -> ExitCode {
     let profile = CniProfile::by_name(cni).unwrap();
     let plans = plans(&loaded(names), Some(&profile)).await.unwrap();
@@ -55,7 +56,15 @@ async fn lane(cni: &str, enforcement: Enforcement, names: &[&str], out: &Path) -
         cni: cni.to_string(),
         cluster: Some("netpol".to_string()),
     };
-    let code = run_plans(&runner, &plans, Some(&target)).await.unwrap();
+    let (mut out, mut progress) = (Vec::new(), Vec::new());
+    let mut reporter = Reporter::new(&mut out, &mut progress, Some(target));
+    let outcome = runner
+        .run(&plans, |event| reporter.report_event(event))
+        .await;
+    reporter.finish().unwrap();
+    let out = String::from_utf8(out).unwrap();
+    assert!(out.contains("\nsummary:\n"), "{out}");
+    let code = outcome.exit_code();
     assert!(sim.owned_objects().is_empty(), "{:?}", sim.owned_objects());
     code
 }

@@ -10,12 +10,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use super::ScenarioRoot;
-use super::run::{ClusterArgs, plans, run_id};
+use super::run::ClusterArgs;
 use crate::cluster::ClusterOps;
 use crate::report::plan::step_table;
 use crate::report::run::render_step;
-use crate::runner::plan::ScenarioPlan;
-use crate::runner::{Runner, StepEvent};
+use crate::runner::plan::{ScenarioPlan, plans};
+use crate::runner::{RunEnd, RunEvent, RunOutcome, Runner, run_id};
 use crate::scenario::kubectl;
 use crate::scenario::plan::{self, PlannedStep};
 use crate::scenario::{LoadedScenario, load};
@@ -55,32 +55,16 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
     let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("starting tokio: {e}"))?;
     runtime.block_on(async {
         let plan = plans(std::slice::from_ref(&loaded), options.cni.as_ref())
-            .await?
+            .await
+            .map_err(|e| e.to_string())?
             .remove(0);
         let (cluster, _) = args.cluster.connect(&run_id()).await.map_err(|e| {
             format!(
                 "cannot run on a cluster: {e}\n(`netpol-harness reproduce {name} --dry-run` walks the tutorial against the oracle, and `netpol-harness plan {name}` shows every prediction)"
             )
         })?;
-        let runner = Runner::new(Arc::new(cluster), options);
-        let walked = {
-            let walk = walk_on_cluster(&loaded, &plan, &runner, args.interactive, &mut input, &mut out);
-            tokio::pin!(walk);
-            tokio::select! {
-                result = &mut walk => Some(result),
-                _ = tokio::signal::ctrl_c() => None,
-            }
-        };
-        match walked {
-            Some(result) => result,
-            None => {
-                eprintln!("interrupted: deleting what the walk created");
-                for e in runner.cleanup_pending().await {
-                    eprintln!("cleanup: {e}");
-                }
-                Ok(ExitCode::from(130))
-            }
-        }
+        let runner = Runner::new(Arc::new(cluster), options).interrupt_on_ctrl_c();
+        walk_on_cluster(&loaded, &plan, &runner, args.interactive, &mut input, &mut out).await
     })
 }
 
@@ -241,17 +225,36 @@ pub async fn walk_on_cluster<C: ClusterOps>(
     let mut failure: Option<String> = None;
     let mut stopped = false;
     let outcome = runner
-        .run_scenario_with(plan, None, |event| {
-            let step = match event {
-                StepEvent::Starting(step) | StepEvent::Finished(step, _) => step,
-            };
+        .run(std::slice::from_ref(plan), |event| {
             let mut show = || -> Result<bool, String> {
+                let step = match event {
+                    RunEvent::StepStarted { step, .. } | RunEvent::StepFinished { step, .. } => {
+                        step
+                    }
+                    RunEvent::Interrupted => {
+                        eprintln!("interrupted: deleting what the walk created");
+                        return Ok(true);
+                    }
+                    RunEvent::RunFinished {
+                        outcome:
+                            RunOutcome {
+                                end: RunEnd::Interrupted { cleanup_errors },
+                                ..
+                            },
+                    } => {
+                        for e in cleanup_errors {
+                            eprintln!("cleanup: {e}");
+                        }
+                        return Ok(true);
+                    }
+                    _ => return Ok(true),
+                };
                 if introduced != Some(step.planned.index) {
                     introduced = Some(step.planned.index);
                     step_intro(loaded, &step.planned, out)?;
                     out.flush().map_err(io)?;
                 }
-                let StepEvent::Finished(_, outcome) = event else {
+                let RunEvent::StepFinished { outcome, .. } = event else {
                     return Ok(true);
                 };
                 writeln!(out, "\nObserved:").map_err(io)?;
@@ -277,17 +280,18 @@ pub async fn walk_on_cluster<C: ClusterOps>(
     if let Some(e) = failure {
         return Err(e);
     }
-    for e in &outcome.cleanup_errors {
-        writeln!(out, "cleanup failed: {e}").map_err(io)?;
+    if matches!(outcome.end, RunEnd::Interrupted { .. }) {
+        return Ok(outcome.exit_code());
+    }
+    for scenario in &outcome.scenarios {
+        for e in &scenario.cleanup_errors {
+            writeln!(out, "cleanup failed: {e}").map_err(io)?;
+        }
     }
     if !stopped {
         footer(loaded, out)?;
     }
-    Ok(if outcome.ok() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(outcome.exit_code())
 }
 
 /// Splits text into lines of at most `width` characters at spaces (paragraphs kept apart).

@@ -9,13 +9,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::ScenarioRoot;
+use crate::cluster::DEFAULT_PROBE_IMAGE;
 use crate::cluster::kube::{ConnectOptions, KubeCluster};
-use crate::cluster::remote::{HttpsFetcher, ManifestCache};
-use crate::cluster::{ClusterOps, DEFAULT_PROBE_IMAGE};
-use crate::provision::cni::{Applicability, CNI_NAMES, CniProfile};
-use crate::report::run as report;
-use crate::runner::plan::{ScenarioPlan, remote_documents};
-use crate::runner::{Progress, RunOptions, Runner, applicability};
+use crate::provision::cni::{CNI_NAMES, CniProfile};
+use crate::report::{ReportTarget, Reporter};
+use crate::runner::plan::plans;
+use crate::runner::{RunOptions, Runner, run_id};
 use crate::scenario::LoadedScenario;
 
 /// Where the cluster is and how to probe it (shared by `run` and `reproduce`).
@@ -146,159 +145,9 @@ impl ClusterArgs {
     }
 }
 
-/// A run id for the ownership labels: the time and the process.
-pub fn run_id() -> String {
-    format!(
-        "r{}-{}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
-        std::process::id()
-    )
-}
-
 /// The kind cluster a context names (`kind-NAME` → `NAME`; any other context as it is).
 pub fn cluster_name(context: &str) -> String {
     context.strip_prefix("kind-").unwrap_or(context).to_string()
-}
-
-/// The plans of `loaded`, as [`ScenarioPlan::new`] makes them. Remote manifests are fetched
-/// (once, then from the cache) only for scenarios with a step that applies to `cni`: a scenario
-/// none of whose steps applies is reported not applicable without touching anything.
-pub async fn plans(
-    loaded: &[LoadedScenario],
-    cni: Option<&CniProfile>,
-) -> Result<Vec<ScenarioPlan>, String> {
-    let mut plans = Vec::new();
-    let mut fetch: Option<(ManifestCache, HttpsFetcher)> = None;
-    for scenario in loaded {
-        let plan = ScenarioPlan::new(scenario, Vec::new()).map_err(|e| e.to_string())?;
-        let applies = plan.steps.iter().any(|s| {
-            !matches!(
-                applicability(cni, &plan.name, s),
-                Applicability::NotApplicable { .. }
-            )
-        });
-        if scenario.scenario.remote.is_empty() || !applies {
-            plans.push(plan);
-            continue;
-        }
-        if fetch.is_none() {
-            let cache = ManifestCache::new(
-                ManifestCache::default_dir()
-                    .ok_or("no cache folder for remote manifests: set XDG_CACHE_HOME or HOME")?,
-            );
-            let fetcher = HttpsFetcher::new(Duration::from_secs(60)).map_err(|e| e.to_string())?;
-            fetch = Some((cache, fetcher));
-        }
-        let (cache, fetcher) = fetch.as_ref().expect("set above");
-        let remote = remote_documents(scenario, cache, fetcher)
-            .await
-            .map_err(|e| e.to_string())?;
-        plans.push(ScenarioPlan::new(scenario, remote).map_err(|e| e.to_string())?);
-    }
-    Ok(plans)
-}
-
-/// One line per event, to stderr; each finished step's tables to stdout.
-pub fn print_progress(event: &Progress) {
-    match event {
-        Progress::ScenarioStarted {
-            scenario,
-            exclusive,
-        } => eprintln!(
-            "▶ {scenario}{}",
-            if *exclusive {
-                " (runs alone: it touches shared or cluster-scoped objects)"
-            } else {
-                ""
-            }
-        ),
-        Progress::Setup { scenario } => {
-            eprintln!("  {scenario}: creating namespaces, applying setup, waiting for rollout")
-        }
-        Progress::StepStarted { scenario, step } => eprintln!("  {scenario}::{step}: actions"),
-        Progress::Round {
-            scenario,
-            step,
-            round,
-            probed,
-            differing,
-        } => eprintln!(
-            "  {scenario}::{step}: round {round}: {probed} probes, {differing} differ from what is expected"
-        ),
-        Progress::StepFinished { scenario, outcome } => {
-            let result = outcome.result();
-            eprintln!(
-                "  {scenario}::{}: {} — {}",
-                outcome.name, result.status, outcome.reason
-            );
-            if let Some(warning) = outcome.warning() {
-                eprintln!("  warning: {scenario}::{}: {warning}", outcome.name);
-            }
-            println!("{}", report::render_step(scenario, outcome));
-        }
-        Progress::ScenarioFinished {
-            scenario,
-            ok,
-            cleanup_errors,
-        } => eprintln!(
-            "■ {scenario}: {}{}",
-            if *ok { "ok" } else { "failed" },
-            if *cleanup_errors > 0 {
-                format!(", {cleanup_errors} cleanup errors")
-            } else {
-                String::new()
-            }
-        ),
-    }
-}
-
-/// Where `run` writes its report.
-#[derive(Debug, Clone)]
-pub struct ReportTarget {
-    /// The folder (`results.json` and `junit.xml` go in it).
-    pub dir: PathBuf,
-    /// The CNI, as `results.json` names it.
-    pub cni: String,
-    /// The kind cluster's name.
-    pub cluster: Option<String>,
-}
-
-/// Runs `plans` with `runner`, prints the summary, writes the report; Ctrl-C stops the run and
-/// cleans up (exit 130). Fails (exit 1) if a step failed on the CNI under test or something
-/// could not be cleaned up.
-pub async fn run_plans<C: ClusterOps>(
-    runner: &Runner<C>,
-    plans: &[ScenarioPlan],
-    report_to: Option<&ReportTarget>,
-) -> Result<ExitCode, String> {
-    let finished = {
-        let run = runner.run_all(plans);
-        tokio::pin!(run);
-        tokio::select! {
-            outcomes = &mut run => Some(outcomes),
-            _ = tokio::signal::ctrl_c() => None,
-        }
-    };
-    let Some(outcomes) = finished else {
-        eprintln!("interrupted: deleting what the run created");
-        for e in runner.cleanup_pending().await {
-            eprintln!("cleanup: {e}");
-        }
-        return Ok(ExitCode::from(130));
-    };
-    print!("{}", report::render_summary(&outcomes));
-    if let Some(target) = report_to {
-        let results = report::results(&target.cni, target.cluster.clone(), &outcomes);
-        report::write(&target.dir, &results, &outcomes).map_err(|e| e.to_string())?;
-        eprintln!("report written to {}", target.dir.display());
-    }
-    Ok(if outcomes.iter().all(|o| o.ok()) {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
 }
 
 /// The scenarios to run: those named, or all of them with `all`.
@@ -330,7 +179,9 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
     };
     let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("starting tokio: {e}"))?;
     runtime.block_on(async {
-        let plans = plans(&loaded, options.cni.as_ref()).await?;
+        let plans = plans(&loaded, options.cni.as_ref())
+            .await
+            .map_err(|e| e.to_string())?;
         let run_id = run_id();
         let (cluster, version) = args.cluster.connect(&run_id).await?;
         eprintln!(
@@ -347,9 +198,14 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
             cni: args.cluster.cni.clone().unwrap_or_default(),
             cluster: Some(cluster_name(cluster.context())),
         });
-        let runner =
-            Runner::new(Arc::new(cluster), options).with_progress(Arc::new(print_progress));
-        run_plans(&runner, &plans, report_to.as_ref()).await
+        let runner = Runner::new(Arc::new(cluster), options).interrupt_on_ctrl_c();
+        let (mut out, mut progress) = (std::io::stdout(), std::io::stderr());
+        let mut reporter = Reporter::new(&mut out, &mut progress, report_to);
+        let outcome = runner
+            .run(&plans, |event| reporter.report_event(event))
+            .await;
+        reporter.finish().map_err(|e| e.to_string())?;
+        Ok(outcome.exit_code())
     })
 }
 
@@ -440,7 +296,7 @@ mod tests {
         assert!(select(&root, &[], false).unwrap_err().contains("--all"));
         let err = select(&root, &["nope".to_string()], false).unwrap_err();
         assert!(err.contains("no scenario `nope`"), "{err}");
-        assert_eq!(select(&root, &[], true).unwrap().len(), 5);
+        assert_eq!(select(&root, &[], true).unwrap().len(), 6);
         assert_eq!(cluster_name("kind-netpol"), "netpol");
         assert_eq!(cluster_name("prod"), "prod");
     }

@@ -6,10 +6,13 @@ use std::time::{Duration, Instant};
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 
+use crate::cluster::remote::{Fetcher, HttpsFetcher, ManifestCache};
 use crate::provision::cni::{CNI_NAMES, CniProfile};
 use crate::provision::commands::TokioRunner;
 use crate::provision::kind::{DEFAULT_CLUSTER, DEFAULT_IMAGES};
 use crate::provision::{ProvisionError, UpOptions, up};
+use crate::runner::plan::remote_documents;
+use crate::scenario::load::images_in;
 
 /// Arguments of `up`.
 #[derive(Debug, clap::Args)]
@@ -70,16 +73,31 @@ fn cni_parser() -> impl TypedValueParser<Value = CniProfile> {
     })
 }
 
-/// The images preloaded by default: the probe image and every image a scenario runs (scenarios
-/// that do not load are skipped here; `validate` reports them).
-pub fn default_images(scenarios: &super::ScenarioRoot) -> Vec<String> {
+/// The images preloaded by default: the probe image, every image a scenario's manifests run,
+/// and those of its pinned remote manifests (Contour and Envoy for the Contour scenario), read
+/// through the manifest cache so that the nodes need not pull them mid-run. Scenarios that do not
+/// load are skipped here (`validate` reports them); a remote manifest that cannot be fetched only
+/// costs its images a preload, with a note.
+pub async fn default_images(
+    scenarios: &super::ScenarioRoot,
+    remote: Option<(&ManifestCache, &impl Fetcher)>,
+) -> Vec<String> {
     let mut images: std::collections::BTreeSet<String> =
         DEFAULT_IMAGES.iter().map(|s| s.to_string()).collect();
     match scenarios.load(&[]) {
         Ok(all) => {
             for (_, loaded) in all {
-                if let Ok(loaded) = loaded {
-                    images.extend(loaded.images());
+                let Ok(loaded) = loaded else { continue };
+                images.extend(loaded.images());
+                if loaded.scenario.remote.is_empty() {
+                    continue;
+                }
+                let Some((cache, fetcher)) = remote else {
+                    continue;
+                };
+                match remote_documents(&loaded, cache, fetcher).await {
+                    Ok(docs) => images.extend(images_in(&docs)),
+                    Err(e) => eprintln!("note: not preloading the images of remote manifests: {e}"),
                 }
             }
         }
@@ -101,7 +119,10 @@ pub async fn run(args: Args) -> Result<(), ProvisionError> {
     opts.images = if args.no_preload {
         Vec::new()
     } else if args.preload.is_empty() {
-        default_images(&args.scenarios)
+        let cache = ManifestCache::default_dir().map(ManifestCache::new);
+        let fetcher = HttpsFetcher::new(Duration::from_secs(60)).ok();
+        let remote = cache.as_ref().zip(fetcher.as_ref());
+        default_images(&args.scenarios, remote).await
     } else {
         args.preload
     };
@@ -162,9 +183,21 @@ mod tests {
         }
     }
 
-    #[test]
-    fn default_preload_is_the_probe_image_and_every_scenario_image() {
-        let images = default_images(&super::super::ScenarioRoot { dir: None });
+    /// Serves nothing: every manifest must come from the cache.
+    struct Offline;
+
+    impl Fetcher for Offline {
+        async fn fetch(&self, url: &str) -> Result<Vec<u8>, String> {
+            Err(format!("{url}: offline"))
+        }
+    }
+
+    #[tokio::test]
+    async fn default_preload_is_the_probe_image_and_every_scenario_image() {
+        let cache_dir = tempfile::tempdir().unwrap();
+        let cache = ManifestCache::new(cache_dir.path());
+        let root = super::super::ScenarioRoot { dir: None };
+        let images = default_images(&root, Some((&cache, &Offline))).await;
         for want in [
             DEFAULT_IMAGES[0],
             "docker.io/library/nginx:1.27",
@@ -175,9 +208,52 @@ mod tests {
                 "{want} missing from {images:?}"
             );
         }
-        let none = default_images(&super::super::ScenarioRoot {
-            dir: Some("/nonexistent-scenarios".into()),
-        });
+        let none = default_images(
+            &super::super::ScenarioRoot {
+                dir: Some("/nonexistent-scenarios".into()),
+            },
+            Some((&cache, &Offline)),
+        )
+        .await;
         assert_eq!(none, [DEFAULT_IMAGES[0]]);
+    }
+
+    #[tokio::test]
+    async fn the_images_of_pinned_remote_manifests_are_preloaded_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let remote = "apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: envoy, namespace: projectcontour}\n\
+                      spec:\n  selector: {matchLabels: {app: envoy}}\n  template:\n    metadata: {labels: {app: envoy}}\n    \
+                      spec:\n      initContainers: [{name: init, image: ghcr.io/projectcontour/contour:v1.33.6}]\n      \
+                      containers: [{name: envoy, image: docker.io/envoyproxy/envoy:distroless-v1.38.3}]\n";
+        let pin = crate::cluster::remote::sha256_hex(remote.as_bytes());
+        std::fs::write(dir.path().join(format!("{pin}.yaml")), remote).unwrap();
+        let cache = ManifestCache::new(dir.path());
+        let scenarios = dir.path().join("scenarios/remote");
+        std::fs::create_dir_all(&scenarios).unwrap();
+        std::fs::write(
+            scenarios.join("scenario.yaml"),
+            format!(
+                "name: remote\ntitle: t\nsource: {{title: t, url: \"https://example.com\"}}\n\
+                 remote:\n- {{url: \"https://example.com/contour.yaml\", sha256: {pin}}}\n\
+                 steps:\n- name: s\n"
+            ),
+        )
+        .unwrap();
+        let root = super::super::ScenarioRoot {
+            dir: Some(dir.path().join("scenarios")),
+        };
+        let images = default_images(&root, Some((&cache, &Offline))).await;
+        assert_eq!(
+            images,
+            [
+                "docker.io/envoyproxy/envoy:distroless-v1.38.3",
+                "ghcr.io/projectcontour/contour:v1.33.6",
+                DEFAULT_IMAGES[0],
+            ]
+        );
+        // Not in the cache and not fetchable: a note, and the other images still.
+        std::fs::remove_file(dir.path().join(format!("{pin}.yaml"))).unwrap();
+        let images = default_images(&root, Some((&cache, &Offline))).await;
+        assert_eq!(images, [DEFAULT_IMAGES[0]]);
     }
 }

@@ -72,6 +72,11 @@ pub struct UpOptions {
     pub podman: bool,
     /// Where the host's `/proc`, `/sys` and `/lib/modules` are (`/`; a fake tree in tests).
     pub host_root: PathBuf,
+    /// The first pause before an image pull that failed transiently (throttled, a server
+    /// error, a dropped connection) is tried again; it doubles each time.
+    pub pull_backoff: Duration,
+    /// How many times such a pull is retried.
+    pub pull_retries: usize,
 }
 
 impl UpOptions {
@@ -91,6 +96,8 @@ impl UpOptions {
             check_internet: true,
             podman: false,
             host_root: PathBuf::from("/"),
+            pull_backoff: Duration::from_secs(5),
+            pull_retries: 5,
         }
     }
 }
@@ -861,6 +868,72 @@ async fn wait_ready(
     Ok(())
 }
 
+/// Whether a failed pull is worth retrying: throttling (Docker Hub's `toomanyrequests`, 429),
+/// a registry's server error (5xx) or a transport failure. Anything else (an unknown image, a
+/// denied pull) fails at once.
+fn pull_is_transient(e: &ProvisionError) -> bool {
+    const TRANSIENT: [&str; 16] = [
+        "toomanyrequests",
+        "429 too many requests",
+        "500 internal server error",
+        "502 bad gateway",
+        "503 service unavailable",
+        "504 gateway time",
+        "status: 5",
+        "status code 5",
+        "connection reset",
+        "connection refused",
+        "i/o timeout",
+        "tls handshake timeout",
+        "unexpected eof",
+        "temporary failure in name resolution",
+        "client.timeout exceeded",
+        "net/http: request canceled",
+    ];
+    match e {
+        ProvisionError::CommandFailed { stderr, .. } => {
+            let stderr = stderr.to_ascii_lowercase();
+            TRANSIENT.iter().any(|t| stderr.contains(t))
+        }
+        ProvisionError::Run(CmdError::TimedOut { .. }) => true,
+        _ => false,
+    }
+}
+
+/// `docker pull image`, retried with exponential backoff while it fails transiently.
+async fn pull(
+    opts: &UpOptions,
+    runner: &impl CommandRunner,
+    image: &str,
+    progress: &mut dyn FnMut(&Phase),
+) -> Result<(), ProvisionError> {
+    use backon::{ExponentialBuilder, Retryable};
+    let attempt = || run_ok(runner, Cmd::new("docker").args(["pull", image]));
+    attempt
+        .retry(
+            ExponentialBuilder::default()
+                .with_min_delay(opts.pull_backoff)
+                .with_max_delay(opts.pull_backoff * 8)
+                .with_max_times(opts.pull_retries),
+        )
+        .sleep(tokio::time::sleep)
+        .when(pull_is_transient)
+        .notify(|e, delay| {
+            let said = match e {
+                ProvisionError::CommandFailed { stderr, .. } => {
+                    stderr.trim().lines().last().unwrap_or("").to_string()
+                }
+                other => other.to_string(),
+            };
+            progress(&Phase::Note(format!(
+                "pulling {image} failed ({said}); retrying in {}s",
+                delay.as_secs_f32()
+            )));
+        })
+        .await
+        .map(drop)
+}
+
 /// Pulls `image` and loads it into the nodes. Returns whether the archive fallback was needed.
 ///
 /// With Docker 29's containerd image store, `kind load docker-image` fails (`ctr: content
@@ -873,7 +946,7 @@ async fn preload(
     progress: &mut dyn FnMut(&Phase),
 ) -> Result<bool, ProvisionError> {
     let name = opts.cluster_name.as_str();
-    run_ok(runner, Cmd::new("docker").args(["pull", image])).await?;
+    pull(opts, runner, image, progress).await?;
     let direct = runner
         .run(&Cmd::new("kind").args(["load", "docker-image", image, "--name", name]))
         .await?;
@@ -941,6 +1014,7 @@ mod tests {
         opts.poll_interval = Duration::from_millis(1);
         // An empty host tree: nothing about the host's kernel is known.
         opts.host_root = scratch.join("no-host");
+        opts.pull_backoff = Duration::from_millis(1);
         opts
     }
 
@@ -1303,6 +1377,46 @@ mod tests {
         assert!(phases.contains(&Phase::ArchiveFallback {
             image: agnhost().into()
         }));
+    }
+
+    #[tokio::test]
+    async fn pulls_are_retried_on_throttling_and_server_errors_only() {
+        let scratch = tempfile::tempdir().unwrap();
+        let pull = format!("docker pull {}", agnhost());
+        let runner = healthy().on_seq(
+            pull.clone(),
+            [
+                Reply::fail("Error response from daemon: toomanyrequests: You have reached your pull rate limit."),
+                Reply::fail("Error response from daemon: received unexpected HTTP status: 503 Service Unavailable"),
+                Reply::fail("Error response from daemon: Get \"https://registry-1.docker.io/v2/\": net/http: TLS handshake timeout"),
+                Reply::ok("Status: Downloaded newer image"),
+            ],
+        );
+        let (result, phases) = run_up(&options("kindnet", scratch.path()), &runner).await;
+        result.unwrap();
+        assert_eq!(runner.calls().iter().filter(|c| **c == pull).count(), 4);
+        let retries = phases
+            .iter()
+            .filter(|p| matches!(p, Phase::Note(n) if n.contains("retrying in")))
+            .count();
+        assert_eq!(retries, 3, "{phases:?}");
+
+        // An image that does not exist is not retried.
+        let runner = healthy().on(
+            pull.clone(),
+            Reply::fail("Error response from daemon: manifest for registry.k8s.io/e2e-test-images/agnhost:2.66.1 not found: manifest unknown"),
+        );
+        let (result, _) = run_up(&options("kindnet", scratch.path()), &runner).await;
+        assert!(result.unwrap_err().to_string().contains("manifest unknown"));
+        assert_eq!(runner.calls().iter().filter(|c| **c == pull).count(), 1);
+
+        // Throttled for good: given up after the configured retries.
+        let runner = healthy().on(pull.clone(), Reply::fail("toomanyrequests"));
+        let mut opts = options("kindnet", scratch.path());
+        opts.pull_retries = 2;
+        let (result, _) = run_up(&opts, &runner).await;
+        assert!(result.is_err());
+        assert_eq!(runner.calls().iter().filter(|c| **c == pull).count(), 3);
     }
 
     #[tokio::test]

@@ -6,9 +6,9 @@
 //! The host's kernel state is read under a root directory (`/` for real, a fake tree in tests):
 //! `proc/sys/…`, `sys/module/…` and `lib/modules/RELEASE/modules.{dep,builtin}`.
 
-use std::io::ErrorKind;
-use std::net::{IpAddr, Ipv4Addr, TcpListener};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
 use std::path::Path;
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -136,14 +136,23 @@ pub fn port_problems(config: &KindConfig, engine: &EngineInfo, root: &Path) -> V
             ));
             continue;
         }
-        match TcpListener::bind((addr, port)) {
-            Err(e) if e.kind() == ErrorKind::AddrInUse => problems.push(format!(
+        // Something already listening there answers a connection on loopback. (Binding the
+        // port instead would race with the engine, and a rootful engine binds below 1024 as root
+        // anyway.) Addresses other than loopback or "any" are left to the engine.
+        let target = match addr {
+            IpAddr::V4(a) if a.is_unspecified() || a.is_loopback() => {
+                SocketAddr::from((Ipv4Addr::LOCALHOST, port))
+            }
+            IpAddr::V6(a) if a.is_unspecified() || a.is_loopback() => {
+                SocketAddr::from((Ipv6Addr::LOCALHOST, port))
+            }
+            _ => continue,
+        };
+        if TcpStream::connect_timeout(&target, Duration::from_secs(1)).is_ok() {
+            problems.push(format!(
                 "host port {addr}:{port} is already in use (another kind cluster's ingress?): free \
                  it, or publish other ports with `up --ingress-ports HTTP,HTTPS`"
-            )),
-            // Not ours to bind (a rootful engine binds it as root), or no such address here
-            // (a remote engine): the engine will tell.
-            _ => {}
+            ));
         }
     }
     problems
@@ -234,6 +243,7 @@ pub fn fail_on(problems: Vec<String>) -> Result<(), ProvisionError> {
 mod tests {
     use super::*;
     use crate::provision::commands::{Reply, ScriptedRunner};
+    use std::net::TcpListener;
 
     fn config(host_port: u16) -> KindConfig {
         KindConfig::parse(&format!(

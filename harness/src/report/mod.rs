@@ -4,11 +4,15 @@
 //! - [`plan`]: a scenario step's declared vs predicted probes.
 //! - [`run`]: a run's outcomes for people (each step's expected, observed and diff tables, the
 //!   summary) and for machines (`results.json`, JUnit XML).
+//! - [`Reporter`]: what `netpol-harness run` shows and writes as the runner's events arrive.
 //! - [`results`]: the `results.json` format the runner writes ([`results::RunResults`]).
 //! - [`matrix`]: rows scenario/step × columns CNI, as markdown, HTML or JSON.
 
 pub mod matrix;
 pub mod plan;
+mod reporter;
 pub mod results;
 pub mod run;
 pub mod truth_table;
+
+pub use reporter::{ReportTarget, Reporter, ReporterError};

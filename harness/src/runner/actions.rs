@@ -29,7 +29,7 @@ fn same_object(a: &Document, b: &Document) -> bool {
 impl<C: ClusterOps> Runner<C> {
     /// Cleans up after scenarios that were interrupted (their futures dropped, e.g. on
     /// Ctrl-C); returns what could not be cleaned up.
-    pub async fn cleanup_pending(&self) -> Vec<String> {
+    pub(super) async fn cleanup_pending(&self) -> Vec<String> {
         let records: Vec<_> = std::mem::take(&mut *self.pending.lock().expect("lock"))
             .into_values()
             .collect();

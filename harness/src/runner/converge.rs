@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use tokio::time::Instant;
 
 use super::Runner;
-use super::events::Progress;
+use super::events::{Events, RunEvent};
 use super::outcome::{CellOutcome, StepOutcome, StepVerdict, connected, matches};
 use super::plan::StepPlan;
 use super::resolve::ProbeOrigin;
@@ -79,7 +79,12 @@ impl ProbeCell {
 
 impl<C: ClusterOps> Runner<C> {
     /// Probes a step until it converges (or the deadline passes), confirms, and judges.
-    pub(super) async fn probe_step(&self, ctx: &ScenarioCtx<'_>, step: &StepPlan) -> StepOutcome {
+    pub(super) async fn probe_step(
+        &self,
+        ctx: &ScenarioCtx<'_>,
+        step: &StepPlan,
+        events: &Events<'_>,
+    ) -> StepOutcome {
         let detect_before = ctx.detect_execs.load(Ordering::Relaxed);
         let mut cells = self.resolve_cells(ctx, step).await;
         let probeable: Vec<usize> = (0..cells.len()).filter(|&i| cells[i].probeable()).collect();
@@ -92,9 +97,9 @@ impl<C: ClusterOps> Runner<C> {
             rounds += 1;
             let probed = pending.len();
             pending.retain(|&i| !cells[i].matches_last());
-            (self.progress)(&Progress::Round {
-                scenario: ctx.plan.name.clone(),
-                step: step.name().to_string(),
+            let _ = events.emit(RunEvent::RoundFinished {
+                plan: ctx.plan,
+                step,
                 round: rounds,
                 probed,
                 differing: pending.len(),

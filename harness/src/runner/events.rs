@@ -1,38 +1,42 @@
-//! What the runner tells its caller while it runs.
+//! What the runner tells its caller while it runs: one stream of [`RunEvent`]s through one
+//! callback, which may stop the run ([`ControlFlow::Break`]).
 
-use std::sync::Arc;
+use std::cell::RefCell;
+use std::ops::ControlFlow;
 
-use super::outcome::StepOutcome;
-use super::plan::StepPlan;
+use super::RunOutcome;
+use super::outcome::{ScenarioOutcome, StepOutcome};
+use super::plan::{ScenarioPlan, StepPlan};
 
-/// What the runner is doing, for progress display.
-#[derive(Debug, Clone)]
-pub enum Progress {
+/// Something that happened during a run, in the order it happened (events of scenarios that run
+/// at once interleave).
+#[derive(Debug, Clone, Copy)]
+pub enum RunEvent<'a> {
     /// A scenario starts (after waiting for the locks it needs).
     ScenarioStarted {
         /// The scenario.
-        scenario: String,
-        /// Whether it runs alone.
+        plan: &'a ScenarioPlan,
+        /// Whether it runs alone (it touches shared or cluster-scoped objects).
         exclusive: bool,
     },
-    /// Namespaces and setup manifests are being created.
-    Setup {
+    /// A scenario's namespaces and setup manifests are being created.
+    SetupStarted {
         /// The scenario.
-        scenario: String,
+        plan: &'a ScenarioPlan,
     },
-    /// A step starts.
+    /// A step's actions are about to run.
     StepStarted {
         /// The scenario.
-        scenario: String,
+        plan: &'a ScenarioPlan,
         /// The step.
-        step: String,
+        step: &'a StepPlan,
     },
     /// A probe round ended.
-    Round {
+    RoundFinished {
         /// The scenario.
-        scenario: String,
+        plan: &'a ScenarioPlan,
         /// The step.
-        step: String,
+        step: &'a StepPlan,
         /// The round's number (1-based).
         round: usize,
         /// Cells probed in the round.
@@ -40,33 +44,59 @@ pub enum Progress {
         /// Cells that still differ from what is expected.
         differing: usize,
     },
-    /// A step ended.
+    /// A step ended (one that is not selected is neither run nor reported).
     StepFinished {
         /// The scenario.
-        scenario: String,
+        plan: &'a ScenarioPlan,
+        /// The step.
+        step: &'a StepPlan,
         /// What it found.
-        outcome: Box<StepOutcome>,
+        outcome: &'a StepOutcome,
     },
     /// A scenario ended, cleaned up.
     ScenarioFinished {
-        /// The scenario.
-        scenario: String,
-        /// Whether nothing failed ([`ScenarioOutcome::ok`](super::outcome::ScenarioOutcome::ok)).
-        ok: bool,
-        /// Cleanup failures.
-        cleanup_errors: usize,
+        /// What it found.
+        outcome: &'a ScenarioOutcome,
+    },
+    /// The run was interrupted (Ctrl-C, with [`super::Runner::interrupt_on_ctrl_c`]): the
+    /// scenarios running were dropped, and what they created is being deleted.
+    Interrupted,
+    /// The run ended: the last event.
+    RunFinished {
+        /// How it ended, and what it found.
+        outcome: &'a RunOutcome,
     },
 }
 
-/// Receives progress events.
-pub type ProgressSink = Arc<dyn Fn(&Progress) + Send + Sync>;
+/// The callback a run reports to.
+type Sink<'f> = &'f mut dyn FnMut(RunEvent<'_>) -> ControlFlow<()>;
 
-/// A point between the steps of a scenario, for a caller that follows them one by one
-/// ([`Runner::run_scenario_with`](super::Runner::run_scenario_with)).
-#[derive(Debug, Clone, Copy)]
-pub enum StepEvent<'a> {
-    /// The step's actions are about to run.
-    Starting(&'a StepPlan),
-    /// The step ended.
-    Finished(&'a StepPlan, &'a StepOutcome),
+/// The callback a run reports to, and whether it asked to stop.
+pub(super) struct Events<'f> {
+    sink: RefCell<Sink<'f>>,
+    stopped: std::cell::Cell<bool>,
+}
+
+impl<'f> Events<'f> {
+    /// Events sent to `sink`.
+    pub(super) fn new(sink: Sink<'f>) -> Events<'f> {
+        Events {
+            sink: RefCell::new(sink),
+            stopped: std::cell::Cell::new(false),
+        }
+    }
+
+    /// Sends `event`; a [`ControlFlow::Break`] is remembered (see [`Events::stopped`]).
+    pub(super) fn emit(&self, event: RunEvent<'_>) -> ControlFlow<()> {
+        let flow = (self.sink.borrow_mut())(event);
+        if flow.is_break() {
+            self.stopped.set(true);
+        }
+        flow
+    }
+
+    /// Whether the callback asked to stop: no step or scenario starts after that.
+    pub(super) fn stopped(&self) -> bool {
+        self.stopped.get()
+    }
 }

@@ -59,18 +59,25 @@ mod scenario;
 mod tests;
 
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 use std::net::SocketAddr;
+use std::process::ExitCode;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures::future::BoxFuture;
+
 use crate::cluster::{ClusterOps, DEFAULT_PROBE_IMAGE};
+use crate::exit_codes;
 use crate::provision::cni::{Applicability, CniProfile, classify};
 use actions::CleanupRecord;
 pub use converge::judge;
-pub use events::{Progress, ProgressSink, StepEvent};
+pub use events::RunEvent;
+use outcome::ScenarioOutcome;
 use outside::OutsideClient;
 use plan::StepPlan;
+pub use resolve::{ENVOY_CONNECT_TIMEOUT, INGRESS_HTTP_TIMEOUT, POD_HTTP_TIMEOUT, probe_timeout};
 
 /// How probes are grouped into execs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -134,7 +141,8 @@ pub struct Runner<C> {
     cluster: Arc<C>,
     options: RunOptions,
     outside: OutsideClient,
-    progress: ProgressSink,
+    /// What interrupts a run ([`Runner::run`]), if anything.
+    interrupt: Option<InterruptSignal>,
     /// Cleanups of scenarios that have not finished theirs.
     pending: Mutex<BTreeMap<u64, Arc<Mutex<CleanupRecord>>>>,
     next_id: AtomicU64,
@@ -142,6 +150,63 @@ pub struct Runner<C> {
     exclusive: tokio::sync::RwLock<()>,
     /// One lock per namespace name, so that two scenarios never share a namespace.
     namespace_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// Makes the future that interrupts a run.
+type InterruptSignal = Arc<dyn Fn() -> BoxFuture<'static, ()> + Send + Sync>;
+
+/// How a run ([`Runner::run`]) ended, and what it found.
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// The scenarios that ran to their end, in plan order.
+    pub scenarios: Vec<ScenarioOutcome>,
+    /// How the run ended.
+    pub end: RunEnd,
+}
+
+/// How a run ended.
+#[derive(Debug)]
+pub enum RunEnd {
+    /// Every scenario ran.
+    Completed,
+    /// The event callback asked to stop: the steps and scenarios after that point did not run.
+    Stopped,
+    /// Interrupted (Ctrl-C): the scenarios running were dropped, then what they had created was
+    /// deleted.
+    Interrupted {
+        /// What could not be deleted.
+        cleanup_errors: Vec<String>,
+    },
+}
+
+impl RunOutcome {
+    /// Whether nothing failed: not interrupted, and every scenario that ran is
+    /// [`ScenarioOutcome::ok`].
+    pub fn ok(&self) -> bool {
+        !matches!(self.end, RunEnd::Interrupted { .. })
+            && self.scenarios.iter().all(ScenarioOutcome::ok)
+    }
+
+    /// The process's exit code for this run: [`exit_codes::INTERRUPTED`] if interrupted, else
+    /// success if [`RunOutcome::ok`], else [`exit_codes::FAILURE`].
+    pub fn exit_code(&self) -> ExitCode {
+        match self.end {
+            RunEnd::Interrupted { .. } => ExitCode::from(exit_codes::INTERRUPTED),
+            _ if self.ok() => ExitCode::SUCCESS,
+            _ => ExitCode::from(exit_codes::FAILURE),
+        }
+    }
+}
+
+/// A run id for the ownership labels: the time and the process.
+pub fn run_id() -> String {
+    format!(
+        "r{}-{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        std::process::id()
+    )
 }
 
 /// How `step` of `scenario` applies to `cni` ([`classify`] of the step's requirements;
@@ -164,7 +229,7 @@ impl<C: ClusterOps> Runner<C> {
             cluster,
             outside: OutsideClient::new(options.outside_address),
             options,
-            progress: Arc::new(|_: &Progress| {}),
+            interrupt: None,
             pending: Mutex::new(BTreeMap::new()),
             next_id: AtomicU64::new(0),
             exclusive: tokio::sync::RwLock::new(()),
@@ -172,9 +237,26 @@ impl<C: ClusterOps> Runner<C> {
         }
     }
 
-    /// Sends progress events to `sink`.
-    pub fn with_progress(mut self, sink: ProgressSink) -> Runner<C> {
-        self.progress = sink;
+    /// Lets Ctrl-C interrupt a run ([`Runner::run`]): the scenarios running are dropped and
+    /// what they created is deleted. Without this (or [`Runner::interrupt_on`]), Ctrl-C is the
+    /// process's business.
+    pub fn interrupt_on_ctrl_c(self) -> Runner<C> {
+        self.interrupt_on(|| async {
+            if let Err(e) = tokio::signal::ctrl_c().await {
+                tracing::warn!("cannot listen for Ctrl-C ({e}); the run cannot be interrupted");
+                std::future::pending::<()>().await;
+            }
+        })
+    }
+
+    /// Lets the future `signal()` makes interrupt a run ([`Runner::run`]), as Ctrl-C does with
+    /// [`Runner::interrupt_on_ctrl_c`]; each run makes a new one.
+    pub fn interrupt_on<F, S>(mut self, signal: S) -> Runner<C>
+    where
+        S: Fn() -> F + Send + Sync + 'static,
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.interrupt = Some(Arc::new(move || Box::pin(signal())));
         self
     }
 

@@ -7,11 +7,14 @@
 //! remote manifest pinned `sha256: unpinned` is refused too: nothing unreviewed is applied.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
-use crate::cluster::remote::{Fetcher, ManifestCache, RemoteError};
+use super::applicability;
+use crate::cluster::remote::{Fetcher, HttpsFetcher, ManifestCache, RemoteError};
 use crate::cluster::{EndpointRef, is_cluster_scoped};
 use crate::manifest::{self, Document, ManifestError};
 use crate::model::{Cluster, WorkloadKind};
+use crate::provision::cni::{Applicability, CniProfile};
 use crate::scenario::format::{Action, LabelTarget, ProvidedEndpoint, UNPINNED};
 use crate::scenario::{LoadedScenario, PlannedStep, validate};
 
@@ -118,6 +121,45 @@ pub enum PlanError {
         /// What is wrong.
         source: ManifestError,
     },
+    /// Remote manifests are needed and there is no folder to cache them in.
+    #[error("no cache folder for remote manifests: set XDG_CACHE_HOME or HOME")]
+    NoCache,
+    /// The HTTPS client that fetches remote manifests cannot be made.
+    #[error(transparent)]
+    Fetcher(RemoteError),
+}
+
+/// The plans of `loaded`, as [`ScenarioPlan::new`] makes them. Remote manifests are fetched
+/// (once, then from the cache) only for scenarios with a step that applies to `cni`: a scenario
+/// none of whose steps applies is reported not applicable without touching anything.
+pub async fn plans(
+    loaded: &[LoadedScenario],
+    cni: Option<&CniProfile>,
+) -> Result<Vec<ScenarioPlan>, PlanError> {
+    let mut plans = Vec::new();
+    let mut fetch: Option<(ManifestCache, HttpsFetcher)> = None;
+    for scenario in loaded {
+        let plan = ScenarioPlan::new(scenario, Vec::new())?;
+        let applies = plan.steps.iter().any(|s| {
+            !matches!(
+                applicability(cni, &plan.name, s),
+                Applicability::NotApplicable { .. }
+            )
+        });
+        if scenario.scenario.remote.is_empty() || !applies {
+            plans.push(plan);
+            continue;
+        }
+        if fetch.is_none() {
+            let cache = ManifestCache::new(ManifestCache::default_dir().ok_or(PlanError::NoCache)?);
+            let fetcher = HttpsFetcher::new(Duration::from_secs(60)).map_err(PlanError::Fetcher)?;
+            fetch = Some((cache, fetcher));
+        }
+        let (cache, fetcher) = fetch.as_ref().expect("set above");
+        let remote = remote_documents(scenario, cache, fetcher).await?;
+        plans.push(ScenarioPlan::new(scenario, remote)?);
+    }
+    Ok(plans)
 }
 
 /// The endpoint `key` of a step's model, as the cluster finds its pods. Endpoints that remote

@@ -1,5 +1,6 @@
 //! Orchestrating scenarios: the locks that keep them apart, the steps in order (actions,
-//! probing, the verdict), and the cleanup at the end.
+//! probing, the verdict), the cleanup at the end, and the run of many scenarios that reports
+//! through one callback and stops on Ctrl-C.
 
 use std::collections::{BTreeSet, HashMap};
 use std::ops::ControlFlow;
@@ -7,15 +8,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
-use tokio::sync::OnceCell;
+use tokio::sync::{OnceCell, OwnedMutexGuard, RwLockReadGuard, RwLockWriteGuard};
 use tokio::time::Instant;
 
-use super::Runner;
 use super::actions::CleanupRecord;
-use super::events::{Progress, StepEvent};
+use super::events::{Events, RunEvent};
 use super::outcome::{ScenarioOutcome, StepOutcome};
 use super::plan::ScenarioPlan;
 use super::prober::ProberResult;
+use super::{RunEnd, RunOutcome, Runner};
 use crate::cluster::{ClusterOps, PodRef};
 use crate::provision::cni::Applicability;
 
@@ -28,63 +29,129 @@ pub(super) struct ScenarioCtx<'a> {
     pub(super) detect_execs: AtomicUsize,
 }
 
+/// The locks a scenario holds while it runs (held, never read): the run's for writing (it runs
+/// alone), or for reading and its namespaces'.
+struct ScenarioLocks<'r> {
+    _alone: Option<RwLockWriteGuard<'r, ()>>,
+    _shared: Option<RwLockReadGuard<'r, ()>>,
+    _namespaces: Vec<OwnedMutexGuard<()>>,
+}
+
 impl<C: ClusterOps> Runner<C> {
-    /// Runs every plan, several at once where they do not interfere; outcomes in plan order.
-    pub async fn run_all(&self, plans: &[ScenarioPlan]) -> Vec<ScenarioOutcome> {
-        let mut outcomes: Vec<(usize, ScenarioOutcome)> =
-            futures::stream::iter(plans.iter().enumerate())
-                .map(|(i, plan)| async move { (i, self.run_scenario(plan, None).await) })
-                .buffer_unordered(self.options.max_parallel_scenarios.max(1))
-                .collect()
-                .await;
-        outcomes.sort_by_key(|(i, _)| *i);
-        outcomes.into_iter().map(|(_, o)| o).collect()
+    /// Runs every plan, several at once where they do not interfere, telling `on_event` what
+    /// happens ([`RunEvent`]; the last is [`RunEvent::RunFinished`]). When `on_event` returns
+    /// [`ControlFlow::Break`], the run stops at the next step boundary: the steps in progress
+    /// finish, no other step or scenario starts, and every scenario is cleaned up. With
+    /// [`Runner::interrupt_on_ctrl_c`], Ctrl-C drops the scenarios running and deletes what they
+    /// created ([`RunEnd::Interrupted`]).
+    pub async fn run(
+        &self,
+        plans: &[ScenarioPlan],
+        mut on_event: impl FnMut(RunEvent<'_>) -> ControlFlow<()>,
+    ) -> RunOutcome {
+        let events = Events::new(&mut on_event);
+        let finished = std::cell::RefCell::new(Vec::new());
+        let all = futures::stream::iter(plans.iter().enumerate())
+            .map(|(i, plan)| {
+                let events = &events;
+                async move {
+                    let _locks = self.lock(plan).await;
+                    if events.stopped() {
+                        return None;
+                    }
+                    Some((i, self.run_locked(plan, None, events).await))
+                }
+            })
+            .buffer_unordered(self.options.max_parallel_scenarios.max(1))
+            .for_each(|done| {
+                finished.borrow_mut().extend(done);
+                std::future::ready(())
+            });
+        let interrupted = match &self.interrupt {
+            None => {
+                all.await;
+                false
+            }
+            Some(signal) => tokio::select! {
+                () = all => false,
+                () = signal() => true,
+            },
+        };
+        let end = if interrupted {
+            let _ = events.emit(RunEvent::Interrupted);
+            RunEnd::Interrupted {
+                cleanup_errors: self.cleanup_pending().await,
+            }
+        } else if events.stopped() {
+            RunEnd::Stopped
+        } else {
+            RunEnd::Completed
+        };
+        let mut scenarios = finished.into_inner();
+        scenarios.sort_by_key(|(i, _)| *i);
+        let outcome = RunOutcome {
+            scenarios: scenarios.into_iter().map(|(_, o)| o).collect(),
+            end,
+        };
+        let _ = events.emit(RunEvent::RunFinished { outcome: &outcome });
+        outcome
     }
 
-    /// Runs one scenario and cleans up after it. With `only`, only those steps are probed and
-    /// reported (earlier steps' actions still run; later steps do not).
+    /// Runs one scenario and cleans up after it, telling no one. With `only`, only those steps
+    /// are probed and reported (earlier steps' actions still run; later steps do not).
     pub async fn run_scenario(
         &self,
         plan: &ScenarioPlan,
         only: Option<&BTreeSet<String>>,
     ) -> ScenarioOutcome {
-        self.run_scenario_with(plan, only, |_| ControlFlow::Continue(()))
-            .await
+        let mut ignore = |_: RunEvent<'_>| ControlFlow::Continue(());
+        let events = Events::new(&mut ignore);
+        let _locks = self.lock(plan).await;
+        self.run_locked(plan, only, &events).await
     }
 
-    /// Runs one scenario like [`Runner::run_scenario`], telling `observe` when each step starts
-    /// and ends (after it ends, [`ControlFlow::Break`] stops the scenario there: the steps after
-    /// it are not run, and it is cleaned up).
-    pub async fn run_scenario_with(
+    /// Waits for the locks `plan` needs: all of them if it must run alone, else a share of the
+    /// run and its namespaces (so that two scenarios never share a namespace).
+    async fn lock(&self, plan: &ScenarioPlan) -> ScenarioLocks<'_> {
+        if plan.exclusive() {
+            return ScenarioLocks {
+                _alone: Some(self.exclusive.write().await),
+                _shared: None,
+                _namespaces: Vec::new(),
+            };
+        }
+        let shared = self.exclusive.read().await;
+        let mut names: Vec<&String> = plan.namespaces.iter().collect();
+        names.sort();
+        names.dedup();
+        let locks: Vec<_> = {
+            let mut map = self.namespace_locks.lock().expect("lock");
+            names
+                .into_iter()
+                .map(|n| map.entry(n.clone()).or_default().clone())
+                .collect()
+        };
+        let mut namespaces = Vec::new();
+        for lock in locks {
+            namespaces.push(lock.lock_owned().await);
+        }
+        ScenarioLocks {
+            _alone: None,
+            _shared: Some(shared),
+            _namespaces: namespaces,
+        }
+    }
+
+    /// Runs one scenario whose locks are held, and cleans up after it.
+    async fn run_locked(
         &self,
         plan: &ScenarioPlan,
         only: Option<&BTreeSet<String>>,
-        mut observe: impl FnMut(StepEvent<'_>) -> ControlFlow<()>,
+        events: &Events<'_>,
     ) -> ScenarioOutcome {
-        let exclusive = plan.exclusive();
-        let (_write, _read);
-        let mut _namespaces = Vec::new();
-        if exclusive {
-            _write = Some(self.exclusive.write().await);
-        } else {
-            _read = Some(self.exclusive.read().await);
-            let mut names: Vec<&String> = plan.namespaces.iter().collect();
-            names.sort();
-            names.dedup();
-            let locks: Vec<_> = {
-                let mut map = self.namespace_locks.lock().expect("lock");
-                names
-                    .into_iter()
-                    .map(|n| map.entry(n.clone()).or_default().clone())
-                    .collect()
-            };
-            for lock in locks {
-                _namespaces.push(lock.lock_owned().await);
-            }
-        }
-        (self.progress)(&Progress::ScenarioStarted {
-            scenario: plan.name.clone(),
-            exclusive,
+        let _ = events.emit(RunEvent::ScenarioStarted {
+            plan,
+            exclusive: plan.exclusive(),
         });
         let started = Instant::now();
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
@@ -99,7 +166,7 @@ impl<C: ClusterOps> Runner<C> {
             probers: Mutex::new(HashMap::new()),
             detect_execs: AtomicUsize::new(0),
         };
-        let steps = self.run_steps(&ctx, only, &mut observe).await;
+        let steps = self.run_steps(&ctx, only, events).await;
         let cleanup_errors = self.cleanup(&record).await;
         self.pending.lock().expect("lock").remove(&id);
         let outcome = ScenarioOutcome {
@@ -109,19 +176,19 @@ impl<C: ClusterOps> Runner<C> {
             cleanup_errors,
             duration: started.elapsed(),
         };
-        (self.progress)(&Progress::ScenarioFinished {
-            scenario: plan.name.clone(),
-            ok: outcome.ok(),
-            cleanup_errors: outcome.cleanup_errors.len(),
-        });
+        let _ = events.emit(RunEvent::ScenarioFinished { outcome: &outcome });
         outcome
     }
 
+    /// Sets the scenario up, then runs its steps up to the last one probed: each step's actions,
+    /// then (if it is selected and applies) its probes until they converge. Steps that cannot
+    /// run (setup or an earlier step's actions failed) are reported with why; after the
+    /// callback asks to stop, no step starts and the rest are not reported.
     async fn run_steps(
         &self,
         ctx: &ScenarioCtx<'_>,
         only: Option<&BTreeSet<String>>,
-        observe: &mut impl FnMut(StepEvent<'_>) -> ControlFlow<()>,
+        events: &Events<'_>,
     ) -> Vec<StepOutcome> {
         let plan = ctx.plan;
         let selected = |i: usize| only.is_none_or(|o| o.contains(plan.steps[i].name()));
@@ -144,37 +211,29 @@ impl<C: ClusterOps> Runner<C> {
             outcome
         };
         let mut outcomes = Vec::new();
-        let report = |outcomes: &mut Vec<StepOutcome>,
-                      observe: &mut dyn FnMut(StepEvent<'_>) -> ControlFlow<()>,
-                      i: usize,
-                      outcome: StepOutcome| {
-            let step = &plan.steps[i];
-            (self.progress)(&Progress::StepFinished {
-                scenario: plan.name.clone(),
-                outcome: Box::new(outcome.clone()),
+        let report = |outcomes: &mut Vec<StepOutcome>, i: usize, outcome: StepOutcome| {
+            let _ = events.emit(RunEvent::StepFinished {
+                plan,
+                step: &plan.steps[i],
+                outcome: &outcome,
             });
-            let flow = observe(StepEvent::Finished(step, &outcome));
             outcomes.push(outcome);
-            flow
         };
         // Nothing after the last step that is probed needs to run.
         let last = (0..plan.steps.len()).rev().find(|&i| probed(i));
         let mut from = 0;
         let mut broken: Option<String> = None;
         if let Some(last) = last {
-            (self.progress)(&Progress::Setup {
-                scenario: plan.name.clone(),
-            });
+            let _ = events.emit(RunEvent::SetupStarted { plan });
             match self.setup(ctx).await {
                 Err(e) => broken = Some(format!("setup failed: {e}")),
                 Ok(()) => {
                     for (i, step) in plan.steps[..=last].iter().enumerate() {
+                        if events.stopped() {
+                            return outcomes;
+                        }
                         from = i + 1;
-                        (self.progress)(&Progress::StepStarted {
-                            scenario: plan.name.clone(),
-                            step: step.name().to_string(),
-                        });
-                        let _ = observe(StepEvent::Starting(step));
+                        let _ = events.emit(RunEvent::StepStarted { plan, step });
                         let started = Instant::now();
                         let outcome = match self.run_actions(ctx, step).await {
                             Err(e) => {
@@ -187,7 +246,7 @@ impl<C: ClusterOps> Runner<C> {
                             Ok(()) if !selected(i) => continue,
                             Ok(()) if !probed(i) => unrun(i, None),
                             Ok(()) => {
-                                let mut outcome = self.probe_step(ctx, step).await;
+                                let mut outcome = self.probe_step(ctx, step, events).await;
                                 outcome.applicability = applicability[i].clone();
                                 outcome
                             }
@@ -196,12 +255,10 @@ impl<C: ClusterOps> Runner<C> {
                             duration: started.elapsed(),
                             ..outcome
                         };
-                        let flow = if selected(i) {
-                            report(&mut outcomes, observe, i, outcome)
-                        } else {
-                            ControlFlow::Continue(())
-                        };
-                        if flow.is_break() {
+                        if selected(i) {
+                            report(&mut outcomes, i, outcome);
+                        }
+                        if events.stopped() {
                             return outcomes;
                         }
                         if broken.is_some() {
@@ -212,9 +269,10 @@ impl<C: ClusterOps> Runner<C> {
             }
         }
         for i in (from..plan.steps.len()).filter(|&i| selected(i)) {
-            if report(&mut outcomes, observe, i, unrun(i, broken.as_deref())).is_break() {
+            if events.stopped() {
                 break;
             }
+            report(&mut outcomes, i, unrun(i, broken.as_deref()));
         }
         outcomes
     }

@@ -787,8 +787,9 @@ async fn a_cleanup_interrupted_part_way_is_finished_by_cleanup_pending() {
         "steps:\n- name: apply\n  nothingBlocked: the policy isolates namespace default, which nothing probes\n  actions:\n  - apply: [shared.yaml]\n  probes:\n  - {from: x/a, to: x/a, port: 80, kind: tcp, expect: allowed}\n",
     );
     let finished = std::sync::atomic::AtomicBool::new(false);
-    let run = runner.run_scenario_with(&plan, None, |event| {
-        if matches!(event, StepEvent::Finished(..)) {
+    let plans = [plan];
+    let run = runner.run(&plans, |event| {
+        if matches!(event, RunEvent::StepFinished { .. }) {
             finished.store(true, std::sync::atomic::Ordering::SeqCst);
         }
         ControlFlow::Continue(())
@@ -811,6 +812,99 @@ async fn a_cleanup_interrupted_part_way_is_finished_by_cleanup_pending() {
     drop(run);
     assert!(runner.cleanup_pending().await.is_empty());
     assert_cleaned_up(&sim);
+}
+
+/// Ctrl-C (here a timer standing in for it) while a scenario waits for its pods: the run ends
+/// interrupted (exit 130), says so before cleaning up, and leaves nothing behind.
+#[tokio::test(start_paused = true)]
+async fn an_interrupted_run_deletes_what_it_created_and_exits_130() {
+    let sim = sim(Faults {
+        never_ready: BTreeSet::from(["x/a".to_string()]),
+        ..Faults::default()
+    });
+    let runner =
+        runner(&sim, options()).interrupt_on(|| tokio::time::sleep(Duration::from_secs(5)));
+    let fixture = Fixture::new();
+    let plans = [deny_x(&fixture)];
+    let mut seen = Vec::new();
+    let outcome = runner
+        .run(&plans, |event| {
+            seen.push(match event {
+                RunEvent::ScenarioStarted { .. } => "started",
+                RunEvent::Interrupted => {
+                    // Told before the cleanup: the namespaces are still there.
+                    assert!(sim.namespaces().contains(&"x".to_string()));
+                    "interrupted"
+                }
+                RunEvent::RunFinished { .. } => "finished",
+                _ => "other",
+            });
+            ControlFlow::Continue(())
+        })
+        .await;
+    assert!(
+        matches!(&outcome.end, RunEnd::Interrupted { cleanup_errors } if cleanup_errors.is_empty()),
+        "{:?}",
+        outcome.end
+    );
+    assert!(outcome.scenarios.is_empty());
+    assert_eq!(
+        outcome.exit_code(),
+        std::process::ExitCode::from(crate::exit_codes::INTERRUPTED)
+    );
+    assert_eq!(seen.first(), Some(&"started"));
+    assert_eq!(seen[seen.len() - 2..], ["interrupted", "finished"]);
+    assert_cleaned_up(&sim);
+}
+
+/// The callback breaks after the first step: that scenario stops there and is cleaned up, and
+/// the scenario queued behind it never starts.
+#[tokio::test(start_paused = true)]
+async fn a_break_from_the_callback_stops_the_run_at_the_next_step_boundary() {
+    let sim = sim(Faults::default());
+    let runner = runner(
+        &sim,
+        RunOptions {
+            max_parallel_scenarios: 1,
+            ..options()
+        },
+    );
+    let (first, second) = (Fixture::new(), Fixture::new());
+    let plans = [deny_x(&first), deny_x(&second)];
+    let mut started = 0;
+    let mut last = None;
+    let outcome = runner
+        .run(&plans, |event| match event {
+            RunEvent::ScenarioStarted { .. } => {
+                started += 1;
+                ControlFlow::Continue(())
+            }
+            RunEvent::StepFinished { .. } => ControlFlow::Break(()),
+            RunEvent::RunFinished { outcome } => {
+                last = Some(outcome.scenarios.len());
+                ControlFlow::Continue(())
+            }
+            _ => ControlFlow::Continue(()),
+        })
+        .await;
+    assert!(matches!(outcome.end, RunEnd::Stopped), "{:?}", outcome.end);
+    assert_eq!(started, 1);
+    assert_eq!(last, Some(1), "RunFinished comes last, with the outcome");
+    assert_eq!(outcome.scenarios.len(), 1);
+    let steps: Vec<&str> = outcome.scenarios[0]
+        .steps
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
+    assert_eq!(steps, ["no-policy"]);
+    assert_eq!(outcome.exit_code(), std::process::ExitCode::SUCCESS);
+    assert_cleaned_up(&sim);
+    // The deny step never ran: its policy was never applied.
+    assert!(
+        !sim.calls().iter().any(
+            |c| matches!(c, Call::Apply(k) if k.iter().any(|k| k.starts_with("NetworkPolicy")))
+        )
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -912,6 +1006,111 @@ async fn probes_from_outside_go_through_the_harness_http_client() {
     assert!(
         requests[0].starts_with("POST /echo HTTP/1.1") && requests[0].contains("host: localhost"),
         "{requests:?}"
+    );
+}
+
+/// A stand-in for Envoy whose upstream is dropped: it answers every request with 503, but only
+/// after Contour's 2-s connect timeout, as Envoy does.
+async fn slow_envoy() -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut buf = [0u8; 1024];
+                let _ = s.read(&mut buf).await;
+                tokio::time::sleep(super::ENVOY_CONNECT_TIMEOUT).await;
+                let _ = s
+                    .write_all(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n")
+                    .await;
+            });
+        }
+    });
+    address
+}
+
+#[tokio::test]
+async fn envoys_503_after_its_2s_connect_timeout_is_seen_as_503_not_as_blocked() {
+    let address = slow_envoy().await;
+    let sim = sim(Faults::default());
+    let fixture = Fixture::new();
+    let web = "---\napiVersion: v1\nkind: Pod\nmetadata: {name: echo, namespace: web, labels: {app: echo}}\n\
+               spec: {containers: [{name: c, image: hashicorp/http-echo, ports: [{containerPort: 5678}]}]}\n\
+               ---\napiVersion: v1\nkind: Service\nmetadata: {name: echo, namespace: web}\n\
+               spec: {selector: {app: echo}, ports: [{port: 80, targetPort: 5678}]}\n\
+               ---\napiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: echo, namespace: web}\n\
+               spec: {rules: [{http: {paths: [{path: /echo, pathType: Prefix, backend: {service: {name: echo, port: {number: 80}}}}]}}]}\n\
+               ---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: web}\n\
+               spec: {podSelector: {}, policyTypes: [Ingress]}\n";
+    let plan = fixture.scenario(
+        "envoy",
+        "ingress, ingress-controller",
+        &["web"],
+        &[("setup.yaml", web.to_string())],
+        "provides:\n- {namespace: projectcontour, name: envoy, labels: {app: envoy}, ports: [{name: http, port: 8080}]}\n\
+         steps:\n- name: upstream-denied\n  probes:\n\
+         \x20 - {from: outside, to: \"ingress:/echo\", kind: http, expect: {status: 503}}\n",
+    );
+    // The run's timeout is the 1-s default: HTTP through the ingress controller waits longer.
+    let options = RunOptions {
+        outside_address: address,
+        deadline: Duration::ZERO,
+        probe_timeout: Duration::from_secs(1),
+        ..options()
+    };
+    let started = std::time::Instant::now();
+    let outcome = runner(&sim, options.clone())
+        .run_scenario(&plan, None)
+        .await;
+    let step = &outcome.steps[0];
+    assert_eq!(
+        step.cells[0].observed,
+        Outcome::HttpStatus(503),
+        "{}",
+        step.reason
+    );
+    assert_eq!(step.verdict, StepVerdict::Pass, "{}", step.reason);
+    assert!(started.elapsed() >= super::ENVOY_CONNECT_TIMEOUT);
+
+    // A probe's own `timeout:` wins: half a second is too short to see Envoy's answer.
+    let plan = fixture.scenario(
+        "envoy-short",
+        "ingress, ingress-controller",
+        &["web"],
+        &[("setup.yaml", web.to_string())],
+        "provides:\n- {namespace: projectcontour, name: envoy, labels: {app: envoy}, ports: [{name: http, port: 8080}]}\n\
+         steps:\n- name: upstream-denied\n  probes:\n\
+         \x20 - {from: outside, to: \"ingress:/echo\", kind: http, expect: {status: 503}, timeout: 0.5}\n",
+    );
+    let outcome = runner(&sim, options).run_scenario(&plan, None).await;
+    assert_eq!(outcome.steps[0].cells[0].observed, Outcome::Blocked);
+}
+
+#[test]
+fn probe_timeouts_fit_what_they_measure() {
+    use crate::scenario::format::ScenarioProbeKind::*;
+    let second = Duration::from_secs(1);
+    assert_eq!(
+        super::probe_timeout(second, Http, true, None),
+        super::INGRESS_HTTP_TIMEOUT
+    );
+    assert!(super::INGRESS_HTTP_TIMEOUT > super::ENVOY_CONNECT_TIMEOUT);
+    assert_eq!(
+        super::probe_timeout(second, Http, false, None),
+        super::POD_HTTP_TIMEOUT
+    );
+    assert_eq!(super::probe_timeout(second, Tcp, false, None), second);
+    assert_eq!(super::probe_timeout(second, Dns, false, None), second);
+    // A longer run-wide timeout is kept; an explicit one is taken as written.
+    let ten = Duration::from_secs(10);
+    assert_eq!(super::probe_timeout(ten, Http, true, None), ten);
+    assert_eq!(
+        super::probe_timeout(ten, Http, true, Some(0.5)),
+        Duration::from_millis(500)
     );
 }
 
@@ -1017,7 +1216,10 @@ async fn scenarios_in_distinct_namespaces_run_together_and_all_report() {
         )
     };
     let plans = vec![one("p", "p"), one("q", "q"), one("p-again", "p")];
-    let outcomes = runner(&sim, options()).run_all(&plans).await;
+    let outcomes = runner(&sim, options())
+        .run(&plans, |_| ControlFlow::Continue(()))
+        .await
+        .scenarios;
     let names: Vec<&str> = outcomes.iter().map(|o| o.name.as_str()).collect();
     assert_eq!(names, ["p", "q", "p-again"]);
     assert!(outcomes.iter().all(ScenarioOutcome::passed));
@@ -1102,27 +1304,26 @@ async fn a_scenario_with_cluster_scoped_objects_never_overlaps_another() {
         one("r", "r", false),
     ];
     assert!(plans[1].exclusive());
-    let events = Arc::new(Mutex::new(Vec::new()));
-    let sink = events.clone();
+    let mut events = Vec::new();
     let runner = runner(
         &sim,
         RunOptions {
             max_parallel_scenarios: 4,
             ..options()
         },
-    )
-    .with_progress(Arc::new(move |p: &Progress| match p {
-        Progress::ScenarioStarted { scenario, .. } => {
-            sink.lock().unwrap().push(format!("+{scenario}"))
-        }
-        Progress::ScenarioFinished { scenario, .. } => {
-            sink.lock().unwrap().push(format!("-{scenario}"))
-        }
-        _ => {}
-    }));
-    let outcomes = runner.run_all(&plans).await;
+    );
+    let outcomes = runner
+        .run(&plans, |event| {
+            match event {
+                RunEvent::ScenarioStarted { plan, .. } => events.push(format!("+{}", plan.name)),
+                RunEvent::ScenarioFinished { outcome } => events.push(format!("-{}", outcome.name)),
+                _ => {}
+            }
+            ControlFlow::Continue(())
+        })
+        .await
+        .scenarios;
     assert_eq!(outcomes.len(), 4);
-    let events = events.lock().unwrap().clone();
     let start = events.iter().position(|e| e == "+g").unwrap();
     assert_eq!(events[start + 1], "-g", "{events:?}");
     // The others still run together: q and r (queued behind g) overlap.

@@ -22,6 +22,35 @@ use crate::capability::Capability;
 use crate::manifest::{self, Document};
 use crate::model::Cluster;
 
+/// Every container and init-container image the documents run (in pod templates too).
+pub fn images_in<'a>(docs: impl IntoIterator<Item = &'a Document>) -> BTreeSet<String> {
+    fn walk(value: &Value, out: &mut BTreeSet<String>) {
+        match value {
+            Value::Object(map) => {
+                for (key, v) in map {
+                    if matches!(key.as_str(), "containers" | "initContainers")
+                        && let Some(list) = v.as_array()
+                    {
+                        out.extend(
+                            list.iter()
+                                .filter_map(|c| c.get("image")?.as_str())
+                                .map(str::to_string),
+                        );
+                    }
+                    walk(v, out);
+                }
+            }
+            Value::Array(list) => list.iter().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    let mut images = BTreeSet::new();
+    for doc in docs {
+        walk(&doc.value, &mut images);
+    }
+    images
+}
+
 /// The file every scenario folder holds.
 pub const SCENARIO_FILE: &str = "scenario.yaml";
 /// The folder holding scenarios, relative to the repository root.
@@ -86,31 +115,7 @@ impl LoadedScenario {
     /// Every container image the scenario's manifests run (pods and workload templates, init
     /// containers included), so that `up` can preload them into the kind nodes.
     pub fn images(&self) -> std::collections::BTreeSet<String> {
-        fn walk(value: &serde_json::Value, out: &mut std::collections::BTreeSet<String>) {
-            match value {
-                serde_json::Value::Object(map) => {
-                    for (key, v) in map {
-                        if matches!(key.as_str(), "containers" | "initContainers")
-                            && let Some(list) = v.as_array()
-                        {
-                            out.extend(
-                                list.iter()
-                                    .filter_map(|c| c.get("image")?.as_str())
-                                    .map(str::to_string),
-                            );
-                        }
-                        walk(v, out);
-                    }
-                }
-                serde_json::Value::Array(list) => list.iter().for_each(|v| walk(v, out)),
-                _ => {}
-            }
-        }
-        let mut images = std::collections::BTreeSet::new();
-        for doc in self.manifests.values().flatten() {
-            walk(&doc.value, &mut images);
-        }
-        images
+        images_in(self.manifests.values().flatten())
     }
 
     /// A problem about `field` of the scenario file, with its line.
@@ -668,6 +673,33 @@ fn check_requirements(
         if doc.api_version().starts_with("projectcalico.org/") {
             needed.entry(Capability::CalicoCrds).or_insert_with(what);
         }
+        if doc.api_version().starts_with("policy.networking.k8s.io/")
+            && doc.kind() == "ClusterNetworkPolicy"
+        {
+            needed
+                .entry(Capability::ClusterNetworkPolicy)
+                .or_insert_with(what);
+            let peers = |key: &str| {
+                doc.value
+                    .pointer("/spec/egress")
+                    .and_then(|v| v.as_array())
+                    .is_some_and(|rules| {
+                        rules.iter().any(|r| {
+                            r.get("to")
+                                .and_then(|v| v.as_array())
+                                .is_some_and(|to| to.iter().any(|p| p.get(key).is_some()))
+                        })
+                    })
+            };
+            if peers("nodes") {
+                needed.entry(Capability::CnpNodes).or_insert_with(what);
+            }
+            if peers("domainNames") {
+                needed
+                    .entry(Capability::CnpDomainNames)
+                    .or_insert_with(what);
+            }
+        }
         if is_policy(doc) {
             let (ingress, egress) = policy_directions(doc);
             if ingress {
@@ -855,6 +887,7 @@ pub fn expand_matrix(m: &MatrixProbes) -> Result<Vec<MatrixCell>, (String, Strin
                     method: None,
                     path: None,
                     expect,
+                    timeout: None,
                 },
             });
         }
