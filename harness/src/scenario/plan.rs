@@ -771,6 +771,7 @@ mod tests {
             method: None,
             path: None,
             expect: Expectation::Allowed,
+            timeout: None,
         }
     }
 
