@@ -208,7 +208,12 @@ impl Analysis {
                     if !unmet.is_empty() {
                         misses.push((
                             unmet.len(),
-                            format!("{} {} needs {}", policy.id, rule.origin, unmet.join(" and ")),
+                            format!(
+                                "{} {} needs {}",
+                                policy.id,
+                                rule.origin,
+                                unmet.join(" and ")
+                            ),
                         ));
                     }
                 }
@@ -255,13 +260,15 @@ impl Analysis {
         }
         let ports = &rule.destination.ports;
         if !ports.is_empty() {
-            let hit = ports.iter().any(|spec| match (spec, packet.port, packet.to) {
-                (PortSpec::Range(a, b), Some(port), _) => (*a..=*b).contains(&port),
-                (PortSpec::Named(name), Some(port), Peer::Endpoint(to)) => {
-                    self.cluster.get(to).named_port(name, packet.protocol) == Some(port)
-                }
-                _ => false,
-            });
+            let hit = ports
+                .iter()
+                .any(|spec| match (spec, packet.port, packet.to) {
+                    (PortSpec::Range(a, b), Some(port), _) => (*a..=*b).contains(&port),
+                    (PortSpec::Named(name), Some(port), Peer::Endpoint(to)) => {
+                        self.cluster.get(to).named_port(name, packet.protocol) == Some(port)
+                    }
+                    _ => false,
+                });
             if !hit {
                 let list: Vec<String> = ports.iter().map(ToString::to_string).collect();
                 unmet.push(format!("port {}", list.join(", ")));
@@ -270,7 +277,12 @@ impl Analysis {
         unmet
     }
 
-    fn describe_unmet(&self, term: &Selector, labels: &crate::model::Labels, id: EndpointId) -> String {
+    fn describe_unmet(
+        &self,
+        term: &Selector,
+        labels: &crate::model::Labels,
+        id: EndpointId,
+    ) -> String {
         use crate::policy::labels::{NAMESPACE, NAMESPACE_PREFIX};
         let e = self.cluster.get(id);
         let has = |key: &str, shown: &str| match labels.get(key) {
@@ -279,7 +291,11 @@ impl Analysis {
         };
         match term {
             Selector::Equals(k, v) if k == NAMESPACE => {
-                format!("namespace {v} ({} is in namespace {})", e.key(), e.namespace)
+                format!(
+                    "namespace {v} ({} is in namespace {})",
+                    e.key(),
+                    e.namespace
+                )
             }
             Selector::Equals(k, _) | Selector::In(k, _) | Selector::Has(k)
                 if k.starts_with(NAMESPACE_PREFIX) =>
@@ -995,6 +1011,7 @@ impl View<'_> {
                             kind: kind(probe.protocol),
                             method: None,
                             path: None,
+                            timeout: None,
                             expect: Expectation::Allowed,
                         };
                         match crate::scenario::plan::predict_with(
@@ -1143,10 +1160,18 @@ pub fn write_diff(
     let mut probes: Vec<ProbePort> = old.probes.iter().chain(&new.probes).copied().collect();
     probes.sort();
     probes.dedup();
-    let old_keys: BTreeMap<String, EndpointId> =
-        old.analysis.cluster.endpoint_ids().map(|id| (old.key(id), id)).collect();
-    let new_keys: BTreeMap<String, EndpointId> =
-        new.analysis.cluster.endpoint_ids().map(|id| (new.key(id), id)).collect();
+    let old_keys: BTreeMap<String, EndpointId> = old
+        .analysis
+        .cluster
+        .endpoint_ids()
+        .map(|id| (old.key(id), id))
+        .collect();
+    let new_keys: BTreeMap<String, EndpointId> = new
+        .analysis
+        .cluster
+        .endpoint_ids()
+        .map(|id| (new.key(id), id))
+        .collect();
     let both = |ids_old: &[EndpointId]| -> Vec<(EndpointId, EndpointId)> {
         ids_old
             .iter()
@@ -1161,8 +1186,14 @@ pub fn write_diff(
         .into_iter()
         .filter(|(_, n)| new.to.contains(n))
         .collect();
-    let removed: Vec<&String> = old_keys.keys().filter(|k| !new_keys.contains_key(*k)).collect();
-    let added: Vec<&String> = new_keys.keys().filter(|k| !old_keys.contains_key(*k)).collect();
+    let removed: Vec<&String> = old_keys
+        .keys()
+        .filter(|k| !new_keys.contains_key(*k))
+        .collect();
+    let added: Vec<&String> = new_keys
+        .keys()
+        .filter(|k| !old_keys.contains_key(*k))
+        .collect();
     let mut summary = DiffSummary::default();
     let mut changes = Vec::new();
     for &probe in &probes {
@@ -1178,9 +1209,8 @@ pub fn write_diff(
                 if cb == Class::Allowed {
                     summary.new_allows += 1;
                 }
-                let not_served = |v: &View<'_>, t: EndpointId| {
-                    format!("{} declares no port {probe}", v.key(t))
-                };
+                let not_served =
+                    |v: &View<'_>, t: EndpointId| format!("{} declares no port {probe}", v.key(t));
                 let (_, ra) = old.cell(fo, to_old, probe, true);
                 let (_, rb) = new.cell(fname, to_new, probe, true);
                 let ra = ra.or_else(|| Some(not_served(old, to_old)));
@@ -1209,16 +1239,27 @@ pub fn write_diff(
         writeln!(out)?;
         return Ok(summary);
     }
-    for banner in [old.notes.banner(), new.notes.banner()].into_iter().flatten() {
+    for banner in [old.notes.banner(), new.notes.banner()]
+        .into_iter()
+        .flatten()
+    {
         writeln!(out, "{banner}")?;
     }
     if !removed.is_empty() {
         let list: Vec<&str> = removed.iter().map(|s| s.as_str()).collect();
-        writeln!(out, "endpoints only before (not compared): {}", list.join(", "))?;
+        writeln!(
+            out,
+            "endpoints only before (not compared): {}",
+            list.join(", ")
+        )?;
     }
     if !added.is_empty() {
         let list: Vec<&str> = added.iter().map(|s| s.as_str()).collect();
-        writeln!(out, "endpoints only after (not compared): {}", list.join(", "))?;
+        writeln!(
+            out,
+            "endpoints only after (not compared): {}",
+            list.join(", ")
+        )?;
     }
     let mut last_probe = String::new();
     for c in &changes {

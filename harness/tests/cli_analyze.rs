@@ -397,7 +397,17 @@ spec:
   - from: [{namespaceSelector: {matchLabels: {name: ingress}}}]
 "#;
     let dir = Dir::new(&[("app.yaml", APP), ("extra.yaml", extra)]);
-    let out = dir.analyze(&["-f", ".", "--from", "ingress/proxy", "--to", "ns-1/web", "--output", "list", "--explain"]);
+    let out = dir.analyze(&[
+        "-f",
+        ".",
+        "--from",
+        "ingress/proxy",
+        "--to",
+        "ns-1/web",
+        "--output",
+        "list",
+        "--explain",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(
@@ -418,7 +428,10 @@ fn version_names_the_commit() {
     let line = stdout(&out);
     let line = line.trim_end();
     let rest = line
-        .strip_prefix(&format!("netpol-harness {} (commit ", env!("CARGO_PKG_VERSION")))
+        .strip_prefix(&format!(
+            "netpol-harness {} (commit ",
+            env!("CARGO_PKG_VERSION")
+        ))
         .and_then(|r| r.strip_suffix(')'))
         .unwrap_or_else(|| panic!("{line}"));
     // Built from a git checkout: a commit of this repository; without .git: `unknown`.
@@ -426,10 +439,15 @@ fn version_names_the_commit() {
         .args(["cat-file", "-e", &format!("{rest}^{{commit}}")])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output();
-    let in_checkout = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.git").exists();
+    let in_checkout = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../.git")
+        .exists();
     if in_checkout {
         assert_eq!(rest.len(), 12, "{line}");
-        assert!(git.unwrap().status.success(), "{line}: not a commit of this repository");
+        assert!(
+            git.unwrap().status.success(),
+            "{line}: not a commit of this repository"
+        );
     } else {
         assert_eq!(rest, "unknown", "{line}");
     }
@@ -445,21 +463,41 @@ spec:
   podSelector: {matchLabels: {app: web}}
   ingress: [{from: [{podSelector: {matchLabels: {app: client}}}]}]
 "#;
-    let dir = Dir::new(&[("app.yaml", APP), ("deny.yaml", DENY_ALL), ("allow.yaml", allow_client)]);
+    let dir = Dir::new(&[
+        ("app.yaml", APP),
+        ("deny.yaml", DENY_ALL),
+        ("allow.yaml", allow_client),
+    ]);
     std::fs::create_dir(dir.path("new")).unwrap();
     std::fs::write(dir.path("new/allow.yaml"), allow_client).unwrap();
     // Before: deny-all. After: deny-all plus client → web.
-    let args = ["-n", "ns-1", "--diff", "app.yaml", "deny.yaml", "--against", "app.yaml", "deny.yaml", "new"];
+    let args = [
+        "-n",
+        "ns-1",
+        "--diff",
+        "app.yaml",
+        "deny.yaml",
+        "--against",
+        "app.yaml",
+        "deny.yaml",
+        "new",
+    ];
     let out = dir.analyze(&args);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(text.contains("80/TCP\n  ns-1/client → ns-1/web: blocked → allowed\n"), "{text}");
+    assert!(
+        text.contains("80/TCP\n  ns-1/client → ns-1/web: blocked → allowed\n"),
+        "{text}"
+    );
     assert!(
         text.contains("    before: egress from ns-1/client: allowed, no policy selects it; ingress to ns-1/web: denied: selected by NetworkPolicy ns-1/deny-all")
             && text.contains("    after:  egress from ns-1/client: allowed, no policy selects it; ingress to ns-1/web: allowed by NetworkPolicy ns-1/web-from-client"),
         "{text}"
     );
-    assert!(text.ends_with("1 cell(s) changed, 1 newly allowed\n"), "{text}");
+    assert!(
+        text.ends_with("1 cell(s) changed, 1 newly allowed\n"),
+        "{text}"
+    );
 
     let code = |extra: &[&str]| {
         let mut a = args.to_vec();
@@ -469,7 +507,17 @@ spec:
     assert_eq!(code(&["--fail-on-change"]), Some(2));
     assert_eq!(code(&["--fail-on-new-allow"]), Some(2));
     // The other way round nothing is newly allowed, but a cell changed.
-    let back = ["-n", "ns-1", "--diff", "app.yaml", "deny.yaml", "new", "--against", "app.yaml", "deny.yaml"];
+    let back = [
+        "-n",
+        "ns-1",
+        "--diff",
+        "app.yaml",
+        "deny.yaml",
+        "new",
+        "--against",
+        "app.yaml",
+        "deny.yaml",
+    ];
     let run = |extra: &[&str]| {
         let mut a = back.to_vec();
         a.extend(extra);
@@ -477,13 +525,22 @@ spec:
     };
     assert_eq!(run(&["--fail-on-new-allow"]).status.code(), Some(0));
     assert_eq!(run(&["--fail-on-change"]).status.code(), Some(2));
-    let json: serde_json::Value = serde_json::from_slice(&run(&["--output", "json"]).stdout).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_slice(&run(&["--output", "json"]).stdout).unwrap();
     assert_eq!(json["changed"], 1, "{json}");
     assert_eq!(json["new_allows"], 0, "{json}");
     assert_eq!(json["changes"][0]["before"], "allowed", "{json}");
     assert_eq!(json["changes"][0]["after"], "blocked", "{json}");
     // Unchanged: nothing but the count, exit 0 even with the flags.
-    let same = dir.analyze(&["-n", "ns-1", "--diff", "app.yaml", "--against", "app.yaml", "--fail-on-change"]);
+    let same = dir.analyze(&[
+        "-n",
+        "ns-1",
+        "--diff",
+        "app.yaml",
+        "--against",
+        "app.yaml",
+        "--fail-on-change",
+    ]);
     assert_eq!(same.status.code(), Some(0));
     assert_eq!(stdout(&same), "0 cell(s) changed, 0 newly allowed\n");
 }
@@ -520,7 +577,14 @@ spec:
   policyTypes: [Egress]
 "#;
     let dir = Dir::new(&[("app.yaml", APP), ("extra.yaml", extra)]);
-    let out = dir.analyze(&["-f", ".", "--probe-to", "svc:ns-1/web:8080", "--probe-to", "svc:ns-1/nothing:80"]);
+    let out = dir.analyze(&[
+        "-f",
+        ".",
+        "--probe-to",
+        "svc:ns-1/web:8080",
+        "--probe-to",
+        "svc:ns-1/nothing:80",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(
@@ -531,7 +595,17 @@ spec:
         text.contains("svc:ns-1/nothing:80/TCP\n  not predicted from ns-1/client: service `ns-1/nothing` selects no endpoint"),
         "{text}"
     );
-    let out = dir.analyze(&["-f", ".", "--probe-to", "ip:1.1.1.1", "--probe", "443", "--output", "json", "--explain"]);
+    let out = dir.analyze(&[
+        "-f",
+        ".",
+        "--probe-to",
+        "ip:1.1.1.1",
+        "--probe",
+        "443",
+        "--output",
+        "json",
+        "--explain",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let target = &json["targets"][0];
@@ -542,7 +616,12 @@ spec:
             .unwrap()
             .iter()
             .find(|r| r["from"] == from)
-            .map(|r| (r["outcome"].as_str().unwrap().to_string(), r["reason"].as_str().unwrap().to_string()))
+            .map(|r| {
+                (
+                    r["outcome"].as_str().unwrap().to_string(),
+                    r["reason"].as_str().unwrap().to_string(),
+                )
+            })
             .unwrap()
     };
     assert_eq!(outcome("ns-1/client").0, "allowed");
@@ -552,5 +631,9 @@ spec:
     // A bad target is refused with the syntax.
     let out = dir.analyze(&["-f", ".", "--probe-to", "svc:ns-1/web"]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("expected svc:NAMESPACE/NAME:PORT"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("expected svc:NAMESPACE/NAME:PORT"),
+        "{}",
+        stderr(&out)
+    );
 }

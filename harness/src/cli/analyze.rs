@@ -8,6 +8,8 @@ use clap::ValueEnum;
 use ipnet::IpNet;
 
 use crate::analysis::{self, Analysis, Notes, ProbeTo, UserOptions, View};
+use crate::escape::{self, TerminalWriter};
+use crate::exit_codes;
 use crate::manifest;
 use crate::oracle::{Oracle, ProbePort};
 use crate::policy::{CalicoLine, Semantics};
@@ -105,6 +107,17 @@ pub enum AnalyzeFormat {
     Dot,
 }
 
+/// Standard output, buffered; with `guard` through [`TerminalWriter`] (text for a terminal, where
+/// names from the manifests must not carry control sequences). JSON and dot quote for themselves.
+fn stdout(guard: bool) -> Box<dyn Write> {
+    let out = std::io::BufWriter::new(std::io::stdout());
+    if guard {
+        Box::new(TerminalWriter::new(out))
+    } else {
+        Box::new(out)
+    }
+}
+
 /// Loads one set of manifests as `args` say, printing its warnings (prefixed with `label`).
 fn load(args: &Args, paths: &[PathBuf], label: &str) -> Result<(Analysis, Notes), String> {
     let semantics = args
@@ -125,10 +138,13 @@ fn load(args: &Args, paths: &[PathBuf], label: &str) -> Result<(Analysis, Notes)
         .cloned()
         .chain(notes.warnings(&analysis))
     {
-        eprintln!("warning: {label}{warning}");
+        eprintln!(
+            "warning: {}",
+            escape::terminal(&format!("{label}{warning}"))
+        );
     }
     if let Some(summary) = notes.summary() {
-        eprintln!("note: {label}{summary}");
+        eprintln!("note: {}", escape::terminal(&format!("{label}{summary}")));
     }
     Ok((analysis, notes))
 }
@@ -170,28 +186,19 @@ fn run_diff(args: &Args) -> Result<ExitCode, String> {
     let (old_oracle, new_oracle) = (old.oracle(), new.oracle());
     let before = view(args, &old, &old_notes, &old_oracle, probes.clone())?;
     let after = view(args, &new, &new_notes, &new_oracle, probes)?;
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    let summary = analysis::write_diff(
-        &before,
-        &after,
-        args.output == AnalyzeFormat::Json,
-        &mut out,
-    )
-    .and_then(|s| out.flush().map(|()| s))
-    .map_err(|e| format!("writing output: {e}"))?;
+    let json = args.output == AnalyzeFormat::Json;
+    let mut out = stdout(!json);
+    let summary = analysis::write_diff(&before, &after, json, &mut out)
+        .and_then(|s| out.flush().map(|()| s))
+        .map_err(|e| format!("writing output: {e}"))?;
     let fail = (args.fail_on_change && summary.changed > 0)
         || (args.fail_on_new_allow && summary.new_allows > 0);
     Ok(if fail {
-        ExitCode::from(CHANGED)
+        ExitCode::from(exit_codes::CHANGED)
     } else {
         ExitCode::SUCCESS
     })
 }
-
-/// The exit status of `--diff` with `--fail-on-change` / `--fail-on-new-allow` when they trip (1
-/// stays an error).
-pub const CHANGED: u8 = 2;
 
 /// Runs `analyze`.
 pub fn run(args: Args) -> Result<ExitCode, String> {
@@ -211,9 +218,9 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
             return Err("--probe-to ip:ADDRESS is asked on each --probe; pass --probe PORT".into());
         }
         let targets = view.reach(&args.probe_to);
-        let stdout = std::io::stdout();
-        let mut out = std::io::BufWriter::new(stdout.lock());
-        return if args.output == AnalyzeFormat::Json {
+        let json = args.output == AnalyzeFormat::Json;
+        let mut out = stdout(!json);
+        return if json {
             serde_json::to_writer(&mut out, &serde_json::json!({ "targets": targets }))
                 .map_err(std::io::Error::from)
                 .and_then(|()| writeln!(out))
@@ -224,8 +231,10 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
         .map(|()| ExitCode::SUCCESS)
         .map_err(|e| format!("writing output: {e}"));
     }
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut out = stdout(matches!(
+        args.output,
+        AnalyzeFormat::Table | AnalyzeFormat::List
+    ));
     match args.output {
         AnalyzeFormat::Table => view.write_tables(&mut out),
         AnalyzeFormat::List => view.write_list(&mut out),
