@@ -179,8 +179,8 @@ impl Analysis {
 
 impl Analysis {
     /// For a Kubernetes NetworkPolicy side that denied because no rule matched: each rule's peer
-    /// with the conditions the other side misses ("spec.ingress[0].from[0] needs namespace label
-    /// name=ingress (namespace ingress has no such label)"), closest first, at most three.
+    /// with the conditions the other side misses (`spec.ingress[0].from[0] needs namespace label
+    /// name=ingress (namespace ingress has no such label)`), closest first, at most three.
     pub fn near_misses(&self, packet: &Packet, verdict: &Verdict) -> Vec<String> {
         let mut misses = Vec::new();
         for (direction, v) in [
