@@ -637,3 +637,60 @@ spec:
         stderr(&out)
     );
 }
+
+#[test]
+fn standard_input_is_read_with_dash() {
+    use std::io::Write;
+    let dir = Dir::new(&[("deny.yaml", DENY_ALL)]);
+    let mut child = Command::new(BIN)
+        .args([
+            "analyze",
+            "-f",
+            "-",
+            "-f",
+            "deny.yaml",
+            "-n",
+            "ns-1",
+            "--output",
+            "list",
+        ])
+        .current_dir(dir.0.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(APP.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("blocked:\n    ns-1/client → ns-1/web"),
+        "{}",
+        stdout(&out)
+    );
+    // Errors in it name `<stdin>`.
+    let mut child = Command::new(BIN)
+        .args(["analyze", "-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(cilium().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("<stdin>: document 1"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -1,7 +1,7 @@
 //! `netpol-harness analyze`: what do these manifests allow?
 
-use std::io::Write;
-use std::path::PathBuf;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::ValueEnum;
@@ -10,6 +10,7 @@ use ipnet::IpNet;
 use crate::analysis::{self, Analysis, Notes, ProbeTo, UserOptions, View};
 use crate::escape::{self, TerminalWriter};
 use crate::exit_codes;
+use crate::input;
 use crate::manifest;
 use crate::oracle::{Oracle, ProbePort};
 use crate::policy::{CalicoLine, Semantics};
@@ -17,7 +18,8 @@ use crate::policy::{CalicoLine, Semantics};
 /// Arguments of `analyze`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Manifest files or directories (recursive *.yaml, *.yml, *.json). Repeatable.
+    /// Manifest files or directories (recursive *.yaml, *.yml, *.json); `-` reads standard
+    /// input. Repeatable.
     #[arg(
         short = 'f',
         long = "filename",
@@ -118,12 +120,35 @@ fn stdout(guard: bool) -> Box<dyn Write> {
     }
 }
 
+/// The documents of `paths`, where `-` is standard input (read once, through the same size, line
+/// and UTF-8 checks as a file).
+fn load_docs(paths: &[PathBuf]) -> Result<Vec<manifest::Document>, String> {
+    let stdin = Path::new("-");
+    let files: Vec<PathBuf> = paths.iter().filter(|p| *p != stdin).cloned().collect();
+    let mut docs = manifest::load_paths(&files).map_err(|e| e.to_string())?;
+    match paths.iter().filter(|p| *p == stdin).count() {
+        0 => {}
+        1 => {
+            let name = Path::new("<stdin>");
+            let mut bytes = Vec::new();
+            std::io::stdin()
+                .take(input::MANIFEST.max_bytes + 1)
+                .read_to_end(&mut bytes)
+                .map_err(|e| format!("reading standard input: {e}"))?;
+            let text = input::text(name, bytes, input::MANIFEST).map_err(|e| e.to_string())?;
+            docs.extend(manifest::parse_str(name, &text).map_err(|e| e.to_string())?);
+        }
+        _ => return Err("-f -: standard input can be read only once".into()),
+    }
+    Ok(docs)
+}
+
 /// Loads one set of manifests as `args` say, printing its warnings (prefixed with `label`).
 fn load(args: &Args, paths: &[PathBuf], label: &str) -> Result<(Analysis, Notes), String> {
     let semantics = args
         .calico_version
         .map_or(Semantics::Generic, Semantics::Calico);
-    let docs = manifest::load_paths(paths).map_err(|e| e.to_string())?;
+    let docs = load_docs(paths)?;
     let options = UserOptions {
         pod_cidr: args.pod_cidr,
         namespace: args.namespace.clone(),
