@@ -366,11 +366,8 @@ fn check_header(loaded: &LoadedScenario, problems: &mut Vec<Problem>) {
         }
     }
     for (i, ns) in s.namespaces.iter().enumerate() {
-        if !is_short_name(ns) {
-            problems.push(loaded.problem(
-                format!("namespaces[{i}]"),
-                format!("`{ns}` is not a namespace name"),
-            ));
+        if let Err(e) = crate::names::dns1123_label(ns) {
+            problems.push(loaded.problem(format!("namespaces[{i}]"), e));
         } else if ns == "default" || ns.starts_with("kube-") {
             problems.push(loaded.problem(
                 format!("namespaces[{i}]"),
@@ -490,6 +487,18 @@ fn check_references(loaded: &LoadedScenario, cluster: &Cluster, problems: &mut V
             let field = format!("steps[{s}].actions[{a}]");
             match action {
                 Action::Label(label) => {
+                    for (key, value) in &label.set {
+                        let refused = crate::names::label_key(key)
+                            .and_then(|()| crate::names::label_value(value));
+                        if let Err(e) = refused {
+                            problems.push(loaded.problem(format!("{field}.label.set"), e));
+                        }
+                    }
+                    for (k, key) in label.remove.iter().enumerate() {
+                        if let Err(e) = crate::names::label_key(key) {
+                            problems.push(loaded.problem(format!("{field}.label.remove[{k}]"), e));
+                        }
+                    }
                     if label.set.is_empty() && label.remove.is_empty() {
                         problems.push(
                             loaded.problem(
@@ -663,6 +672,33 @@ fn check_requirements(
         };
         if doc.api_version().starts_with("projectcalico.org/") {
             needed.entry(Capability::CalicoCrds).or_insert_with(what);
+        }
+        if doc.api_version().starts_with("policy.networking.k8s.io/")
+            && doc.kind() == "ClusterNetworkPolicy"
+        {
+            needed
+                .entry(Capability::ClusterNetworkPolicy)
+                .or_insert_with(what);
+            let peers = |key: &str| {
+                doc.value
+                    .pointer("/spec/egress")
+                    .and_then(|v| v.as_array())
+                    .is_some_and(|rules| {
+                        rules.iter().any(|r| {
+                            r.get("to")
+                                .and_then(|v| v.as_array())
+                                .is_some_and(|to| to.iter().any(|p| p.get(key).is_some()))
+                        })
+                    })
+            };
+            if peers("nodes") {
+                needed.entry(Capability::CnpNodes).or_insert_with(what);
+            }
+            if peers("domainNames") {
+                needed
+                    .entry(Capability::CnpDomainNames)
+                    .or_insert_with(what);
+            }
         }
         if is_policy(doc) {
             let (ingress, egress) = policy_directions(doc);
@@ -851,6 +887,7 @@ pub fn expand_matrix(m: &MatrixProbes) -> Result<Vec<MatrixCell>, (String, Strin
                     method: None,
                     path: None,
                     expect,
+                    timeout: None,
                 },
             });
         }

@@ -101,6 +101,7 @@ impl FromStr for Target {
                     "`{s}`: expected `ingress:/PATH` with a path starting with '/'"
                 ));
             }
+            crate::names::http_path(path)?;
             return Ok(Target::Ingress(path.to_string()));
         }
         endpoint_key(s).map(Target::Endpoint).map_err(|e| {
@@ -123,17 +124,19 @@ impl fmt::Display for Target {
     }
 }
 
-/// Checks `namespace/name` (two non-empty DNS-style names).
+/// Checks `namespace/name`: a namespace (a DNS-1123 label) and an object name (a DNS-1123
+/// subdomain), as Kubernetes accepts them.
 fn endpoint_key(s: &str) -> Result<String, String> {
-    let valid = |part: &str| {
-        !part.is_empty()
-            && part
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
-    };
     match s.split_once('/') {
-        Some((ns, name)) if valid(ns) && valid(name) => Ok(s.to_string()),
-        _ => Err(format!("`{s}`: expected `NAMESPACE/NAME`")),
+        Some((ns, name)) if !ns.is_empty() && !name.is_empty() => {
+            crate::names::dns1123_label(ns).map_err(|e| format!("namespace {e}"))?;
+            crate::names::dns1123_subdomain(name).map_err(|e| format!("name {e}"))?;
+            Ok(s.to_string())
+        }
+        _ => Err(format!(
+            "`{}`: expected `NAMESPACE/NAME`",
+            crate::escape::terminal(s)
+        )),
     }
 }
 
@@ -199,6 +202,14 @@ pub struct ParsedProbe {
 pub fn parse_probe(probe: &Probe) -> Result<ParsedProbe, (&'static str, String)> {
     let client: Client = probe.from.parse().map_err(|e| ("from", e))?;
     let target: Target = probe.to.parse().map_err(|e| ("to", e))?;
+    if let Some(secs) = probe.timeout
+        && !(secs > 0.0 && secs <= 300.0)
+    {
+        return Err((
+            "timeout",
+            format!("{secs} is not a number of seconds in (0, 300]"),
+        ));
+    }
     let kind = probe.kind;
     let kind_name = kind_name(kind);
     match (&client, &target) {
@@ -279,6 +290,7 @@ pub fn parse_probe(probe: &Probe) -> Result<ParsedProbe, (&'static str, String)>
         if !path.starts_with('/') {
             return Err(("path", format!("`{path}` must start with '/'")));
         }
+        crate::names::http_path(path).map_err(|e| ("path", e))?;
     }
     match (probe.expect, &target) {
         (Expectation::Status(_), _) if kind != ScenarioProbeKind::Http => {
@@ -328,6 +340,22 @@ mod tests {
             method: None,
             path: None,
             expect: Expectation::Blocked,
+            timeout: None,
+        }
+    }
+
+    #[test]
+    fn a_probe_timeout_must_be_a_sane_number_of_seconds() {
+        let mut p = probe("a/x", "a/y", ScenarioProbeKind::Tcp, Some(80));
+        for bad in [0.0, -1.0, 301.0, f64::NAN] {
+            p.timeout = Some(bad);
+            let (field, message) = parse_probe(&p).unwrap_err();
+            assert_eq!(field, "timeout");
+            assert!(message.contains("(0, 300]"), "{message}");
+        }
+        for good in [0.5, 3.0, 300.0] {
+            p.timeout = Some(good);
+            assert!(parse_probe(&p).is_ok(), "{good}");
         }
     }
 
