@@ -247,5 +247,11 @@ impl<W: std::io::Write> std::io::Write for TerminalWriter<W> {
     }
 }
 
+impl<W: std::io::Write> Drop for TerminalWriter<W> {
+    fn drop(&mut self) {
+        let _ = std::io::Write::flush(self);
+    }
+}
+
 #[cfg(test)]
 mod tests;

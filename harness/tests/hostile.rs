@@ -422,3 +422,99 @@ fn printed_commands_quote_every_word_for_a_posix_shell() {
     );
     assert!(!tmp.path().join("pwned").exists());
 }
+
+mod command_line {
+    use std::process::{Command, Stdio};
+
+    fn harness() -> Command {
+        Command::new(env!("CARGO_BIN_EXE_netpol-harness"))
+    }
+
+    fn scenarios() -> String {
+        super::repo_scenario()
+            .parent()
+            .unwrap()
+            .display()
+            .to_string()
+    }
+
+    #[test]
+    fn numeric_options_are_bounded_instead_of_overflowing() {
+        for (option, value) in [
+            ("--deadline", "18446744073709551615"),
+            ("--deadline", "0"),
+            ("--parallel", "0"),
+            ("--probe-timeout", "inf"),
+        ] {
+            let out = harness()
+                .args(["run", "http-echo-busybox", option, value])
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{option} {value}: {stderr}");
+            assert!(stderr.contains(option), "{stderr}");
+            assert!(!stderr.contains("panicked"), "{stderr}");
+        }
+    }
+
+    #[test]
+    fn a_closed_pipe_ends_the_output_without_a_panic() {
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "'{}' plan --all --scenarios '{}' | head -c 1 >/dev/null",
+                env!("CARGO_BIN_EXE_netpol-harness"),
+                scenarios()
+            ))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(!stderr.contains("Broken pipe"), "{stderr}");
+    }
+
+    #[test]
+    fn error_output_has_no_colours_when_not_a_terminal() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("kubeconfig");
+        // A kind context whose API server is a closed loopback port: logs, then fails.
+        std::fs::write(
+            &config,
+            "apiVersion: v1\nkind: Config\ncurrent-context: kind-x\ncontexts: [{name: kind-x, context: {cluster: c, user: u}}]\nclusters: [{name: c, cluster: {server: \"https://127.0.0.1:1\"}}]\nusers: [{name: u, user: {}}]\n",
+        )
+        .unwrap();
+        let out = harness()
+            .args(["run", "http-echo-busybox", "--scenarios", &scenarios()])
+            .env("KUBECONFIG", &config)
+            .env("RUST_LOG", "debug")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success());
+        assert!(stderr.contains("DEBUG"), "logs were written: {stderr}");
+        assert!(!stderr.contains('\u{1b}'), "{stderr}");
+    }
+
+    #[test]
+    fn interactive_input_lines_are_bounded() {
+        let out = harness()
+            .args([
+                "reproduce",
+                "http-echo-busybox",
+                "--dry-run",
+                "--interactive",
+                "--scenarios",
+                &scenarios(),
+            ])
+            .stdin(std::fs::File::open("/dev/zero").unwrap())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success());
+        assert!(
+            stderr.contains("4096-byte limit for an input line"),
+            "{stderr}"
+        );
+    }
+}

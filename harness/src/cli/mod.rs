@@ -106,6 +106,7 @@ type Outcome = Result<ExitCode, Box<dyn std::error::Error>>;
 
 /// Parses the command line, runs the subcommand, and reports any error on standard error.
 pub fn main() -> ExitCode {
+    restore_sigpipe();
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
@@ -113,6 +114,7 @@ pub fn main() -> ExitCode {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -146,9 +148,21 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", crate::escape::terminal_text(&e.to_string()));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Rust ignores SIGPIPE, so `netpol-harness … | head` made `println!` panic once `head` closed
+/// the pipe. Restored to the default, the process ends quietly like any Unix tool. (The harness
+/// writes to no other pipe; sockets are written with `MSG_NOSIGNAL`.)
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in `main`, before any thread exists; `signal` with SIG_DFL
+    // only changes this process's disposition of SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

@@ -57,7 +57,10 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
             Ok(l) => l,
             Err(e) => {
                 failed = true;
-                eprintln!("{name}: does not load:\n{e}");
+                eprintln!(
+                    "{}",
+                    crate::escape::terminal_text(&format!("{name}: does not load:\n{e}"))
+                );
                 continue;
             }
         };
@@ -91,14 +94,20 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
         }
         if let Some(e) = &error {
             failed = true;
-            eprintln!("{name}: cannot plan past step {}:\n{e}", steps.len());
+            eprintln!(
+                "{}",
+                crate::escape::terminal_text(&format!(
+                    "{name}: cannot plan past step {}:\n{e}",
+                    steps.len()
+                ))
+            );
         }
         json.scenarios.push(ScenarioPlanJson::new(s, &steps, error));
     }
     if args.output == PlanFormat::Json {
         text = serde_json::to_string_pretty(&json).map_err(|e| e.to_string())? + "\n";
     }
-    std::io::stdout()
+    crate::escape::TerminalWriter::new(std::io::stdout())
         .write_all(text.as_bytes())
         .map_err(|e| format!("writing output: {e}"))?;
     Ok(if failed {

@@ -46,7 +46,8 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
     let loaded = load(&args.root.path(), &args.name).map_err(|e| e.to_string())?;
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
-    let mut out = std::io::stdout();
+    // Narration, commands, tables and cluster messages: one guard on the whole stream.
+    let mut out = crate::escape::TerminalWriter::new(std::io::stdout());
     if args.dry_run {
         return walk(&loaded, args.interactive, &mut input, &mut out);
     }
@@ -160,11 +161,10 @@ fn pause(
     }
     writeln!(out, "\n-- press Enter for the next step --").map_err(io)?;
     out.flush().map_err(io)?;
-    let mut line = String::new();
-    let read = input
-        .read_line(&mut line)
+    // Through the input gate: a line has a length limit (`< /dev/zero` has no newline).
+    let line = crate::input::read_line(input, crate::input::STDIN_LINE)
         .map_err(|e| format!("reading input: {e}"))?;
-    if read == 0 {
+    if line.is_none() {
         writeln!(out, "(end of input: stopped after step {})", index + 1).map_err(io)?;
         return Ok(false);
     }

@@ -199,7 +199,10 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
             cluster: Some(cluster_name(cluster.context())),
         });
         let runner = Runner::new(Arc::new(cluster), options).interrupt_on_ctrl_c();
-        let (mut out, mut progress) = (std::io::stdout(), std::io::stderr());
+        let (mut out, mut progress) = (
+            crate::escape::TerminalWriter::new(std::io::stdout()),
+            crate::escape::TerminalWriter::new(std::io::stderr()),
+        );
         let mut reporter = Reporter::new(&mut out, &mut progress, report_to);
         let outcome = runner
             .run(&plans, |event| reporter.report_event(event))

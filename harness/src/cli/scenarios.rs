@@ -50,11 +50,18 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
             }
             Err(e) => {
                 failed = true;
-                eprintln!("{name}: does not load:\n{e}");
+                eprintln!(
+                    "{}",
+                    crate::escape::terminal_text(&format!("{name}: does not load:\n{e}"))
+                );
             }
         }
     }
-    writeln!(std::io::stdout(), "{table}").map_err(|e| format!("writing output: {e}"))?;
+    writeln!(
+        crate::escape::TerminalWriter::new(std::io::stdout()),
+        "{table}"
+    )
+    .map_err(|e| format!("writing output: {e}"))?;
     Ok(if failed {
         ExitCode::FAILURE
     } else {

@@ -65,7 +65,7 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
             out.push_str(&format!("  warning: {w}\n"));
         }
     }
-    std::io::stdout()
+    crate::escape::TerminalWriter::new(std::io::stdout())
         .write_all(out.as_bytes())
         .map_err(|e| format!("writing output: {e}"))?;
     Ok(if failed {

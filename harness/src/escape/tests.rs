@@ -112,7 +112,7 @@ fn a_terminal_writer_guards_a_whole_stream() {
     out.flush().unwrap();
     out.write_all(b"\xff\n").unwrap();
     assert_eq!(
-        String::from_utf8(out.inner).unwrap(),
+        String::from_utf8(out.inner.clone()).unwrap(),
         "step \\u{1b}[2J one\n\\::error ::x\nprompt \\u{7}\u{fffd}\n"
     );
 }
