@@ -9,9 +9,12 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::manifest::{self, Document, ManifestError, Source};
-use crate::model::{BuildOptions, Cluster, EndpointId, WorkloadKind};
+use crate::model::{BuildOptions, Cluster, EndpointId, Protocol, WorkloadKind};
 use crate::oracle::{Oracle, Packet, Peer, ProbePort, Uncertainty, Verdict};
-use crate::policy::{Direction, PolicySet, Semantics};
+use crate::policy::selector::Selector;
+use crate::policy::{
+    Direction, EntityMatch, PolicyKind, PolicySet, PortSpec, ProtocolMatch, Rule, Semantics,
+};
 use crate::report::truth_table::Grid;
 
 /// A loaded cluster model with its policies.
@@ -171,6 +174,161 @@ impl Analysis {
                     })
             })
         })
+    }
+}
+
+impl Analysis {
+    /// For a Kubernetes NetworkPolicy side that denied because no rule matched: each rule's peer
+    /// with the conditions the other side misses (`spec.ingress[0].from[0] needs namespace label
+    /// name=ingress (namespace ingress has no such label)`), closest first, at most three.
+    pub fn near_misses(&self, packet: &Packet, verdict: &Verdict) -> Vec<String> {
+        let mut misses = Vec::new();
+        for (direction, v) in [
+            (Direction::Egress, &verdict.egress),
+            (Direction::Ingress, &verdict.ingress),
+        ] {
+            let crate::oracle::Decision::EndOfTier { policies, .. } = &v.decision else {
+                continue;
+            };
+            let remote = match direction {
+                Direction::Egress => packet.to,
+                Direction::Ingress => packet.from,
+            };
+            for &p in policies {
+                let policy = &self.policies.policies[p];
+                if policy.id.kind != PolicyKind::KubernetesNetworkPolicy {
+                    continue;
+                }
+                for rule in policy.rules(direction).unwrap_or_default() {
+                    let peer = match direction {
+                        Direction::Egress => &rule.destination,
+                        Direction::Ingress => &rule.source,
+                    };
+                    let unmet = self.unmet(rule, peer, remote, packet);
+                    if !unmet.is_empty() {
+                        misses.push((
+                            unmet.len(),
+                            format!(
+                                "{} {} needs {}",
+                                policy.id,
+                                rule.origin,
+                                unmet.join(" and ")
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        misses.sort_by_key(|(n, _)| *n);
+        misses.into_iter().take(3).map(|(_, m)| m).collect()
+    }
+
+    /// The conditions of one Kubernetes rule that `remote` and the packet do not meet.
+    fn unmet(&self, rule: &Rule, peer: &EntityMatch, remote: Peer, packet: &Packet) -> Vec<String> {
+        let mut unmet = Vec::new();
+        if let Some(ProtocolMatch::Known(p)) = rule.protocol
+            && p != packet.protocol
+        {
+            unmet.push(format!("protocol {p}"));
+        }
+        if let (Some(selector), Peer::Endpoint(id)) = (&peer.selector, remote) {
+            let labels = crate::policy::labels::policy_labels(&self.cluster, id);
+            let mut terms = Vec::new();
+            flatten_and(selector, &mut terms);
+            for term in terms {
+                if !term.matches(&labels) {
+                    unmet.push(self.describe_unmet(term, &labels, id));
+                }
+            }
+        }
+        if !peer.nets.is_empty() || !peer.not_nets.is_empty() {
+            let ip = match remote {
+                Peer::Endpoint(id) => self.cluster.get(id).ip(),
+                Peer::External(ip) => ip,
+            };
+            let inside = peer.nets.iter().any(|n| n.contains(&ip));
+            let excepted = peer.not_nets.iter().any(|n| n.contains(&ip));
+            if !inside || excepted {
+                let nets: Vec<String> = peer.nets.iter().map(ToString::to_string).collect();
+                unmet.push(format!(
+                    "an address in {} ({} is {})",
+                    nets.join(", "),
+                    ip,
+                    if excepted { "excepted" } else { "outside" }
+                ));
+            }
+        }
+        let ports = &rule.destination.ports;
+        if !ports.is_empty() {
+            let hit = ports
+                .iter()
+                .any(|spec| match (spec, packet.port, packet.to) {
+                    (PortSpec::Range(a, b), Some(port), _) => (*a..=*b).contains(&port),
+                    (PortSpec::Named(name), Some(port), Peer::Endpoint(to)) => {
+                        self.cluster.get(to).named_port(name, packet.protocol) == Some(port)
+                    }
+                    _ => false,
+                });
+            if !hit {
+                let list: Vec<String> = ports.iter().map(ToString::to_string).collect();
+                unmet.push(format!("port {}", list.join(", ")));
+            }
+        }
+        unmet
+    }
+
+    fn describe_unmet(
+        &self,
+        term: &Selector,
+        labels: &crate::model::Labels,
+        id: EndpointId,
+    ) -> String {
+        use crate::policy::labels::{NAMESPACE, NAMESPACE_PREFIX};
+        let e = self.cluster.get(id);
+        let has = |key: &str, shown: &str| match labels.get(key) {
+            Some(v) => format!("has {shown}={v}"),
+            None => "has no such label".to_string(),
+        };
+        match term {
+            Selector::Equals(k, v) if k == NAMESPACE => {
+                format!(
+                    "namespace {v} ({} is in namespace {})",
+                    e.key(),
+                    e.namespace
+                )
+            }
+            Selector::Equals(k, _) | Selector::In(k, _) | Selector::Has(k)
+                if k.starts_with(NAMESPACE_PREFIX) =>
+            {
+                let key = &k[NAMESPACE_PREFIX.len()..];
+                let want = match term {
+                    Selector::Equals(_, v) => format!("{key}={v}"),
+                    _ => format!("`{}`", term.to_string().replace(NAMESPACE_PREFIX, "")),
+                };
+                format!(
+                    "namespace label {want} (namespace {} {})",
+                    e.namespace,
+                    has(k, key)
+                )
+            }
+            Selector::Equals(k, v) => format!("pod label {k}={v} ({} {})", e.key(), has(k, k)),
+            Selector::In(k, _) | Selector::Has(k) => {
+                format!("pod labels `{term}` ({} {})", e.key(), has(k, k))
+            }
+            other => format!(
+                "labels `{}` ({} does not match)",
+                other.to_string().replace(NAMESPACE_PREFIX, "namespace:"),
+                e.key()
+            ),
+        }
+    }
+}
+
+/// The operands of nested `&&`s (a selector that is no `&&` is its own one operand).
+fn flatten_and<'s>(selector: &'s Selector, out: &mut Vec<&'s Selector>) {
+    match selector {
+        Selector::And(terms) => terms.iter().for_each(|t| flatten_and(t, out)),
+        other => out.push(other),
     }
 }
 
@@ -483,6 +641,10 @@ impl View<'_> {
             .depends_on_assumed(self.notes, &packet, &verdict);
         let reason = with_reason.then(|| {
             let mut r = self.oracle.explain(&packet, &verdict);
+            let misses = self.analysis.near_misses(&packet, &verdict);
+            if !misses.is_empty() {
+                r.push_str(&format!("; near miss: {}", misses.join("; near miss: ")));
+            }
             if assumed {
                 r.push_str(&format!(
                     "; depends on addresses assumed from --pod-cidr {} ({} {}, {} {})",
@@ -583,7 +745,7 @@ impl View<'_> {
         }
         let mut any_assumed = false;
         for &probe in &self.probes {
-            writeln!(out, "{probe}")?;
+            let mut groups = Vec::new();
             for (title, wanted) in [("allowed", 0), ("unknown", 1), ("blocked", 2)] {
                 let mut lines = Vec::new();
                 for &f in &self.from {
@@ -625,8 +787,11 @@ impl View<'_> {
                     }
                 }
                 if !lines.is_empty() {
-                    writeln!(out, "  {title}:\n{}", lines.join("\n"))?;
+                    groups.push(format!("  {title}:\n{}", lines.join("\n")));
                 }
+            }
+            if !groups.is_empty() {
+                writeln!(out, "{probe}\n{}", groups.join("\n"))?;
             }
         }
         if any_assumed {
@@ -735,6 +900,387 @@ impl View<'_> {
         }
         writeln!(out, "\n]}}")
     }
+}
+
+/// `--probe-to`: a Service port (`svc:NAMESPACE/NAME:PORT[/PROTOCOL]`) or an address outside the
+/// cluster (`ip:ADDRESS`, asked on each `--probe`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProbeTo {
+    /// A Service, on one of its ports.
+    Service {
+        /// `namespace/name`.
+        key: String,
+        /// The Service port and protocol.
+        probe: ProbePort,
+    },
+    /// An address outside the cluster.
+    Ip(std::net::IpAddr),
+}
+
+impl std::str::FromStr for ProbeTo {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if let Some(rest) = s.strip_prefix("svc:") {
+            let (key, port) = rest.rsplit_once(':').ok_or_else(|| {
+                format!("`{s}`: expected svc:NAMESPACE/NAME:PORT (e.g. svc:shop/web:80)")
+            })?;
+            // The same `svc:` syntax scenarios use.
+            crate::scenario::target::Target::from_str(&format!("svc:{key}"))?;
+            return Ok(ProbeTo::Service {
+                key: key.to_string(),
+                probe: port.parse()?,
+            });
+        }
+        if s.starts_with("ip:") {
+            return match crate::scenario::target::Target::from_str(s)? {
+                crate::scenario::target::Target::Ip(ip) => Ok(ProbeTo::Ip(ip)),
+                _ => Err(format!("`{s}`: expected ip:ADDRESS")),
+            };
+        }
+        Err(format!(
+            "`{s}`: expected svc:NAMESPACE/NAME:PORT or ip:ADDRESS"
+        ))
+    }
+}
+
+/// One client's answer for a `--probe-to` target, as `plan` resolves and predicts it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReachJson {
+    /// The client, `namespace/name`.
+    pub from: String,
+    /// `allowed` or `blocked`; absent when the probe cannot be predicted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+    /// Where the packets go (Service backends and target ports).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<String>,
+    /// Why it cannot be predicted (no backends, backends that disagree, DNS, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Why (with `--explain`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// All clients' answers for one `--probe-to` target and probe.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TargetJson {
+    /// `svc:NAMESPACE/NAME:PORT/PROTOCOL` or `ip:ADDRESS:PORT/PROTOCOL`.
+    pub target: String,
+    /// One entry per client.
+    pub results: Vec<ReachJson>,
+}
+
+impl View<'_> {
+    /// Every client's answer for `targets`, resolved and predicted as `plan` does
+    /// ([`crate::scenario::plan::predict_with`]). An `ip:` target is asked on each probe.
+    pub fn reach(&self, targets: &[ProbeTo]) -> Vec<TargetJson> {
+        use crate::scenario::format::{Expectation, Probe, ScenarioProbeKind};
+        let kind = |p: Protocol| match p {
+            Protocol::Tcp => ScenarioProbeKind::Tcp,
+            Protocol::Udp => ScenarioProbeKind::Udp,
+            Protocol::Sctp => ScenarioProbeKind::Sctp,
+            Protocol::Icmp => ScenarioProbeKind::Icmp,
+        };
+        let mut asked: Vec<(String, String, ProbePort)> = Vec::new();
+        for t in targets {
+            match t {
+                ProbeTo::Service { key, probe } => {
+                    asked.push((format!("svc:{key}:{probe}"), format!("svc:{key}"), *probe))
+                }
+                ProbeTo::Ip(ip) => {
+                    for &probe in &self.probes {
+                        asked.push((format!("ip:{ip}:{probe}"), format!("ip:{ip}"), probe));
+                    }
+                }
+            }
+        }
+        asked
+            .into_iter()
+            .map(|(label, to, probe)| TargetJson {
+                target: label,
+                results: self
+                    .from
+                    .iter()
+                    .map(|&f| {
+                        let asked = Probe {
+                            from: self.key(f),
+                            to: to.clone(),
+                            port: probe.port,
+                            kind: kind(probe.protocol),
+                            method: None,
+                            path: None,
+                            timeout: None,
+                            expect: Expectation::Allowed,
+                        };
+                        match crate::scenario::plan::predict_with(
+                            self.analysis,
+                            self.oracle,
+                            &asked,
+                        ) {
+                            Ok(p) => ReachJson {
+                                from: self.key(f),
+                                outcome: Some(p.outcome.to_string()),
+                                resolution: Some(p.resolution.to_string()),
+                                error: None,
+                                reason: self.explain.then_some(p.reason),
+                            },
+                            Err(e) => ReachJson {
+                                from: self.key(f),
+                                outcome: None,
+                                resolution: None,
+                                error: Some(e),
+                                reason: None,
+                            },
+                        }
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
+    /// The `--probe-to` answers as text: per target, the clients allowed, blocked, and those
+    /// whose probe cannot be predicted (with why); with `explain`, one line per client.
+    pub fn write_reach(&self, targets: &[TargetJson], out: &mut dyn Write) -> std::io::Result<()> {
+        if let Some(banner) = self.notes.banner() {
+            writeln!(out, "{banner}\n")?;
+        }
+        for t in targets {
+            let resolution = t.results.iter().find_map(|r| r.resolution.as_deref());
+            match resolution {
+                Some(r) => writeln!(out, "{} ({r})", t.target)?,
+                None => writeln!(out, "{}", t.target)?,
+            }
+            for outcome in ["allowed", "blocked"] {
+                let clients: Vec<&ReachJson> = t
+                    .results
+                    .iter()
+                    .filter(|r| r.outcome.as_deref() == Some(outcome))
+                    .collect();
+                if clients.is_empty() {
+                    continue;
+                }
+                if self.explain {
+                    writeln!(out, "  {outcome}:")?;
+                    for c in clients {
+                        writeln!(out, "    {}: {}", c.from, c.reason.as_deref().unwrap_or(""))?;
+                    }
+                } else {
+                    let names: Vec<&str> = clients.iter().map(|c| c.from.as_str()).collect();
+                    writeln!(out, "  {outcome}: {}", names.join(", "))?;
+                }
+            }
+            for r in t.results.iter().filter(|r| r.error.is_some()) {
+                writeln!(
+                    out,
+                    "  not predicted from {}: {}",
+                    r.from,
+                    r.error.as_deref().unwrap_or("")
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How one cell compares across two answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Class {
+    NotServed,
+    Loopback,
+    Allowed,
+    Unknown,
+    Blocked,
+}
+
+impl Class {
+    fn of(shown: &Shown) -> Class {
+        match shown {
+            Shown::NotServed => Class::NotServed,
+            Shown::Loopback => Class::Loopback,
+            Shown::Verdict {
+                uncertain: Some(_), ..
+            } => Class::Unknown,
+            Shown::Verdict { allowed: true, .. } => Class::Allowed,
+            Shown::Verdict { allowed: false, .. } => Class::Blocked,
+        }
+    }
+
+    fn word(self) -> &'static str {
+        match self {
+            Class::NotServed => "not served",
+            Class::Loopback => "loopback",
+            Class::Allowed => "allowed",
+            Class::Unknown => "unknown",
+            Class::Blocked => "blocked",
+        }
+    }
+}
+
+/// What `analyze --diff` found.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DiffSummary {
+    /// Cells whose verdict changed.
+    pub changed: usize,
+    /// Of those, cells allowed now that were not before.
+    pub new_allows: usize,
+}
+
+/// One changed cell of `analyze --diff --output json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChangeJson {
+    /// `namespace/name` of the client.
+    pub from: String,
+    /// `namespace/name` of the server.
+    pub to: String,
+    /// The probe, e.g. `80/TCP`.
+    pub probe: String,
+    /// The verdict before: `allowed`, `blocked`, `unknown`, `not served`, `loopback`.
+    pub before: &'static str,
+    /// The verdict after.
+    pub after: &'static str,
+    /// Why, before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub before_reason: Option<String>,
+    /// Why, after.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after_reason: Option<String>,
+}
+
+/// Compares two answers cell by cell over the endpoints both have (by `namespace/name`) and the
+/// probes of either, writing the cells whose verdict changes with both explanations (as text, or
+/// as JSON with `json`).
+pub fn write_diff(
+    old: &View<'_>,
+    new: &View<'_>,
+    json: bool,
+    out: &mut dyn Write,
+) -> std::io::Result<DiffSummary> {
+    let mut probes: Vec<ProbePort> = old.probes.iter().chain(&new.probes).copied().collect();
+    probes.sort();
+    probes.dedup();
+    let old_keys: BTreeMap<String, EndpointId> = old
+        .analysis
+        .cluster
+        .endpoint_ids()
+        .map(|id| (old.key(id), id))
+        .collect();
+    let new_keys: BTreeMap<String, EndpointId> = new
+        .analysis
+        .cluster
+        .endpoint_ids()
+        .map(|id| (new.key(id), id))
+        .collect();
+    let both = |ids_old: &[EndpointId]| -> Vec<(EndpointId, EndpointId)> {
+        ids_old
+            .iter()
+            .filter_map(|&o| new_keys.get(&old.key(o)).map(|&n| (o, n)))
+            .collect()
+    };
+    let from: Vec<(EndpointId, EndpointId)> = both(&old.from)
+        .into_iter()
+        .filter(|(_, n)| new.from.contains(n))
+        .collect();
+    let to: Vec<(EndpointId, EndpointId)> = both(&old.to)
+        .into_iter()
+        .filter(|(_, n)| new.to.contains(n))
+        .collect();
+    let removed: Vec<&String> = old_keys
+        .keys()
+        .filter(|k| !new_keys.contains_key(*k))
+        .collect();
+    let added: Vec<&String> = new_keys
+        .keys()
+        .filter(|k| !old_keys.contains_key(*k))
+        .collect();
+    let mut summary = DiffSummary::default();
+    let mut changes = Vec::new();
+    for &probe in &probes {
+        for &(fo, fname) in &from {
+            for &(to_old, to_new) in &to {
+                let (a, _) = old.cell(fo, to_old, probe, false);
+                let (b, _) = new.cell(fname, to_new, probe, false);
+                let (ca, cb) = (Class::of(&a), Class::of(&b));
+                if ca == cb {
+                    continue;
+                }
+                summary.changed += 1;
+                if cb == Class::Allowed {
+                    summary.new_allows += 1;
+                }
+                let not_served =
+                    |v: &View<'_>, t: EndpointId| format!("{} declares no port {probe}", v.key(t));
+                let (_, ra) = old.cell(fo, to_old, probe, true);
+                let (_, rb) = new.cell(fname, to_new, probe, true);
+                let ra = ra.or_else(|| Some(not_served(old, to_old)));
+                let rb = rb.or_else(|| Some(not_served(new, to_new)));
+                changes.push(ChangeJson {
+                    from: old.key(fo),
+                    to: old.key(to_old),
+                    probe: probe.to_string(),
+                    before: ca.word(),
+                    after: cb.word(),
+                    before_reason: ra,
+                    after_reason: rb,
+                });
+            }
+        }
+    }
+    if json {
+        let doc = serde_json::json!({
+            "changed": summary.changed,
+            "new_allows": summary.new_allows,
+            "added_endpoints": added,
+            "removed_endpoints": removed,
+            "changes": changes,
+        });
+        serde_json::to_writer(&mut *out, &doc)?;
+        writeln!(out)?;
+        return Ok(summary);
+    }
+    for banner in [old.notes.banner(), new.notes.banner()]
+        .into_iter()
+        .flatten()
+    {
+        writeln!(out, "{banner}")?;
+    }
+    if !removed.is_empty() {
+        let list: Vec<&str> = removed.iter().map(|s| s.as_str()).collect();
+        writeln!(
+            out,
+            "endpoints only before (not compared): {}",
+            list.join(", ")
+        )?;
+    }
+    if !added.is_empty() {
+        let list: Vec<&str> = added.iter().map(|s| s.as_str()).collect();
+        writeln!(
+            out,
+            "endpoints only after (not compared): {}",
+            list.join(", ")
+        )?;
+    }
+    let mut last_probe = String::new();
+    for c in &changes {
+        if c.probe != last_probe {
+            writeln!(out, "{}", c.probe)?;
+            last_probe.clone_from(&c.probe);
+        }
+        writeln!(out, "  {} → {}: {} → {}", c.from, c.to, c.before, c.after)?;
+        if let Some(r) = &c.before_reason {
+            writeln!(out, "    before: {r}")?;
+        }
+        if let Some(r) = &c.after_reason {
+            writeln!(out, "    after:  {r}")?;
+        }
+    }
+    writeln!(
+        out,
+        "{} cell(s) changed, {} newly allowed",
+        summary.changed, summary.new_allows
+    )?;
+    Ok(summary)
 }
 
 /// One cell of `analyze --output json`.

@@ -265,7 +265,10 @@ pub fn text(path: &Path, mut bytes: Vec<u8>, limits: Limits) -> Result<String, I
 
 /// Reads one line from `reader` (standard input) within `limits.max_line`, without the line
 /// end; `None` at end of input. A longer line is refused, not buffered.
-pub fn read_line(reader: &mut impl BufRead, limits: Limits) -> Result<Option<String>, InputError> {
+pub fn read_line<R: BufRead + ?Sized>(
+    reader: &mut R,
+    limits: Limits,
+) -> Result<Option<String>, InputError> {
     let path = PathBuf::from("<stdin>");
     let mut bytes = Vec::new();
     let limit = u64::try_from(limits.max_line).unwrap_or(u64::MAX);

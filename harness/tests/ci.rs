@@ -523,3 +523,45 @@ fn matrix_summary_writes_three_formats_and_the_job_summary() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("No results from: flannel"));
 }
+
+#[test]
+fn quickstart_checks_docker_first_and_without_it_points_at_what_needs_no_cluster() {
+    let fakes = Fakes::new();
+    fakes.add("netpol-harness", "");
+    // A docker whose daemon is not running.
+    fakes.add("docker", "exit 1");
+    let harness = fakes.bin().join("netpol-harness");
+    // No Docker, a binary given: no build, the pointers, then the dry run.
+    let out = fakes.run(
+        "ci/quickstart.sh",
+        &[],
+        &[("NETPOL_HARNESS", harness.to_str().unwrap())],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.starts_with("Docker is not available here"), "{err}");
+    assert!(
+        err.contains("analyze -f YOUR-MANIFESTS/")
+            && err.contains("plan --all")
+            && err.contains("matrix samples/results/*/results.json"),
+        "{err}"
+    );
+    assert_eq!(fakes.calls(), ["docker info", "netpol-harness plan --all"]);
+
+    // Building: Docker is checked before, and cargo builds in release, showing its progress.
+    std::fs::remove_file(fakes.log()).unwrap();
+    fakes.add("cargo", "exit 3");
+    let out = fakes.run("ci/quickstart.sh", &[], &[]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    let docker = err.find("Docker is not available").expect("docker message");
+    let building = err.find("Building netpol-harness").expect("build message");
+    assert!(docker < building, "{err}");
+    assert_eq!(
+        fakes.calls(),
+        [
+            "docker info",
+            "cargo build --release --locked --bin netpol-harness"
+        ]
+    );
+}

@@ -1,7 +1,7 @@
 //! `netpol-harness analyze` from the outside, on a user's own manifests: what it refuses, what it
 //! warns about, and each output format.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 const BIN: &str = env!("CARGO_BIN_EXE_netpol-harness");
@@ -374,4 +374,323 @@ fn filters_list_json_and_dot() {
     assert!(!text.contains("\"ns-1/db\" -> \"ns-1/db\""), "{text}");
     let out = dir.analyze(&["-f", ".", "-n", "ns-1", "--output", "dot"]);
     assert!(!stdout(&out).contains("->"), "{}", stdout(&out));
+}
+
+#[test]
+fn kubernetes_only_explanations_use_kubernetes_words_and_name_near_misses() {
+    let extra = r#"
+apiVersion: v1
+kind: Namespace
+metadata: {name: ingress, labels: {team: edge}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: proxy, namespace: ingress, labels: {app: proxy}}
+spec: {containers: [{name: c, image: envoy}]}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web-from-ingress, namespace: ns-1}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  ingress:
+  - from: [{namespaceSelector: {matchLabels: {name: ingress}}}]
+"#;
+    let dir = Dir::new(&[("app.yaml", APP), ("extra.yaml", extra)]);
+    let out = dir.analyze(&[
+        "-f",
+        ".",
+        "--from",
+        "ingress/proxy",
+        "--to",
+        "ns-1/web",
+        "--output",
+        "list",
+        "--explain",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("ingress to ns-1/web: denied: selected by NetworkPolicy ns-1/web-from-ingress, and no rule allows it"),
+        "{text}"
+    );
+    assert!(
+        text.contains("near miss: NetworkPolicy ns-1/web-from-ingress spec.ingress[0].from[0] needs namespace label name=ingress (namespace ingress has no such label)"),
+        "{text}"
+    );
+    assert!(!text.contains("tier"), "{text}");
+}
+
+#[test]
+fn version_names_the_commit() {
+    let out = Command::new(BIN).arg("--version").output().unwrap();
+    assert!(out.status.success());
+    let line = stdout(&out);
+    let line = line.trim_end();
+    let rest = line
+        .strip_prefix(&format!(
+            "netpol-harness {} (commit ",
+            env!("CARGO_PKG_VERSION")
+        ))
+        .and_then(|r| r.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("{line}"));
+    // Built from a git checkout: a commit of this repository; without .git: `unknown`.
+    let git = Command::new("git")
+        .args(["cat-file", "-e", &format!("{rest}^{{commit}}")])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output();
+    let in_checkout = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../.git")
+        .exists();
+    if in_checkout {
+        assert_eq!(rest.len(), 12, "{line}");
+        assert!(
+            git.unwrap().status.success(),
+            "{line}: not a commit of this repository"
+        );
+    } else {
+        assert_eq!(rest, "unknown", "{line}");
+    }
+}
+
+#[test]
+fn diff_shows_changed_cells_with_both_explanations_and_exits_as_asked() {
+    let allow_client = r#"
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web-from-client, namespace: ns-1}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  ingress: [{from: [{podSelector: {matchLabels: {app: client}}}]}]
+"#;
+    let dir = Dir::new(&[
+        ("app.yaml", APP),
+        ("deny.yaml", DENY_ALL),
+        ("allow.yaml", allow_client),
+    ]);
+    std::fs::create_dir(dir.path("new")).unwrap();
+    std::fs::write(dir.path("new/allow.yaml"), allow_client).unwrap();
+    // Before: deny-all. After: deny-all plus client → web.
+    let args = [
+        "-n",
+        "ns-1",
+        "--diff",
+        "app.yaml",
+        "deny.yaml",
+        "--against",
+        "app.yaml",
+        "deny.yaml",
+        "new",
+    ];
+    let out = dir.analyze(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("80/TCP\n  ns-1/client → ns-1/web: blocked → allowed\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("    before: egress from ns-1/client: allowed, no policy selects it; ingress to ns-1/web: denied: selected by NetworkPolicy ns-1/deny-all")
+            && text.contains("    after:  egress from ns-1/client: allowed, no policy selects it; ingress to ns-1/web: allowed by NetworkPolicy ns-1/web-from-client"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("1 cell(s) changed, 1 newly allowed\n"),
+        "{text}"
+    );
+
+    let code = |extra: &[&str]| {
+        let mut a = args.to_vec();
+        a.extend(extra);
+        dir.analyze(&a).status.code()
+    };
+    assert_eq!(code(&["--fail-on-change"]), Some(2));
+    assert_eq!(code(&["--fail-on-new-allow"]), Some(2));
+    // The other way round nothing is newly allowed, but a cell changed.
+    let back = [
+        "-n",
+        "ns-1",
+        "--diff",
+        "app.yaml",
+        "deny.yaml",
+        "new",
+        "--against",
+        "app.yaml",
+        "deny.yaml",
+    ];
+    let run = |extra: &[&str]| {
+        let mut a = back.to_vec();
+        a.extend(extra);
+        dir.analyze(&a)
+    };
+    assert_eq!(run(&["--fail-on-new-allow"]).status.code(), Some(0));
+    assert_eq!(run(&["--fail-on-change"]).status.code(), Some(2));
+    let json: serde_json::Value =
+        serde_json::from_slice(&run(&["--output", "json"]).stdout).unwrap();
+    assert_eq!(json["changed"], 1, "{json}");
+    assert_eq!(json["new_allows"], 0, "{json}");
+    assert_eq!(json["changes"][0]["before"], "allowed", "{json}");
+    assert_eq!(json["changes"][0]["after"], "blocked", "{json}");
+    // Unchanged: nothing but the count, exit 0 even with the flags.
+    let same = dir.analyze(&[
+        "-n",
+        "ns-1",
+        "--diff",
+        "app.yaml",
+        "--against",
+        "app.yaml",
+        "--fail-on-change",
+    ]);
+    assert_eq!(same.status.code(), Some(0));
+    assert_eq!(stdout(&same), "0 cell(s) changed, 0 newly allowed\n");
+}
+
+#[test]
+fn probe_to_services_and_outside_addresses_resolves_as_plan_does() {
+    let extra = r#"
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: ns-1}
+spec:
+  selector: {app: web}
+  ports: [{port: 8080, targetPort: 80}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: nothing, namespace: ns-1}
+spec:
+  selector: {app: none}
+  ports: [{port: 80}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web-from-client, namespace: ns-1}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  ingress: [{from: [{podSelector: {matchLabels: {app: client}}}], ports: [{port: 80}]}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: db-no-egress, namespace: ns-1}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  policyTypes: [Egress]
+"#;
+    let dir = Dir::new(&[("app.yaml", APP), ("extra.yaml", extra)]);
+    let out = dir.analyze(&[
+        "-f",
+        ".",
+        "--probe-to",
+        "svc:ns-1/web:8080",
+        "--probe-to",
+        "svc:ns-1/nothing:80",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("svc:ns-1/web:8080/TCP (service ns-1/web 8080/TCP → ns-1/web:80)\n  allowed: ns-1/client\n  blocked: ns-1/db, ns-1/web\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("svc:ns-1/nothing:80/TCP\n  not predicted from ns-1/client: service `ns-1/nothing` selects no endpoint"),
+        "{text}"
+    );
+    let out = dir.analyze(&[
+        "-f",
+        ".",
+        "--probe-to",
+        "ip:1.1.1.1",
+        "--probe",
+        "443",
+        "--output",
+        "json",
+        "--explain",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let target = &json["targets"][0];
+    assert_eq!(target["target"], "ip:1.1.1.1:443/TCP", "{json}");
+    let outcome = |from: &str| {
+        target["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["from"] == from)
+            .map(|r| {
+                (
+                    r["outcome"].as_str().unwrap().to_string(),
+                    r["reason"].as_str().unwrap().to_string(),
+                )
+            })
+            .unwrap()
+    };
+    assert_eq!(outcome("ns-1/client").0, "allowed");
+    let (db, why) = outcome("ns-1/db");
+    assert_eq!(db, "blocked");
+    assert!(why.contains("NetworkPolicy ns-1/db-no-egress"), "{why}");
+    // A bad target is refused with the syntax.
+    let out = dir.analyze(&["-f", ".", "--probe-to", "svc:ns-1/web"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("expected svc:NAMESPACE/NAME:PORT"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn standard_input_is_read_with_dash() {
+    use std::io::Write;
+    let dir = Dir::new(&[("deny.yaml", DENY_ALL)]);
+    let mut child = Command::new(BIN)
+        .args([
+            "analyze",
+            "-f",
+            "-",
+            "-f",
+            "deny.yaml",
+            "-n",
+            "ns-1",
+            "--output",
+            "list",
+        ])
+        .current_dir(dir.0.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(APP.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("blocked:\n    ns-1/client → ns-1/web"),
+        "{}",
+        stdout(&out)
+    );
+    // Errors in it name `<stdin>`.
+    let mut child = Command::new(BIN)
+        .args(["analyze", "-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(cilium().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("<stdin>: document 1"),
+        "{}",
+        stderr(&out)
+    );
 }

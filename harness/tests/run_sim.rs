@@ -146,6 +146,23 @@ async fn lanes_write_results_that_matrix_reads() {
         assert!(out.join(cni).join("junit.xml").is_file());
     }
 
+    // The sample results shipped in `samples/results/` (so `matrix` can be tried without a
+    // cluster) are exactly what these lanes write; NETPOL_UPDATE_SAMPLES=1 rewrites them.
+    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/results");
+    for cni in ["calico", "cilium", "flannel"] {
+        let written = read(cni);
+        let shipped = samples.join(cni).join("results.json");
+        if std::env::var_os("NETPOL_UPDATE_SAMPLES").is_some() {
+            written.write(&shipped).unwrap();
+        }
+        assert_eq!(
+            RunResults::read(&shipped).unwrap(),
+            written,
+            "{} is stale: run this test with NETPOL_UPDATE_SAMPLES=1",
+            shipped.display()
+        );
+    }
+
     // The real `matrix` reads what the lanes wrote.
     let files: Vec<PathBuf> = ["calico", "cilium", "flannel"]
         .iter()

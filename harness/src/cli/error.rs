@@ -82,9 +82,9 @@ pub enum CliError {
     /// Standard output cannot be written.
     #[error("writing output: {0}")]
     Output(#[source] std::io::Error),
-    /// Standard input cannot be read.
+    /// Standard input cannot be read (or a line is too long).
     #[error("reading input: {0}")]
-    Input(#[source] std::io::Error),
+    Input(#[source] crate::input::InputError),
     /// The async runtime cannot be started.
     #[error("cannot start the async runtime: {0}")]
     Runtime(#[source] std::io::Error),

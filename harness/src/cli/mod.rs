@@ -25,9 +25,17 @@ use crate::scenario::{self, LoadedScenario, ScenarioError};
 
 pub use error::CliError;
 
+/// `--version`: the package version and the commit it was built from (see `harness/build.rs`).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("NETPOL_HARNESS_COMMIT"),
+    ")"
+);
+
 /// End-to-end conformance harness for Kubernetes network policy.
 #[derive(Debug, Parser)]
-#[command(name = "netpol-harness", version, about, long_about = None)]
+#[command(name = "netpol-harness", version = VERSION, about, long_about = None)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -114,6 +122,7 @@ pub async fn dispatch(command: Command) -> Result<ExitCode, CliError> {
 /// Parses the command line, runs the subcommand on one async runtime, and reports any error on
 /// standard error.
 pub fn main() -> ExitCode {
+    restore_sigpipe();
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
@@ -121,6 +130,7 @@ pub fn main() -> ExitCode {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 
     let result = tokio::runtime::Builder::new_multi_thread()
@@ -131,9 +141,21 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", crate::escape::terminal_text(&e.to_string()));
             e.exit_code()
         }
+    }
+}
+
+/// Rust ignores SIGPIPE, so `netpol-harness … | head` made `println!` panic once `head` closed
+/// the pipe. Restored to the default, the process ends quietly like any Unix tool. (The harness
+/// writes to no other pipe; sockets are written with `MSG_NOSIGNAL`.)
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in `main`, before any thread exists; `signal` with SIG_DFL
+    // only changes this process's disposition of SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

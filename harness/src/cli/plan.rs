@@ -57,7 +57,10 @@ pub async fn run(args: Args) -> Result<ExitCode, CliError> {
             Ok(l) => l,
             Err(e) => {
                 failed = true;
-                eprintln!("{name}: does not load:\n{e}");
+                eprintln!(
+                    "{}",
+                    crate::escape::terminal_text(&format!("{name}: does not load:\n{e}"))
+                );
                 continue;
             }
         };
@@ -91,14 +94,20 @@ pub async fn run(args: Args) -> Result<ExitCode, CliError> {
         }
         if let Some(e) = &error {
             failed = true;
-            eprintln!("{name}: cannot plan past step {}:\n{e}", steps.len());
+            eprintln!(
+                "{}",
+                crate::escape::terminal_text(&format!(
+                    "{name}: cannot plan past step {}:\n{e}",
+                    steps.len()
+                ))
+            );
         }
         json.scenarios.push(ScenarioPlanJson::new(s, &steps, error));
     }
     if args.output == PlanFormat::Json {
         text = serde_json::to_string_pretty(&json)? + "\n";
     }
-    std::io::stdout()
+    crate::escape::TerminalWriter::new(std::io::stdout())
         .write_all(text.as_bytes())
         .map_err(CliError::Output)?;
     Ok(if failed {

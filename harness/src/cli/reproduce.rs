@@ -46,7 +46,8 @@ pub async fn run(args: Args) -> Result<ExitCode, CliError> {
     let loaded = load(&args.root.path(), &args.name)?;
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
-    let mut out = std::io::stdout();
+    // Narration, commands, tables and cluster messages: one guard on the whole stream.
+    let mut out = crate::escape::TerminalWriter::new(std::io::stdout());
     if args.dry_run {
         return walk(&loaded, args.interactive, &mut input, &mut out);
     }
@@ -167,9 +168,9 @@ fn pause(
     }
     writeln!(out, "\n-- press Enter for the next step --").map_err(io)?;
     out.flush().map_err(io)?;
-    let mut line = String::new();
-    let read = input.read_line(&mut line).map_err(CliError::Input)?;
-    if read == 0 {
+    // Through the input gate: a line has a length limit (`< /dev/zero` has no newline).
+    let line = crate::input::read_line(input, crate::input::STDIN_LINE).map_err(CliError::Input)?;
+    if line.is_none() {
         writeln!(out, "(end of input: stopped after step {})", index + 1).map_err(io)?;
         return Ok(false);
     }

@@ -50,11 +50,18 @@ pub async fn run(args: Args) -> Result<ExitCode, CliError> {
             }
             Err(e) => {
                 failed = true;
-                eprintln!("{name}: does not load:\n{e}");
+                eprintln!(
+                    "{}",
+                    crate::escape::terminal_text(&format!("{name}: does not load:\n{e}"))
+                );
             }
         }
     }
-    writeln!(std::io::stdout(), "{table}").map_err(CliError::Output)?;
+    writeln!(
+        crate::escape::TerminalWriter::new(std::io::stdout()),
+        "{table}"
+    )
+    .map_err(CliError::Output)?;
     Ok(if failed {
         ExitCode::FAILURE
     } else {

@@ -65,7 +65,7 @@ pub async fn run(args: Args) -> Result<ExitCode, CliError> {
             out.push_str(&format!("  warning: {w}\n"));
         }
     }
-    std::io::stdout()
+    crate::escape::TerminalWriter::new(std::io::stdout())
         .write_all(out.as_bytes())
         .map_err(CliError::Output)?;
     Ok(if failed {

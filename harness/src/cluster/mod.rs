@@ -4,6 +4,11 @@
 //! [`sim::SimCluster`] (a simulated cluster whose dataplane is the oracle, with injected faults),
 //! so that every piece of runner logic is proven without a cluster.
 //!
+//! Failures are [`ClusterError`]s naming what the harness was doing; the cause stays attached as
+//! the error's source (kube-rs's [`::kube::Error`] for [`ClusterError::Api`], the simulator's
+//! [`sim::SimError`] for [`ClusterError::Simulated`]). Each [`ClusterOps`] method lists the
+//! variants it returns under `# Errors`.
+//!
 //! Safety rules shared by both:
 //! - everything the harness applies carries [`MANAGED_BY_LABEL`]`=`[`MANAGED_BY_VALUE`] and
 //!   [`RUN_LABEL`]`=<run id>` (pod templates get the first only, so that pods carry it without a

@@ -77,9 +77,13 @@ impl Oracle<'_> {
         }
     }
 
-    /// `Kind ns/name (tier T, order N)`; `ClusterNetworkPolicy name (tier Admin, priority N)`.
+    /// `Kind ns/name (tier T, order N)`; `ClusterNetworkPolicy name (tier Admin, priority N)`;
+    /// `NetworkPolicy ns/name` when every policy is a Kubernetes NetworkPolicy.
     pub fn policy_name(&self, index: usize) -> String {
         let p = &self.policies.policies[index];
+        if self.kubernetes_only() {
+            return p.id.to_string();
+        }
         if p.id.kind == PolicyKind::ClusterNetworkPolicy
             && self.policies.semantics.calico().is_none()
             && let Some(tier) = tier_label(&p.tier)
@@ -92,6 +96,15 @@ impl Oracle<'_> {
             p.tier,
             format_order(p.order)
         )
+    }
+
+    /// Whether every policy is a Kubernetes NetworkPolicy, so explanations use Kubernetes words
+    /// only (no tiers, no orders).
+    pub fn kubernetes_only(&self) -> bool {
+        self.policies
+            .policies
+            .iter()
+            .all(|p| p.id.kind == PolicyKind::KubernetesNetworkPolicy)
     }
 
     /// The explanation of one direction's verdict.
@@ -157,6 +170,13 @@ impl Oracle<'_> {
                     r.written + 1,
                     r.origin,
                     r.summary
+                )
+            }
+            Decision::EndOfTier { policies, .. } if self.kubernetes_only() => {
+                let names: Vec<String> = policies.iter().map(|&p| self.policy_name(p)).collect();
+                format!(
+                    "denied: selected by {}, and no rule allows it",
+                    names.join(", ")
                 )
             }
             Decision::EndOfTier { tier, policies } => {

@@ -257,9 +257,17 @@ pub struct Prediction {
 /// Predicts `probe` in `model`. Errors say why the probe cannot be predicted (an endpoint absent
 /// at this step, a Service without backends or whose backends disagree, …).
 pub fn predict(model: &Analysis, probe: &Probe) -> Result<Prediction, String> {
+    predict_with(model, &model.oracle(), probe)
+}
+
+/// [`predict`] with the oracle already built for `model` (many probes, one compilation).
+pub fn predict_with(
+    model: &Analysis,
+    oracle: &Oracle<'_>,
+    probe: &Probe,
+) -> Result<Prediction, String> {
     let parsed = parse_probe(probe).map_err(|(field, message)| format!("{field}: {message}"))?;
     let cluster = &model.cluster;
-    let oracle = model.oracle();
     let endpoint = |key: &str| {
         cluster
             .endpoint(key)
@@ -348,7 +356,7 @@ pub fn predict(model: &Analysis, probe: &Probe) -> Result<Prediction, String> {
             };
             (resolution, outcome(allowed), reason)
         }
-        Target::Ingress(path) => predict_ingress(cluster, &oracle, from, path, &uncertain)?,
+        Target::Ingress(path) => predict_ingress(cluster, oracle, from, path, &uncertain)?,
     };
     if let Some(reason) = uncertain.into_inner() {
         return Err(format!(

@@ -1,5 +1,14 @@
 //! Readiness predicates: when a waited-for object counts as ready, from its status alone. Each is
 //! a kube-runtime [`Condition`].
+//!
+//! The rollout predicates follow `kubectl rollout status` of the Kubernetes release the kind
+//! clusters run (`kubernetes/kubectl@v0.36.1:pkg/polymorphichelpers/rollout_status.go`:
+//! Deployment #L75-L89, DaemonSet #L107-L113, StatefulSet #L130-L135): the controller has
+//! observed the latest generation, then every wanted replica is updated and no old one is left.
+//! Where kubectl asks for available replicas, these ask for Ready ones (a probe needs a serving
+//! pod; with `minReadySeconds: 0` the two are the same), and the Deployment asks for both.
+//! Unlike kubectl, a StatefulSet's partitioned rolling update never counts as rolled out (every
+//! replica must be updated); the scenarios use none.
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;

@@ -70,13 +70,36 @@ impl LabelSelectorError {
 }
 
 impl Selector {
-    /// Converts a Kubernetes LabelSelector (matchLabels + matchExpressions In/NotIn/Exists/DoesNotExist) into the equivalent selector; `{}` (or all-empty) means All.
+    /// Converts a Kubernetes LabelSelector (matchLabels + matchExpressions
+    /// In/NotIn/Exists/DoesNotExist) into the equivalent selector; `{}` (or all-empty) means All.
     ///
     /// The terms are ANDed, matchLabels (in key order) first: `k: v` becomes `k == 'v'`, `In`
     /// becomes `k in {…}`, `NotIn` becomes `k not in {…}` (true when the key is absent, as in
     /// Kubernetes), `Exists` becomes `has(k)` and `DoesNotExist` becomes `!has(k)`. A single term
     /// is returned bare, not wrapped in [`Selector::And`]. Keys and values are validated as
     /// Kubernetes validates them; the first problem found is returned.
+    ///
+    /// ```
+    /// use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
+    ///     LabelSelector, LabelSelectorRequirement,
+    /// };
+    /// use netpol_harness::policy::Selector;
+    ///
+    /// let mut ls = LabelSelector {
+    ///     match_labels: Some([("app".to_string(), "web".to_string())].into()),
+    ///     match_expressions: Some(vec![LabelSelectorRequirement {
+    ///         key: "env".into(),
+    ///         operator: "NotIn".into(),
+    ///         values: Some(vec!["prod".into()]),
+    ///     }]),
+    /// };
+    /// let sel = Selector::from_label_selector(&ls).unwrap();
+    /// assert_eq!(sel.to_string(), "app == 'web' && env not in {'prod'}");
+    ///
+    /// ls.match_expressions.as_mut().unwrap()[0].values = None;
+    /// let err = Selector::from_label_selector(&ls).unwrap_err();
+    /// assert_eq!(err.field(), "matchExpressions[0].values");
+    /// ```
     pub fn from_label_selector(sel: &LabelSelector) -> Result<Selector, LabelSelectorError> {
         let mut terms = Vec::new();
         for (key, value) in sel.match_labels.iter().flatten() {

@@ -93,6 +93,18 @@ pub struct SelectorError {
 impl Selector {
     /// Whether the selector matches an endpoint with these labels (or, prefixed by the caller,
     /// its namespace's).
+    ///
+    /// ```
+    /// use netpol_harness::model::Labels;
+    /// use netpol_harness::policy::Selector;
+    ///
+    /// let web: Labels = [("app".to_string(), "web".to_string())].into();
+    /// let sel = Selector::parse("app in {'web', 'api'} && tier != 'db'").unwrap();
+    /// assert!(sel.matches(&web)); // `!=` holds when the label is absent
+    /// assert!(!Selector::parse("tier in {'db'}").unwrap().matches(&web)); // `in` does not
+    /// assert!(!Selector::parse("app starts with 'api'").unwrap().matches(&web));
+    /// assert!(Selector::parse("all()").unwrap().matches(&Labels::new()));
+    /// ```
     pub fn matches(&self, labels: &Labels) -> bool {
         let value = |key: &String| labels.get(key).map(String::as_str);
         match self {

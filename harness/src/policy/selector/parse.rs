@@ -9,6 +9,27 @@ impl Selector {
     /// Parses Calico selector syntax; the empty (or all-whitespace) selector is [`Selector::All`].
     ///
     /// Never panics: any input either parses or yields an error naming the position.
+    ///
+    /// ```
+    /// use netpol_harness::policy::Selector;
+    ///
+    /// let sel = Selector::parse("app == 'web' && !has(quarantine)").unwrap();
+    /// assert_eq!(
+    ///     sel,
+    ///     Selector::And(vec![
+    ///         Selector::Equals("app".into(), "web".into()),
+    ///         Selector::Not(Box::new(Selector::Has("quarantine".into()))),
+    ///     ])
+    /// );
+    /// // Printing gives the canonical spelling, which parses back to the same selector.
+    /// assert_eq!(sel.to_string(), "app == 'web' && !has(quarantine)");
+    /// assert_eq!(Selector::parse("   ").unwrap(), Selector::All);
+    ///
+    /// // As in Calico, `has(` is one token: `has (a)` is the label `has` followed by `(`.
+    /// let err = Selector::parse("has (a)").unwrap_err();
+    /// assert_eq!(err.position, 4);
+    /// assert!(err.message.contains("after label `has`"), "{err}");
+    /// ```
     pub fn parse(src: &str) -> Result<Selector, SelectorError> {
         let chars: Vec<char> = src.chars().collect();
         let mut parser = Parser {
