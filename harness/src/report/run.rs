@@ -220,7 +220,7 @@ pub fn render_step(scenario: &str, step: &StepOutcome) -> String {
     if !wrong.is_empty() {
         let _ = writeln!(out, "  wrong cells:");
         for c in wrong {
-            let _ = writeln!(out, "    {}", escape::terminal(&c.explanation()));
+            let _ = writeln!(out, "    {}", escape::terminal_text(&c.explanation()));
         }
     }
     if step.verdict == StepVerdict::NotEnforced {
