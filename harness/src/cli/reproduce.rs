@@ -51,7 +51,7 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
         return walk(&loaded, args.interactive, &mut input, &mut out);
     }
     let name = &loaded.scenario.name;
-    let options = args.cluster.options()?;
+    let mut options = args.cluster.options()?;
     let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("starting tokio: {e}"))?;
     runtime.block_on(async {
         let plan = plans(std::slice::from_ref(&loaded), options.cni.as_ref())
@@ -63,6 +63,9 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
                 "cannot run on a cluster: {e}\n(`netpol-harness reproduce {name} --dry-run` walks the tutorial against the oracle, and `netpol-harness plan {name}` shows every prediction)"
             )
         })?;
+        for note in args.cluster.check_marker(&cluster, &mut options).await? {
+            eprintln!("note: {note}");
+        }
         let runner = Runner::new(Arc::new(cluster), options).interrupt_on_ctrl_c();
         walk_on_cluster(&loaded, &plan, &runner, args.interactive, &mut input, &mut out).await
     })
