@@ -138,7 +138,12 @@ impl ClusterArgs {
             return Ok(Vec::new());
         };
         let marker = cluster.marker().await.map_err(|e| e.to_string())?;
-        apply_marker(profile, marker.as_ref(), cluster.context(), self.no_internet)
+        apply_marker(
+            profile,
+            marker.as_ref(),
+            cluster.context(),
+            self.no_internet,
+        )
     }
 
     /// Connects to the cluster (the run's objects are labelled with `run_id`) and checks that
@@ -191,7 +196,9 @@ pub fn apply_marker(
         .and_then(|m| m.get("internet"))
         .is_some_and(|v| v == "no");
     if no_internet || recorded_offline {
-        profile.enforces.remove(&crate::capability::Capability::Internet);
+        profile
+            .enforces
+            .remove(&crate::capability::Capability::Internet);
         notes.push(format!(
             "no internet access ({}): steps that need `internet` are not applicable",
             if no_internet {
@@ -349,7 +356,8 @@ mod tests {
         let calico = || CniProfile::by_name("calico").unwrap();
 
         let mut p = calico();
-        let err = apply_marker(&mut p, Some(&marker("cilium", "yes")), "kind-np", false).unwrap_err();
+        let err =
+            apply_marker(&mut p, Some(&marker("cilium", "yes")), "kind-np", false).unwrap_err();
         assert!(
             err.contains("set up for cilium, not calico") && err.contains("--cni cilium"),
             "{err}"

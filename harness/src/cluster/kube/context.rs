@@ -79,7 +79,8 @@ pub fn select_context(
 pub fn is_local_server(url: &http::Uri) -> bool {
     url.host().is_some_and(|host| {
         let host = host.trim_start_matches('[').trim_end_matches(']');
-        host.eq_ignore_ascii_case("localhost") || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        host.eq_ignore_ascii_case("localhost")
+            || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
     })
 }
 

@@ -983,7 +983,8 @@ async fn a_remote_api_server_passes_the_guard_only_with_the_marker() {
     let err = kc.check_server(&remote).await.unwrap_err();
     assert!(matches!(err, ClusterError::NotLocalKind { .. }), "{err:?}");
     assert!(
-        err.to_string().contains("https://10.0.0.5:6443/") && err.to_string().contains("--allow-non-kind-context"),
+        err.to_string().contains("https://10.0.0.5:6443/")
+            && err.to_string().contains("--allow-non-kind-context"),
         "{err}"
     );
     drop(kc);
