@@ -57,6 +57,18 @@ pub enum CliError {
         /// What it answered.
         source: Box<ClusterError>,
     },
+    /// The cluster's marker says `netpol-harness up` set it up for another CNI than `--cni`.
+    #[error(
+        "context {context} is a cluster `netpol-harness up` set up for {marker}, not {asked}: run with --cni {marker}, or pick the {asked} cluster's context"
+    )]
+    OtherCni {
+        /// The kubeconfig context.
+        context: String,
+        /// The CNI its marker names.
+        marker: String,
+        /// The CNI asked for.
+        asked: String,
+    },
     /// `reproduce` cannot run on a cluster (the dry run still can).
     #[error(
         "cannot run on a cluster: {source}\n(`netpol-harness reproduce {scenario} --dry-run` walks the tutorial against the oracle, and `netpol-harness plan {scenario}` shows every prediction)"

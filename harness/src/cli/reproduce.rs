@@ -52,7 +52,7 @@ pub async fn run(args: Args) -> Result<ExitCode, CliError> {
         return walk(&loaded, args.interactive, &mut input, &mut out);
     }
     let name = &loaded.scenario.name;
-    let options = args.cluster.options()?;
+    let mut options = args.cluster.options()?;
     let plan = plans(std::slice::from_ref(&loaded), options.cni.as_ref())
         .await?
         .remove(0);
@@ -64,6 +64,9 @@ pub async fn run(args: Args) -> Result<ExitCode, CliError> {
                 scenario: name.clone(),
                 source: Box::new(source),
             })?;
+    for note in args.cluster.check_marker(&cluster, &mut options).await? {
+        eprintln!("note: {}", crate::escape::terminal(&note));
+    }
     let runner = Runner::new(Arc::new(cluster), options).interrupt_on_ctrl_c();
     walk_on_cluster(
         &loaded,

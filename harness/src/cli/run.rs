@@ -47,6 +47,10 @@ pub struct ClusterArgs {
     #[arg(long, value_name = "SECS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub deadline: u64,
+    /// Treat the cluster as having no internet access: steps that need `internet` are not
+    /// applicable (as they are when `up` found that pods cannot reach it).
+    #[arg(long, requires = "cni")]
+    pub no_internet: bool,
     /// Where probes `from: outside` go: the ingress controller's port mapped on the kind node.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:80")]
     pub outside_address: SocketAddr,
@@ -125,6 +129,26 @@ impl ClusterArgs {
         })
     }
 
+    /// Reads the cluster's marker (left by `netpol-harness up`) into `options`: a cluster set up
+    /// for another CNI than `--cni` is refused, and one recorded without internet access (or
+    /// `--no-internet`) makes `internet` steps not applicable. Returns notes worth printing.
+    pub async fn check_marker(
+        &self,
+        cluster: &KubeCluster,
+        options: &mut RunOptions,
+    ) -> Result<Vec<String>, CliError> {
+        let Some(profile) = options.cni.as_mut() else {
+            return Ok(Vec::new());
+        };
+        let marker = cluster.marker().await?;
+        apply_marker(
+            profile,
+            marker.as_ref(),
+            cluster.context(),
+            self.no_internet,
+        )
+    }
+
     /// Connects to the cluster (the run's objects are labelled with `run_id`) and checks that
     /// its API server answers; returns the cluster and the server's version.
     pub async fn connect(&self, run_id: &str) -> Result<(KubeCluster, String), CliError> {
@@ -144,6 +168,49 @@ impl ClusterArgs {
             })?;
         Ok((cluster, version))
     }
+}
+
+/// Reads a cluster's marker `data` (`None`: no marker) into `profile`, as
+/// [`ClusterArgs::check_marker`] says.
+pub fn apply_marker(
+    profile: &mut CniProfile,
+    marker: Option<&std::collections::BTreeMap<String, String>>,
+    context: &str,
+    no_internet: bool,
+) -> Result<Vec<String>, CliError> {
+    let mut notes = Vec::new();
+    match marker.and_then(|m| m.get("cni")) {
+        Some(cni) if cni != profile.name => {
+            return Err(CliError::OtherCni {
+                context: context.to_string(),
+                marker: cni.clone(),
+                asked: profile.name.to_string(),
+            });
+        }
+        Some(_) => {}
+        None => notes.push(format!(
+            "context {context} has no netpol-harness marker (kube-system/netpol-harness): nothing \
+             confirms that {} is its CNI",
+            profile.name
+        )),
+    }
+    let recorded_offline = marker
+        .and_then(|m| m.get("internet"))
+        .is_some_and(|v| v == "no");
+    if no_internet || recorded_offline {
+        profile
+            .enforces
+            .remove(&crate::capability::Capability::Internet);
+        notes.push(format!(
+            "no internet access ({}): steps that need `internet` are not applicable",
+            if no_internet {
+                "--no-internet"
+            } else {
+                "recorded by `up`"
+            }
+        ));
+    }
+    Ok(notes)
 }
 
 /// The kind cluster a context names (`kind-NAME` → `NAME`; any other context as it is).
@@ -182,13 +249,16 @@ fn select(
 /// deletes what it created.
 pub async fn run(args: Args) -> Result<ExitCode, CliError> {
     let loaded = select(&args.root, &args.names, args.all)?;
-    let options = RunOptions {
+    let mut options = RunOptions {
         max_parallel_scenarios: args.parallel.max(1),
         ..args.cluster.options()?
     };
     let plans = plans(&loaded, options.cni.as_ref()).await?;
     let run_id = run_id();
     let (cluster, version) = args.cluster.connect(&run_id).await?;
+    for note in args.cluster.check_marker(&cluster, &mut options).await? {
+        eprintln!("note: {}", crate::escape::terminal(&note));
+    }
     eprintln!(
         "context {} (Kubernetes {version}), run {run_id}{}",
         cluster.context(),
@@ -222,6 +292,7 @@ mod tests {
 
     use super::*;
     use crate::cli::{Cli, Command};
+    use crate::provision::cni::{Applicability, classify};
 
     #[test]
     fn flags_parse_and_non_kind_contexts_need_a_named_context() {
@@ -279,6 +350,50 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn the_markers_cni_must_be_the_one_asked_for_and_its_internet_is_honoured() {
+        use crate::capability::Capability::Internet;
+        let marker = |cni: &str, internet: &str| {
+            std::collections::BTreeMap::from([
+                ("cni".to_string(), cni.to_string()),
+                ("internet".to_string(), internet.to_string()),
+            ])
+        };
+        let calico = || CniProfile::by_name("calico").unwrap();
+
+        let mut p = calico();
+        let err =
+            apply_marker(&mut p, Some(&marker("cilium", "yes")), "kind-np", false)
+                .unwrap_err()
+                .to_string();
+        assert!(
+            err.contains("set up for cilium, not calico") && err.contains("--cni cilium"),
+            "{err}"
+        );
+
+        let mut p = calico();
+        assert_eq!(
+            apply_marker(&mut p, Some(&marker("calico", "yes")), "kind-np", false).unwrap(),
+            Vec::<String>::new()
+        );
+        assert!(p.enforces.contains(&Internet));
+
+        let mut p = calico();
+        let notes = apply_marker(&mut p, Some(&marker("calico", "no")), "kind-np", false).unwrap();
+        assert!(!p.enforces.contains(&Internet));
+        assert!(notes[0].contains("recorded by `up`"), "{notes:?}");
+        assert!(matches!(
+            classify(&p, "s/t", &[Internet]),
+            Applicability::NotApplicable { .. }
+        ));
+
+        let mut p = calico();
+        let notes = apply_marker(&mut p, None, "kind-np", true).unwrap();
+        assert!(!p.enforces.contains(&Internet));
+        assert!(notes[0].contains("no netpol-harness marker"), "{notes:?}");
+        assert!(notes[1].contains("--no-internet"), "{notes:?}");
     }
 
     #[test]

@@ -30,6 +30,17 @@ pub enum ClusterError {
         /// The context.
         context: String,
     },
+    /// A `kind-*` context whose API server is not on this machine and carries no netpol-harness
+    /// marker: its name is the only sign that it is a kind cluster.
+    #[error(
+        "refusing context `{context}`: its API server {server} is not on this machine and the cluster has no kube-system/netpol-harness marker, so it may not be a kind cluster. Create it with `netpol-harness up`, or name it with --context {context} and pass --allow-non-kind-context"
+    )]
+    NotLocalKind {
+        /// The context.
+        context: String,
+        /// Its API server URL.
+        server: String,
+    },
     /// The API server refused or failed a request. The message is the server's own (its
     /// `Status` answer, whose code the source keeps), else the transport's.
     #[error("{action}: {}", api_message(.source))]

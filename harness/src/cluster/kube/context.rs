@@ -1,10 +1,12 @@
 //! Which kubeconfig context to use, and connecting with it.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::IpAddr;
 use std::sync::Mutex;
 
+use k8s_openapi::api::core::v1::ConfigMap;
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Client, Config};
+use kube::{Api, Client, Config};
 
 use super::KubeCluster;
 use super::retry::api_error;
@@ -71,7 +73,43 @@ pub fn select_context(
     Ok(context)
 }
 
+/// Whether an API server URL is on this machine (loopback or `localhost`), as a kind cluster's
+/// is: kind writes `https://127.0.0.1:PORT` (kubernetes-sigs/kind@v0.32.0:pkg/apis/config/v1alpha4/default.go,
+/// `apiServerAddress` 127.0.0.1).
+pub fn is_local_server(url: &http::Uri) -> bool {
+    url.host().is_some_and(|host| {
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        host.eq_ignore_ascii_case("localhost")
+            || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    })
+}
+
 impl KubeCluster {
+    /// The data of the marker ConfigMap `netpol-harness up` leaves in kube-system
+    /// ([`MARKER`](crate::provision::kind::MARKER): `cni`, `version`, `internet`); `None` if the
+    /// cluster has none.
+    pub async fn marker(&self) -> Result<Option<BTreeMap<String, String>>, ClusterError> {
+        let api: Api<ConfigMap> = Api::namespaced(self.client.clone(), "kube-system");
+        api.get_opt(crate::provision::kind::MARKER)
+            .await
+            .map(|found| found.map(|cm| cm.data.unwrap_or_default()))
+            .map_err(|e| api_error("read the marker ConfigMap kube-system/netpol-harness", e))
+    }
+
+    /// The second half of the context guard: a `kind-*` context must also point at an API
+    /// server on this machine, or at a cluster `netpol-harness up` marked. A context's name
+    /// proves nothing (kubeconfig contexts can be named anything).
+    pub async fn check_server(&self, server: &http::Uri) -> Result<(), ClusterError> {
+        if is_local_server(server) || self.marker().await?.is_some() {
+            Ok(())
+        } else {
+            Err(ClusterError::NotLocalKind {
+                context: self.context.clone(),
+                server: server.to_string(),
+            })
+        }
+    }
+
     /// Connects with the kubeconfig (`KUBECONFIG` or `~/.kube/config`), after the context
     /// check.
     pub async fn connect(options: &ConnectOptions) -> Result<KubeCluster, ClusterError> {

@@ -948,3 +948,71 @@ async fn a_namespace_document_still_terminating_is_waited_for_before_it_is_appli
     drop(cluster);
     assert_no_more_requests(handle).await;
 }
+
+#[test]
+fn only_loopback_api_servers_count_as_local() {
+    for (url, local) in [
+        ("https://127.0.0.1:40123", true),
+        ("https://localhost:6443", true),
+        ("https://[::1]:6443", true),
+        ("https://10.0.0.5:6443", false),
+        ("https://kind-netpol.example.com", false),
+        ("https://prod.eks.amazonaws.com", false),
+    ] {
+        let uri: http::Uri = url.parse().unwrap();
+        assert_eq!(is_local_server(&uri), local, "{url}");
+    }
+}
+
+#[tokio::test]
+async fn a_remote_api_server_passes_the_guard_only_with_the_marker() {
+    let marker_path = "/api/v1/namespaces/kube-system/configmaps/netpol-harness";
+    let remote: http::Uri = "https://10.0.0.5:6443".parse().unwrap();
+
+    // Unmarked: refused, naming the server.
+    let (kc, mut handle) = cluster();
+    let server = tokio::spawn(async move {
+        let (_, send) = expect(&mut handle, Method::GET, marker_path).await;
+        respond(
+            send,
+            404,
+            json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404}),
+        );
+        handle
+    });
+    let err = kc.check_server(&remote).await.unwrap_err();
+    assert!(matches!(err, ClusterError::NotLocalKind { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains("https://10.0.0.5:6443/")
+            && err.to_string().contains("--allow-non-kind-context"),
+        "{err}"
+    );
+    drop(kc);
+    assert_no_more_requests(server.await.unwrap()).await;
+
+    // Marked by `up`: accepted, and the marker's data is readable.
+    let (kc, mut handle) = cluster();
+    let server = tokio::spawn(async move {
+        for _ in 0..2 {
+            let (_, send) = expect(&mut handle, Method::GET, marker_path).await;
+            respond(
+                send,
+                200,
+                json!({"kind": "ConfigMap", "apiVersion": "v1",
+                    "metadata": {"name": "netpol-harness", "namespace": "kube-system"},
+                    "data": {"cni": "calico", "internet": "no"}}),
+            );
+        }
+        handle
+    });
+    kc.check_server(&remote).await.unwrap();
+    let marker = kc.marker().await.unwrap().unwrap();
+    assert_eq!(marker.get("cni").map(String::as_str), Some("calico"));
+    assert_eq!(marker.get("internet").map(String::as_str), Some("no"));
+
+    // Local: no request at all.
+    let local: http::Uri = "https://127.0.0.1:40123".parse().unwrap();
+    kc.check_server(&local).await.unwrap();
+    drop(kc);
+    assert_no_more_requests(server.await.unwrap()).await;
+}
