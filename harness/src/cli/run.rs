@@ -286,7 +286,7 @@ mod tests {
         let err = args.cluster.options().unwrap_err();
         assert_eq!(
             err,
-            "unknown CNI `weave` (profiles: calico, calico-3.31, cilium, kindnet, antrea, flannel)"
+            "unknown CNI `weave` (profiles: calico, calico-3.31, cilium, kindnet, antrea, flannel, kube-network-policies)"
         );
     }
 
