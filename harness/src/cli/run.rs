@@ -408,7 +408,7 @@ mod tests {
         let err = args.cluster.options().unwrap_err().to_string();
         assert_eq!(
             err,
-            "unknown CNI `weave` (profiles: calico, calico-3.31, cilium, kindnet, antrea, flannel)"
+            "unknown CNI `weave` (profiles: calico, calico-3.31, cilium, kindnet, antrea, flannel, kube-network-policies)"
         );
     }
 

@@ -11,14 +11,22 @@ use std::fmt;
 use crate::capability::Capability;
 
 /// Names of every built-in profile, in the nightly matrix's column order.
-pub const CNI_NAMES: [&str; 6] = [
+pub const CNI_NAMES: [&str; 7] = [
     "calico",
     "calico-3.31",
     "cilium",
     "kindnet",
     "antrea",
     "flannel",
+    "kube-network-policies",
 ];
+
+/// The kindnetd image kube-network-policies' own CI swaps into kind's `kindnet` DaemonSet so that
+/// kindnet stops enforcing NetworkPolicy ("stop kindnet of applying network policies",
+/// kubernetes-sigs/kube-network-policies@v1.1.1:.github/workflows/npa.yml#L240): a kindnetd from
+/// before kind v0.24.0, which embeds no policy engine. kind v0.32.0's kindnetd has no switch to
+/// turn its engine off (kubernetes-sigs/kind@v0.32.0:images/kindnetd/cmd/kindnetd/main.go#L217-L262).
+const KINDNETD_WITHOUT_POLICY: &str = "kindnet-cni=docker.io/kindest/kindnetd:v20230809-80a64d96";
 
 /// The ClusterNetworkPolicy CRD (network-policy-api v0.2.0, experimental channel: adds `nodes`
 /// and `domainNames` peers), applied on the Antrea lane, which implements the API without
@@ -160,6 +168,13 @@ pub enum InstallStep {
         /// The manifest.
         yaml: &'static str,
     },
+    /// `kubectl ARGS…` against the cluster's context.
+    Kubectl {
+        /// What it does, for progress output.
+        what: &'static str,
+        /// The arguments after `kubectl --context CONTEXT`.
+        args: &'static [&'static str],
+    },
     /// Runs a shell script inside every node container (`docker exec NODE sh -c SCRIPT`).
     NodeScript {
         /// What the script does, for progress output.
@@ -178,6 +193,7 @@ impl fmt::Display for InstallStep {
             InstallStep::Helm { chart, version, .. } => write!(f, "helm install {chart} {version}"),
             InstallStep::ApplyManifest { what, .. } => write!(f, "apply {what}"),
             InstallStep::NodeScript { what, .. } => write!(f, "{what} on every node"),
+            InstallStep::Kubectl { what, .. } => f.write_str(what),
         }
     }
 }
@@ -404,6 +420,7 @@ impl CniProfile {
             Self::kindnet(),
             Self::antrea(),
             Self::flannel(),
+            Self::kube_network_policies(),
         ]
     }
 
@@ -677,6 +694,66 @@ impl CniProfile {
                     issue_url: None,
                 },
             ],
+        }
+    }
+
+    /// kube-network-policies, the reference implementation of NetworkPolicy and
+    /// ClusterNetworkPolicy, on kind's kindnet with kindnet's own policy engine off. Its
+    /// ClusterNetworkPolicy build (`install-cnp.yaml`, image
+    /// `kube-network-policies:v1.1.0-npa-v1alpha2` at kubernetes-sigs/kube-network-policies@v1.1.1)
+    /// handles every peer (plugins/npa-v1alpha2/clusternetworkpolicy.go), and its CI runs the
+    /// v0.2.0 conformance suite with `--all-features` on this setup (.github/workflows/npa.yml#L240-L263).
+    fn kube_network_policies() -> CniProfile {
+        let mut enforces = network_policy_features();
+        enforces.extend([
+            Capability::ClusterNetworkPolicy,
+            Capability::CnpNodes,
+            Capability::CnpDomainNames,
+        ]);
+        enforces.extend(environment());
+        CniProfile {
+            name: "kube-network-policies",
+            version: "v1.1.1",
+            kind_config: include_str!("../../../kind-config/kube-network-policies.yaml"),
+            pod_subnet: None,
+            default_cni: true,
+            kernel_modules: &[],
+            install: vec![
+                InstallStep::Kubectl {
+                    what: "turn kindnet's own NetworkPolicy engine off (kindnetd v20230809)",
+                    args: &[
+                        "-n",
+                        "kube-system",
+                        "set",
+                        "image",
+                        "ds/kindnet",
+                        KINDNETD_WITHOUT_POLICY,
+                    ],
+                },
+                InstallStep::Apply { url: CNP_CRD },
+                InstallStep::Apply {
+                    url: "https://raw.githubusercontent.com/kubernetes-sigs/kube-network-policies/v1.1.1/install-cnp.yaml",
+                },
+            ],
+            ready: vec![
+                ReadyCheck::Rollout {
+                    namespace: "kube-system",
+                    target: "ds/kindnet",
+                },
+                ReadyCheck::Rollout {
+                    namespace: "kube-system",
+                    target: "ds/kube-network-policies",
+                },
+            ],
+            enforces,
+            enforces_policy: true,
+            known_deviations: vec![],
+            caveats: vec![Caveat {
+                summary: "with ClusterNetworkPolicy on, kube-network-policies sends all traffic \
+                          through its userspace nfqueue evaluator \
+                          (kubernetes-sigs/kube-network-policies@v1.1.1:site/content/docs/concepts/admin-network-policy.md)",
+                issue_url: None,
+            }],
         }
     }
 

@@ -782,6 +782,7 @@ async fn install_step(
             }
             cmd
         }
+        InstallStep::Kubectl { args, .. } => kubectl(context).args(args.iter().copied()),
         InstallStep::NodeScript { script, .. } => {
             if nodes.is_none() {
                 let out = run_ok(

@@ -186,10 +186,15 @@ mod tests {
             let config =
                 KindConfig::parse(p.kind_config).unwrap_or_else(|e| panic!("{}: {e}", p.name));
             assert_eq!(config.problems_for(&p), Vec::<String>::new(), "{}", p.name);
-            // disableDefaultCNI exactly when the CNI is not kindnet.
+            // disableDefaultCNI exactly when the lane does not run on kindnet.
             assert_eq!(
-                config.networking.disable_default_cni,
-                p.name != "kindnet",
+                p.default_cni,
+                ["kindnet", "kube-network-policies"].contains(&p.name),
+                "{}",
+                p.name
+            );
+            assert_eq!(
+                config.networking.disable_default_cni, !p.default_cni,
                 "{}",
                 p.name
             );
