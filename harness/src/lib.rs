@@ -13,6 +13,7 @@ pub mod capability;
 pub mod cli;
 pub mod cluster;
 pub mod exit_codes;
+pub mod generate;
 pub mod input;
 pub mod manifest;
 pub mod model;

@@ -7,6 +7,7 @@
 
 pub mod analyze;
 pub mod down;
+pub mod generate;
 pub mod matrix;
 pub mod plan;
 pub mod reproduce;
@@ -51,6 +52,9 @@ pub enum Command {
     Down(down::Args),
     /// Build the CNI compatibility matrix from results.json files.
     Matrix(matrix::Args),
+    /// Write generated suites (NetworkPolicy, ClusterNetworkPolicy, Calico, precedence cases on
+    /// the upstream x/y/z × a/b/c topology) as scenario folders.
+    Generate(generate::Args),
     /// Run scenarios on a kind cluster and check every probe against its expectation; with
     /// --cni, read each step as that CNI's profile says; with --report, write results.json.
     Run(run::Args),
@@ -134,6 +138,7 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => validate::run(args).map_err(Into::into),
         Command::Reproduce(args) => reproduce::run(args).map_err(Into::into),
         Command::Run(args) => run::run(args).map_err(Into::into),
+        Command::Generate(args) => generate::run(args).map_err(Into::into),
     };
     match result {
         Ok(code) => code,
