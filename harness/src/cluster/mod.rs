@@ -148,11 +148,11 @@ pub struct ExecOutput {
 }
 
 /// Everything that can go wrong talking to a cluster, with what the harness was doing.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
-    /// No kubeconfig could be read.
+    /// No kubeconfig could be read, or its context could not be loaded.
     #[error("cannot read kubeconfig: {0}")]
-    Kubeconfig(String),
+    Kubeconfig(#[source] ::kube::config::KubeconfigError),
     /// The kubeconfig names no context to use.
     #[error("the kubeconfig has no current context; pass --context kind-NAME")]
     NoContext,
@@ -172,15 +172,33 @@ pub enum ClusterError {
         /// The context.
         context: String,
     },
-    /// The API server refused or failed a request.
-    #[error("{action}: {message}")]
+    /// The API server refused or failed a request. The message is the server's own (its
+    /// `Status` answer, whose code the source keeps), else the transport's.
+    #[error("{action}: {}", api_message(.source))]
     Api {
         /// What the harness was doing (`apply NetworkPolicy x/deny-all`).
         action: String,
-        /// The HTTP status code, when the server answered.
-        code: Option<u16>,
-        /// The server's (or the transport's) message.
-        message: String,
+        /// What kube-rs returned.
+        #[source]
+        source: ::kube::Error,
+    },
+    /// Watching an object for a condition failed (not a timeout: the watch itself broke).
+    #[error("{action}: {source}")]
+    Watch {
+        /// What was watched (`watch CustomResourceDefinition tiers.projectcalico.org`).
+        action: String,
+        /// What kube-runtime returned.
+        #[source]
+        source: ::kube::runtime::wait::Error,
+    },
+    /// The simulated cluster refused or failed an action ([`sim::SimError`]).
+    #[error("{action}: {source}")]
+    Simulated {
+        /// What the harness was doing (`apply NetworkPolicy x/deny-all`).
+        action: String,
+        /// Why the simulator refused or failed.
+        #[source]
+        source: sim::SimError,
     },
     /// A namespace exists that the harness did not create.
     #[error(
@@ -266,6 +284,15 @@ pub enum ClusterError {
     Probe(#[from] ProbeError),
 }
 
+/// The message of a kube-rs error as users should read it: the API server's `Status` message
+/// when it answered (kube-rs's own display adds the whole `Status` debug dump), else the error.
+fn api_message(e: &::kube::Error) -> String {
+    match e {
+        ::kube::Error::Api(status) => status.message.clone(),
+        other => other.to_string(),
+    }
+}
+
 /// Labels to set and remove in one change.
 #[derive(Debug, Clone, Copy)]
 pub struct LabelChange<'a> {
@@ -303,23 +330,66 @@ pub trait ClusterOps: Send + Sync {
     /// Creates a namespace the run owns (labelled as the harness's). Waits for a namespace of
     /// the same name that is still terminating to be gone; refuses one that exists without the
     /// ownership label.
+    ///
+    /// # Errors
+    ///
+    /// - [`UnownedNamespace`](ClusterError::UnownedNamespace): the namespace exists without the
+    ///   ownership label;
+    /// - [`NotReady`](ClusterError::NotReady): a namespace of that name is still terminating after
+    ///   three minutes;
+    /// - [`Api`](ClusterError::Api), [`Watch`](ClusterError::Watch): the API server refused or
+    ///   failed a request, or the watch broke.
     fn create_namespace(&self, name: &str)
     -> impl Future<Output = Result<(), ClusterError>> + Send;
 
     /// Deletes a namespace the harness owns (does nothing if it is gone; refuses an unowned
     /// one).
+    ///
+    /// # Errors
+    ///
+    /// - [`UnownedNamespace`](ClusterError::UnownedNamespace): the namespace exists without the
+    ///   ownership label;
+    /// - [`Api`](ClusterError::Api): the API server refused or failed a request.
     fn delete_namespace(&self, name: &str)
     -> impl Future<Output = Result<(), ClusterError>> + Send;
 
     /// Applies documents with server-side apply, ownership labels added (CRDs first, then
     /// namespaces, then the rest in order).
+    ///
+    /// # Errors
+    ///
+    /// - [`InvalidDocument`](ClusterError::InvalidDocument): a document has no `metadata.name` or
+    ///   cannot be sent as written;
+    /// - [`UnknownKind`](ClusterError::UnknownKind): the cluster does not serve a document's kind;
+    /// - [`UnownedObject`](ClusterError::UnownedObject),
+    ///   [`UnownedNamespace`](ClusterError::UnownedNamespace): the object (or the namespace) exists
+    ///   without the ownership label;
+    /// - [`NotReady`](ClusterError::NotReady): a CRD not established, or a namespace still
+    ///   terminating, in time;
+    /// - [`Api`](ClusterError::Api), [`Watch`](ClusterError::Watch): the API server refused or
+    ///   failed a request, or the watch broke;
+    /// - [`Simulated`](ClusterError::Simulated): the simulator refused the document (its namespace
+    ///   does not exist).
     fn apply(&self, docs: &[Document]) -> impl Future<Output = Result<(), ClusterError>> + Send;
 
     /// Deletes the objects of these documents that exist, in reverse order; refuses objects
     /// without the ownership label.
+    ///
+    /// # Errors
+    ///
+    /// - [`UnownedObject`](ClusterError::UnownedObject): an object exists without the ownership
+    ///   label;
+    /// - [`Api`](ClusterError::Api): the API server refused or failed a request.
     fn delete(&self, docs: &[Document]) -> impl Future<Output = Result<(), ClusterError>> + Send;
 
     /// Sets and removes labels on an owned namespace.
+    ///
+    /// # Errors
+    ///
+    /// - [`NotFound`](ClusterError::NotFound): the namespace does not exist;
+    /// - [`UnownedNamespace`](ClusterError::UnownedNamespace): it exists without the ownership
+    ///   label;
+    /// - [`Api`](ClusterError::Api): the API server refused or failed a request.
     fn label_namespace(
         &self,
         name: &str,
@@ -328,6 +398,16 @@ pub trait ClusterOps: Send + Sync {
 
     /// Sets and removes labels on the current pods of an endpoint (not its template, as
     /// `kubectl label pod` does).
+    ///
+    /// # Errors
+    ///
+    /// - [`NotFound`](ClusterError::NotFound): the endpoint's workload does not exist, or it has no
+    ///   pods;
+    /// - [`UnownedObject`](ClusterError::UnownedObject): a pod lacks the ownership label;
+    /// - [`Unsupported`](ClusterError::Unsupported): the workload's selector cannot be used to list
+    ///   its pods;
+    /// - [`Api`](ClusterError::Api): the API server refused or failed a request;
+    /// - [`Simulated`](ClusterError::Simulated): the simulator cannot model what has been applied.
     fn label_pods(
         &self,
         endpoint: &EndpointRef,
@@ -336,6 +416,18 @@ pub trait ClusterOps: Send + Sync {
 
     /// Waits until an endpoint has rolled out (a pod Ready; a workload's replicas updated and
     /// Ready). On timeout the error says why, from the pods' status.
+    ///
+    /// # Errors
+    ///
+    /// - [`NotReady`](ClusterError::NotReady): not ready within `timeout`, with the reasons read
+    ///   from its pods;
+    /// - [`Unsupported`](ClusterError::Unsupported): a CronJob, or a declared endpoint without
+    ///   labels to find its pods by;
+    /// - [`NotFound`](ClusterError::NotFound): the endpoint's workload does not exist (or,
+    ///   simulated, has no pods);
+    /// - [`Api`](ClusterError::Api), [`Watch`](ClusterError::Watch): the API server refused or
+    ///   failed a request, or the watch broke;
+    /// - [`Simulated`](ClusterError::Simulated): the simulator cannot model what has been applied.
     fn wait_ready(
         &self,
         endpoint: &EndpointRef,
@@ -343,12 +435,25 @@ pub trait ClusterOps: Send + Sync {
     ) -> impl Future<Output = Result<(), ClusterError>> + Send;
 
     /// The Ready pods of an endpoint, sorted by name.
+    ///
+    /// # Errors
+    ///
+    /// - [`NotFound`](ClusterError::NotFound): the endpoint's workload does not exist;
+    /// - [`Unsupported`](ClusterError::Unsupported): its selector cannot be used to list its pods;
+    /// - [`Api`](ClusterError::Api): the API server refused or failed a request;
+    /// - [`Simulated`](ClusterError::Simulated): the simulator cannot model what has been applied.
     fn ready_pods(
         &self,
         endpoint: &EndpointRef,
     ) -> impl Future<Output = Result<Vec<PodInfo>, ClusterError>> + Send;
 
     /// A Service's ClusterIP and ports.
+    ///
+    /// # Errors
+    ///
+    /// - [`NotFound`](ClusterError::NotFound): the Service does not exist;
+    /// - [`Api`](ClusterError::Api): the API server refused or failed a request;
+    /// - [`Simulated`](ClusterError::Simulated): the simulator cannot model what has been applied.
     fn service(
         &self,
         namespace: &str,
@@ -357,6 +462,15 @@ pub trait ClusterOps: Send + Sync {
 
     /// Runs a command in a container, capturing stdout, stderr and the exit code, within
     /// `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// - [`Exec`](ClusterError::Exec): the command could not be run (no such container, no shell,
+    ///   the stream broke, no exit status);
+    /// - [`ExecTimeout`](ClusterError::ExecTimeout): it did not finish within `timeout`;
+    /// - [`Api`](ClusterError::Api): the API server refused the exec request;
+    /// - [`NotFound`](ClusterError::NotFound), [`Simulated`](ClusterError::Simulated): (simulated)
+    ///   no such pod, or no model to find it in.
     fn exec(
         &self,
         pod: &PodRef,
@@ -370,6 +484,11 @@ pub trait ClusterOps: Send + Sync {
     /// [`crate::probe::batch_command`] (`sh -c` with the batch script) through
     /// [`ClusterOps::exec`]; the simulator answers each probe itself, in the script's output
     /// protocol. A batch the script refuses is [`ClusterError::Probe`].
+    ///
+    /// # Errors
+    ///
+    /// - [`Probe`](ClusterError::Probe): the batch script refuses the batch;
+    /// - what [`ClusterOps::exec`] returns.
     fn run_probes(
         &self,
         pod: &PodRef,
@@ -381,6 +500,16 @@ pub trait ClusterOps: Send + Sync {
 
     /// Adds the ephemeral container [`PROBE_CONTAINER`] running `image` to a pod (unless it has
     /// it) and waits until it runs.
+    ///
+    /// # Errors
+    ///
+    /// - [`NotFound`](ClusterError::NotFound): the pod does not exist;
+    /// - [`UnownedObject`](ClusterError::UnownedObject): it lacks the ownership label;
+    /// - [`NotReady`](ClusterError::NotReady): the container is not running within `timeout` (with
+    ///   its waiting reason);
+    /// - [`Api`](ClusterError::Api), [`Watch`](ClusterError::Watch): the API server refused or
+    ///   failed a request, or the watch broke;
+    /// - [`Simulated`](ClusterError::Simulated): the simulator cannot model what has been applied.
     fn add_probe_container(
         &self,
         pod: &PodRef,

@@ -43,7 +43,28 @@ impl Default for BuildOptions {
     }
 }
 
+/// The `(apiVersion, kind)` pairs [`Cluster::from_documents`] reads.
+const MODELLED: &[(&str, &str)] = &[
+    ("v1", "Namespace"),
+    ("v1", "Node"),
+    ("v1", "ServiceAccount"),
+    ("v1", "Service"),
+    ("networking.k8s.io/v1", "Ingress"),
+    ("v1", "Pod"),
+    ("apps/v1", "Deployment"),
+    ("apps/v1", "ReplicaSet"),
+    ("apps/v1", "StatefulSet"),
+    ("apps/v1", "DaemonSet"),
+    ("batch/v1", "Job"),
+    ("batch/v1", "CronJob"),
+];
+
 impl Cluster {
+    /// Whether the model reads documents of this `apiVersion` and `kind`.
+    pub fn models(api_version: &str, kind: &str) -> bool {
+        MODELLED.contains(&(api_version, kind))
+    }
+
     /// Builds the model from documents. Kinds the model does not use (ConfigMaps, policies, CRDs…)
     /// are left for other modules; kinds at a removed API version are refused.
     pub fn from_documents(
@@ -60,6 +81,9 @@ impl Cluster {
                     "apiVersion",
                     format!("{} {}: {why}", doc.api_version(), doc.kind()),
                 ));
+            }
+            if !Cluster::models(doc.api_version(), doc.kind()) {
+                continue;
             }
             let namespace = doc.namespace().unwrap_or("default").to_string();
             let template = match (doc.api_version(), doc.kind()) {

@@ -29,7 +29,7 @@ impl fmt::Display for ProbePort {
 impl FromStr for ProbePort {
     type Err = String;
 
-    /// Parses `PORT/PROTOCOL` (`80/TCP`, `53/udp`, `9003/SCTP`) or `ICMP`.
+    /// Parses `PORT/PROTOCOL` (`80/TCP`, `53/udp`, `9003/SCTP`), `PORT` (TCP) or `ICMP`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         if s.eq_ignore_ascii_case("icmp") {
             return Ok(ProbePort {
@@ -37,9 +37,8 @@ impl FromStr for ProbePort {
                 protocol: Protocol::Icmp,
             });
         }
-        let (port, protocol) = s
-            .split_once('/')
-            .ok_or_else(|| format!("`{s}`: expected PORT/PROTOCOL (e.g. 80/TCP) or ICMP"))?;
+        // A bare port is TCP, as in Kubernetes' `ports[].protocol` default.
+        let (port, protocol) = s.split_once('/').unwrap_or((s, "TCP"));
         let port: u16 = port
             .parse()
             .ok()

@@ -325,6 +325,7 @@ fn matrix_covers_every_ordered_pair_and_agrees_with_verdicts() {
 #[case("53/udp", Some(53), Protocol::Udp)]
 #[case("9003/SCTP", Some(9003), Protocol::Sctp)]
 #[case("icmp", None, Protocol::Icmp)]
+#[case("80", Some(80), Protocol::Tcp)]
 fn probe_ports_parse(#[case] text: &str, #[case] port: Option<u16>, #[case] protocol: Protocol) {
     assert_eq!(
         text.parse::<ProbePort>().unwrap(),
@@ -333,7 +334,7 @@ fn probe_ports_parse(#[case] text: &str, #[case] port: Option<u16>, #[case] prot
 }
 
 #[rstest::rstest]
-#[case("80", "expected PORT/PROTOCOL")]
+#[case("http", "not a port number")]
 #[case("0/TCP", "not a port number")]
 #[case("70000/TCP", "not a port number")]
 #[case("80/HTTP", "unknown protocol")]

@@ -654,8 +654,8 @@ impl PolicySet {
         Ok(())
     }
 
-    /// Every policy must name a tier that exists.
-    fn check_tiers(&self, docs: &[Document]) -> Result<(), ManifestError> {
+    /// Every policy must name a tier that exists (`docs`: the documents the policies came from).
+    pub fn check_tiers(&self, docs: &[Document]) -> Result<(), ManifestError> {
         for policy in &self.policies {
             if !self.tiers.iter().any(|t| t.name == policy.tier) {
                 let doc = docs

@@ -121,6 +121,95 @@ pub fn abbreviate(name: &str, width: usize) -> String {
     s
 }
 
+/// Widest a table gets before it wraps into blocks of columns.
+pub const GRID_WIDTH: usize = 120;
+
+/// Widest a column header gets (longer names are abbreviated in the middle).
+pub const HEADER_WIDTH: usize = 16;
+
+/// A table with named rows and named columns and any short text per cell (what `analyze` shows).
+pub struct Grid<'a> {
+    /// Title line (e.g. `80/TCP`).
+    pub title: String,
+    /// Row names (clients).
+    pub rows: &'a [String],
+    /// Column names (servers).
+    pub columns: &'a [String],
+    /// The cells, `cells[row][column]`.
+    pub cells: Vec<Vec<String>>,
+}
+
+impl Grid<'_> {
+    /// Renders the table, wrapped into blocks of columns no wider than [`GRID_WIDTH`].
+    pub fn render(&self) -> String {
+        let name_width = self
+            .rows
+            .iter()
+            .map(|s| s.chars().count())
+            .max()
+            .unwrap_or(0)
+            .clamp("from \\ to".len(), 40);
+        let headers: Vec<String> = self
+            .columns
+            .iter()
+            .map(|c| abbreviate(c, HEADER_WIDTH))
+            .collect();
+        let widths: Vec<usize> = (0..self.columns.len())
+            .map(|c| {
+                self.cells
+                    .iter()
+                    .map(|row| row[c].chars().count())
+                    .chain([headers[c].chars().count()])
+                    .max()
+                    .unwrap_or(1)
+            })
+            .collect();
+        let mut blocks = Vec::new();
+        let mut start = 0;
+        while start < self.columns.len() {
+            let mut end = start;
+            let mut width = name_width;
+            while end < self.columns.len() && (end == start || width + widths[end] < GRID_WIDTH) {
+                width += widths[end] + 1;
+                end += 1;
+            }
+            blocks.push(start..end);
+            start = end;
+        }
+        let mut out = String::new();
+        let _ = writeln!(out, "{}", self.title);
+        for block in &blocks {
+            if blocks.len() > 1 {
+                let _ = writeln!(
+                    out,
+                    "  columns {}-{} of {}",
+                    block.start + 1,
+                    block.end,
+                    self.columns.len()
+                );
+            }
+            let _ = write!(out, "{:<nw$}", "from \\ to", nw = name_width);
+            for c in block.clone() {
+                let _ = write!(out, " {:>w$}", headers[c], w = widths[c]);
+            }
+            out.push('\n');
+            for (r, name) in self.rows.iter().enumerate() {
+                let _ = write!(
+                    out,
+                    "{:<nw$}",
+                    abbreviate(name, name_width),
+                    nw = name_width
+                );
+                for c in block.clone() {
+                    let _ = write!(out, " {:>w$}", self.cells[r][c], w = widths[c]);
+                }
+                out.push('\n');
+            }
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,5 +257,37 @@ mod tests {
         assert!(text.contains("columns 31-45 of 45"));
         assert!(text.contains('…'));
         assert_eq!(abbreviate("abcdefghij", 7), "abc…hij");
+    }
+
+    #[test]
+    fn grids_name_their_columns_and_wrap_by_width() {
+        let rows = vec!["x/client".to_string(), "x/web".to_string()];
+        let columns = vec!["client".to_string(), "web".to_string()];
+        let text = Grid {
+            title: "80/TCP".into(),
+            rows: &rows,
+            columns: &columns,
+            cells: vec![vec!["-".into(), ".".into()], vec!["-".into(), "lo".into()]],
+        }
+        .render();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[1], "from \\ to client web", "{text}");
+        assert_eq!(lines[2], "x/client       -   .", "{text}");
+        assert_eq!(lines[3], "x/web          -  lo", "{text}");
+
+        let columns: Vec<String> = (0..40).map(|i| format!("workload-{i:02}")).collect();
+        let rows = columns.clone();
+        let text = Grid {
+            title: "t".into(),
+            rows: &rows,
+            columns: &columns,
+            cells: vec![vec![".".to_string(); 40]; 40],
+        }
+        .render();
+        assert!(text.contains("columns 1-9 of 40"), "{text}");
+        assert!(
+            text.lines().all(|l| l.chars().count() <= GRID_WIDTH),
+            "{text}"
+        );
     }
 }

@@ -75,7 +75,7 @@ impl KubeCluster {
     /// Connects with the kubeconfig (`KUBECONFIG` or `~/.kube/config`), after the context
     /// check.
     pub async fn connect(options: &ConnectOptions) -> Result<KubeCluster, ClusterError> {
-        let kubeconfig = Kubeconfig::read().map_err(|e| ClusterError::Kubeconfig(e.to_string()))?;
+        let kubeconfig = Kubeconfig::read().map_err(ClusterError::Kubeconfig)?;
         KubeCluster::from_kubeconfig(kubeconfig, options).await
     }
 
@@ -93,9 +93,9 @@ impl KubeCluster {
             },
         )
         .await
-        .map_err(|e| ClusterError::Kubeconfig(e.to_string()))?;
-        let client =
-            Client::try_from(config).map_err(|e| ClusterError::Kubeconfig(e.to_string()))?;
+        .map_err(ClusterError::Kubeconfig)?;
+        let client = Client::try_from(config)
+            .map_err(|e| api_error("build a client from the kubeconfig", e))?;
         Ok(KubeCluster::with_client(client, context, &options.run_id))
     }
 

@@ -79,7 +79,7 @@ impl KubeCluster {
             let mut attached = api
                 .exec(&pod.name, command.to_vec(), &params)
                 .await
-                .map_err(|e| failed(e.to_string()))?;
+                .map_err(|e| api_error(format!("exec in {pod} (container {container})"), e))?;
             let status = attached.take_status();
             let mut stdout = attached
                 .stdout()

@@ -57,18 +57,16 @@ pub fn apply_unsupported(e: &kube::Error) -> bool {
     }
 }
 
-pub(super) fn api_error(action: impl Into<String>, e: kube::Error) -> ClusterError {
-    let (code, message) = match &e {
-        kube::Error::Api(s) => (Some(s.code), s.message.clone()),
-        other => (None, other.to_string()),
-    };
+/// The error for a failed request, keeping what kube-rs returned under what the harness was
+/// doing.
+pub(super) fn api_error(action: impl Into<String>, source: kube::Error) -> ClusterError {
     ClusterError::Api {
         action: action.into(),
-        code,
-        message,
+        source,
     }
 }
 
+/// Whether the API server answered 404 Not Found.
 pub(super) fn is_not_found(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == 404)
 }

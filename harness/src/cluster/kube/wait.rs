@@ -38,10 +38,9 @@ impl KubeCluster {
         .await;
         match waited {
             Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(ClusterError::Api {
+            Ok(Err(source)) => Err(ClusterError::Watch {
                 action: format!("watch CustomResourceDefinition {name}"),
-                code: None,
-                message: e.to_string(),
+                source,
             }),
             Err(_) => {
                 let reasons = match api.get_opt(name).await {
@@ -129,10 +128,9 @@ impl KubeCluster {
     {
         match tokio::time::timeout(timeout, await_condition(api, name, cond)).await {
             Ok(Ok(_)) => Ok(true),
-            Ok(Err(e)) => Err(ClusterError::Api {
+            Ok(Err(source)) => Err(ClusterError::Watch {
                 action: format!("watch {name}"),
-                code: None,
-                message: e.to_string(),
+                source,
             }),
             Err(_) => Ok(false),
         }

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use tokio::time::Instant;
 
 use super::faults::{Enforcement, strip_named_ports};
-use super::{SimCluster, SimPod, SimState};
+use super::{SimCluster, SimError, SimPod, SimState};
 use crate::model::{Cluster, EndpointId, PortRef, Protocol};
 use crate::oracle::{Oracle, Packet, Peer};
 use crate::policy::PolicySet;
@@ -31,7 +31,7 @@ fn resolves(cluster: &Cluster, name: &str) -> bool {
 
 impl SimCluster {
     /// The dataplane now: current workloads, policies and labels as of `propagation_delay` ago.
-    pub(super) fn dataplane(&self, st: &mut SimState) -> Result<Dataplane, String> {
+    pub(super) fn dataplane(&self, st: &mut SimState) -> Result<Dataplane, SimError> {
         let now = Instant::now();
         let visible = now.checked_sub(self.faults.propagation_delay);
         let snapshot = st
@@ -49,7 +49,7 @@ impl SimCluster {
                 endpoint.ips = vec![pod.ip];
             }
         }
-        let mut policies = PolicySet::from_documents(&policy_docs).map_err(|e| e.to_string())?;
+        let mut policies = PolicySet::from_documents(&policy_docs).map_err(SimError::Model)?;
         if self.faults.enforcement == Enforcement::IgnoresNamedPorts {
             strip_named_ports(&mut policies);
         }

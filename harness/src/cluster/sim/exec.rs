@@ -73,8 +73,9 @@ impl SimCluster {
         };
         // Refused exactly as the script builder refuses it.
         batch_script(specs, tool)?;
-        let dp = self.dataplane(st).map_err(ClusterError::Unsupported)?;
-        let pods = Self::pods(st).map_err(ClusterError::Unsupported)?;
+        let action = || format!("run probes in {pod} (container {container})");
+        let dp = self.dataplane(st).map_err(|e| e.during(action()))?;
+        let pods = Self::pods(st).map_err(|e| e.during(action()))?;
         let oracle = Oracle::new(&dp.cluster, &dp.policies);
         let mut cost = Duration::ZERO;
         let mut answered = Vec::new();

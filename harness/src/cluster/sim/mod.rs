@@ -46,8 +46,8 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
-use crate::cluster::PodRef;
-use crate::manifest::Document;
+use crate::cluster::{ClusterError, PodRef};
+use crate::manifest::{Document, ManifestError};
 use crate::model::Labels;
 use crate::scenario::state::{DNS_NAMESPACE, DNS_SERVICE};
 
@@ -60,6 +60,29 @@ mod output;
 
 pub use faults::{Enforcement, Faults, Flaky, Latency};
 use model::is_policy;
+
+/// Why the simulated cluster refused or failed an action (under [`ClusterError::Simulated`],
+/// which names the action).
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// A namespaced object applied into a namespace that does not exist (a real API server
+    /// answers 404 NotFound, worded the same way).
+    #[error("namespaces \"{0}\" not found")]
+    NamespaceNotFound(String),
+    /// What has been applied cannot be modelled: the model or the policy set refuses it.
+    #[error("the simulator cannot model what has been applied: {0}")]
+    Model(#[source] ManifestError),
+}
+
+impl SimError {
+    /// This error under the action that failed.
+    pub(super) fn during(self, action: impl Into<String>) -> ClusterError {
+        ClusterError::Simulated {
+            action: action.into(),
+            source: self,
+        }
+    }
+}
 
 /// The ClusterIP of the `kube-system/kube-dns` Service (kind's), which DNS probes ask.
 pub const SIM_DNS_ADDRESS: Ipv4Addr = Ipv4Addr::new(10, 96, 0, 10);

@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use serde_json::json;
 
-use super::{SimCluster, SimPod, SimState, Snapshot};
+use super::{SimCluster, SimError, SimPod, SimState, Snapshot};
 use crate::cluster::{ClusterError, PodRef, is_cluster_scoped};
 use crate::manifest::{Document, Source};
 use crate::model::{BuildOptions, Cluster};
@@ -48,7 +48,7 @@ impl SimCluster {
     pub(super) fn model(
         st: &SimState,
         snapshot: &Snapshot,
-    ) -> Result<(Cluster, Vec<Document>), String> {
+    ) -> Result<(Cluster, Vec<Document>), SimError> {
         let mut docs: Vec<Document> = st
             .objects
             .values()
@@ -61,7 +61,7 @@ impl SimCluster {
                 "metadata": {"name": name, "labels": labels}})));
         }
         let mut cluster =
-            Cluster::from_documents(&docs, &BuildOptions::default()).map_err(|e| e.to_string())?;
+            Cluster::from_documents(&docs, &BuildOptions::default()).map_err(SimError::Model)?;
         // What every kind cluster runs: CoreDNS behind kube-dns, and the API server's Service.
         let _ = cluster.add_endpoint(dns_endpoint());
         for service in builtin_services() {
@@ -78,7 +78,7 @@ impl SimCluster {
     }
 
     /// The pods of the current model, with stable addresses.
-    pub(super) fn pods(st: &mut SimState) -> Result<Vec<SimPod>, String> {
+    pub(super) fn pods(st: &mut SimState) -> Result<Vec<SimPod>, SimError> {
         let (cluster, _) = Self::model(st, &Snapshot::default())?;
         let mut pods = Vec::new();
         for endpoint in &cluster.endpoints {
@@ -167,7 +167,7 @@ impl SimCluster {
 
     pub(super) fn find_pod(&self, st: &mut SimState, pod: &PodRef) -> Result<SimPod, ClusterError> {
         Self::pods(st)
-            .map_err(ClusterError::Unsupported)?
+            .map_err(|e| e.during(format!("find Pod {pod}")))?
             .into_iter()
             .find(|p| p.pod == *pod)
             .ok_or_else(|| ClusterError::NotFound {

@@ -16,15 +16,7 @@ use crate::probe::{ProbeSpec, ProbeTool};
 
 use super::exec::Run;
 use super::model::key_of;
-use super::{Call, SimCluster, SimPod, SimState, Snapshot};
-
-fn sim_error(action: String, message: impl Into<String>) -> ClusterError {
-    ClusterError::Api {
-        action,
-        code: Some(404),
-        message: message.into(),
-    }
-}
+use super::{Call, SimCluster, SimError, SimPod, SimState, Snapshot};
 
 impl SimCluster {
     /// What the runner sees of a simulated pod.
@@ -107,10 +99,9 @@ impl ClusterOps for SimCluster {
             } else if !is_cluster_scoped(doc.api_version(), doc.kind()) {
                 let ns = doc.namespace().unwrap_or("default");
                 if !st.namespaces.contains_key(ns) {
-                    return Err(sim_error(
-                        format!("apply {key}"),
-                        format!("namespaces \"{ns}\" not found"),
-                    ));
+                    return Err(
+                        SimError::NamespaceNotFound(ns.to_string()).during(format!("apply {key}"))
+                    );
                 }
             }
             st.objects.insert(
@@ -171,8 +162,8 @@ impl ClusterOps for SimCluster {
     ) -> Result<(), ClusterError> {
         self.record(Call::LabelPods(endpoint.key()));
         let mut st = self.state.lock().expect("lock");
-        let (cluster, _) =
-            Self::model(&st, &Snapshot::default()).map_err(ClusterError::Unsupported)?;
+        let (cluster, _) = Self::model(&st, &Snapshot::default())
+            .map_err(|e| e.during(format!("label the pods of {endpoint}")))?;
         let id = cluster
             .endpoint(&endpoint.key())
             .ok_or_else(|| ClusterError::NotFound {
@@ -197,7 +188,7 @@ impl ClusterOps for SimCluster {
         self.record(Call::WaitReady(endpoint.key()));
         if !self.faults.never_ready.contains(&endpoint.key()) {
             let mut st = self.state.lock().expect("lock");
-            let pods = Self::pods(&mut st).map_err(ClusterError::Unsupported)?;
+            let pods = Self::pods(&mut st).map_err(|e| e.during(format!("wait for {endpoint}")))?;
             return if pods.iter().any(|p| p.endpoint == endpoint.key()) {
                 Ok(())
             } else {
@@ -209,7 +200,7 @@ impl ClusterOps for SimCluster {
         tokio::time::sleep(timeout).await;
         let pods = {
             let mut st = self.state.lock().expect("lock");
-            Self::pods(&mut st).map_err(ClusterError::Unsupported)?
+            Self::pods(&mut st).map_err(|e| e.during(format!("wait for {endpoint}")))?
         };
         let reasons = pods
             .iter()
@@ -241,7 +232,8 @@ impl ClusterOps for SimCluster {
             return Ok(Vec::new());
         }
         let mut st = self.state.lock().expect("lock");
-        let pods = Self::pods(&mut st).map_err(ClusterError::Unsupported)?;
+        let pods =
+            Self::pods(&mut st).map_err(|e| e.during(format!("list the pods of {endpoint}")))?;
         Ok(pods
             .iter()
             .filter(|p| p.endpoint == endpoint.key())
@@ -251,8 +243,8 @@ impl ClusterOps for SimCluster {
 
     async fn service(&self, namespace: &str, name: &str) -> Result<ServiceInfo, ClusterError> {
         let mut st = self.state.lock().expect("lock");
-        let (cluster, _) =
-            Self::model(&st, &Snapshot::default()).map_err(ClusterError::Unsupported)?;
+        let (cluster, _) = Self::model(&st, &Snapshot::default())
+            .map_err(|e| e.during(format!("read Service {namespace}/{name}")))?;
         let service = cluster
             .service(namespace, name)
             .ok_or_else(|| ClusterError::NotFound {

@@ -162,3 +162,62 @@ async fn batches_are_answered_in_completion_order_and_checked_like_the_script() 
     );
     assert_eq!(sim.probe_execs(), 2);
 }
+
+/// The simulator's own refusals and failures are `ClusterError::Simulated`, naming the action
+/// and keeping the cause: never a borrowed HTTP status or `Unsupported`.
+#[tokio::test]
+async fn simulator_failures_name_the_action_and_keep_the_cause() {
+    let sim = SimCluster::new("t", Faults::default());
+    let elsewhere = parse_str(
+        Path::new("t.yaml"),
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: b, namespace: nowhere}\n\
+         spec: {containers: [{name: c, image: busybox:1.36}]}\n",
+    )
+    .unwrap();
+    let err = sim.apply(&elsewhere).await.unwrap_err();
+    assert!(
+        matches!(&err, ClusterError::Simulated { action, source: SimError::NamespaceNotFound(ns) }
+            if action == "apply Pod nowhere/b" && ns == "nowhere"),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "apply Pod nowhere/b: namespaces \"nowhere\" not found"
+    );
+
+    let docs = parse_str(
+        Path::new("t.yaml"),
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: a, namespace: x}\n\
+         spec: {containers: [{name: c, image: busybox:1.36}]}\n\
+         ---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: bad, namespace: x}\n\
+         spec: {podSelector: {matchExpressions: [{key: app, operator: Bogus}]}}\n",
+    )
+    .unwrap();
+    sim.create_namespace("x").await.unwrap();
+    sim.apply(&docs).await.unwrap();
+    let pod = PodRef {
+        namespace: "x".into(),
+        name: "a".into(),
+    };
+    let probe = [spec("p", ProbeKind::Tcp, "10.244.0.2", Some(80))];
+    let err = sim
+        .run_probes(
+            &pod,
+            "c",
+            &probe,
+            ProbeTool::Busybox,
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ClusterError::Simulated { action, source: SimError::Model(_) }
+            if action == "run probes in x/a (container c)"),
+        "{err:?}"
+    );
+    let cause = std::error::Error::source(&err).expect("the cause is kept");
+    assert!(
+        err.to_string().ends_with(&cause.to_string()) && cause.to_string().contains("Bogus"),
+        "{err} / {cause}"
+    );
+}
