@@ -9,7 +9,11 @@ use netpol_harness::scenario::format::Expectation;
 use netpol_harness::scenario::{load, validate};
 
 /// The minimum number of cases per API tag (issue 11).
-const MINIMUMS: [(&str, usize); 1] = [("networkpolicy", 250)];
+const MINIMUMS: [(&str, usize); 3] = [
+    ("networkpolicy", 250),
+    ("clusternetworkpolicy", 100),
+    ("calico", 60),
+];
 
 #[test]
 fn every_generated_scenario_validates_meets_the_minimums_and_can_fail() {

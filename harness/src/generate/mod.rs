@@ -4,7 +4,8 @@
 //! port and protocol served; ICMP too for cases about ICMP) with the oracle's predictions as
 //! expectations, and the next step removes them.
 //!
-//! - [`netpol`]: Kubernetes NetworkPolicy cases; [`random`]: reproducible random cases beyond
+//! - [`netpol`]: Kubernetes NetworkPolicy cases; [`cluster`]: ClusterNetworkPolicy;
+//!   [`calico`]: Calico; [`random`]: reproducible random cases beyond
 //!   the systematic ones (`--seed`).
 //! - [`writer`]: the cases as scenario folders, expectations from the oracle.
 //!
@@ -13,6 +14,8 @@
 //! priorities), DNS. A case whose matrix has no expected-blocked or no expected-allowed cell
 //! proves nothing on some dataplane, so it is not generated.
 
+pub mod calico;
+pub mod cluster;
 pub mod netpol;
 pub mod random;
 pub mod topology;
@@ -25,7 +28,7 @@ use crate::capability::Capability;
 pub use writer::{GeneratedScenario, render};
 
 /// The tag every case of an API carries, and the suite (scenario) it is written to.
-pub const SUITES: [&str; 1] = [netpol::TAG];
+pub const SUITES: [&str; 3] = [netpol::TAG, cluster::TAG, calico::TAG];
 
 /// How many random cases `--seed` adds per API.
 pub const RANDOM_PER_API: usize = 40;
@@ -140,6 +143,8 @@ pub enum GenerateError {
 /// Every systematic case, then (with a seed) the random ones, before filtering.
 pub fn all_cases(seed: Option<u64>) -> Vec<Case> {
     let mut cases = netpol::cases();
+    cases.extend(cluster::cases());
+    cases.extend(calico::cases());
     if let Some(seed) = seed {
         cases.extend(random::cases(seed, RANDOM_PER_API));
     }
