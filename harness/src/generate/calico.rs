@@ -267,7 +267,7 @@ fn protocol_cases() -> Vec<Case> {
                 None,
                 "default",
                 100,
-                "pod == 'a' && kubernetes.io/metadata.name == 'x'",
+                "pod == 'a' && projectcalico.org/namespace == 'x'",
                 direction,
                 &rules,
             ));
@@ -361,7 +361,7 @@ fn tier_cases() -> Vec<Case> {
                 None,
                 "security",
                 10,
-                "pod == 'a' && kubernetes.io/metadata.name == 'x'",
+                "pod == 'a' && projectcalico.org/namespace == 'x'",
                 direction,
                 &[rule(direction, action, None, &y, None)],
             ));

@@ -5,7 +5,7 @@
 //! expectations, and the next step removes them.
 //!
 //! - [`netpol`]: Kubernetes NetworkPolicy cases; [`cluster`]: ClusterNetworkPolicy;
-//!   [`calico`]: Calico; [`random`]: reproducible random cases beyond
+//!   [`calico`]: Calico; [`precedence`]: the three APIs on one pod; [`random`]: reproducible random cases beyond
 //!   the systematic ones (`--seed`).
 //! - [`writer`]: the cases as scenario folders, expectations from the oracle.
 //!
@@ -17,6 +17,7 @@
 pub mod calico;
 pub mod cluster;
 pub mod netpol;
+pub mod precedence;
 pub mod random;
 pub mod topology;
 pub mod writer;
@@ -28,7 +29,7 @@ use crate::capability::Capability;
 pub use writer::{GeneratedScenario, render};
 
 /// The tag every case of an API carries, and the suite (scenario) it is written to.
-pub const SUITES: [&str; 3] = [netpol::TAG, cluster::TAG, calico::TAG];
+pub const SUITES: [&str; 4] = [netpol::TAG, cluster::TAG, calico::TAG, precedence::TAG];
 
 /// How many random cases `--seed` adds per API.
 pub const RANDOM_PER_API: usize = 40;
@@ -145,6 +146,7 @@ pub fn all_cases(seed: Option<u64>) -> Vec<Case> {
     let mut cases = netpol::cases();
     cases.extend(cluster::cases());
     cases.extend(calico::cases());
+    cases.extend(precedence::cases());
     if let Some(seed) = seed {
         cases.extend(random::cases(seed, RANDOM_PER_API));
     }
