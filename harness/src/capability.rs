@@ -28,6 +28,13 @@ pub enum Capability {
     CalicoCrds,
     /// AdminNetworkPolicy and BaselineAdminNetworkPolicy (policy.networking.k8s.io/v1alpha1).
     AdminNetworkPolicy,
+    /// ClusterNetworkPolicy (policy.networking.k8s.io/v1alpha2, network-policy-api v0.2.0): the
+    /// standard channel plus `networks` peers and named ports.
+    ClusterNetworkPolicy,
+    /// ClusterNetworkPolicy `nodes` egress peers (experimental channel).
+    CnpNodes,
+    /// ClusterNetworkPolicy `domainNames` egress peers (experimental channel).
+    CnpDomainNames,
     /// An ingress controller reachable from outside the cluster (Contour/Envoy on host port 80).
     IngressController,
     /// Pods can reach the internet (only for claims about external targets).
@@ -36,7 +43,7 @@ pub enum Capability {
 
 impl Capability {
     /// Every capability, in a stable order.
-    pub const ALL: [Capability; 10] = [
+    pub const ALL: [Capability; 13] = [
         Capability::Ingress,
         Capability::Egress,
         Capability::NamedPorts,
@@ -45,6 +52,9 @@ impl Capability {
         Capability::IpblockPodIp,
         Capability::CalicoCrds,
         Capability::AdminNetworkPolicy,
+        Capability::ClusterNetworkPolicy,
+        Capability::CnpNodes,
+        Capability::CnpDomainNames,
         Capability::IngressController,
         Capability::Internet,
     ];
@@ -60,6 +70,9 @@ impl Capability {
             Capability::IpblockPodIp => "ipblock-pod-ip",
             Capability::CalicoCrds => "calico-crds",
             Capability::AdminNetworkPolicy => "admin-network-policy",
+            Capability::ClusterNetworkPolicy => "cluster-network-policy",
+            Capability::CnpNodes => "cnp-nodes",
+            Capability::CnpDomainNames => "cnp-domain-names",
             Capability::IngressController => "ingress-controller",
             Capability::Internet => "internet",
         }

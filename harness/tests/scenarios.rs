@@ -1,4 +1,4 @@
-//! The five tutorial scenarios, validated against the oracle; errata proofs proven; the loader on
+//! The five tutorial scenarios and the ClusterNetworkPolicy scenario, validated against the oracle; errata proofs proven; the loader on
 //! broken scenarios; `plan --output json` and `reproduce` through the real binary.
 
 use std::path::{Path, PathBuf};
@@ -8,7 +8,17 @@ use netpol_harness::scenario::format::{Expectation, Proof};
 use netpol_harness::scenario::plan::{self, PlannedStep};
 use netpol_harness::scenario::{LoadedScenario, Validation, discover, load, load_dir, validate};
 
-const SCENARIOS: [&str; 5] = [
+const SCENARIOS: [&str; 6] = [
+    "calico-about-network-policy",
+    "calico-zero-trust",
+    "cluster-network-policy",
+    "contour-default-deny",
+    "http-echo-busybox",
+    "nginx-busybox-default",
+];
+
+/// The scenarios that reproduce a tutorial (the others exercise an API and say so).
+const TUTORIALS: [&str; 5] = [
     "calico-about-network-policy",
     "calico-zero-trust",
     "contour-default-deny",
@@ -17,7 +27,11 @@ const SCENARIOS: [&str; 5] = [
 ];
 
 /// Scenarios whose documents are all Kubernetes kinds: fully checked today.
-const KUBERNETES_ONLY: [&str; 2] = ["http-echo-busybox", "nginx-busybox-default"];
+const KUBERNETES_ONLY: [&str; 3] = [
+    "cluster-network-policy",
+    "http-echo-busybox",
+    "nginx-busybox-default",
+];
 /// Scenarios that apply projectcalico.org/v3 documents.
 const CALICO: [&str; 3] = [
     "calico-about-network-policy",
@@ -46,8 +60,48 @@ fn step<'a>(v: &'a Validation, name: &str) -> &'a PlannedStep {
 }
 
 #[test]
-fn the_five_tutorials_are_scenarios() {
+fn the_five_tutorials_and_the_cnp_scenario_are_scenarios() {
     assert_eq!(discover(&root()).unwrap(), SCENARIOS);
+}
+
+#[test]
+fn the_cnp_scenario_says_it_is_not_a_tutorial_and_needs_the_capability() {
+    let l = loaded("cluster-network-policy");
+    assert!(l.scenario.title.contains("not a tutorial"));
+    assert!(l.scenario.source.title.contains("not a tutorial"));
+    let names: Vec<String> = l.scenario.requires.iter().map(|c| c.to_string()).collect();
+    assert!(
+        names.contains(&"cluster-network-policy".to_string()),
+        "{names:?}"
+    );
+    let text =
+        std::fs::read_to_string(root().join("cluster-network-policy/scenario.yaml")).unwrap();
+    assert!(text.starts_with("# Not a tutorial"));
+}
+
+#[test]
+fn cluster_network_policies_need_the_cluster_network_policy_capability() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("broken");
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::write(folder.join("workloads.yaml"), WORKLOADS).unwrap();
+    std::fs::write(
+        folder.join("cnp.yaml"),
+        "apiVersion: policy.networking.k8s.io/v1alpha2\nkind: ClusterNetworkPolicy\nmetadata: {name: c}\nspec:\n  tier: Admin\n  priority: 1\n  subject: {namespaces: {}}\n  egress:\n  - {action: Deny, to: [{nodes: {}}]}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        folder.join("scenario.yaml"),
+        format!("{HEADER}steps:\n- name: s\n  actions:\n  - apply: [cnp.yaml]\n  probes:\n  - {{from: x/client, to: x/server, port: 80, kind: tcp, expect: blocked}}\n"),
+    )
+    .unwrap();
+    let err = match load_dir(&folder) {
+        Ok(_) => panic!("loads without the capabilities"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("missing `cluster-network-policy`"), "{err}");
+    assert!(err.contains("missing `cnp-nodes`"), "{err}");
+    assert!(err.contains("missing `egress`"), "{err}");
 }
 
 #[test]
@@ -55,7 +109,9 @@ fn every_scenario_loads_with_all_references_resolved() {
     for name in SCENARIOS {
         let l = loaded(name);
         assert_eq!(l.scenario.name, name);
-        assert!(!l.scenario.errata.is_empty(), "{name} records its errata");
+        if TUTORIALS.contains(&name) {
+            assert!(!l.scenario.errata.is_empty(), "{name} records its errata");
+        }
         for (i, step) in l.scenario.steps.iter().enumerate() {
             assert!(
                 !step.narration.is_empty(),

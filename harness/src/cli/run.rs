@@ -286,7 +286,7 @@ mod tests {
         assert!(select(&root, &[], false).unwrap_err().contains("--all"));
         let err = select(&root, &["nope".to_string()], false).unwrap_err();
         assert!(err.contains("no scenario `nope`"), "{err}");
-        assert_eq!(select(&root, &[], true).unwrap().len(), 5);
+        assert_eq!(select(&root, &[], true).unwrap().len(), 6);
         assert_eq!(cluster_name("kind-netpol"), "netpol");
         assert_eq!(cluster_name("prod"), "prod");
     }

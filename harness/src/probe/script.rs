@@ -117,12 +117,15 @@ fn probe_command(probe: &ProbeSpec, tool: ProbeTool) -> Result<(String, String),
                 HttpMethod::Get => String::new(),
                 HttpMethod::Post => format!("--post-data {POST_BODY} "),
             };
-            // No -T: Debian's busybox wget lacks it (and crashes on it); the cap is the timeout.
+            // No -T: Debian's busybox wget lacks it (and crashes on it), so the cap is wget's only
+            // limit. Like every other probe's it sits a margin above the probe timeout: capping
+            // at the timeout itself killed answers that took just under it (busybox `timeout`
+            // counts whole seconds: mirror/busybox@1_36_1:coreutils/timeout.c#L51-L62).
             let command = format!(
                 "busybox wget -q -S -Y off -O /dev/null {post}{}",
                 quote(&format!("http://{authority}{path}"))
             );
-            Ok((capped(secs, command), Method::Wget.token().into()))
+            Ok((capped(cap, command), Method::Wget.token().into()))
         }
         (ProbeKind::Icmp, _) => {
             let command = format!("busybox ping -c 1 -W {secs} {host}");
@@ -200,7 +203,7 @@ mod tests {
         spec("h", http(HttpMethod::Get, "/healthz?x=1"), "web.ns.svc", None),
         ProbeTool::Busybox,
         &[
-            "busybox timeout -s KILL 1 busybox wget -q -S -Y off -O /dev/null 'http://web.ns.svc:80/healthz?x=1'",
+            "busybox timeout -s KILL 2 busybox wget -q -S -Y off -O /dev/null 'http://web.ns.svc:80/healthz?x=1'",
             "nph_emit 'h' wget $? 0",
         ]
     )]

@@ -77,6 +77,7 @@ pub use events::RunEvent;
 use outcome::ScenarioOutcome;
 use outside::OutsideClient;
 use plan::StepPlan;
+pub use resolve::{ENVOY_CONNECT_TIMEOUT, INGRESS_HTTP_TIMEOUT, POD_HTTP_TIMEOUT, probe_timeout};
 
 /// How probes are grouped into execs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -2,6 +2,7 @@
 //! packets go to, as the planner resolved its target.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use super::Runner;
 use super::converge::ProbeCell;
@@ -14,6 +15,40 @@ use crate::scenario::format::ScenarioProbeKind;
 use crate::scenario::plan::Resolution;
 use crate::scenario::state::{DNS_NAMESPACE, DNS_SERVICE};
 use crate::scenario::target::Client;
+
+/// Contour's default upstream connect timeout: Envoy answers 503 for an unreachable backend only
+/// after it (projectcontour/contour@v1.33.6:internal/envoy/v3/cluster.go#L39; the quickstart's
+/// ConfigMap documents `connect-timeout: 2s`, `examples/render/contour.yaml#L142`).
+pub const ENVOY_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The least an HTTP probe through the ingress controller waits: Envoy's connect timeout and a
+/// second for the 503 to come back, so that "Envoy cannot reach the backend" reads as a 503,
+/// not as a blocked probe.
+pub const INGRESS_HTTP_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The least an HTTP probe from a pod waits: a server answering within a second (a cold
+/// nginx, eight probes sharing a busy node's CPU) must not read as blocked.
+pub const POD_HTTP_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long one probe waits: its own `timeout:` when the scenario gives one, else the run's
+/// `base` timeout, raised for HTTP to what the path needs ([`INGRESS_HTTP_TIMEOUT`] through the
+/// ingress controller, [`POD_HTTP_TIMEOUT`] from a pod). Other kinds keep `base`: their cost
+/// is the cost of every blocked probe.
+pub fn probe_timeout(
+    base: Duration,
+    kind: ScenarioProbeKind,
+    outside: bool,
+    explicit: Option<f64>,
+) -> Duration {
+    if let Some(secs) = explicit {
+        return Duration::from_secs_f64(secs);
+    }
+    match (kind, outside) {
+        (ScenarioProbeKind::Http, true) => base.max(INGRESS_HTTP_TIMEOUT),
+        (ScenarioProbeKind::Http, false) => base.max(POD_HTTP_TIMEOUT),
+        _ => base,
+    }
+}
 
 /// Where a cell's probe is made from.
 #[derive(Debug, Clone)]
@@ -78,6 +113,12 @@ impl<C: ClusterOps> Runner<C> {
         let mut cells = Vec::new();
         for planned in &step.planned.probes {
             let probe = &planned.probe;
+            let timeout = probe_timeout(
+                self.options.probe_timeout,
+                probe.kind,
+                matches!(planned.client, Client::Outside),
+                probe.timeout,
+            );
             let sources = match &planned.client {
                 Client::Outside => Ok(vec![ProbeOrigin::Outside]),
                 Client::Endpoint(key) => self
@@ -101,7 +142,7 @@ impl<C: ClusterOps> Runner<C> {
                             kind: ProbeKind::Tcp,
                             host: String::new(),
                             port: probe.port,
-                            timeout: self.options.probe_timeout,
+                            timeout,
                         },
                         expected: planned.expected,
                         why: Some(planned.reason.clone()),
@@ -128,7 +169,7 @@ impl<C: ClusterOps> Runner<C> {
                             kind: kind.clone(),
                             host: target.host.clone(),
                             port: target.port,
-                            timeout: self.options.probe_timeout,
+                            timeout,
                         },
                         expected: planned.expected,
                         why: Some(planned.reason.clone()),

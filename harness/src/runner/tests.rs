@@ -1009,6 +1009,111 @@ async fn probes_from_outside_go_through_the_harness_http_client() {
     );
 }
 
+/// A stand-in for Envoy whose upstream is dropped: it answers every request with 503, but only
+/// after Contour's 2-s connect timeout, as Envoy does.
+async fn slow_envoy() -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut buf = [0u8; 1024];
+                let _ = s.read(&mut buf).await;
+                tokio::time::sleep(super::ENVOY_CONNECT_TIMEOUT).await;
+                let _ = s
+                    .write_all(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n")
+                    .await;
+            });
+        }
+    });
+    address
+}
+
+#[tokio::test]
+async fn envoys_503_after_its_2s_connect_timeout_is_seen_as_503_not_as_blocked() {
+    let address = slow_envoy().await;
+    let sim = sim(Faults::default());
+    let fixture = Fixture::new();
+    let web = "---\napiVersion: v1\nkind: Pod\nmetadata: {name: echo, namespace: web, labels: {app: echo}}\n\
+               spec: {containers: [{name: c, image: hashicorp/http-echo, ports: [{containerPort: 5678}]}]}\n\
+               ---\napiVersion: v1\nkind: Service\nmetadata: {name: echo, namespace: web}\n\
+               spec: {selector: {app: echo}, ports: [{port: 80, targetPort: 5678}]}\n\
+               ---\napiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: echo, namespace: web}\n\
+               spec: {rules: [{http: {paths: [{path: /echo, pathType: Prefix, backend: {service: {name: echo, port: {number: 80}}}}]}}]}\n\
+               ---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: web}\n\
+               spec: {podSelector: {}, policyTypes: [Ingress]}\n";
+    let plan = fixture.scenario(
+        "envoy",
+        "ingress, ingress-controller",
+        &["web"],
+        &[("setup.yaml", web.to_string())],
+        "provides:\n- {namespace: projectcontour, name: envoy, labels: {app: envoy}, ports: [{name: http, port: 8080}]}\n\
+         steps:\n- name: upstream-denied\n  probes:\n\
+         \x20 - {from: outside, to: \"ingress:/echo\", kind: http, expect: {status: 503}}\n",
+    );
+    // The run's timeout is the 1-s default: HTTP through the ingress controller waits longer.
+    let options = RunOptions {
+        outside_address: address,
+        deadline: Duration::ZERO,
+        probe_timeout: Duration::from_secs(1),
+        ..options()
+    };
+    let started = std::time::Instant::now();
+    let outcome = runner(&sim, options.clone())
+        .run_scenario(&plan, None)
+        .await;
+    let step = &outcome.steps[0];
+    assert_eq!(
+        step.cells[0].observed,
+        Outcome::HttpStatus(503),
+        "{}",
+        step.reason
+    );
+    assert_eq!(step.verdict, StepVerdict::Pass, "{}", step.reason);
+    assert!(started.elapsed() >= super::ENVOY_CONNECT_TIMEOUT);
+
+    // A probe's own `timeout:` wins: half a second is too short to see Envoy's answer.
+    let plan = fixture.scenario(
+        "envoy-short",
+        "ingress, ingress-controller",
+        &["web"],
+        &[("setup.yaml", web.to_string())],
+        "provides:\n- {namespace: projectcontour, name: envoy, labels: {app: envoy}, ports: [{name: http, port: 8080}]}\n\
+         steps:\n- name: upstream-denied\n  probes:\n\
+         \x20 - {from: outside, to: \"ingress:/echo\", kind: http, expect: {status: 503}, timeout: 0.5}\n",
+    );
+    let outcome = runner(&sim, options).run_scenario(&plan, None).await;
+    assert_eq!(outcome.steps[0].cells[0].observed, Outcome::Blocked);
+}
+
+#[test]
+fn probe_timeouts_fit_what_they_measure() {
+    use crate::scenario::format::ScenarioProbeKind::*;
+    let second = Duration::from_secs(1);
+    assert_eq!(
+        super::probe_timeout(second, Http, true, None),
+        super::INGRESS_HTTP_TIMEOUT
+    );
+    assert!(super::INGRESS_HTTP_TIMEOUT > super::ENVOY_CONNECT_TIMEOUT);
+    assert_eq!(
+        super::probe_timeout(second, Http, false, None),
+        super::POD_HTTP_TIMEOUT
+    );
+    assert_eq!(super::probe_timeout(second, Tcp, false, None), second);
+    assert_eq!(super::probe_timeout(second, Dns, false, None), second);
+    // A longer run-wide timeout is kept; an explicit one is taken as written.
+    let ten = Duration::from_secs(10);
+    assert_eq!(super::probe_timeout(ten, Http, true, None), ten);
+    assert_eq!(
+        super::probe_timeout(ten, Http, true, Some(0.5)),
+        Duration::from_millis(500)
+    );
+}
+
 #[test]
 fn judging_needs_every_cell_right_and_some_blocked_probe_blocked() {
     let cell = |expected: Expectation, observed: Outcome| CellOutcome {

@@ -292,6 +292,11 @@ pub struct Probe {
     pub path: Option<String>,
     /// What the tutorial says happens.
     pub expect: Expectation,
+    /// How long this probe waits for an answer, in seconds (more than 0, at most 300); by
+    /// default the run's probe timeout, raised for the probe's kind where the path needs more
+    /// (see `netpol_harness::runner::probe_timeout`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<f64>,
 }
 
 /// Many probes at once: every `from` × every `to`, with a table of expectations written like a

@@ -664,6 +664,33 @@ fn check_requirements(
         if doc.api_version().starts_with("projectcalico.org/") {
             needed.entry(Capability::CalicoCrds).or_insert_with(what);
         }
+        if doc.api_version().starts_with("policy.networking.k8s.io/")
+            && doc.kind() == "ClusterNetworkPolicy"
+        {
+            needed
+                .entry(Capability::ClusterNetworkPolicy)
+                .or_insert_with(what);
+            let peers = |key: &str| {
+                doc.value
+                    .pointer("/spec/egress")
+                    .and_then(|v| v.as_array())
+                    .is_some_and(|rules| {
+                        rules.iter().any(|r| {
+                            r.get("to")
+                                .and_then(|v| v.as_array())
+                                .is_some_and(|to| to.iter().any(|p| p.get(key).is_some()))
+                        })
+                    })
+            };
+            if peers("nodes") {
+                needed.entry(Capability::CnpNodes).or_insert_with(what);
+            }
+            if peers("domainNames") {
+                needed
+                    .entry(Capability::CnpDomainNames)
+                    .or_insert_with(what);
+            }
+        }
         if is_policy(doc) {
             let (ingress, egress) = policy_directions(doc);
             if ingress {
@@ -851,6 +878,7 @@ pub fn expand_matrix(m: &MatrixProbes) -> Result<Vec<MatrixCell>, (String, Strin
                     method: None,
                     path: None,
                     expect,
+                    timeout: None,
                 },
             });
         }

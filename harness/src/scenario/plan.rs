@@ -763,6 +763,7 @@ mod tests {
             method: None,
             path: None,
             expect: Expectation::Allowed,
+            timeout: None,
         }
     }
 

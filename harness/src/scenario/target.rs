@@ -199,6 +199,14 @@ pub struct ParsedProbe {
 pub fn parse_probe(probe: &Probe) -> Result<ParsedProbe, (&'static str, String)> {
     let client: Client = probe.from.parse().map_err(|e| ("from", e))?;
     let target: Target = probe.to.parse().map_err(|e| ("to", e))?;
+    if let Some(secs) = probe.timeout
+        && !(secs > 0.0 && secs <= 300.0)
+    {
+        return Err((
+            "timeout",
+            format!("{secs} is not a number of seconds in (0, 300]"),
+        ));
+    }
     let kind = probe.kind;
     let kind_name = kind_name(kind);
     match (&client, &target) {
@@ -328,6 +336,22 @@ mod tests {
             method: None,
             path: None,
             expect: Expectation::Blocked,
+            timeout: None,
+        }
+    }
+
+    #[test]
+    fn a_probe_timeout_must_be_a_sane_number_of_seconds() {
+        let mut p = probe("a/x", "a/y", ScenarioProbeKind::Tcp, Some(80));
+        for bad in [0.0, -1.0, 301.0, f64::NAN] {
+            p.timeout = Some(bad);
+            let (field, message) = parse_probe(&p).unwrap_err();
+            assert_eq!(field, "timeout");
+            assert!(message.contains("(0, 300]"), "{message}");
+        }
+        for good in [0.5, 3.0, 300.0] {
+            p.timeout = Some(good);
+            assert!(parse_probe(&p).is_ok(), "{good}");
         }
     }
 
