@@ -234,7 +234,7 @@ fn rule_cases() -> Vec<Case> {
                         ])
                         .tag(peer.tags)
                         .tag(protos.tags)
-                        .require(&[Capability::AdminNetworkPolicy])
+                        .require(&[Capability::ClusterNetworkPolicy])
                         .require(protos.requires)
                         .policy(yaml),
                     );
@@ -300,7 +300,7 @@ fn priority_cases() -> Vec<Case> {
                         )
                         .tag(&[direction, "priority", "tier-admin", &first.to_lowercase()])
                         .tag(&[&format!("tier-{}", second_tier.to_lowercase())])
-                        .require(&[Capability::AdminNetworkPolicy])
+                        .require(&[Capability::ClusterNetworkPolicy])
                         .policy(a)
                         .policy(b),
                     );
@@ -390,7 +390,7 @@ fn netpol_cases() -> Vec<Case> {
                     &action.to_lowercase(),
                     "with-networkpolicy",
                 ])
-                .require(&[Capability::AdminNetworkPolicy])
+                .require(&[Capability::ClusterNetworkPolicy])
                 .policy(policy(&name, tier, 10, &subject_yaml, "ingress", &rules));
                 if subject == "ns-x" {
                     case = case.tag(&["subject-namespaces"]);

@@ -48,7 +48,7 @@ pub fn cases() -> Vec<Case> {
                             ),
                         )
                         .tag(&[direction])
-                        .require(&[Capability::CalicoCrds, Capability::AdminNetworkPolicy]);
+                        .require(&[Capability::CalicoCrds, Capability::ClusterNetworkPolicy]);
                         if let Some(action) = calico_action {
                             case = case
                                 .tag(&["calico", "tier", &action.to_lowercase()])

@@ -50,20 +50,15 @@ pub fn port_name(port: u16, protocol: Protocol) -> String {
     format!("serve-{port}-{}", proto_name(protocol))
 }
 
-/// The topology's manifests: the three namespaces (no labels of their own: policies select the
-/// API server's `kubernetes.io/metadata.name`) and the nine pods.
+/// The topology's manifests: the nine pods. The namespaces are the scenario's own (`namespaces:`,
+/// created first and deleted last), with no labels of their own: policies select the API
+/// server's `kubernetes.io/metadata.name`.
 pub fn manifest() -> String {
     let mut out = String::from(
         "# The generated suites' topology, as the upstream Netpol e2e suite builds it\n\
          # (kubernetes/kubernetes test/e2e/network/netpol/kubemanager.go): namespaces x, y, z,\n\
          # pods a, b, c in each, labelled pod=<name>, one agnhost container per port and protocol.\n",
     );
-    for ns in NAMESPACES {
-        let _ = write!(
-            out,
-            "---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n"
-        );
-    }
     for ns in NAMESPACES {
         for pod in PODS {
             let _ = write!(

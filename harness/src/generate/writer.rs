@@ -165,7 +165,7 @@ fn render_suite(suite: &str, cases: &[&Case]) -> Result<GeneratedScenario, Gener
                 requires.insert(Capability::CalicoCrds);
             }
             if doc.kind() == "ClusterNetworkPolicy" {
-                requires.insert(Capability::AdminNetworkPolicy);
+                requires.insert(Capability::ClusterNetworkPolicy);
             }
         }
         out.files.insert(PathBuf::from(&file), text);
@@ -363,6 +363,7 @@ fn matrices(state: &ClusterState, icmp: bool) -> Result<Vec<Matrix>, String> {
                     kind,
                     method: None,
                     path: None,
+                    timeout: None,
                     expect: Expectation::Allowed,
                 };
                 row.push(match predict(&analysis, &probe) {
