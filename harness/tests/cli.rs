@@ -225,7 +225,7 @@ fn up_rejects_an_unknown_cni_with_the_known_ones() {
     let sandbox = Sandbox::new();
     let out = sandbox.run(&["up", "--cni", "weave"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("calico, cilium, kindnet, antrea, flannel"));
+    assert!(text(&out.stderr).contains("calico, calico-3.31, cilium, kindnet, antrea, flannel"));
     assert!(sandbox.calls().is_empty());
 }
 

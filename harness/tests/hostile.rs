@@ -138,3 +138,287 @@ fn a_scenario_file_that_is_a_directory_says_so() {
         "{err}"
     );
 }
+
+mod report_writers {
+    use netpol_harness::report::matrix::matrix;
+    use netpol_harness::report::results::{RunResults, ScenarioResult, StepResult, StepStatus};
+    use proptest::prelude::*;
+
+    /// One failing lane whose strings try to break out of their cells.
+    fn runs(hostile: &str, url: &str) -> Vec<RunResults> {
+        let mut failing = RunResults::new(hostile);
+        failing.scenarios.push(ScenarioResult {
+            name: hostile.into(),
+            title: hostile.into(),
+            steps: vec![StepResult {
+                name: hostile.into(),
+                status: StepStatus::Fail,
+                reason: Some(hostile.into()),
+                issue_url: Some(url.into()),
+            }],
+        });
+        let mut deviating = RunResults::new("calico");
+        deviating.scenarios.push(ScenarioResult {
+            name: hostile.into(),
+            title: hostile.into(),
+            steps: vec![StepResult {
+                name: hostile.into(),
+                status: StepStatus::KnownDeviation,
+                reason: Some(hostile.into()),
+                issue_url: Some(url.into()),
+            }],
+        });
+        vec![failing, deviating]
+    }
+
+    /// The body rows of the Markdown table whose header starts with `Scenario`, cell texts.
+    fn markdown_rows(md: &str) -> Vec<Vec<String>> {
+        use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+        let mut tables: Vec<Vec<Vec<String>>> = Vec::new();
+        let mut row: Option<Vec<String>> = None;
+        let mut cell: Option<String> = None;
+        for event in Parser::new_ext(md, Options::ENABLE_TABLES) {
+            match event {
+                Event::Start(Tag::Table(_)) => tables.push(Vec::new()),
+                Event::Start(Tag::TableRow | Tag::TableHead) => row = Some(Vec::new()),
+                Event::Start(Tag::TableCell) => cell = Some(String::new()),
+                Event::Text(t) | Event::Code(t) | Event::Html(t) | Event::InlineHtml(t) => {
+                    if let Some(c) = cell.as_mut() {
+                        c.push_str(&t);
+                    }
+                }
+                Event::End(TagEnd::TableCell) => {
+                    if let (Some(r), Some(c)) = (row.as_mut(), cell.take()) {
+                        r.push(c);
+                    }
+                }
+                Event::End(TagEnd::TableRow | TagEnd::TableHead) => {
+                    if let (Some(t), Some(r)) = (tables.last_mut(), row.take()) {
+                        t.push(r);
+                    }
+                }
+                _ => {}
+            }
+        }
+        tables
+            .into_iter()
+            .find(|t| {
+                t.first()
+                    .is_some_and(|h| h.first().is_some_and(|c| c == "Scenario"))
+            })
+            .expect("the matrix table")
+    }
+
+    fn check(hostile: &str, url: &str) -> Result<(), TestCaseError> {
+        let m = matrix(&runs(hostile, url));
+        let md = m.to_markdown();
+        let rows = markdown_rows(&md);
+        prop_assert_eq!(rows.len(), 2, "header and one row:\n{}", md);
+        prop_assert_eq!(rows[1].len(), 4, "cells of {:?} in\n{}", rows[1], md);
+        prop_assert_eq!(
+            rows[1][2].as_str(),
+            "❌",
+            "the failing lane still fails:\n{}",
+            md
+        );
+        prop_assert!(!md.contains('\u{1b}') && !md.contains('\0'), "{}", md);
+
+        let html = m.to_html();
+        let page = scraper::Html::parse_document(&html);
+        let row = scraper::Selector::parse("table.matrix tbody tr").unwrap();
+        let cell = scraper::Selector::parse("td").unwrap();
+        let any = scraper::Selector::parse("script, img, iframe, [onclick], [onerror]").unwrap();
+        let body_rows: Vec<_> = page.select(&row).collect();
+        prop_assert_eq!(body_rows.len(), 1, "{}", html);
+        prop_assert_eq!(body_rows[0].select(&cell).count(), 4, "{}", html);
+        prop_assert!(page.select(&any).next().is_none(), "{}", html);
+        let fail = scraper::Selector::parse("td.fail").unwrap();
+        prop_assert_eq!(page.select(&fail).count(), 1, "{}", html);
+        Ok(())
+    }
+
+    #[test]
+    fn a_pipe_or_markup_in_any_string_cannot_change_the_matrix() {
+        for hostile in [
+            "a | ✅ | ✅",
+            "<script>alert(1)</script>",
+            "x\n| --- |\n| fake | row |",
+            "\u{1b}]8;;https://evil\u{7}link",
+            "`code | with pipe`",
+            "<img src=x onerror=alert(1)>",
+        ] {
+            for url in [
+                "https://github.com/o/r/issues/1|✅|✅",
+                "https://x/\"onclick=\"alert(1)",
+                "javascript:alert(1)",
+                "https://github.com/o/r/issues/2",
+            ] {
+                check(hostile, url).unwrap();
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        #[test]
+        fn report_writers_hold_for_any_string(hostile in "\\PC{0,40}|[|<>&\"'`*_\\[\\]\\\\\n\r\u{1b}\u{fffe}]{0,20}", url in "https://[a-z]{1,5}/[ -~]{0,20}") {
+            check(&hostile, &url)?;
+        }
+    }
+}
+
+#[test]
+fn names_kubernetes_would_refuse_are_refused_at_load_with_their_field() {
+    let (_tmp, root) = scenario_copy();
+    let dir = root.join(SCENARIO);
+    let text = std::fs::read_to_string(dir.join("scenario.yaml")).unwrap();
+    let long_ns = "n".repeat(64);
+    let hostile = text
+        .replacen(
+            "namespaces: [ns-1]",
+            &format!("namespaces: [ns-1, {long_ns}]"),
+            1,
+        )
+        .replacen(
+            "set: {app: http-echo}",
+            "set: {app: \"x; touch pwned\", \"bad key\": v}",
+            1,
+        )
+        .replacen("path: /test", "path: \"/test;$(id)\"", 1)
+        .replacen("path: /test", &format!("path: /{}", "a".repeat(2_000)), 1);
+    std::fs::write(dir.join("scenario.yaml"), hostile).unwrap();
+    let pod = std::fs::read_to_string(dir.join("busybox.yaml")).unwrap();
+    std::fs::write(
+        dir.join("busybox.yaml"),
+        pod.replacen("labels:\n", "labels:\n    evil: \"a\\nb\"\n", 1),
+    )
+    .unwrap();
+    let err = load_error(&root, SCENARIO);
+    for want in [
+        "namespaces[1]: `nnnnnnnn",
+        "must be 1 to 63 characters",
+        "steps[0].actions[1].label.set: `x; touch pwned` is not a label value",
+        "steps[0].actions[1].label.set: `bad key` is not a label key",
+        "steps[0].probes[0].path: `/test;$(id)`: a path starts with '/'",
+        "steps[1].probes[0].path: the path is 2001 characters long; at most 256",
+        "metadata.labels.evil: `a\\nb` is not a label value",
+    ] {
+        assert!(err.contains(want), "want {want:?} in:\n{err}");
+    }
+}
+
+/// Property tests of every entry point that reads untrusted input: whatever the input, an
+/// answer (a value or an error), never a panic or a hang. Case counts stay modest so that
+/// `cargo test` runs them in seconds.
+mod entry_points {
+    use std::path::Path;
+
+    use netpol_harness::manifest;
+    use netpol_harness::report::results::{RunResults, ScenarioResult, StepResult, StepStatus};
+    use netpol_harness::scenario::load;
+    use proptest::prelude::*;
+
+    use super::{SCENARIO, repo_scenario, scenario_copy};
+
+    /// YAML-flavoured text: markers, anchors, aliases, flow collections, tags and garbage.
+    fn yamlish() -> impl Strategy<Value = String> {
+        let token = prop_oneof![
+            Just("---\n".to_string()),
+            Just("...\n".to_string()),
+            Just("apiVersion: v1\nkind: Pod\n".to_string()),
+            Just("metadata: {name: a, namespace: b, labels: {app: x}}\n".to_string()),
+            Just("a: &x [1, 2, *x]\n".to_string()),
+            Just("b: *x\n".to_string()),
+            Just("kind: List\nitems: [{apiVersion: v1, kind: Namespace}]\n".to_string()),
+            Just("- !tag {\n".to_string()),
+            Just("\t\"\\u0000\"\n".to_string()),
+            "\\PC{0,20}\n",
+        ];
+        proptest::collection::vec(token, 0..24).prop_map(|t| t.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+        #[test]
+        fn the_manifest_loader_answers_anything(text in yamlish(), bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let _ = manifest::parse_str(Path::new("p.yaml"), &text);
+            let dir = tempfile::tempdir().unwrap();
+            let file = dir.path().join("b.yaml");
+            std::fs::write(&file, &bytes).unwrap();
+            if let Err(e) = manifest::load_file(&file) {
+                prop_assert!(e.to_string().starts_with(&file.display().to_string()), "{e}");
+            }
+        }
+
+        #[test]
+        fn the_results_reader_answers_anything(bytes in proptest::collection::vec(any::<u8>(), 0..256), name in "\\PC{0,12}", reason in proptest::option::of("\\PC{0,30}")) {
+            let dir = tempfile::tempdir().unwrap();
+            let file = dir.path().join("results.json");
+            std::fs::write(&file, &bytes).unwrap();
+            let _ = RunResults::read(&file);
+            // And whatever the strings, what is written reads back the same.
+            let mut results = RunResults::new(name.clone());
+            results.scenarios.push(ScenarioResult {
+                name: name.clone(),
+                title: name.clone(),
+                steps: vec![StepResult { name, status: StepStatus::Fail, reason, issue_url: None }],
+            });
+            results.write(&file).unwrap();
+            prop_assert_eq!(RunResults::read(&file).unwrap(), results);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+        #[test]
+        fn the_scenario_loader_answers_any_mutation(at in 0usize..100_000, with in "\\PC{0,8}", text in yamlish()) {
+            let (_tmp, root) = scenario_copy();
+            let file = root.join(SCENARIO).join("scenario.yaml");
+            let original = std::fs::read_to_string(repo_scenario().join("scenario.yaml")).unwrap();
+            let mut cut = at % original.len();
+            while !original.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            std::fs::write(&file, format!("{}{with}{}", &original[..cut], &original[cut..])).unwrap();
+            let _ = load(&root, SCENARIO);
+            std::fs::write(&file, &text).unwrap();
+            prop_assert!(load(&root, SCENARIO).is_err());
+        }
+    }
+}
+
+#[test]
+fn printed_commands_quote_every_word_for_a_posix_shell() {
+    let (tmp, root) = scenario_copy();
+    let dir = root.join(SCENARIO);
+    let hostile = "my file;$(touch pwned)`id`'.yaml";
+    std::fs::rename(dir.join("busybox.yaml"), dir.join(hostile)).unwrap();
+    let text = std::fs::read_to_string(dir.join("scenario.yaml")).unwrap();
+    std::fs::write(
+        dir.join("scenario.yaml"),
+        text.replacen("busybox.yaml]", "\"my file;$(touch pwned)`id`'.yaml\"]", 1),
+    )
+    .unwrap();
+    let loaded = load(&root, SCENARIO).unwrap_or_else(|e| panic!("{e}"));
+    let commands = netpol_harness::scenario::kubectl::setup_commands(&loaded);
+    let apply = commands
+        .iter()
+        .find(|c| c.contains("my file"))
+        .expect("the renamed file is applied");
+    let word = apply.strip_prefix("kubectl apply -f ").unwrap();
+    // The shell reads the word back as the path, and runs nothing.
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("printf %s {word}"))
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        dir.join(hostile).display().to_string()
+    );
+    assert!(!tmp.path().join("pwned").exists());
+}

@@ -43,8 +43,9 @@ pub struct ClusterArgs {
     /// blocked probe; busybox tools round it up to whole seconds).
     #[arg(long, value_name = "SECS", default_value = "1", value_parser = parse_secs)]
     pub probe_timeout: Duration,
-    /// How long a step may take to converge before its wrong cells are final.
-    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    /// How long a step may take to converge before its wrong cells are final (1 to 86400).
+    #[arg(long, value_name = "SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub deadline: u64,
     /// Where probes `from: outside` go: the ingress controller's port mapped on the kind node.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:80")]
@@ -70,9 +71,18 @@ pub struct Args {
     /// folder; needs --cni.
     #[arg(long, value_name = "DIR", requires = "cni")]
     pub report: Option<PathBuf>,
-    /// Scenarios run at once (those touching shared or cluster-scoped objects run alone).
-    #[arg(long, value_name = "N", default_value_t = 2)]
+    /// Scenarios run at once (those touching shared or cluster-scoped objects run alone; 1 to
+    /// 64).
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = parse_parallel)]
     pub parallel: usize,
+}
+
+/// How many scenarios at once: 1 to 64.
+fn parse_parallel(text: &str) -> Result<usize, String> {
+    text.parse::<usize>()
+        .ok()
+        .filter(|n| (1..=64).contains(n))
+        .ok_or_else(|| format!("`{text}` is not a number from 1 to 64"))
 }
 
 /// A duration in seconds (`1`, `0.5`), more than zero and at most 300.
@@ -276,7 +286,7 @@ mod tests {
         let err = args.cluster.options().unwrap_err();
         assert_eq!(
             err,
-            "unknown CNI `weave` (profiles: calico, cilium, kindnet, antrea, flannel)"
+            "unknown CNI `weave` (profiles: calico, calico-3.31, cilium, kindnet, antrea, flannel)"
         );
     }
 

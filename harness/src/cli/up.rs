@@ -50,7 +50,8 @@ pub struct Args {
     #[arg(long)]
     pub no_internet: bool,
     /// How long to wait for the CNI, the nodes and DNS to be ready.
-    #[arg(long, value_name = "SECONDS", default_value_t = 900)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 900,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub ready_timeout: u64,
 }
 

@@ -60,10 +60,36 @@ pub enum RemoteError {
     },
 }
 
+/// The most a remote manifest may weigh: the limit of every manifest file
+/// ([`crate::input::MANIFEST`]).
+pub const MAX_REMOTE_BYTES: u64 = crate::input::MANIFEST.max_bytes;
+
 /// Downloads a URL's content.
 pub trait Fetcher: Send + Sync {
     /// The body of a successful GET of `url`.
     fn fetch(&self, url: &str) -> impl Future<Output = Result<Vec<u8>, String>> + Send;
+
+    /// The body of `url` if it is at most `limit` bytes, with its SHA-256 (lower-case hex).
+    /// The default fetches the whole body, then checks; [`HttpsFetcher`] stops reading at the
+    /// limit and hashes while it streams.
+    fn fetch_hashed(
+        &self,
+        url: &str,
+        limit: u64,
+    ) -> impl Future<Output = Result<(Vec<u8>, String), String>> + Send {
+        async move {
+            let bytes = self.fetch(url).await?;
+            if bytes.len() as u64 > limit {
+                return Err(too_large(limit));
+            }
+            let digest = sha256_hex(&bytes);
+            Ok((bytes, digest))
+        }
+    }
+}
+
+fn too_large(limit: u64) -> String {
+    format!("larger than the {limit}-byte limit for a remote manifest")
 }
 
 /// The lower-case hex SHA-256 of `bytes`.
@@ -111,20 +137,24 @@ impl ManifestCache {
             });
         }
         let path = self.dir.join(format!("{pin}.yaml"));
-        if let Ok(bytes) = tokio::fs::read(&path).await {
+        // A cached file is read only if it is a regular file within the size limit.
+        let cached = tokio::fs::metadata(&path)
+            .await
+            .is_ok_and(|m| m.is_file() && m.len() <= MAX_REMOTE_BYTES);
+        if cached && let Ok(bytes) = tokio::fs::read(&path).await {
             if sha256_hex(&bytes) == pin {
                 return text(url, bytes);
             }
             tracing::warn!(path = %path.display(), "cached manifest is corrupt; fetching it again");
         }
-        let bytes = fetcher
-            .fetch(url)
-            .await
-            .map_err(|message| RemoteError::Fetch {
-                url: url.to_string(),
-                message,
-            })?;
-        let actual = sha256_hex(&bytes);
+        let (bytes, actual) =
+            fetcher
+                .fetch_hashed(url, MAX_REMOTE_BYTES)
+                .await
+                .map_err(|message| RemoteError::Fetch {
+                    url: url.to_string(),
+                    message,
+                })?;
         if actual != pin {
             return Err(RemoteError::Mismatch {
                 url: url.to_string(),
@@ -158,7 +188,9 @@ fn text(url: &str, bytes: Vec<u8>) -> Result<String, RemoteError> {
     })
 }
 
-/// Fetches over HTTPS (or HTTP) with the system's root certificates, following redirects.
+/// Fetches over HTTPS only, with the system's root certificates, following redirects only to
+/// `https://` on the same host and port (never a downgrade to plain HTTP, never another host),
+/// reading at most the size limit and hashing the body as it streams in.
 pub struct HttpsFetcher {
     client: Client<hyper_rustls::HttpsConnector<HttpConnector>, Empty<Bytes>>,
     timeout: Duration,
@@ -170,27 +202,34 @@ const MAX_REDIRECTS: usize = 5;
 impl HttpsFetcher {
     /// A fetcher whose requests each give up after `timeout`.
     pub fn new(timeout: Duration) -> Result<HttpsFetcher, RemoteError> {
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        let builder = hyper_rustls::HttpsConnectorBuilder::new()
             .with_native_roots()
             .map_err(|e| RemoteError::Fetch {
                 url: String::new(),
                 message: format!("loading the system's root certificates: {e}"),
-            })?
-            .https_or_http()
-            .enable_http1()
-            .build();
-        Ok(HttpsFetcher {
+            })?;
+        Ok(HttpsFetcher::from_builder(builder, timeout))
+    }
+
+    fn from_builder(
+        builder: hyper_rustls::HttpsConnectorBuilder<hyper_rustls::builderstates::WantsSchemes>,
+        timeout: Duration,
+    ) -> HttpsFetcher {
+        let connector = builder.https_only().enable_http1().build();
+        HttpsFetcher {
             client: Client::builder(TokioExecutor::new()).build(connector),
             timeout,
-        })
+        }
     }
-}
 
-impl Fetcher for HttpsFetcher {
-    async fn fetch(&self, url: &str) -> Result<Vec<u8>, String> {
-        let mut current = url.to_string();
+    /// GETs `url`, following redirects as [`redirect_target`] allows, and streams the body
+    /// within `limit`.
+    async fn get(&self, url: &str, limit: u64) -> Result<(Vec<u8>, String), String> {
+        let mut uri: http::Uri = url.parse().map_err(|e| format!("bad URL: {e}"))?;
+        if uri.scheme_str() != Some("https") {
+            return Err("remote manifests are fetched over https:// only".into());
+        }
         for _ in 0..=MAX_REDIRECTS {
-            let uri: http::Uri = current.parse().map_err(|e| format!("bad URL: {e}"))?;
             let response = tokio::time::timeout(self.timeout, self.client.get(uri.clone()))
                 .await
                 .map_err(|_| format!("no answer within {}s", self.timeout.as_secs()))?
@@ -202,20 +241,90 @@ impl Fetcher for HttpsFetcher {
                     .get(http::header::LOCATION)
                     .and_then(|l| l.to_str().ok())
                     .ok_or_else(|| format!("{status} without a Location header"))?;
-                current = resolve_location(&uri, location);
+                uri = redirect_target(&uri, location)?;
                 continue;
             }
             if !status.is_success() {
                 return Err(format!("HTTP {status}"));
             }
-            let body = tokio::time::timeout(self.timeout, response.into_body().collect())
+            let declared = response
+                .headers()
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+            if declared.is_some_and(|n| n > limit) {
+                return Err(too_large(limit));
+            }
+            return tokio::time::timeout(self.timeout, read_body(response.into_body(), limit))
                 .await
-                .map_err(|_| format!("body not received within {}s", self.timeout.as_secs()))?
-                .map_err(|e| e.to_string())?;
-            return Ok(body.to_bytes().to_vec());
+                .map_err(|_| format!("body not received within {}s", self.timeout.as_secs()))?;
         }
         Err(format!("more than {MAX_REDIRECTS} redirects"))
     }
+}
+
+/// Reads `body` up to `limit` bytes, hashing each chunk as it arrives; refuses it as soon as it
+/// goes over.
+async fn read_body<B>(mut body: B, limit: u64) -> Result<(Vec<u8>, String), String>
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
+    let mut hasher = Sha256::new();
+    let mut bytes = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| e.to_string())?;
+        if let Ok(data) = frame.into_data() {
+            if (bytes.len() + data.len()) as u64 > limit {
+                return Err(too_large(limit));
+            }
+            hasher.update(&data);
+            bytes.extend_from_slice(&data);
+        }
+    }
+    let digest = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok((bytes, digest))
+}
+
+impl Fetcher for HttpsFetcher {
+    async fn fetch(&self, url: &str) -> Result<Vec<u8>, String> {
+        self.get(url, MAX_REMOTE_BYTES)
+            .await
+            .map(|(bytes, _)| bytes)
+    }
+
+    async fn fetch_hashed(&self, url: &str, limit: u64) -> Result<(Vec<u8>, String), String> {
+        self.get(url, limit).await
+    }
+}
+
+/// Where a redirect from `base` to `location` may go: `https://` on the same host and port
+/// only. The pin protects the content, but a redirect to plain HTTP would leak the request and
+/// a redirect to another host would let that host see (and time) it.
+fn redirect_target(base: &http::Uri, location: &str) -> Result<http::Uri, String> {
+    let shown = crate::escape::terminal(location);
+    let next: http::Uri = resolve_location(base, location)
+        .parse()
+        .map_err(|e| format!("redirect to `{shown}`: bad URL: {e}"))?;
+    if next.scheme_str() != Some("https") {
+        return Err(format!(
+            "redirect to `{shown}` refused: remote manifests are fetched over https:// only"
+        ));
+    }
+    let same = |u: &http::Uri| {
+        u.authority()
+            .map(|a| (a.host().to_ascii_lowercase(), a.port_u16().unwrap_or(443)))
+    };
+    if same(&next) != same(base) {
+        return Err(format!(
+            "redirect to `{shown}` refused: it leaves {} (pin a URL on the final host)",
+            base.authority().map_or("", |a| a.as_str())
+        ));
+    }
+    Ok(next)
 }
 
 /// A redirect's target: absolute, or relative to the request's scheme and authority.
@@ -324,6 +433,193 @@ mod tests {
             Err(RemoteError::BadPin { .. })
         ));
         assert_eq!(*fetcher.calls.lock().unwrap(), 0);
+    }
+
+    /// A TLS server on loopback (a self-signed certificate for 127.0.0.1, made for these tests
+    /// only) answering every connection with `respond(path)`; counts connections.
+    struct LoopbackServer {
+        port: u16,
+        connections: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    const CERT: &str = include_str!("remote/loopback-cert.pem");
+    const KEY: &str = include_str!("remote/loopback-key.pem");
+
+    impl LoopbackServer {
+        async fn start(tls: bool, respond: fn(&str, u16) -> Vec<u8>) -> LoopbackServer {
+            use rustls::pki_types::pem::PemObject;
+            use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let counter = connections.clone();
+            let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![CertificateDer::from_pem_slice(CERT.as_bytes()).unwrap()],
+                PrivateKeyDer::from_pem_slice(KEY.as_bytes()).unwrap(),
+            )
+            .unwrap();
+            let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+            tokio::spawn(async move {
+                loop {
+                    let Ok((stream, _)) = listener.accept().await else {
+                        return;
+                    };
+                    counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let acceptor = acceptor.clone();
+                    tokio::spawn(async move {
+                        async fn serve<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+                            mut s: S,
+                            port: u16,
+                            respond: fn(&str, u16) -> Vec<u8>,
+                        ) {
+                            let mut head = Vec::new();
+                            let mut buf = [0u8; 1024];
+                            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                                match s.read(&mut buf).await {
+                                    Ok(0) | Err(_) => return,
+                                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                                }
+                            }
+                            let head = String::from_utf8_lossy(&head);
+                            let path = head.split(' ').nth(1).unwrap_or("/");
+                            let _ = s.write_all(&respond(path, port)).await;
+                            let _ = s.shutdown().await;
+                        }
+                        if tls {
+                            if let Ok(s) = acceptor.accept(stream).await {
+                                serve(s, port, respond).await;
+                            }
+                        } else {
+                            serve(stream, port, respond).await;
+                        }
+                    });
+                }
+            });
+            LoopbackServer { port, connections }
+        }
+
+        fn connections(&self) -> usize {
+            self.connections.load(std::sync::atomic::Ordering::SeqCst)
+        }
+    }
+
+    /// A fetcher that trusts the loopback certificate only.
+    fn loopback_fetcher() -> HttpsFetcher {
+        use rustls::pki_types::CertificateDer;
+        use rustls::pki_types::pem::PemObject;
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(CertificateDer::from_pem_slice(CERT.as_bytes()).unwrap())
+            .unwrap();
+        let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        HttpsFetcher::from_builder(
+            hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(config),
+            Duration::from_secs(10),
+        )
+    }
+
+    fn ok(body: &[u8]) -> Vec<u8> {
+        let mut r = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        r.extend_from_slice(body);
+        r
+    }
+
+    fn redirect(to: &str) -> Vec<u8> {
+        format!(
+            "HTTP/1.1 302 Found\r\nLocation: {to}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+        .into_bytes()
+    }
+
+    #[tokio::test]
+    async fn fetches_over_https_with_the_digest_computed_while_streaming() {
+        let server = LoopbackServer::start(true, |path, port| match path {
+            "/moved" => redirect(&format!("https://127.0.0.1:{port}/x.yaml")),
+            "/x.yaml" => ok(BODY.as_bytes()),
+            // No Content-Length: only the streaming count can stop it.
+            _ => {
+                let mut r = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n".to_vec();
+                r.extend(std::iter::repeat_n(b'a', 4096));
+                r
+            }
+        })
+        .await;
+        let fetcher = loopback_fetcher();
+        let base = format!("https://127.0.0.1:{}", server.port);
+        let (bytes, digest) = fetcher
+            .fetch_hashed(&format!("{base}/moved"), 1 << 20)
+            .await
+            .unwrap();
+        assert_eq!(bytes, BODY.as_bytes());
+        assert_eq!(digest, sha256_hex(BODY.as_bytes()));
+        let err = fetcher
+            .fetch_hashed(&format!("{base}/endless"), 1000)
+            .await
+            .unwrap_err();
+        assert_eq!(err, "larger than the 1000-byte limit for a remote manifest");
+        let err = fetcher
+            .fetch_hashed(&format!("{base}/x.yaml"), 10)
+            .await
+            .unwrap_err();
+        assert!(err.contains("10-byte limit"), "{err}");
+        // Through the cache: the pin is checked against the streamed digest.
+        let dir = tempfile::tempdir().unwrap();
+        let cache = ManifestCache::new(dir.path());
+        let wrong = sha256_hex(b"other");
+        assert!(matches!(
+            cache.get(&format!("{base}/x.yaml"), &wrong, &fetcher).await,
+            Err(RemoteError::Mismatch { .. })
+        ));
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[tokio::test]
+    async fn redirects_never_downgrade_nor_change_host_and_http_is_refused() {
+        let plain = LoopbackServer::start(false, |_, _| ok(b"apiVersion: v1")).await;
+        let plain_port = plain.port;
+        let server = LoopbackServer::start(true, |path, port| match path {
+            "/to-http" => redirect(&format!("http://127.0.0.1:{port}/x")),
+            "/to-host" => redirect(&format!("https://localhost:{port}/x")),
+            "/to-port" => redirect("https://127.0.0.1:1/x"),
+            _ => ok(b"ok"),
+        })
+        .await;
+        let fetcher = loopback_fetcher();
+        let base = format!("https://127.0.0.1:{}", server.port);
+        let err = fetcher.fetch(&format!("{base}/to-http")).await.unwrap_err();
+        assert!(
+            err.contains("refused: remote manifests are fetched over https:// only"),
+            "{err}"
+        );
+        let err = fetcher.fetch(&format!("{base}/to-host")).await.unwrap_err();
+        assert!(err.contains("refused: it leaves 127.0.0.1:"), "{err}");
+        let err = fetcher.fetch(&format!("{base}/to-port")).await.unwrap_err();
+        assert!(err.contains("refused: it leaves"), "{err}");
+        let err = fetcher
+            .fetch(&format!("http://127.0.0.1:{plain_port}/x"))
+            .await
+            .unwrap_err();
+        assert_eq!(err, "remote manifests are fetched over https:// only");
+        assert_eq!(plain.connections(), 0, "nothing was sent over plain HTTP");
+        assert_eq!(server.connections(), 3);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 pub use error::ManifestError;
 
-use crate::input;
+use crate::{input, names};
 pub use strict::unknown_fields;
 
 /// Where a document came from: the file and its 1-based position among the file's documents.
@@ -356,8 +356,132 @@ fn expand_document(
             }
         }
     }
+    if let Some((field, message)) = refused_name(&value) {
+        return Err(ManifestError::Invalid {
+            at: source,
+            field,
+            message,
+        });
+    }
     out.push(Document { source, value });
     Ok(())
+}
+
+/// The first name in `object` that Kubernetes would refuse ([`crate::names`]), with its field:
+/// `metadata.name` (of Kubernetes' own kinds) and `metadata.namespace`, the keys and values of
+/// every `metadata.labels` (pod templates' included), container and Service port names.
+fn refused_name(object: &Value) -> Option<(String, String)> {
+    let kind = object.get("kind").and_then(Value::as_str).unwrap_or("");
+    let api_version = object
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    // Names of policy kinds (Calico's, AdminNetworkPolicy) are checked with their policy, by
+    // the rules of their own API.
+    let core = matches!(
+        api_version.split('/').next().unwrap_or(""),
+        "v1" | "apps" | "batch" | "networking.k8s.io"
+    ) && !kind.ends_with("NetworkPolicy");
+    if let Some(name) = object
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .filter(|_| core)
+    {
+        let check = if matches!(kind, "Namespace" | "Service") {
+            names::dns1123_label
+        } else {
+            names::dns1123_subdomain
+        };
+        if let Err(e) = check(name) {
+            return Some(("metadata.name".into(), e));
+        }
+    }
+    if let Some(ns) = object
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        && let Err(e) = names::dns1123_label(ns)
+    {
+        return Some(("metadata.namespace".into(), e));
+    }
+    let mut found = None;
+    walk_names(object, kind, String::new(), &mut found);
+    found
+}
+
+fn labels_refused(labels: &serde_json::Map<String, Value>, path: &str) -> Option<(String, String)> {
+    labels.iter().find_map(|(key, value)| {
+        let field = format!("{path}.{key}");
+        if let Err(e) = names::label_key(key) {
+            return Some((field, e));
+        }
+        let value = value.as_str()?;
+        names::label_value(value).err().map(|e| (field, e))
+    })
+}
+
+fn walk_names(value: &Value, kind: &str, path: String, found: &mut Option<(String, String)>) {
+    if found.is_some() {
+        return;
+    }
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map {
+                let child_path = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                // Selectors' `matchLabels` are checked with the policy that holds them.
+                let labels = key == "labels" && (path.is_empty() || path.ends_with("metadata"));
+                if labels && let Some(map) = child.as_object() {
+                    *found = labels_refused(map, &child_path);
+                } else if matches!(key.as_str(), "containers" | "initContainers")
+                    && let Some(list) = child.as_array()
+                {
+                    *found = ports_refused(list, &child_path, names::port_name);
+                } else if kind == "Service"
+                    && child_path == "spec.ports"
+                    && let Some(list) = child.as_array()
+                {
+                    *found = named_refused(list, &child_path, names::dns1123_label);
+                }
+                if found.is_some() {
+                    return;
+                }
+                walk_names(child, kind, child_path, found);
+            }
+        }
+        Value::Array(list) => {
+            for (i, child) in list.iter().enumerate() {
+                walk_names(child, kind, format!("{path}[{i}]"), found);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The first `ports[].name` of the containers in `list` that `check` refuses.
+fn ports_refused(
+    list: &[Value],
+    path: &str,
+    check: fn(&str) -> Result<(), String>,
+) -> Option<(String, String)> {
+    list.iter().enumerate().find_map(|(i, container)| {
+        let ports = container.get("ports")?.as_array()?;
+        named_refused(ports, &format!("{path}[{i}].ports"), check)
+    })
+}
+
+/// The first `name` of the items in `list` that `check` refuses.
+fn named_refused(
+    list: &[Value],
+    path: &str,
+    check: fn(&str) -> Result<(), String>,
+) -> Option<(String, String)> {
+    list.iter().enumerate().find_map(|(i, item)| {
+        let name = item.get("name")?.as_str()?;
+        check(name).err().map(|e| (format!("{path}[{i}].name"), e))
+    })
 }
 
 /// The JSON type of a value, for messages.

@@ -11,22 +11,26 @@ use std::fmt;
 use crate::capability::Capability;
 
 /// Names of every built-in profile, in the nightly matrix's column order.
-pub const CNI_NAMES: [&str; 5] = ["calico", "cilium", "kindnet", "antrea", "flannel"];
-
-/// The AdminNetworkPolicy and BaselineAdminNetworkPolicy CRDs (network-policy-api v0.1.7,
-/// experimental channel, which adds named ports), applied on the Antrea lane, which implements
-/// the API without installing them.
-///
-/// Not on the Calico lane: Calico v3.31.7's `operator-crds.yaml` ships both CRDs at bundle-version
-/// v0.1.1 (projectcalico/calico@v3.31.7:manifests/operator-crds.yaml#L32922), and its operator,
-/// started with `-manage-crds=true` (`manifests/tigera-operator.yaml#L611`), keeps reconciling its
-/// bundled copies (tigera/operator@v1.40.15:pkg/controller/installation/core_controller.go#L2127,
-/// `pkg/crds/calico/policy.networking.k8s.io_adminnetworkpolicies.yaml`): applying v0.1.7 there
-/// only starts a tug of war the operator wins.
-const ANP_CRDS: [&str; 2] = [
-    "https://raw.githubusercontent.com/kubernetes-sigs/network-policy-api/v0.1.7/config/crd/experimental/policy.networking.k8s.io_adminnetworkpolicies.yaml",
-    "https://raw.githubusercontent.com/kubernetes-sigs/network-policy-api/v0.1.7/config/crd/experimental/policy.networking.k8s.io_baselineadminnetworkpolicies.yaml",
+pub const CNI_NAMES: [&str; 6] = [
+    "calico",
+    "calico-3.31",
+    "cilium",
+    "kindnet",
+    "antrea",
+    "flannel",
 ];
+
+/// The ClusterNetworkPolicy CRD (network-policy-api v0.2.0, experimental channel: adds `nodes`
+/// and `domainNames` peers), applied on the Antrea lane, which implements the API without
+/// installing it (antrea-io/antrea@v2.7.0:docs/cluster-network-policy.md#L58-L62 gives this URL).
+///
+/// Not on the Calico lanes: Calico v3.32.1's `operator-crds.yaml` ships the CRD itself, at
+/// bundle-version v0.2.0, standard channel (projectcalico/calico@v3.32.1:manifests/operator-crds.yaml#L38942-L38950),
+/// and its operator runs with `-manage-crds=true` (`manifests/tigera-operator.yaml#L756`) and keeps
+/// reconciling its bundled copy, as v3.31.7 did with the v0.1.1 AdminNetworkPolicy CRDs
+/// (`v3.31.7:manifests/operator-crds.yaml#L32922`): applying another copy only starts a tug of
+/// war the operator wins.
+const CNP_CRD: &str = "https://raw.githubusercontent.com/kubernetes-sigs/network-policy-api/v0.2.0/config/crd/experimental/policy.networking.k8s.io_clusternetworkpolicies.yaml";
 
 /// The CNI plugins release the flannel lane installs `bridge` from: the one kind v0.32.0 builds
 /// its node image's plugins from (kubernetes-sigs/kind@v0.32.0:images/base/Dockerfile#L173).
@@ -395,6 +399,7 @@ impl CniProfile {
     pub fn all() -> Vec<CniProfile> {
         vec![
             Self::calico(),
+            Self::calico_3_31(),
             Self::cilium(),
             Self::kindnet(),
             Self::antrea(),
@@ -414,29 +419,62 @@ impl CniProfile {
             .any(|s| matches!(s, InstallStep::Helm { .. } | InstallStep::HelmRepo { .. }))
     }
 
-    /// Calico through the Tigera operator, with the Calico API server so `projectcalico.org/v3`
-    /// objects can be applied with kubectl.
-    ///
-    /// Pinned to 3.31: AdminNetworkPolicy v1alpha1 is supported from 3.29 to 3.31, and 3.32
-    /// replaced it with ClusterNetworkPolicy (projectcalico/calico#11144).
+    /// Calico 3.32 through the Tigera operator, with the Calico API server so
+    /// `projectcalico.org/v3` objects can be applied with kubectl. 3.32 implements
+    /// ClusterNetworkPolicy (standard channel: pods, namespaces, networks, named ports; no `nodes`
+    /// or `domainNames`, projectcalico/calico@v3.32.1:libcalico-go/lib/backend/k8s/conversion/clusternetworkpolicy.go#L296-L323)
+    /// and no longer AdminNetworkPolicy (projectcalico/calico#11144).
     fn calico() -> CniProfile {
+        Self::calico_line(
+            "calico",
+            "v3.32.1",
+            [
+                "https://raw.githubusercontent.com/projectcalico/calico/v3.32.1/manifests/operator-crds.yaml",
+                "https://raw.githubusercontent.com/projectcalico/calico/v3.32.1/manifests/tigera-operator.yaml",
+            ],
+            Capability::ClusterNetworkPolicy,
+            include_str!("../../../kind-config/calico.yaml"),
+        )
+    }
+
+    /// Calico 3.31, the last line with AdminNetworkPolicy v1alpha1 (3.29–3.31), kept as a lane of
+    /// its own while clusters still run it.
+    fn calico_3_31() -> CniProfile {
+        Self::calico_line(
+            "calico-3.31",
+            "v3.31.7",
+            [
+                "https://raw.githubusercontent.com/projectcalico/calico/v3.31.7/manifests/operator-crds.yaml",
+                "https://raw.githubusercontent.com/projectcalico/calico/v3.31.7/manifests/tigera-operator.yaml",
+            ],
+            Capability::AdminNetworkPolicy,
+            include_str!("../../../kind-config/calico-3.31.yaml"),
+        )
+    }
+
+    /// A Calico line: its operator CRDs and operator manifest, and the admin-policy API it
+    /// enforces. The Installation and APIServer are the first two documents of
+    /// `manifests/custom-resources.yaml`, the same at v3.31.7 and v3.32.1.
+    fn calico_line(
+        name: &'static str,
+        version: &'static str,
+        [crds, operator]: [&'static str; 2],
+        admin_api: Capability,
+        kind_config: &'static str,
+    ) -> CniProfile {
         let mut enforces = network_policy_features();
-        enforces.extend([Capability::CalicoCrds, Capability::AdminNetworkPolicy]);
+        enforces.extend([Capability::CalicoCrds, admin_api]);
         enforces.extend(environment());
         CniProfile {
-            name: "calico",
-            version: "v3.31.7",
-            kind_config: include_str!("../../../kind-config/calico.yaml"),
+            name,
+            version,
+            kind_config,
             pod_subnet: Some("192.168.0.0/16"),
             default_cni: false,
             kernel_modules: &[],
             install: vec![
-                InstallStep::Apply {
-                    url: "https://raw.githubusercontent.com/projectcalico/calico/v3.31.7/manifests/operator-crds.yaml",
-                },
-                InstallStep::Apply {
-                    url: "https://raw.githubusercontent.com/projectcalico/calico/v3.31.7/manifests/tigera-operator.yaml",
-                },
+                InstallStep::Apply { url: crds },
+                InstallStep::Apply { url: operator },
                 InstallStep::CrdsEstablished,
                 InstallStep::ApplyManifest {
                     what: "Installation and APIServer (custom-resources.yaml without Goldmane and Whisker)",
@@ -466,9 +504,9 @@ impl CniProfile {
                     issue_url: None,
                 },
                 Caveat {
-                    summary: "Calico v3.31.7's own CI runs on kindest/node v1.33.1 \
-                              (projectcalico/calico@v3.31.7:metadata.mk); this lane runs kind \
-                              v0.32.0's default Kubernetes 1.36.1, outside that tested range",
+                    summary: "Calico's own CI runs on older kindest/node images \
+                              (projectcalico/calico@v3.31.7:metadata.mk: v1.33.1); this lane runs \
+                              kind's default Kubernetes, outside that tested range",
                     issue_url: None,
                 },
             ],
@@ -574,11 +612,19 @@ impl CniProfile {
         }
     }
 
-    /// Antrea through Helm, with its AdminNetworkPolicy feature gate on (deprecated in v2.7 in
-    /// favour of ClusterNetworkPolicy: antrea-io/antrea@v2.7.0:docs/feature-gates.md).
+    /// Antrea through Helm, with its `ClusterNetworkPolicy` feature gate on (alpha, off by
+    /// default: antrea-io/antrea@v2.7.0:pkg/features/antrea_features.go#L168-L171,L247, rendered
+    /// from `featureGates` by build/charts/antrea/conf/antrea-controller.conf#L58-L62). The
+    /// AdminNetworkPolicy gate is deprecated in v2.7 (antrea_features.go#L161-L165,L246) and left
+    /// off. Every egress peer is implemented, nodes and domain names included
+    /// (docs/cluster-network-policy.md, "Rule structure").
     fn antrea() -> CniProfile {
         let mut enforces = network_policy_features();
-        enforces.insert(Capability::AdminNetworkPolicy);
+        enforces.extend([
+            Capability::ClusterNetworkPolicy,
+            Capability::CnpNodes,
+            Capability::CnpDomainNames,
+        ]);
         enforces.extend(environment());
         CniProfile {
             name: "antrea",
@@ -588,8 +634,7 @@ impl CniProfile {
             default_cni: false,
             kernel_modules: &["openvswitch"],
             install: vec![
-                InstallStep::Apply { url: ANP_CRDS[0] },
-                InstallStep::Apply { url: ANP_CRDS[1] },
+                InstallStep::Apply { url: CNP_CRD },
                 InstallStep::HelmRepo {
                     name: "antrea",
                     url: "https://charts.antrea.io",
@@ -599,7 +644,7 @@ impl CniProfile {
                     chart: "antrea/antrea",
                     version: "2.7.0",
                     namespace: "kube-system",
-                    set: vec!["featureGates.AdminNetworkPolicy=true"],
+                    set: vec!["featureGates.ClusterNetworkPolicy=true"],
                 },
             ],
             ready: vec![
@@ -621,8 +666,14 @@ impl CniProfile {
                     issue_url: None,
                 },
                 Caveat {
-                    summary: "the AdminNetworkPolicy feature gate is deprecated since Antrea v2.7 \
-                              and due for removal two releases later (successor: ClusterNetworkPolicy)",
+                    summary: "a ClusterNetworkPolicy Pass rule whose peer Antrea cannot read fails \
+                              closed to match nothing, where the API says deny all \
+                              (antrea-io/antrea@v2.7.0:pkg/controller/networkpolicy/clusternetworkpolicy.go#L227-L236)",
+                    issue_url: None,
+                },
+                Caveat {
+                    summary: "ClusterNetworkPolicy's Baseline tier is evaluated after Antrea's own \
+                              baseline tier (antrea-io/antrea@v2.7.0:docs/cluster-network-policy.md)",
                     issue_url: None,
                 },
             ],
@@ -690,7 +741,11 @@ mod tests {
         let names: Vec<&str> = CniProfile::all().iter().map(|p| p.name).collect();
         assert_eq!(names, CNI_NAMES);
         assert!(CniProfile::by_name("weave").is_none());
-        assert_eq!(CniProfile::by_name("calico").unwrap().version, "v3.31.7");
+        assert_eq!(CniProfile::by_name("calico").unwrap().version, "v3.32.1");
+        assert_eq!(
+            CniProfile::by_name("calico-3.31").unwrap().version,
+            "v3.31.7"
+        );
     }
 
     #[test]
@@ -716,25 +771,21 @@ mod tests {
                 })
                 .collect()
         };
-        assert!(
-            !urls("calico")
-                .iter()
-                .any(|u| u.contains("network-policy-api")),
-            "{:?}",
-            urls("calico")
-        );
+        for calico in ["calico", "calico-3.31"] {
+            assert!(
+                !urls(calico)
+                    .iter()
+                    .any(|u| u.contains("network-policy-api")),
+                "{:?}",
+                urls(calico)
+            );
+        }
         assert!(
             !urls("calico")
                 .iter()
                 .any(|u| u.ends_with("custom-resources.yaml"))
         );
-        assert_eq!(
-            urls("antrea")
-                .iter()
-                .filter(|u| u.contains("network-policy-api/v0.1.7"))
-                .count(),
-            2
-        );
+        assert_eq!(urls("antrea"), [CNP_CRD]);
     }
 
     /// A sandbox to run [`FLANNEL_NODE_SCRIPT`] in: its two absolute paths moved into a temporary
@@ -866,7 +917,7 @@ mod tests {
             antrea
                 .caveats
                 .iter()
-                .any(|c| c.summary.contains("deprecated")),
+                .any(|c| c.summary.contains("fails closed to match nothing")),
             "{:?}",
             antrea.caveats
         );
@@ -886,7 +937,7 @@ mod tests {
             for step in &p.install {
                 if let InstallStep::Apply { url } = step {
                     let pinned =
-                        url.contains(p.version) || url.contains("network-policy-api/v0.1.7");
+                        url.contains(p.version) || url.contains("network-policy-api/v0.2.0");
                     assert!(pinned, "{}: {url} is not pinned to {}", p.name, p.version);
                     assert!(!url.contains("/main/") && !url.contains("latest"), "{url}");
                 }
@@ -921,7 +972,11 @@ mod tests {
     #[case("calico", &[Ingress, Egress], Applicability::Applicable)]
     #[case("cilium", &[Ingress, NamedPorts, EndPort], Applicability::Applicable)]
     #[case("kindnet", &[Egress, Sctp, IpblockPodIp], Applicability::Applicable)]
-    #[case("antrea", &[Ingress, AdminNetworkPolicy], Applicability::Applicable)]
+    #[case("antrea", &[Ingress, ClusterNetworkPolicy, CnpNodes, CnpDomainNames], Applicability::Applicable)]
+    #[case("antrea", &[Ingress, AdminNetworkPolicy], np(&[AdminNetworkPolicy]))]
+    #[case("calico", &[ClusterNetworkPolicy, NamedPorts], Applicability::Applicable)]
+    #[case("calico", &[ClusterNetworkPolicy, CnpNodes], np(&[CnpNodes]))]
+    #[case("calico-3.31", &[ClusterNetworkPolicy], np(&[ClusterNetworkPolicy]))]
     #[case("flannel", &[Ingress], Applicability::NotEnforced)]
     #[case("flannel", &[], Applicability::Applicable)]
     #[case("flannel", &[IngressController], Applicability::Applicable)]
@@ -933,7 +988,8 @@ mod tests {
     #[case("kindnet", &[Ingress, AdminNetworkPolicy], np(&[AdminNetworkPolicy]))]
     #[case("antrea", &[CalicoCrds, Egress], np(&[CalicoCrds]))]
     #[case("flannel", &[Ingress, CalicoCrds], np(&[CalicoCrds]))]
-    #[case("calico", &[CalicoCrds, AdminNetworkPolicy, Sctp], Applicability::Applicable)]
+    #[case("calico-3.31", &[CalicoCrds, AdminNetworkPolicy, Sctp], Applicability::Applicable)]
+    #[case("calico", &[CalicoCrds, AdminNetworkPolicy], np(&[AdminNetworkPolicy]))]
     // …with the tracking issue when there is one.
     #[case("cilium", &[AdminNetworkPolicy, Sctp], Applicability::NotApplicable {
         missing: vec![AdminNetworkPolicy],

@@ -1060,7 +1060,7 @@ mod tests {
             .path()
             .join("netpol-harness-netpol-calico-installation.yaml");
         let c = "kubectl --context kind-netpol";
-        let calico = "https://raw.githubusercontent.com/projectcalico/calico/v3.31.7/manifests";
+        let calico = "https://raw.githubusercontent.com/projectcalico/calico/v3.32.1/manifests";
         let expected = vec![
             "docker info --format {{.ServerVersion}}".to_string(),
             "kind version".into(),
@@ -1072,9 +1072,9 @@ mod tests {
                 config.display()
             ),
             format!(
-                "{c} -n kube-system create configmap netpol-harness --from-literal=cni=calico --from-literal=version=v3.31.7"
+                "{c} -n kube-system create configmap netpol-harness --from-literal=cni=calico --from-literal=version=v3.32.1"
             ),
-            // No network-policy-api CRDs: the operator owns its own (v0.1.1) copies.
+            // No network-policy-api CRDs: the operator owns its own (v0.2.0) copy.
             format!("{c} apply --server-side --force-conflicts -f {calico}/operator-crds.yaml"),
             format!("{c} apply --server-side --force-conflicts -f {calico}/tigera-operator.yaml"),
             format!("{c} wait --for=condition=Established crd --all --timeout=120s"),

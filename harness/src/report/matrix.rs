@@ -1,11 +1,13 @@
 //! The compatibility matrix: one row per scenario step, one column per CNI run, rendered as
 //! markdown (for a GitHub job summary), a standalone HTML page, or JSON.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
 use super::results::{RunResults, StepStatus};
+use crate::escape;
 
 /// Rows scenario/step × columns CNI.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,50 +46,54 @@ pub struct CompatCell {
     pub issue_url: Option<String>,
 }
 
-/// Builds the matrix from several runs, one column per run, in the order given.
+/// Builds the matrix from several runs, one column per run, in the order given. Linear in the
+/// number of steps read: rows are found through an index, and each scenario's rows are kept
+/// together by building them per scenario (no insertion in the middle).
 pub fn matrix(results: &[RunResults]) -> CompatMatrix {
-    let mut cnis: Vec<String> = Vec::new();
-    for (i, run) in results.iter().enumerate() {
-        let occurrence = results[..i].iter().filter(|r| r.cni == run.cni).count() + 1;
+    let mut cnis: Vec<String> = Vec::with_capacity(results.len());
+    let mut taken: HashSet<String> = HashSet::new();
+    let mut occurrences: HashMap<&str, usize> = HashMap::new();
+    for run in results {
+        let occurrence = occurrences.entry(run.cni.as_str()).or_insert(0);
+        *occurrence += 1;
         let mut header = match &run.cluster {
-            _ if occurrence == 1 => run.cni.clone(),
+            _ if *occurrence == 1 => run.cni.clone(),
             Some(cluster) => format!("{} ({cluster})", run.cni),
             None => format!("{} #{occurrence}", run.cni),
         };
-        while cnis.contains(&header) {
+        while taken.contains(&header) {
             header.push('\'');
         }
+        taken.insert(header.clone());
         cnis.push(header);
     }
 
-    let mut rows: Vec<MatrixRow> = Vec::new();
+    // Scenarios in the order first seen; within one, steps in the order first seen (a step
+    // only a later run has goes after the steps already there).
+    let mut scenarios: Vec<Vec<MatrixRow>> = Vec::new();
+    let mut scenario_index: HashMap<&str, usize> = HashMap::new();
+    let mut row_index: HashMap<(&str, &str), (usize, usize)> = HashMap::new();
     for (column, run) in results.iter().enumerate() {
         for scenario in &run.scenarios {
+            let s = *scenario_index
+                .entry(scenario.name.as_str())
+                .or_insert_with(|| {
+                    scenarios.push(Vec::new());
+                    scenarios.len() - 1
+                });
             for step in &scenario.steps {
-                let index = match rows
-                    .iter()
-                    .position(|r| r.scenario == scenario.name && r.step == step.name)
-                {
-                    Some(i) => i,
-                    None => {
-                        // Keep a scenario's steps together even if a later run adds one.
-                        let at = rows
-                            .iter()
-                            .rposition(|r| r.scenario == scenario.name)
-                            .map_or(rows.len(), |i| i + 1);
-                        rows.insert(
-                            at,
-                            MatrixRow {
-                                scenario: scenario.name.clone(),
-                                scenario_title: scenario.title.clone(),
-                                step: step.name.clone(),
-                                cells: vec![None; results.len()],
-                            },
-                        );
-                        at
-                    }
-                };
-                rows[index].cells[column] = Some(CompatCell {
+                let (s, r) = *row_index
+                    .entry((scenario.name.as_str(), step.name.as_str()))
+                    .or_insert_with(|| {
+                        scenarios[s].push(MatrixRow {
+                            scenario: scenario.name.clone(),
+                            scenario_title: scenario.title.clone(),
+                            step: step.name.clone(),
+                            cells: vec![None; results.len()],
+                        });
+                        (s, scenarios[s].len() - 1)
+                    });
+                scenarios[s][r].cells[column] = Some(CompatCell {
                     status: step.status,
                     reason: step.reason.clone(),
                     issue_url: step.issue_url.clone(),
@@ -98,7 +104,7 @@ pub fn matrix(results: &[RunResults]) -> CompatMatrix {
     CompatMatrix {
         cnis,
         missing: Vec::new(),
-        rows,
+        rows: scenarios.into_iter().flatten().collect(),
     }
 }
 
@@ -136,6 +142,23 @@ impl CompatMatrix {
             .count()
     }
 
+    /// For every column, how many steps ended with each status (in [`StepStatus::ALL`] order),
+    /// in one pass over the cells.
+    pub fn totals(&self) -> Vec<[usize; StepStatus::ALL.len()]> {
+        let mut totals = vec![[0; StepStatus::ALL.len()]; self.cnis.len()];
+        for row in &self.rows {
+            for (column, cell) in row.cells.iter().enumerate() {
+                if let (Some(cell), Some(total)) = (cell, totals.get_mut(column)) {
+                    total[StepStatus::ALL
+                        .iter()
+                        .position(|s| *s == cell.status)
+                        .unwrap_or(0)] += 1;
+                }
+            }
+        }
+        totals
+    }
+
     /// Cells that failed, as (column, row) pairs, in row order.
     fn failures(&self) -> Vec<(usize, &MatrixRow, &CompatCell)> {
         let mut out = Vec::new();
@@ -161,22 +184,23 @@ impl CompatMatrix {
             let _ = writeln!(
                 md,
                 "> **No results from: {}.** The job stopped before writing `results.json`; see its logs.\n",
-                md_escape(&self.missing.join(", "))
+                escape::markdown(&self.missing.join(", "))
             );
         }
 
         // Totals: statuses down, CNIs across.
         md.push_str("| |");
         for cni in &self.cnis {
-            let _ = write!(md, " {} |", md_escape(cni));
+            let _ = write!(md, " {} |", escape::markdown(cni));
         }
         md.push_str("\n| --- |");
         md.push_str(&" :-: |".repeat(self.cnis.len()));
         md.push('\n');
-        for status in StepStatus::ALL {
+        let totals = self.totals();
+        for (i, status) in StepStatus::ALL.iter().enumerate() {
             let _ = write!(md, "| {} {} |", status.symbol(), status.label());
-            for column in 0..self.cnis.len() {
-                let _ = write!(md, " {} |", self.count(column, status));
+            for total in &totals {
+                let _ = write!(md, " {} |", total[i]);
             }
             md.push('\n');
         }
@@ -184,7 +208,7 @@ impl CompatMatrix {
 
         md.push_str("| Scenario | Step |");
         for cni in &self.cnis {
-            let _ = write!(md, " {} |", md_escape(cni));
+            let _ = write!(md, " {} |", escape::markdown(cni));
         }
         md.push_str("\n| --- | --- |");
         md.push_str(&" :-: |".repeat(self.cnis.len()));
@@ -196,12 +220,12 @@ impl CompatMatrix {
             } else {
                 format!(
                     "**{}** ({})",
-                    md_escape(&row.scenario_title),
-                    md_escape(&row.scenario)
+                    escape::markdown(&row.scenario_title),
+                    escape::markdown(&row.scenario)
                 )
             };
             previous = Some(&row.scenario);
-            let _ = write!(md, "| {scenario} | {} |", md_escape(&row.step));
+            let _ = write!(md, "| {scenario} | {} |", escape::markdown(&row.step));
             for cell in &row.cells {
                 let _ = write!(md, " {} |", md_cell(cell.as_ref()));
             }
@@ -215,10 +239,10 @@ impl CompatMatrix {
                 let _ = writeln!(
                     md,
                     "- ❌ **{}** {}/{}: {}",
-                    md_escape(&self.cnis[column]),
-                    md_escape(&row.scenario),
-                    md_escape(&row.step),
-                    md_escape(cell.reason.as_deref().unwrap_or("no reason recorded"))
+                    escape::markdown(&self.cnis[column]),
+                    escape::markdown(&row.scenario),
+                    escape::markdown(&row.step),
+                    escape::markdown(cell.reason.as_deref().unwrap_or("no reason recorded"))
                 );
             }
         }
@@ -239,29 +263,30 @@ impl CompatMatrix {
              .missing { color: #b00020; }\n\
              </style>\n</head>\n<body>\n<h1>Network policy compatibility matrix</h1>\n",
         );
-        let _ = writeln!(h, "<p>{}</p>", legend(html_escape, "—"));
+        let _ = writeln!(h, "<p>{}</p>", legend(escape::html, "—"));
         if !self.missing.is_empty() {
             let _ = writeln!(
                 h,
                 "<p class=\"missing\"><strong>No results from: {}.</strong> The job stopped before writing results.json; see its logs.</p>",
-                html_escape(&self.missing.join(", "))
+                escape::html(&self.missing.join(", "))
             );
         }
 
         h.push_str("<table class=\"totals\">\n<tr><th></th>");
         for cni in &self.cnis {
-            let _ = write!(h, "<th>{}</th>", html_escape(cni));
+            let _ = write!(h, "<th>{}</th>", escape::html(cni));
         }
         h.push_str("</tr>\n");
-        for status in StepStatus::ALL {
+        let totals = self.totals();
+        for (i, status) in StepStatus::ALL.iter().enumerate() {
             let _ = write!(
                 h,
                 "<tr><th>{} {}</th>",
                 status.symbol(),
-                html_escape(status.label())
+                escape::html(status.label())
             );
-            for column in 0..self.cnis.len() {
-                let _ = write!(h, "<td class=\"cell\">{}</td>", self.count(column, status));
+            for total in &totals {
+                let _ = write!(h, "<td class=\"cell\">{}</td>", total[i]);
             }
             h.push_str("</tr>\n");
         }
@@ -269,16 +294,16 @@ impl CompatMatrix {
 
         h.push_str("<table class=\"matrix\">\n<thead><tr><th>Scenario</th><th>Step</th>");
         for cni in &self.cnis {
-            let _ = write!(h, "<th>{}</th>", html_escape(cni));
+            let _ = write!(h, "<th>{}</th>", escape::html(cni));
         }
         h.push_str("</tr></thead>\n<tbody>\n");
         for row in &self.rows {
             let _ = write!(
                 h,
                 "<tr><td title=\"{}\">{}</td><td>{}</td>",
-                html_escape(&row.scenario),
-                html_escape(&row.scenario_title),
-                html_escape(&row.step)
+                escape::html(&row.scenario),
+                escape::html(&row.scenario_title),
+                escape::html(&row.step)
             );
             for cell in &row.cells {
                 h.push_str(&html_cell(cell.as_ref()));
@@ -294,10 +319,10 @@ impl CompatMatrix {
                 let _ = writeln!(
                     h,
                     "<li>❌ <strong>{}</strong> {}/{}: {}</li>",
-                    html_escape(&self.cnis[column]),
-                    html_escape(&row.scenario),
-                    html_escape(&row.step),
-                    html_escape(cell.reason.as_deref().unwrap_or("no reason recorded"))
+                    escape::html(&self.cnis[column]),
+                    escape::html(&row.scenario),
+                    escape::html(&row.step),
+                    escape::html(cell.reason.as_deref().unwrap_or("no reason recorded"))
                 );
             }
             h.push_str("</ul>\n");
@@ -332,16 +357,6 @@ fn legend(escape: impl Fn(&str) -> String, none: &str) -> String {
     format!("Legend: {}", parts.join(" · "))
 }
 
-/// A link target that can go into markdown or HTML as it is: http(s), no spaces, quotes,
-/// brackets or parentheses.
-fn safe_url(url: &str) -> Option<&str> {
-    let scheme_ok = url.starts_with("https://") || url.starts_with("http://");
-    let chars_ok = !url
-        .chars()
-        .any(|c| c.is_whitespace() || "\"'<>()[]\\`".contains(c));
-    (scheme_ok && chars_ok).then_some(url)
-}
-
 /// `repo#N` for a GitHub issue or pull-request URL, else `issue`.
 fn issue_label(url: &str) -> String {
     let parts: Vec<&str> = url
@@ -358,50 +373,17 @@ fn issue_label(url: &str) -> String {
     }
 }
 
-fn md_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '\n' | '\r' => out.push(' '),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '\\' | '|' | '*' | '_' | '`' | '[' | ']' | '~' => {
-                out.push('\\');
-                out.push(c);
-            }
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
 fn md_cell(cell: Option<&CompatCell>) -> String {
     let Some(cell) = cell else {
         return "—".to_string();
     };
     let symbol = cell.status.symbol();
-    match (cell.status, cell.issue_url.as_deref().and_then(safe_url)) {
+    match (cell.status, cell.issue_url.as_deref().and_then(escape::url)) {
         (StepStatus::KnownDeviation | StepStatus::NotApplicable, Some(url)) => {
-            format!("{symbol} [{}]({url})", md_escape(&issue_label(url)))
+            format!("{symbol} [{}]({url})", escape::markdown(&issue_label(url)))
         }
         _ => symbol.to_string(),
     }
-}
-
-fn html_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
 }
 
 fn html_cell(cell: Option<&CompatCell>) -> String {
@@ -409,14 +391,14 @@ fn html_cell(cell: Option<&CompatCell>) -> String {
         return "<td class=\"cell none\">—</td>".to_string();
     };
     let title = match &cell.reason {
-        Some(reason) => format!(" title=\"{}\"", html_escape(reason)),
+        Some(reason) => format!(" title=\"{}\"", escape::html(reason)),
         None => String::new(),
     };
-    let link = match (cell.status, cell.issue_url.as_deref().and_then(safe_url)) {
+    let link = match (cell.status, cell.issue_url.as_deref().and_then(escape::url)) {
         (StepStatus::KnownDeviation | StepStatus::NotApplicable, Some(url)) => format!(
             " <a href=\"{}\">{}</a>",
-            html_escape(url),
-            html_escape(&issue_label(url))
+            escape::html(url),
+            escape::html(&issue_label(url))
         ),
         _ => String::new(),
     };
@@ -633,6 +615,54 @@ mod tests {
     }
 
     #[test]
+    fn large_inputs_stay_linear() {
+        use StepStatus::*;
+        // One run of 80,000 steps (the old row lookup was quadratic in them) ...
+        let mut big = RunResults::new("calico");
+        for s in 0..400 {
+            big.scenarios.push(ScenarioResult {
+                name: format!("s{s}"),
+                title: "t".into(),
+                steps: (0..200)
+                    .map(|i| step(&format!("step-{i}"), Pass, None, None))
+                    .collect(),
+            });
+        }
+        // ... and 4,000 runs of 20 steps, one in forty adding a step of its own to the scenario,
+        // which the old code inserted in the middle of the rows.
+        let many: Vec<RunResults> = (0..4_000)
+            .map(|r| {
+                let mut steps: Vec<StepResult> = (0..20)
+                    .map(|i| step(&format!("step-{i}"), Fail, None, None))
+                    .collect();
+                if r % 40 == 0 {
+                    steps.push(step(&format!("only-{r}"), Pass, None, None));
+                }
+                run(&format!("cni{r}"), steps)
+            })
+            .collect();
+        let started = std::time::Instant::now();
+        let m = matrix(std::slice::from_ref(&big));
+        assert_eq!(m.rows.len(), 80_000);
+        assert_eq!(m.rows[79_999].step, "step-199");
+        let md = m.to_markdown();
+        assert_eq!(md.matches("| ✅ |").count(), 80_000);
+        let m = matrix(&many);
+        assert_eq!(m.rows.len(), 20 + 100);
+        assert_eq!(m.rows[20].step, "only-0");
+        assert_eq!(m.rows[119].step, "only-3960");
+        assert_eq!(m.totals()[3_960], [1, 20, 0, 0, 0]);
+        assert_eq!(m.count(3_999, Fail), 20);
+        let _ = m.to_html();
+        // Seconds at most even in a loaded debug build; the quadratic version took minutes.
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[test]
     fn issue_labels() {
         assert_eq!(
             issue_label("https://github.com/cilium/cilium/issues/9209"),
@@ -644,7 +674,7 @@ mod tests {
         );
         assert_eq!(issue_label("https://example.com/bug/1"), "issue");
         assert_eq!(issue_label("https://github.com/o/r/issues/abc"), "issue");
-        assert_eq!(safe_url("https://x.y/a(b)"), None);
-        assert_eq!(safe_url("ftp://x.y/"), None);
+        assert_eq!(escape::url("https://x.y/a(b)"), None);
+        assert_eq!(escape::url("ftp://x.y/"), None);
     }
 }

@@ -5,6 +5,7 @@ use comfy_table::{ContentArrangement, Table, presets};
 use serde::Serialize;
 
 use crate::capability::Capability;
+use crate::escape;
 use crate::scenario::format::{Expectation, Scenario, ScenarioProbeKind, SourceRef};
 use crate::scenario::plan::{PlannedProbe, PlannedStep};
 use crate::scenario::target;
@@ -33,8 +34,8 @@ pub fn step_table(step: &PlannedStep, explain: bool) -> String {
     for (i, p) in step.probes.iter().enumerate() {
         table.add_row(vec![
             (i + 1).to_string(),
-            p.probe.from.clone(),
-            p.probe.to.clone(),
+            escape::terminal(&p.probe.from).into_owned(),
+            escape::terminal(&p.probe.to).into_owned(),
             port_text(p),
             target::kind_name(p.probe.kind).to_string(),
             p.expected.to_string(),
@@ -54,9 +55,9 @@ pub fn step_table(step: &PlannedStep, explain: bool) -> String {
             out.push_str(&format!(
                 "  {mark} {}: {} ({}): {}\n",
                 i + 1,
-                p.resolution,
-                p.origin,
-                p.reason
+                escape::terminal(&p.resolution.to_string()),
+                escape::terminal(&p.origin),
+                escape::terminal(&p.reason)
             ));
         }
     }

@@ -9,6 +9,7 @@ use std::path::Path;
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
+use crate::escape;
 use crate::probe::Outcome;
 use crate::report::results::{RESULTS_FILE, ResultsError, RunResults, StepStatus};
 use crate::report::truth_table::abbreviate;
@@ -129,7 +130,11 @@ fn table(cells: &[&CellOutcome], mark: impl Fn(&CellOutcome) -> String) -> Strin
     }
     out.push('\n');
     for (r, row) in rows.iter().enumerate() {
-        let _ = write!(out, "    {:<name_width$} ", abbreviate(row, name_width));
+        let _ = write!(
+            out,
+            "    {:<name_width$} ",
+            abbreviate(&escape::terminal(row), name_width)
+        );
         for c in 0..cols.len() {
             let m = marks.get(&(r, c)).map_or("-", String::as_str);
             let _ = write!(out, "{m:>width$} ");
@@ -142,10 +147,11 @@ fn table(cells: &[&CellOutcome], mark: impl Fn(&CellOutcome) -> String) -> Strin
 /// A step's tables and explanations.
 pub fn render_step(scenario: &str, step: &StepOutcome) -> String {
     let mut out = format!(
-        "{scenario}::{} — {}: {}\n",
-        step.name,
+        "{}::{} — {}: {}\n",
+        escape::terminal(scenario),
+        escape::terminal(&step.name),
         verdict_word(step.verdict),
-        step.reason
+        escape::terminal(&step.reason)
     );
     if matches!(
         step.verdict,
@@ -174,9 +180,10 @@ pub fn render_step(scenario: &str, step: &StepOutcome) -> String {
         groups.entry((c.kind.clone(), c.port)).or_default().push(c);
     }
     for ((kind, port), cells) in &groups {
+        let kind = escape::terminal(kind);
         let title = match port {
             Some(p) => format!("{kind} port {p}"),
-            None => kind.clone(),
+            None => kind.into_owned(),
         };
         let mut cols: Vec<&str> = Vec::new();
         for c in cells {
@@ -189,7 +196,7 @@ pub fn render_step(scenario: &str, step: &StepOutcome) -> String {
             "  {title}  (columns: {})",
             cols.iter()
                 .enumerate()
-                .map(|(i, c)| format!("{} {c}", i + 1))
+                .map(|(i, c)| format!("{} {}", i + 1, escape::terminal(c)))
                 .collect::<Vec<_>>()
                 .join(", ")
         );
@@ -213,7 +220,7 @@ pub fn render_step(scenario: &str, step: &StepOutcome) -> String {
     if !wrong.is_empty() {
         let _ = writeln!(out, "  wrong cells:");
         for c in wrong {
-            let _ = writeln!(out, "    {}", c.explanation());
+            let _ = writeln!(out, "    {}", escape::terminal(&c.explanation()));
         }
     }
     if step.verdict == StepVerdict::NotEnforced {
@@ -246,13 +253,19 @@ pub fn render_summary(outcomes: &[ScenarioOutcome]) -> String {
                 out,
                 "  {:<12} {}::{} — {}",
                 status_word(result.status),
-                s.name,
-                step.name,
-                result.reason.as_deref().unwrap_or(&step.reason)
+                escape::terminal(&s.name),
+                escape::terminal(&step.name),
+                escape::terminal(result.reason.as_deref().unwrap_or(&step.reason))
             );
         }
         for e in &s.cleanup_errors {
-            let _ = writeln!(out, "  {:<12} {} cleanup — {e}", "CLEANUP", s.name);
+            let _ = writeln!(
+                out,
+                "  {:<12} {} cleanup — {}",
+                "CLEANUP",
+                escape::terminal(&s.name),
+                escape::terminal(e)
+            );
         }
     }
     let totals: Vec<String> = StepStatus::ALL
@@ -278,15 +291,16 @@ pub fn results(cni: &str, cluster: Option<String>, outcomes: &[ScenarioOutcome])
 pub fn junit(outcomes: &[ScenarioOutcome]) -> Result<String, String> {
     let mut junit = Report::new("netpol-harness");
     for s in outcomes {
-        let mut suite = TestSuite::new(s.name.as_str());
+        let x = |text: &str| escape::xml(text).into_owned();
+        let mut suite = TestSuite::new(x(&s.name));
         suite.set_time(s.duration);
         for step in &s.steps {
             let result = step.result();
-            let message = format!(
+            let message = x(&format!(
                 "{}: {}",
                 status_word(result.status),
                 result.reason.as_deref().unwrap_or(&step.reason)
-            );
+            ));
             let status = match result.status {
                 StepStatus::Pass => TestCaseStatus::success(),
                 StepStatus::Fail => {
@@ -297,7 +311,7 @@ pub fn junit(outcomes: &[ScenarioOutcome]) -> Result<String, String> {
                     };
                     let mut status = TestCaseStatus::non_success(kind);
                     status.set_message(message);
-                    status.set_description(render_step(&s.name, step));
+                    status.set_description(x(&render_step(&s.name, step)));
                     status
                 }
                 StepStatus::NotApplicable
@@ -305,26 +319,26 @@ pub fn junit(outcomes: &[ScenarioOutcome]) -> Result<String, String> {
                 | StepStatus::NotEnforced => {
                     let mut status = TestCaseStatus::skipped();
                     match &result.issue_url {
-                        Some(url) => status.set_message(format!("{message} ({url})")),
+                        Some(url) => status.set_message(format!("{message} ({})", x(url))),
                         None => status.set_message(message),
                     };
                     if step.verdict != StepVerdict::NotApplicable {
-                        status.set_description(render_step(&s.name, step));
+                        status.set_description(x(&render_step(&s.name, step)));
                     }
                     status
                 }
             };
-            let mut case = TestCase::new(format!("{}::{}", s.name, step.name), status);
-            case.set_classname(s.name.as_str());
+            let mut case = TestCase::new(x(&format!("{}::{}", s.name, step.name)), status);
+            case.set_classname(x(&s.name));
             case.set_time(step.duration);
             suite.add_test_case(case);
         }
         if !s.cleanup_errors.is_empty() {
             let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
             status.set_message("cleanup failed");
-            status.set_description(s.cleanup_errors.join("\n"));
-            let mut case = TestCase::new(format!("{}::cleanup", s.name), status);
-            case.set_classname(s.name.as_str());
+            status.set_description(x(&s.cleanup_errors.join("\n")));
+            let mut case = TestCase::new(x(&format!("{}::cleanup", s.name)), status);
+            case.set_classname(x(&s.name));
             suite.add_test_case(case);
         }
         junit.add_test_suite(suite);
@@ -388,6 +402,58 @@ mod tests {
             confirmed: false,
             converged_after: Some(Duration::from_millis(150)),
             duration: Duration::from_millis(1500),
+        }
+    }
+
+    /// Names and reasons a hostile cluster or scenario could hold.
+    const HOSTILE: &str = "x\u{fffe}\u{ffff}\u{0}\u{1b}[2J\n::error ::pwned</failure>&\"'";
+
+    #[test]
+    fn hostile_strings_leave_junit_well_formed_and_the_terminal_clean() {
+        let mut bad = step(
+            "wrong",
+            StepVerdict::Fail,
+            Outcome::Allowed,
+            Applicability::Applicable,
+        );
+        bad.name = HOSTILE.into();
+        bad.reason = HOSTILE.into();
+        bad.cells[0].from = HOSTILE.into();
+        bad.cells[0].to = HOSTILE.into();
+        let scenarios = vec![ScenarioOutcome {
+            name: HOSTILE.into(),
+            title: HOSTILE.into(),
+            steps: vec![bad],
+            cleanup_errors: vec![HOSTILE.into()],
+            duration: Duration::from_secs(3),
+        }];
+        let xml = junit(&scenarios).unwrap();
+        let doc = roxmltree::Document::parse(&xml).unwrap_or_else(|e| panic!("{e}\n{xml}"));
+        let failure = doc
+            .descendants()
+            .find(|n| n.has_tag_name("failure"))
+            .expect("one failure");
+        let message = failure.attribute("message").unwrap();
+        assert!(message.contains("</failure>&\"'"), "{message}");
+        assert!(
+            message.contains("\\u{fffe}\\u{ffff}\\u{0}\\u{1b}"),
+            "{message}"
+        );
+        assert_eq!(
+            doc.descendants()
+                .filter(|n| n.has_tag_name("testcase"))
+                .count(),
+            2
+        );
+        for text in [
+            render_step(HOSTILE, &scenarios[0].steps[0]),
+            render_summary(&scenarios),
+        ] {
+            assert!(!text.contains('\u{1b}') && !text.contains('\0'), "{text}");
+            assert!(
+                text.lines().all(|l| !l.trim_start().starts_with("::")),
+                "{text}"
+            );
         }
     }
 

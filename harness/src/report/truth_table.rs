@@ -57,7 +57,7 @@ impl TruthTable<'_> {
             .unwrap_or(0)
             .min(40);
         let mut out = String::new();
-        let _ = writeln!(out, "{}", self.title);
+        let _ = writeln!(out, "{}", crate::escape::terminal(&self.title));
         let blocks = n.div_ceil(COLUMNS_PER_BLOCK).max(1);
         for block in 0..blocks {
             let cols = block * COLUMNS_PER_BLOCK..((block + 1) * COLUMNS_PER_BLOCK).min(n);
@@ -81,7 +81,7 @@ impl TruthTable<'_> {
                     out,
                     "{:>w$} {:<nw$} ",
                     r + 1,
-                    abbreviate(name, name_width),
+                    abbreviate(&crate::escape::terminal(name), name_width),
                     w = num_width,
                     nw = name_width
                 );

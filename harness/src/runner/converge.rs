@@ -89,7 +89,6 @@ impl<C: ClusterOps> Runner<C> {
         let mut cells = self.resolve_cells(ctx, step).await;
         let probeable: Vec<usize> = (0..cells.len()).filter(|&i| cells[i].probeable()).collect();
         let started = Instant::now();
-        let deadline = started + self.options.deadline;
         let (mut rounds, mut execs) = (0, 0);
         let mut converged_after = None;
         let mut pending = probeable.clone();
@@ -109,7 +108,9 @@ impl<C: ClusterOps> Runner<C> {
                 converged_after = Some(started.elapsed());
                 break;
             }
-            if Instant::now() + self.options.poll_interval > deadline {
+            // Durations compared, never added to an Instant: any deadline is safe.
+            let next_round = started.elapsed().saturating_add(self.options.poll_interval);
+            if next_round > self.options.deadline {
                 break;
             }
             tokio::time::sleep(self.options.poll_interval).await;

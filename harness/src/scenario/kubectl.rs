@@ -8,6 +8,7 @@ use super::format::{Action, LabelAction, LabelTarget, ScenarioProbeKind};
 use super::load::LoadedScenario;
 use super::plan::{PlannedProbe, PlannedStep};
 use super::target::{Client, Target};
+use crate::escape::sh as q;
 use crate::model::{Cluster, WorkloadKind};
 
 /// Seconds a probe command waits before giving up.
@@ -20,12 +21,13 @@ pub fn setup_commands(loaded: &LoadedScenario) -> Vec<String> {
     let mut out: Vec<String> = s
         .namespaces
         .iter()
-        .map(|ns| format!("kubectl create namespace {ns}"))
+        .map(|ns| format!("kubectl create namespace {}", q(ns)))
         .collect();
     for remote in &s.remote {
         out.push(format!(
             "kubectl apply -f {}   # sha256 {}",
-            remote.url, remote.sha256
+            q(&remote.url),
+            q(&remote.sha256)
         ));
     }
     out.extend(
@@ -87,16 +89,20 @@ pub fn teardown_commands(loaded: &LoadedScenario) -> Vec<String> {
         })
         .collect();
     for (ns, keys) in shared_labels {
-        let removals: Vec<String> = keys.iter().map(|k| format!("{k}-")).collect();
+        let removals: Vec<String> = keys
+            .iter()
+            .map(|k| q(&format!("{k}-")).into_owned())
+            .collect();
         out.push(format!(
-            "kubectl label namespace {ns} {}",
+            "kubectl label namespace {} {}",
+            q(ns),
             removals.join(" ")
         ));
     }
     out.extend(
         s.namespaces
             .iter()
-            .map(|ns| format!("kubectl delete namespace {ns}")),
+            .map(|ns| format!("kubectl delete namespace {}", q(ns))),
     );
     out
 }
@@ -111,10 +117,12 @@ pub fn probe_command(step: &PlannedStep, probe: &PlannedProbe) -> String {
     let port = probe.probe.port;
     let host = match &probe.target {
         Target::Endpoint(key) => pod_ip(cluster, key),
-        Target::Service { namespace, name } if namespace == client_ns => name.clone(),
-        Target::Service { namespace, name } => format!("{name}.{namespace}.svc.cluster.local"),
+        Target::Service { namespace, name } if namespace == client_ns => q(name).into_owned(),
+        Target::Service { namespace, name } => {
+            q(&format!("{name}.{namespace}.svc.cluster.local")).into_owned()
+        }
         Target::Ip(ip) => ip.to_string(),
-        Target::Dns(name) => name.clone(),
+        Target::Dns(name) => q(name).into_owned(),
         Target::Ingress(_) => "localhost".to_string(),
     };
     let t = PROBE_TIMEOUT_SECONDS;
@@ -124,11 +132,12 @@ pub fn probe_command(step: &PlannedStep, probe: &PlannedProbe) -> String {
                 Target::Ingress(path) => path.clone(),
                 _ => probe.probe.path.clone().unwrap_or_else(|| "/".to_string()),
             };
-            let authority = match port {
-                Some(p) if p != 80 => format!("{host}:{p}"),
-                _ => host.clone(),
+            // The host may be a command substitution (a pod's address); the rest is quoted.
+            let rest = match port {
+                Some(p) if p != 80 => format!(":{p}{path}"),
+                _ => path,
             };
-            let url = format!("http://{authority}{path}");
+            let url = format!("http://{host}{}", q(&rest));
             match (&probe.client, probe.probe.method.as_deref()) {
                 (Client::Outside, _) => {
                     format!("curl -s -o /dev/null -w '%{{http_code}}\\n' -m 5 {url}")
@@ -160,12 +169,13 @@ pub fn probe_command(step: &PlannedStep, probe: &PlannedProbe) -> String {
 
 /// A path written in the scenario as the reader finds it (under the scenario folder).
 fn display(loaded: &LoadedScenario, file: &Path) -> String {
-    loaded.path(file).display().to_string()
+    q(&loaded.path(file).display().to_string()).into_owned()
 }
 
 /// `-n NS deploy/NAME`, `-n NS NAME` for a bare pod, or a pod found by its labels.
 fn exec_target(cluster: &Cluster, key: &str) -> String {
     let (ns, name) = key.split_once('/').unwrap_or(("default", key));
+    let (ns, name) = (q(ns), q(name));
     let Some(e) = cluster.endpoint(key).map(|id| cluster.get(id)) else {
         return format!("-n {ns} {name}");
     };
@@ -189,6 +199,7 @@ fn exec_target(cluster: &Cluster, key: &str) -> String {
 /// A shell substitution giving the pod address of an endpoint.
 fn pod_ip(cluster: &Cluster, key: &str) -> String {
     let (ns, name) = key.split_once('/').unwrap_or(("default", key));
+    let (ns, name) = (q(ns), q(name));
     match cluster.endpoint(key).map(|id| cluster.get(id)) {
         Some(e) if e.kind != WorkloadKind::Pod => format!(
             "$(kubectl get pod -n {ns} -l {} -o jsonpath='{{.items[0].status.podIP}}')",
@@ -198,27 +209,42 @@ fn pod_ip(cluster: &Cluster, key: &str) -> String {
     }
 }
 
+/// `k=v,k=v` as one shell word.
 fn selector(labels: &crate::model::Labels) -> String {
-    labels
+    q(&labels
         .iter()
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
-        .join(",")
+        .join(","))
+    .into_owned()
 }
 
 fn label_command(loaded: &LoadedScenario, cluster: &Cluster, label: &LabelAction) -> String {
-    let mut changes: Vec<String> = label.set.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    changes.extend(label.remove.iter().map(|k| format!("{k}-")));
+    let mut changes: Vec<String> = label
+        .set
+        .iter()
+        .map(|(k, v)| q(&format!("{k}={v}")).into_owned())
+        .collect();
+    changes.extend(
+        label
+            .remove
+            .iter()
+            .map(|k| q(&format!("{k}-")).into_owned()),
+    );
     let changes = changes.join(" ");
     match &label.target {
-        LabelTarget::Namespace(ns) => format!("kubectl label namespace {ns} {changes} --overwrite"),
+        LabelTarget::Namespace(ns) => {
+            format!("kubectl label namespace {} {changes} --overwrite", q(ns))
+        }
         LabelTarget::Pods(key) => {
             let (ns, name) = key.split_once('/').unwrap_or(("default", key));
+            let (ns, name) = (q(ns), q(name));
             let kind = cluster.endpoint(key).map(|id| cluster.get(id).kind);
             if kind == Some(WorkloadKind::Pod) {
                 return format!("kubectl label pod -n {ns} {name} {changes} --overwrite");
             }
-            let sel = workload_selector(loaded, ns, name).unwrap_or_else(|| {
+            let (raw_ns, raw_name) = key.split_once('/').unwrap_or(("default", key));
+            let sel = workload_selector(loaded, raw_ns, raw_name).unwrap_or_else(|| {
                 // The pods' labels before this change.
                 let mut labels = cluster
                     .endpoint(key)
@@ -243,17 +269,19 @@ fn workload_selector(loaded: &LoadedScenario, ns: &str, name: &str) -> Option<St
             .pointer("/spec/selector/matchLabels")?
             .as_object()?;
         Some(
-            labels
+            q(&labels
                 .iter()
                 .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
                 .collect::<Vec<_>>()
-                .join(","),
+                .join(","))
+            .into_owned(),
         )
     })
 }
 
 fn wait_command(cluster: &Cluster, key: &str) -> String {
     let (ns, name) = key.split_once('/').unwrap_or(("default", key));
+    let (ns, name) = (q(ns), q(name));
     let timeout = "--timeout=180s";
     match cluster.endpoint(key).map(|id| cluster.get(id)) {
         Some(e) => match e.kind {

@@ -366,11 +366,8 @@ fn check_header(loaded: &LoadedScenario, problems: &mut Vec<Problem>) {
         }
     }
     for (i, ns) in s.namespaces.iter().enumerate() {
-        if !is_short_name(ns) {
-            problems.push(loaded.problem(
-                format!("namespaces[{i}]"),
-                format!("`{ns}` is not a namespace name"),
-            ));
+        if let Err(e) = crate::names::dns1123_label(ns) {
+            problems.push(loaded.problem(format!("namespaces[{i}]"), e));
         } else if ns == "default" || ns.starts_with("kube-") {
             problems.push(loaded.problem(
                 format!("namespaces[{i}]"),
@@ -490,6 +487,18 @@ fn check_references(loaded: &LoadedScenario, cluster: &Cluster, problems: &mut V
             let field = format!("steps[{s}].actions[{a}]");
             match action {
                 Action::Label(label) => {
+                    for (key, value) in &label.set {
+                        let refused = crate::names::label_key(key)
+                            .and_then(|()| crate::names::label_value(value));
+                        if let Err(e) = refused {
+                            problems.push(loaded.problem(format!("{field}.label.set"), e));
+                        }
+                    }
+                    for (k, key) in label.remove.iter().enumerate() {
+                        if let Err(e) = crate::names::label_key(key) {
+                            problems.push(loaded.problem(format!("{field}.label.remove[{k}]"), e));
+                        }
+                    }
                     if label.set.is_empty() && label.remove.is_empty() {
                         problems.push(
                             loaded.problem(

@@ -101,6 +101,7 @@ impl FromStr for Target {
                     "`{s}`: expected `ingress:/PATH` with a path starting with '/'"
                 ));
             }
+            crate::names::http_path(path)?;
             return Ok(Target::Ingress(path.to_string()));
         }
         endpoint_key(s).map(Target::Endpoint).map_err(|e| {
@@ -123,17 +124,19 @@ impl fmt::Display for Target {
     }
 }
 
-/// Checks `namespace/name` (two non-empty DNS-style names).
+/// Checks `namespace/name`: a namespace (a DNS-1123 label) and an object name (a DNS-1123
+/// subdomain), as Kubernetes accepts them.
 fn endpoint_key(s: &str) -> Result<String, String> {
-    let valid = |part: &str| {
-        !part.is_empty()
-            && part
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
-    };
     match s.split_once('/') {
-        Some((ns, name)) if valid(ns) && valid(name) => Ok(s.to_string()),
-        _ => Err(format!("`{s}`: expected `NAMESPACE/NAME`")),
+        Some((ns, name)) if !ns.is_empty() && !name.is_empty() => {
+            crate::names::dns1123_label(ns).map_err(|e| format!("namespace {e}"))?;
+            crate::names::dns1123_subdomain(name).map_err(|e| format!("name {e}"))?;
+            Ok(s.to_string())
+        }
+        _ => Err(format!(
+            "`{}`: expected `NAMESPACE/NAME`",
+            crate::escape::terminal(s)
+        )),
     }
 }
 
@@ -287,6 +290,7 @@ pub fn parse_probe(probe: &Probe) -> Result<ParsedProbe, (&'static str, String)>
         if !path.starts_with('/') {
             return Err(("path", format!("`{path}` must start with '/'")));
         }
+        crate::names::http_path(path).map_err(|e| ("path", e))?;
     }
     match (probe.expect, &target) {
         (Expectation::Status(_), _) if kind != ScenarioProbeKind::Http => {
