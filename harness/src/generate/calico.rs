@@ -213,10 +213,19 @@ fn action_cases() -> Vec<Case> {
     out
 }
 
+/// A protocol form: slug, protocol, destination ports, tags, requirements.
+type ProtocolForm = (
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    &'static [&'static str],
+    &'static [Capability],
+);
+
 /// Protocols and ports: numbers, names, ranges, SCTP and ICMP, allowed from (or to) namespace y
 /// by a GlobalNetworkPolicy on x/a, everything else denied.
 fn protocol_cases() -> Vec<Case> {
-    let forms: [(&str, &str, Option<&str>, &[&str], &[Capability]); 7] = [
+    let forms: [ProtocolForm; 7] = [
         ("tcp-80", "TCP", Some("80"), &["port-number"], &[]),
         ("udp-81", "UDP", Some("81"), &["port-number", "udp"], &[]),
         (
