@@ -14,6 +14,7 @@ pub mod cli;
 pub mod cluster;
 pub mod escape;
 pub mod exit_codes;
+pub mod generate;
 pub mod input;
 pub mod manifest;
 pub mod model;

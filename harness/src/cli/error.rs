@@ -82,6 +82,9 @@ pub enum CliError {
     /// A kind cluster cannot be provisioned or deleted.
     #[error(transparent)]
     Provision(#[from] ProvisionError),
+    /// Generated suites cannot be built or written.
+    #[error(transparent)]
+    Generate(#[from] crate::generate::GenerateError),
     /// The compatibility matrix cannot be built or written.
     #[error(transparent)]
     Matrix(#[from] matrix::Error),

@@ -8,6 +8,7 @@
 pub mod analyze;
 pub mod down;
 mod error;
+pub mod generate;
 pub mod matrix;
 pub mod plan;
 pub mod reproduce;
@@ -62,6 +63,9 @@ pub enum Command {
     Down(down::Args),
     /// Build the CNI compatibility matrix from results.json files.
     Matrix(matrix::Args),
+    /// Write generated suites (NetworkPolicy, ClusterNetworkPolicy, Calico, precedence cases on
+    /// the upstream x/y/z × a/b/c topology) as scenario folders.
+    Generate(generate::Args),
     /// Run scenarios on a kind cluster and check every probe against its expectation; with
     /// --cni, read each step as that CNI's profile says; with --report, write results.json.
     Run(run::Args),
@@ -116,6 +120,7 @@ pub async fn dispatch(command: Command) -> Result<ExitCode, CliError> {
         Command::Validate(args) => validate::run(args).await,
         Command::Reproduce(args) => reproduce::run(args).await,
         Command::Run(args) => run::run(args).await,
+        Command::Generate(args) => generate::run(args).await,
     }
 }
 

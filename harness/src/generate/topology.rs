@@ -1,0 +1,101 @@
+//! The fixed topology every generated scenario runs on: namespaces x, y, z, each with pods a, b,
+//! c, as the upstream Netpol e2e suite builds it (kubernetes/kubernetes
+//! test/e2e/network/netpol/kubemanager.go, transcribed in this repository's
+//! `harness/tests/fixtures/upstream-e2e/model.yaml`): pods labelled only `pod=<name>`, one agnhost
+//! container per port and protocol named `cont-<port>-<proto>`, its one containerPort named
+//! `serve-<port>-<proto>`; TCP and UDP served by `serve-hostname`, SCTP by `porter`.
+
+use std::fmt::Write as _;
+
+use crate::model::Protocol;
+
+/// The namespaces.
+pub const NAMESPACES: [&str; 3] = ["x", "y", "z"];
+
+/// The pods in every namespace.
+pub const PODS: [&str; 3] = ["a", "b", "c"];
+
+/// The ports every pod serves, on every protocol of [`PROTOCOLS`].
+pub const PORTS: [u16; 2] = [80, 81];
+
+/// The protocols every pod serves.
+pub const PROTOCOLS: [Protocol; 3] = [Protocol::Tcp, Protocol::Udp, Protocol::Sctp];
+
+/// The agnhost image (the tag the upstream e2e fixtures of this repository use).
+pub const IMAGE: &str = "registry.k8s.io/e2e-test-images/agnhost:2.53";
+
+/// The file the topology is written to, in every generated scenario.
+pub const FILE: &str = "topology.yaml";
+
+/// Every endpoint, `namespace/pod`, namespace-major (x/a, x/b, …, z/c).
+pub fn endpoints() -> Vec<String> {
+    NAMESPACES
+        .iter()
+        .flat_map(|ns| PODS.iter().map(move |p| format!("{ns}/{p}")))
+        .collect()
+}
+
+/// Lower-case protocol name, as in container and port names.
+pub fn proto_name(protocol: Protocol) -> &'static str {
+    match protocol {
+        Protocol::Tcp => "tcp",
+        Protocol::Udp => "udp",
+        Protocol::Sctp => "sctp",
+        Protocol::Icmp => "icmp",
+    }
+}
+
+/// The containerPort name serving `port` on `protocol` (`serve-80-tcp`).
+pub fn port_name(port: u16, protocol: Protocol) -> String {
+    format!("serve-{port}-{}", proto_name(protocol))
+}
+
+/// The topology's manifests: the nine pods. The namespaces are the scenario's own (`namespaces:`,
+/// created first and deleted last), with no labels of their own: policies select the API
+/// server's `kubernetes.io/metadata.name`.
+pub fn manifest() -> String {
+    let mut out = String::from(
+        "# The generated suites' topology, as the upstream Netpol e2e suite builds it\n\
+         # (kubernetes/kubernetes test/e2e/network/netpol/kubemanager.go): namespaces x, y, z,\n\
+         # pods a, b, c in each, labelled pod=<name>, one agnhost container per port and protocol.\n",
+    );
+    for ns in NAMESPACES {
+        for pod in PODS {
+            let _ = write!(
+                out,
+                "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: {pod}\n  namespace: {ns}\n  labels:\n    pod: {pod}\nspec:\n  terminationGracePeriodSeconds: 0\n  containers:\n"
+            );
+            for protocol in PROTOCOLS {
+                for port in PORTS {
+                    container(&mut out, port, protocol);
+                }
+            }
+        }
+    }
+    out
+}
+
+fn container(out: &mut String, port: u16, protocol: Protocol) {
+    let p = proto_name(protocol);
+    let _ = writeln!(out, "  - name: cont-{port}-{p}\n    image: {IMAGE}");
+    match protocol {
+        Protocol::Sctp => {
+            let _ = writeln!(
+                out,
+                "    args: [porter]\n    env:\n    - {{name: SERVE_SCTP_PORT_{port}, value: foo}}"
+            );
+        }
+        _ => {
+            let _ = writeln!(
+                out,
+                "    command: [/agnhost, serve-hostname, --{p}, --http=false, --port, \"{port}\"]"
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "    ports:\n    - {{name: {}, containerPort: {port}, protocol: {}}}",
+        port_name(port, protocol),
+        p.to_uppercase()
+    );
+}
