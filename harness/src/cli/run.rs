@@ -364,10 +364,9 @@ mod tests {
         let calico = || CniProfile::by_name("calico").unwrap();
 
         let mut p = calico();
-        let err =
-            apply_marker(&mut p, Some(&marker("cilium", "yes")), "kind-np", false)
-                .unwrap_err()
-                .to_string();
+        let err = apply_marker(&mut p, Some(&marker("cilium", "yes")), "kind-np", false)
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("set up for cilium, not calico") && err.contains("--cni cilium"),
             "{err}"
