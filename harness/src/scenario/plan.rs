@@ -38,6 +38,7 @@ use crate::analysis::Analysis;
 use crate::capability::Capability;
 use crate::model::{Cluster, EndpointId, IngressRoute, PortRef, Protocol, Service};
 use crate::oracle::{Oracle, Packet, Peer};
+use crate::policy::Semantics;
 
 /// The address `outside` probes come from: the gateway of kind's docker network, where requests
 /// to a node's host port originate.
@@ -607,7 +608,12 @@ pub struct Planner<'a> {
 
 /// The steps of a scenario, planned one at a time.
 pub fn steps(scenario: &LoadedScenario) -> Planner<'_> {
-    let mut state = ClusterState::new(&scenario.scenario);
+    steps_as(scenario, Semantics::Generic)
+}
+
+/// The steps of a scenario, predicted as `semantics` (a Calico line) behaves.
+pub fn steps_as(scenario: &LoadedScenario, semantics: Semantics) -> Planner<'_> {
+    let mut state = ClusterState::new(&scenario.scenario).with_semantics(semantics);
     for file in &scenario.scenario.setup {
         state.apply(scenario.documents(file));
     }
