@@ -1,10 +1,9 @@
 //! Manifests → model → policies → oracle in one call, and the `analyze` outputs built on it.
 //!
-//! One job per file: this file loads (files, or a live cluster through [`live`]) and says what the
-//! answer leaves out ([`Notes`]); [`kinds`] sorts documents by kind for `analyze` (other vendors'
-//! policies, `-n`); [`near_miss`] names the rules that nearly matched; [`view`] renders tables,
-//! lists, JSON and dot; [`select`] reads `--from`/`--to`; [`reach`] answers `--probe-to`; [`diff`]
-//! compares two answers.
+//! One job per file: this file loads manifests and says what the answer leaves out ([`Notes`]);
+//! `kinds` sorts documents by kind for `analyze` (other vendors' policies, `-n`); `near_miss`
+//! names the rules that nearly matched; `view` renders tables, lists, JSON and dot; `select`
+//! reads `--from`/`--to`; `reach` answers `--probe-to`; `diff` compares two answers.
 
 mod diff;
 mod kinds;
