@@ -8,6 +8,7 @@
 
 mod diff;
 mod kinds;
+pub mod live;
 mod near_miss;
 mod reach;
 mod select;
@@ -24,9 +25,10 @@ use crate::oracle::{Oracle, Packet, Peer, Verdict};
 use crate::policy::{Direction, PolicySet, Semantics};
 
 pub use diff::{ChangeJson, DiffSummary, write_diff};
-use kinds::{foreign_policy, set_namespace};
+use kinds::foreign_policy;
+pub use kinds::set_namespace;
 pub use reach::{ProbeTo, ReachJson, TargetJson};
-pub use select::select;
+pub use select::{NoMatch, select};
 pub use view::{CellJson, LEGEND, Shown, View};
 
 /// A loaded cluster model with its policies.
@@ -82,18 +84,14 @@ impl Analysis {
         Oracle::new(&self.cluster, &self.policies)
     }
 
-    /// Builds the model from a user's own documents, as `analyze` reads them: `-n` gives
-    /// namespace-less documents a namespace, other vendors' policy kinds are refused (or, with
-    /// `ignore_unsupported`, left out and listed), and what the answer does not cover is noted.
+    /// Builds the model from a user's own documents (files, after [`set_namespace`] for `-n`, or
+    /// a cluster read by [`live::read`]), as `analyze` reads them: other vendors' policy kinds are
+    /// refused (or, with `ignore_unsupported`, left out and listed), and what the answer does not
+    /// cover is noted.
     pub fn for_user(
-        mut docs: Vec<Document>,
+        docs: Vec<Document>,
         options: &UserOptions,
     ) -> Result<(Analysis, Notes), ManifestError> {
-        if let Some(ns) = &options.namespace {
-            for doc in &mut docs {
-                set_namespace(doc, ns)?;
-            }
-        }
         let mut notes = Notes::default();
         let mut kept = Vec::with_capacity(docs.len());
         let mut policies = PolicySet::new(options.semantics);
@@ -194,8 +192,6 @@ impl Analysis {
 pub struct UserOptions {
     /// Addresses for endpoints whose manifests carry no `status.podIP`.
     pub pod_cidr: IpNet,
-    /// `-n/--namespace`: the namespace of documents that name none (as `kubectl -n` does).
-    pub namespace: Option<String>,
     /// Leave other vendors' policy kinds out (listed in [`Notes::ignored_policies`]) instead of
     /// refusing them.
     pub ignore_unsupported: bool,
