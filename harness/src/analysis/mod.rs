@@ -21,8 +21,8 @@ use ipnet::IpNet;
 
 use crate::manifest::{self, Document, ManifestError, Source};
 use crate::model::{BuildOptions, Cluster, EndpointId};
-use crate::oracle::{Oracle, Packet, Peer, Verdict};
-use crate::policy::{Direction, PolicySet, Semantics};
+use crate::oracle::{Oracle, Packet, Peer};
+use crate::policy::{PolicySet, Semantics};
 
 pub use diff::{ChangeJson, DiffSummary, write_diff};
 use kinds::foreign_policy;
@@ -142,7 +142,8 @@ impl Analysis {
             .collect();
         notes.pod_cidr = options.pod_cidr;
         if !analysis.cluster.endpoints.is_empty() {
-            let labels: Vec<_> = analysis
+            // Each distinct label set once (replicas share theirs).
+            let labels: std::collections::HashSet<_> = analysis
                 .cluster
                 .endpoint_ids()
                 .filter(|&id| !analysis.cluster.get(id).host_network)
@@ -159,31 +160,12 @@ impl Analysis {
     }
 
     /// Whether a verdict may depend on addresses assumed from `--pod-cidr`: a policy that
-    /// applied on either side has an address rule (ipBlock, `nets`) in that direction, and one of
-    /// the two endpoints has an assumed address.
-    pub fn depends_on_assumed(&self, notes: &Notes, packet: &Packet, verdict: &Verdict) -> bool {
-        let assumed = |p: Peer| matches!(p, Peer::Endpoint(id) if notes.assumed.contains(&id));
-        if notes.assumed.is_empty() || !(assumed(packet.from) || assumed(packet.to)) {
-            return false;
-        }
-        [
-            (Direction::Egress, &verdict.egress),
-            (Direction::Ingress, &verdict.ingress),
-        ]
-        .iter()
-        .any(|(d, v)| {
-            v.selected_by.iter().any(|&p| {
-                self.policies.policies[p]
-                    .rules(*d)
-                    .unwrap_or_default()
-                    .iter()
-                    .any(|r| {
-                        [&r.source, &r.destination]
-                            .iter()
-                            .any(|e| !e.nets.is_empty() || !e.not_nets.is_empty())
-                    })
-            })
-        })
+    /// applied on either side has an address rule (ipBlock, `nets`) in that direction
+    /// ([`Oracle::address_rules_apply`]), and one of the two endpoints has an assumed address.
+    pub fn depends_on_assumed(&self, oracle: &Oracle<'_>, notes: &Notes, packet: &Packet) -> bool {
+        let assumed =
+            |p: Peer| matches!(p, Peer::Endpoint(id) if notes.assumed.binary_search(&id).is_ok());
+        (assumed(packet.from) || assumed(packet.to)) && oracle.address_rules_apply(packet)
     }
 }
 
@@ -208,7 +190,7 @@ pub struct Notes {
     pub unevaluated: BTreeMap<String, usize>,
     /// Policies (indices into [`PolicySet::policies`]) that select no endpoint.
     pub selects_nothing: Vec<usize>,
-    /// Endpoints whose addresses were assumed from the pod CIDR (no `status.podIP`).
+    /// Endpoints whose addresses were assumed from the pod CIDR (no `status.podIP`), in order.
     pub assumed: Vec<EndpointId>,
     /// The pod CIDR the assumed addresses come from.
     pub pod_cidr: IpNet,

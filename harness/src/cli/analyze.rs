@@ -331,17 +331,13 @@ fn view<'a>(
     oracle: &'a Oracle<'a>,
     probes: Vec<ProbePort>,
 ) -> Result<View<'a>, AnalyzeError> {
-    Ok(View {
-        analysis,
-        notes,
-        oracle,
-        probes,
-        from: analysis::select(&analysis.cluster, &args.from, "--from")?,
-        to: analysis::select(&analysis.cluster, &args.to, "--to")?,
-        all_ports: args.all_ports,
-        explain: args.explain,
-        self_policed: args.self_traffic == SelfTraffic::Policed,
-    })
+    let mut view = View::new(analysis, notes, oracle, probes);
+    view.from = analysis::select(&analysis.cluster, &args.from, "--from")?;
+    view.to = analysis::select(&analysis.cluster, &args.to, "--to")?;
+    view.all_ports = args.all_ports;
+    view.explain = args.explain;
+    view.self_policed = args.self_traffic == SelfTraffic::Policed;
+    Ok(view)
 }
 
 /// `analyze --diff OLD... --against NEW...`.
