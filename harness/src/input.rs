@@ -195,9 +195,10 @@ fn open_nonblocking(real: &Path) -> std::io::Result<std::fs::File> {
     options.open(real)
 }
 
-/// Reads the regular file `path` as UTF-8 text within `limits`, refusing it if its real
-/// location is outside `root` (when given). See the module documentation.
-pub fn read_text(path: &Path, root: Option<&Path>, limits: Limits) -> Result<String, InputError> {
+/// The real location of `path` once it is known to be a regular file within `limits`' size
+/// (and inside `root`, when given), without reading it: for files another library reads
+/// (a kubeconfig, read by kube-rs).
+pub fn check_file(path: &Path, root: Option<&Path>, limits: Limits) -> Result<PathBuf, InputError> {
     let real = resolve(path, root)?;
     let meta = std::fs::metadata(&real).map_err(|e| io_error(path, &e))?;
     if !meta.is_file() {
@@ -206,14 +207,25 @@ pub fn read_text(path: &Path, root: Option<&Path>, limits: Limits) -> Result<Str
             kind: kind(&meta),
         });
     }
+    if meta.len() > limits.max_bytes {
+        return Err(InputError::TooLarge {
+            path: path.to_path_buf(),
+            what: limits.what,
+            limit: limits.max_bytes,
+        });
+    }
+    Ok(real)
+}
+
+/// Reads the regular file `path` as UTF-8 text within `limits`, refusing it if its real
+/// location is outside `root` (when given). See the module documentation.
+pub fn read_text(path: &Path, root: Option<&Path>, limits: Limits) -> Result<String, InputError> {
+    let real = check_file(path, root, limits)?;
     let too_large = || InputError::TooLarge {
         path: path.to_path_buf(),
         what: limits.what,
         limit: limits.max_bytes,
     };
-    if meta.len() > limits.max_bytes {
-        return Err(too_large());
-    }
     let file = open_nonblocking(&real).map_err(|e| io_error(path, &e))?;
     let opened = file.metadata().map_err(|e| io_error(path, &e))?;
     if !opened.is_file() {

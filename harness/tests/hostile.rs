@@ -501,6 +501,40 @@ mod command_line {
     }
 
     #[test]
+    fn a_kubeconfig_that_is_a_device_or_too_large_is_refused_unread() {
+        let dir = tempfile::tempdir().unwrap();
+        let large = dir.path().join("large");
+        // Sparse: 17 MiB on paper, nothing on disk; over the 16 MiB kubeconfig limit.
+        std::fs::File::create(&large)
+            .unwrap()
+            .set_len(17 << 20)
+            .unwrap();
+        let fifo = dir.path().join("fifo");
+        let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+        assert!(made.success());
+        let ok = dir.path().join("ok");
+        std::fs::write(&ok, "apiVersion: v1\nkind: Config\n").unwrap();
+        for (config, says) in [
+            ("/dev/zero".into(), "character device"),
+            (fifo.display().to_string(), "FIFO"),
+            (large.display().to_string(), "limit for a kubeconfig"),
+            // Every path KUBECONFIG lists is read, not only the first.
+            (format!("{}:/dev/zero", ok.display()), "/dev/zero"),
+        ] {
+            let out = harness()
+                .args(["run", "http-echo-busybox", "--scenarios", &scenarios()])
+                .env("KUBECONFIG", &config)
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{config}: {stderr}");
+            assert!(stderr.contains("refusing kubeconfig"), "{config}: {stderr}");
+            assert!(stderr.contains(says), "{config}: {stderr}");
+        }
+    }
+
+    #[test]
     fn interactive_input_lines_are_bounded() {
         let out = harness()
             .args([

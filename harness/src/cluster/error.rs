@@ -11,6 +11,9 @@ pub enum ClusterError {
     /// No kubeconfig could be read, or its context could not be loaded.
     #[error("cannot read kubeconfig: {0}")]
     Kubeconfig(#[source] ::kube::config::KubeconfigError),
+    /// A kubeconfig file is refused before it is read (not a regular file, too large).
+    #[error("refusing kubeconfig: {0}")]
+    KubeconfigFile(#[source] crate::input::InputError),
     /// The kubeconfig names no context to use.
     #[error("the kubeconfig has no current context; pass --context kind-NAME")]
     NoContext,

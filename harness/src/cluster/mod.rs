@@ -506,7 +506,7 @@ pub fn is_cluster_scoped(api_version: &str, kind: &str) -> bool {
             )
             | (
                 "policy.networking.k8s.io",
-                "AdminNetworkPolicy" | "BaselineAdminNetworkPolicy"
+                "AdminNetworkPolicy" | "BaselineAdminNetworkPolicy" | "ClusterNetworkPolicy"
             )
             | (
                 "cilium.io",
@@ -646,6 +646,13 @@ mod tests {
         assert!(is_cluster_scoped(
             "policy.networking.k8s.io/v1alpha1",
             "AdminNetworkPolicy"
+        ));
+        // ClusterNetworkPolicy is cluster-scoped (kubernetes-sigs/network-policy-api@v0.2.0:
+        // apis/v1alpha2/clusternetworkpolicy_types.go, `+kubebuilder:resource:scope=Cluster`):
+        // sent with a namespace, the API server would refuse it.
+        assert!(is_cluster_scoped(
+            "policy.networking.k8s.io/v1alpha2",
+            "ClusterNetworkPolicy"
         ));
         assert!(is_cluster_scoped("v1", "Namespace"));
         assert!(!is_cluster_scoped("networking.k8s.io/v1", "NetworkPolicy"));

@@ -29,8 +29,9 @@ pub const CNI_NAMES: [&str; 7] = [
 const KINDNETD_WITHOUT_POLICY: &str = "kindnet-cni=docker.io/kindest/kindnetd:v20230809-80a64d96";
 
 /// The ClusterNetworkPolicy CRD (network-policy-api v0.2.0, experimental channel: adds `nodes`
-/// and `domainNames` peers), applied on the Antrea lane, which implements the API without
-/// installing it (antrea-io/antrea@v2.7.0:docs/cluster-network-policy.md#L58-L62 gives this URL).
+/// and `domainNames` peers), applied on the Antrea, Cilium and kube-network-policies lanes,
+/// which implement the API without installing it
+/// (antrea-io/antrea@v2.7.0:docs/cluster-network-policy.md#L58-L62 gives this URL).
 ///
 /// Not on the Calico lanes: Calico v3.32.1's `operator-crds.yaml` ships the CRD itself, at
 /// bundle-version v0.2.0, standard channel (projectcalico/calico@v3.32.1:manifests/operator-crds.yaml#L38942-L38950),
@@ -539,11 +540,19 @@ impl CniProfile {
         }
     }
 
-    /// Cilium through Helm, keeping kube-proxy as Cilium's kind guide does.
+    /// Cilium through Helm, keeping kube-proxy as Cilium's kind guide does, with Kubernetes
+    /// ClusterNetworkPolicy on: off by default in 1.20, enabled by the Helm value
+    /// `k8sClusterNetworkPolicy.enabled` (agent flag `enable-k8s-cluster-network-policy`;
+    /// cilium/cilium#47227, and the preflight of Cilium's own CNP conformance run,
+    /// cilium/cilium@afc3c5ec:pkg/policy/k8s/conformance/conformance_test.go), with the v0.2.0
+    /// CRD installed by the user. Node peers need `nodeSelectorLabels=true` and CIDR peers match
+    /// pod addresses only with `policyCIDRMatchMode=pods` (same preflight); neither is set, so
+    /// `cnp-nodes` is not claimed and `networks` peers on pod addresses are the ipBlock deviation.
     fn cilium() -> CniProfile {
         let mut enforces: BTreeSet<Capability> = network_policy_features();
         enforces.remove(&Capability::Sctp);
         enforces.remove(&Capability::IpblockPodIp);
+        enforces.insert(Capability::ClusterNetworkPolicy);
         enforces.extend(environment());
         CniProfile {
             name: "cilium",
@@ -553,6 +562,7 @@ impl CniProfile {
             default_cni: false,
             kernel_modules: &[],
             install: vec![
+                InstallStep::Apply { url: CNP_CRD },
                 InstallStep::HelmRepo {
                     name: "cilium",
                     url: "https://helm.cilium.io/",
@@ -567,6 +577,7 @@ impl CniProfile {
                         "image.pullPolicy=IfNotPresent",
                         "ipam.mode=kubernetes",
                         "cni.chainingMode=portmap",
+                        "k8sClusterNetworkPolicy.enabled=true",
                     ],
                 },
             ],
@@ -877,6 +888,14 @@ mod tests {
                 .any(|u| u.ends_with("custom-resources.yaml"))
         );
         assert_eq!(urls("antrea"), [CNP_CRD]);
+        // Cilium implements ClusterNetworkPolicy behind a Helm value, with the CRD installed
+        // first (its watcher starts with the agent).
+        assert_eq!(urls("cilium"), [CNP_CRD]);
+        let cilium = CniProfile::by_name("cilium").unwrap();
+        assert!(cilium.enforces.contains(&Capability::ClusterNetworkPolicy));
+        assert!(!cilium.enforces.contains(&Capability::CnpNodes));
+        assert!(cilium.install.iter().any(|step| matches!(step,
+            InstallStep::Helm { set, .. } if set.contains(&"k8sClusterNetworkPolicy.enabled=true"))));
     }
 
     /// A sandbox to run [`FLANNEL_NODE_SCRIPT`] in: its two absolute paths moved into a temporary

@@ -38,7 +38,9 @@ impl OutsideClient {
         timeout: Duration,
     ) -> (Outcome, String) {
         let started = Instant::now();
-        let deadline = started + timeout;
+        // A library caller may pass any duration; a day is far past any probe's purpose and
+        // keeps the addition from overflowing.
+        let deadline = started + timeout.min(Duration::from_secs(86_400));
         let elapsed = || format!("{} ms", started.elapsed().as_millis());
         let stream = match tokio::time::timeout_at(deadline, TcpStream::connect(self.address)).await
         {

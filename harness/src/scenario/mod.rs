@@ -3,7 +3,9 @@
 //!
 //! - [`mod@format`]: the file format (`scenarios/<name>/scenario.yaml`).
 //! - [`mod@load`]: finding and reading scenarios, and every check that needs no oracle (references,
-//!   probe shapes, matrices, requirements, steps that cannot fail).
+//!   probe shapes, matrices, requirements, steps that cannot fail); its private submodules hold the
+//!   manifest paths, the field checks and the requirement checks.
+//! - [`matrix`]: expanding a probe matrix into single probes.
 //! - [`mod@plan`]: the cluster state step by step, each probe resolved to packets and predicted by the
 //!   oracle — what a cluster runner executes.
 //! - [`mod@validate`]: the plan's disagreements with the scenario's expectations, and the errata
@@ -14,6 +16,7 @@ pub mod format;
 pub mod kubectl;
 pub mod lines;
 pub mod load;
+pub mod matrix;
 pub mod plan;
 pub mod state;
 pub mod target;
@@ -22,7 +25,7 @@ pub mod validate;
 use std::fmt;
 use std::path::PathBuf;
 
-pub use load::{LoadedScenario, default_root, discover, load, load_dir};
+pub use load::{LoadedScenario, StepProbe, default_root, discover, load, load_dir};
 pub use plan::{Plan, PlannedProbe, PlannedStep, plan};
 pub use validate::{Validation, validate};
 

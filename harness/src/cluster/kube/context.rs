@@ -23,6 +23,43 @@ pub struct ConnectOptions {
     pub run_id: String,
 }
 
+/// The kubeconfig files kube-rs reads (`Kubeconfig::read`,
+/// kube-client-5.0.0:src/config/file_config.rs): every non-empty path of `KUBECONFIG`, else
+/// `$HOME/.kube/config` (when it exists).
+pub fn kubeconfig_paths(
+    kubeconfig: Option<std::ffi::OsString>,
+    home: Option<std::ffi::OsString>,
+) -> Vec<std::path::PathBuf> {
+    let listed: Vec<_> = kubeconfig
+        .map(|v| {
+            std::env::split_paths(&v)
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    if !listed.is_empty() {
+        return listed;
+    }
+    home.map(|h| std::path::Path::new(&h).join(".kube/config"))
+        .filter(|p| p.exists())
+        .into_iter()
+        .collect()
+}
+
+/// Refuses kubeconfig files that are not regular files or are larger than
+/// [`input::KUBECONFIG`](crate::input::KUBECONFIG) allows, before kube-rs reads them whole
+/// (`KUBECONFIG=/dev/zero` would otherwise be read until memory runs out).
+pub fn check_kubeconfig_files(paths: &[std::path::PathBuf]) -> Result<(), ClusterError> {
+    for path in paths {
+        match crate::input::check_file(path, None, crate::input::KUBECONFIG) {
+            // A file that cannot be opened is kube-rs's to report, as it always has.
+            Ok(_) | Err(crate::input::InputError::Io { .. }) => {}
+            Err(refused) => return Err(ClusterError::KubeconfigFile(refused)),
+        }
+    }
+    Ok(())
+}
+
 /// Refuses contexts that are not kind clusters unless the user named the context and allowed
 /// it explicitly: the harness creates and deletes objects, and a wrong current context must
 /// never point it at a real cluster.
@@ -113,6 +150,10 @@ impl KubeCluster {
     /// Connects with the kubeconfig (`KUBECONFIG` or `~/.kube/config`), after the context
     /// check.
     pub async fn connect(options: &ConnectOptions) -> Result<KubeCluster, ClusterError> {
+        check_kubeconfig_files(&kubeconfig_paths(
+            std::env::var_os("KUBECONFIG"),
+            std::env::var_os("HOME"),
+        ))?;
         let kubeconfig = Kubeconfig::read().map_err(ClusterError::Kubeconfig)?;
         KubeCluster::from_kubeconfig(kubeconfig, options).await
     }

@@ -40,7 +40,10 @@ mod read;
 mod retry;
 mod wait;
 
-pub use context::{ConnectOptions, check_context, is_local_server, select_context};
+pub use context::{
+    ConnectOptions, check_context, check_kubeconfig_files, is_local_server, kubeconfig_paths,
+    select_context,
+};
 pub use exec::{exit_code, probe_container_patch};
 pub use retry::{apply_unsupported, is_transient};
 

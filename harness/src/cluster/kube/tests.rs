@@ -1016,3 +1016,27 @@ async fn a_remote_api_server_passes_the_guard_only_with_the_marker() {
     drop(kc);
     assert_no_more_requests(server.await.unwrap()).await;
 }
+
+#[test]
+fn kubeconfig_paths_are_the_ones_kube_rs_reads() {
+    let home = tempfile::tempdir().unwrap();
+    // KUBECONFIG lists win, empty entries are skipped.
+    assert_eq!(
+        kubeconfig_paths(Some("/a::/b".into()), Some(home.path().into())),
+        vec![std::path::PathBuf::from("/a"), "/b".into()]
+    );
+    // No list (or an empty one) and no ~/.kube/config: nothing to check.
+    assert!(kubeconfig_paths(Some("".into()), Some(home.path().into())).is_empty());
+    std::fs::create_dir(home.path().join(".kube")).unwrap();
+    std::fs::write(home.path().join(".kube/config"), "").unwrap();
+    assert_eq!(
+        kubeconfig_paths(None, Some(home.path().into())),
+        vec![home.path().join(".kube/config")]
+    );
+    let err = check_kubeconfig_files(&["/dev/zero".into()]).unwrap_err();
+    assert!(
+        matches!(err, ClusterError::KubeconfigFile(_))
+            && err.to_string().contains("character device"),
+        "{err}"
+    );
+}

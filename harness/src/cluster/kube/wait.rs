@@ -75,13 +75,14 @@ impl KubeCluster {
                 "cannot wait for {endpoint}: it declares no labels to find its pods by"
             )));
         }
-        let deadline = tokio::time::Instant::now() + timeout;
+        let started = tokio::time::Instant::now();
         loop {
             let pods = self.pods_of(endpoint).await?;
             if !pods.is_empty() && pods.iter().all(|p| is_pod_ready(Some(p))) {
                 return Ok(true);
             }
-            if tokio::time::Instant::now() + DECLARED_POLL > deadline {
+            // Durations compared, never added to an Instant: any `timeout` is safe.
+            if started.elapsed().saturating_add(DECLARED_POLL) > timeout {
                 return Ok(false);
             }
             tokio::time::sleep(DECLARED_POLL).await;
