@@ -122,6 +122,10 @@ pub struct CniProfile {
     pub enforces: BTreeSet<Capability>,
     /// Whether it enforces NetworkPolicy at all. If not, policy steps are "not enforced".
     pub enforces_policy: bool,
+    /// How it stops denied traffic by default, where upstream says so (`None`: not declared).
+    /// Results show the style each step saw; another style than this one is a note, never a
+    /// failure (both block).
+    pub deny_style: Option<crate::probe::DenyStyle>,
     /// Places where it differs from the NetworkPolicy spec or from the oracle, with issue links.
     pub known_deviations: Vec<KnownDeviation>,
     /// Things worth knowing when reading this CNI's results that no single step shows.
@@ -527,6 +531,11 @@ impl CniProfile {
             ],
             enforces,
             enforces_policy: true,
+            // Felix drops what policy denies unless `iptablesFilterDenyAction` (or
+            // `nftablesFilterDenyAction`) says Reject: "By default Calico blocks traffic with an
+            // iptables DROP action" (projectcalico/calico@v3.31.7:
+            // api/pkg/apis/projectcalico/v3/felixconfig.go, `IptablesFilterDenyAction`).
+            deny_style: Some(crate::probe::DenyStyle::Drop),
             known_deviations: vec![],
             caveats: vec![
                 Caveat {
@@ -596,6 +605,7 @@ impl CniProfile {
             ],
             enforces,
             enforces_policy: true,
+            deny_style: None,
             known_deviations: vec![
                 KnownDeviation {
                     matches: DeviationMatch::Capability(Capability::Sctp),
@@ -638,6 +648,7 @@ impl CniProfile {
             }],
             enforces,
             enforces_policy: true,
+            deny_style: None,
             known_deviations: vec![],
             caveats: vec![
                 Caveat {
@@ -699,6 +710,7 @@ impl CniProfile {
             ],
             enforces,
             enforces_policy: true,
+            deny_style: None,
             known_deviations: vec![],
             caveats: vec![
                 Caveat {
@@ -770,6 +782,7 @@ impl CniProfile {
             ],
             enforces,
             enforces_policy: true,
+            deny_style: None,
             known_deviations: vec![],
             caveats: vec![Caveat {
                 summary: "with ClusterNetworkPolicy on, kube-network-policies sends all traffic \
@@ -804,6 +817,7 @@ impl CniProfile {
             }],
             enforces: environment(),
             enforces_policy: false,
+            deny_style: None,
             known_deviations: vec![],
             caveats: vec![Caveat {
                 summary: "flannel enforces no NetworkPolicy: every policy step is expected to be \"not enforced\"",
