@@ -114,12 +114,12 @@ impl Document {
         Ok(typed)
     }
 
-    /// An error about this document at `field`.
-    pub fn invalid(&self, field: impl Into<String>, message: impl Into<String>) -> ManifestError {
+    /// An error about this document at `field`; `message` is any message or typed error.
+    pub fn invalid(&self, field: impl Into<String>, message: impl fmt::Display) -> ManifestError {
         ManifestError::Invalid {
             at: self.source.clone(),
             field: field.into(),
-            message: message.into(),
+            message: message.to_string(),
         }
     }
 
