@@ -155,6 +155,8 @@ mod report_writers {
                 status: StepStatus::Fail,
                 reason: Some(hostile.into()),
                 issue_url: Some(url.into()),
+                deny_style: None,
+                note: None,
             }],
         });
         let mut deviating = RunResults::new("calico");
@@ -166,6 +168,8 @@ mod report_writers {
                 status: StepStatus::KnownDeviation,
                 reason: Some(hostile.into()),
                 issue_url: Some(url.into()),
+                deny_style: None,
+                note: None,
             }],
         });
         vec![failing, deviating]
@@ -363,7 +367,7 @@ mod entry_points {
             results.scenarios.push(ScenarioResult {
                 name: name.clone(),
                 title: name.clone(),
-                steps: vec![StepResult { name, status: StepStatus::Fail, reason, issue_url: None }],
+                steps: vec![StepResult { name, status: StepStatus::Fail, reason, issue_url: None, deny_style: None, note: None }],
             });
             results.write(&file).unwrap();
             prop_assert_eq!(RunResults::read(&file).unwrap(), results);

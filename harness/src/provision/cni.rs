@@ -15,6 +15,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use crate::capability::Capability;
+use crate::policy::{CalicoLine, Semantics};
 pub use classify::{Applicability, classify};
 
 /// Names of every built-in profile, in the nightly matrix's column order.
@@ -128,6 +129,10 @@ pub struct CniProfile {
     pub enforces: BTreeSet<Capability>,
     /// Whether it enforces NetworkPolicy at all. If not, policy steps are "not enforced".
     pub enforces_policy: bool,
+    /// How it stops denied traffic by default, where upstream says so (`None`: not declared).
+    /// Results show the style each step saw; another style than this one is a note, never a
+    /// failure (both block).
+    pub deny_style: Option<crate::probe::DenyStyle>,
     /// Places where it differs from the NetworkPolicy spec or from the oracle, with issue links.
     pub known_deviations: Vec<KnownDeviation>,
     /// Things worth knowing when reading this CNI's results that no single step shows.
@@ -289,6 +294,17 @@ fn is_network_policy_feature(c: Capability) -> bool {
 }
 
 impl CniProfile {
+    /// Whose behaviour the oracle predicts on this CNI: a Calico profile's version line
+    /// (`calico` 3.32.1 → 3.32, `calico-3.31` → 3.31), else the APIs as written.
+    pub fn semantics(&self) -> Semantics {
+        if !self.name.starts_with("calico") {
+            return Semantics::Generic;
+        }
+        self.version
+            .parse::<CalicoLine>()
+            .map_or(Semantics::Generic, Semantics::Calico)
+    }
+
     /// The built-in profile called `name`, if there is one.
     pub fn by_name(name: &str) -> Option<CniProfile> {
         Self::all().into_iter().find(|p| p.name == name)

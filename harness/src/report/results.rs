@@ -75,6 +75,14 @@ pub struct StepResult {
     /// The upstream issue behind a known deviation or a missing capability, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issue_url: Option<String>,
+    /// How the probes expected to be blocked were stopped: `drop` (they timed out), `reject`
+    /// (refused or unreachable, on ports shown served), or `drop+reject`. Left out when none was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deny_style: Option<String>,
+    /// Worth knowing, not a failure: denied traffic stopped otherwise than the CNI profile
+    /// declares.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// What happened to one step on one CNI.
@@ -279,6 +287,8 @@ mod tests {
                 status: StepStatus::Fail,
                 reason: Some("x→y allowed, expected denied".into()),
                 issue_url: None,
+                deny_style: None,
+                note: None,
             }],
         });
         results.write(&path).unwrap();

@@ -16,6 +16,7 @@ use super::state::ClusterState;
 use super::target::{Client, Target};
 use crate::analysis::Analysis;
 use crate::capability::Capability;
+use crate::policy::Semantics;
 
 /// A whole scenario planned.
 #[derive(Debug, Clone)]
@@ -79,7 +80,12 @@ pub struct Planner<'a> {
 
 /// The steps of a scenario, planned one at a time.
 pub fn steps(scenario: &LoadedScenario) -> Planner<'_> {
-    let mut state = ClusterState::new(&scenario.scenario);
+    steps_as(scenario, Semantics::Generic)
+}
+
+/// The steps of a scenario, predicted as `semantics` (a Calico line) behaves.
+pub fn steps_as(scenario: &LoadedScenario, semantics: Semantics) -> Planner<'_> {
+    let mut state = ClusterState::new(&scenario.scenario).with_semantics(semantics);
     for file in &scenario.scenario.setup {
         state.apply(scenario.documents(file));
     }

@@ -116,6 +116,11 @@ impl CniProfile {
             ],
             enforces,
             enforces_policy: true,
+            // Felix drops what policy denies unless `iptablesFilterDenyAction` (or
+            // `nftablesFilterDenyAction`) says Reject: "By default Calico blocks traffic with an
+            // iptables DROP action" (projectcalico/calico@v3.31.7:
+            // api/pkg/apis/projectcalico/v3/felixconfig.go, `IptablesFilterDenyAction`).
+            deny_style: Some(crate::probe::DenyStyle::Drop),
             known_deviations: vec![],
             caveats: vec![
                 Caveat {
@@ -185,6 +190,7 @@ impl CniProfile {
             ],
             enforces,
             enforces_policy: true,
+            deny_style: None,
             known_deviations: vec![
                 KnownDeviation {
                     matches: DeviationMatch::Capability(Capability::Sctp),
@@ -227,6 +233,7 @@ impl CniProfile {
             }],
             enforces,
             enforces_policy: true,
+            deny_style: None,
             known_deviations: vec![],
             caveats: vec![
                 Caveat {
@@ -288,6 +295,7 @@ impl CniProfile {
             ],
             enforces,
             enforces_policy: true,
+            deny_style: None,
             known_deviations: vec![],
             caveats: vec![
                 Caveat {
@@ -359,6 +367,7 @@ impl CniProfile {
             ],
             enforces,
             enforces_policy: true,
+            deny_style: None,
             known_deviations: vec![],
             caveats: vec![Caveat {
                 summary: "with ClusterNetworkPolicy on, kube-network-policies sends all traffic \
@@ -393,6 +402,7 @@ impl CniProfile {
             }],
             enforces: environment(),
             enforces_policy: false,
+            deny_style: None,
             known_deviations: vec![],
             caveats: vec![Caveat {
                 summary: "flannel enforces no NetworkPolicy: every policy step is expected to be \"not enforced\"",
