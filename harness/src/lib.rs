@@ -4,7 +4,11 @@
 //! [`manifest`] (files → documents) → [`model`] (namespaces, endpoints) → [`policy`] (every kind
 //! in one rule model) → [`oracle`] (verdicts and explanations) → [`scenario`] steps → [`cluster`]
 //! actions and [`probe`]s by the [`runner`] → observed matrix → [`report`]. [`provision`] (kind +
-//! CNI) stands beside.
+//! CNI) stands beside; [`generate`] writes scenarios from case tables, and [`analysis`] answers
+//! `analyze` from the same model, policies and oracle.
+//!
+//! Each file holds one job (and at most about 600 lines besides its tests); a module whose jobs
+//! grew has them in submodules beside it (`scenario/load/`, `policy/calico/`, `provision/kind/`).
 
 #![warn(missing_docs)]
 

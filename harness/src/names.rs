@@ -9,40 +9,72 @@
 //! `IsValidPortName`). Container port names are IANA service names ([`port_name`]); Service
 //! port names are DNS-1123 labels.
 
+/// A name Kubernetes would refuse, with the rule it breaks. Each variant holds the name as
+/// shown in messages (escaped for a terminal, cut to 80 characters) or, for a path too long, its
+/// length.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    /// Not 1 to 63 characters.
+    #[error("`{0}` must be 1 to 63 characters (a DNS-1123 label)")]
+    LabelLength(String),
+    /// Not a DNS-1123 label.
+    #[error(
+        "`{0}` is not a DNS-1123 label (lower-case letters, digits and '-', starting and ending with a letter or digit)"
+    )]
+    Label(String),
+    /// Not 1 to 253 characters.
+    #[error("`{0}` must be 1 to 253 characters (a DNS-1123 subdomain)")]
+    SubdomainLength(String),
+    /// Not a DNS-1123 subdomain.
+    #[error("`{0}` is not a DNS-1123 subdomain (lower-case letters, digits, '-' and '.')")]
+    Subdomain(String),
+    /// Not a label key.
+    #[error(
+        "`{0}` is not a label key ([PREFIX/]NAME: NAME at most 63 letters, digits, '-', '_', '.', starting and ending with a letter or digit; PREFIX a DNS-1123 subdomain)"
+    )]
+    LabelKey(String),
+    /// Not a label value.
+    #[error(
+        "`{0}` is not a label value (at most 63 letters, digits, '-', '_', '.', starting and ending with a letter or digit)"
+    )]
+    LabelValue(String),
+    /// Not a port name.
+    #[error(
+        "`{0}` is not a port name (at most 15 lower-case letters, digits and '-', with a letter, no '-' at an end or twice in a row)"
+    )]
+    PortName(String),
+    /// An HTTP path longer than [`MAX_HTTP_PATH`] (its length).
+    #[error("the path is {0} characters long; at most {MAX_HTTP_PATH}")]
+    HttpPathLength(usize),
+    /// An HTTP path with a character outside the allowed set.
+    #[error(
+        "`{0}`: a path starts with '/' and holds only letters, digits and - . _ ~ / % : @ = + , ?"
+    )]
+    HttpPath(String),
+}
+
 /// A DNS-1123 label (namespaces, Service names, label-key names' prefix parts): at most 63
 /// characters, lower-case letters, digits and `-`, starting and ending with a letter or digit.
-pub fn dns1123_label(name: &str) -> Result<(), String> {
+pub fn dns1123_label(name: &str) -> Result<(), NameError> {
     if name.is_empty() || name.len() > 63 {
-        return Err(format!(
-            "`{}` must be 1 to 63 characters (a DNS-1123 label)",
-            shown(name)
-        ));
+        return Err(NameError::LabelLength(shown(name)));
     }
     let inner = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
     let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
     if !name.chars().all(inner) || !edge(name.chars().next()) || !edge(name.chars().last()) {
-        return Err(format!(
-            "`{}` is not a DNS-1123 label (lower-case letters, digits and '-', starting and ending with a letter or digit)",
-            shown(name)
-        ));
+        return Err(NameError::Label(shown(name)));
     }
     Ok(())
 }
 
 /// A DNS-1123 subdomain (most object names): at most 253 characters, DNS-1123 labels joined by
 /// `.`.
-pub fn dns1123_subdomain(name: &str) -> Result<(), String> {
+pub fn dns1123_subdomain(name: &str) -> Result<(), NameError> {
     if name.is_empty() || name.len() > 253 {
-        return Err(format!(
-            "`{}` must be 1 to 253 characters (a DNS-1123 subdomain)",
-            shown(name)
-        ));
+        return Err(NameError::SubdomainLength(shown(name)));
     }
     if name.split('.').any(|part| dns1123_label(part).is_err()) {
-        return Err(format!(
-            "`{}` is not a DNS-1123 subdomain (lower-case letters, digits, '-' and '.')",
-            shown(name)
-        ));
+        return Err(NameError::Subdomain(shown(name)));
     }
     Ok(())
 }
@@ -60,36 +92,30 @@ fn qualified_name_part(name: &str) -> bool {
 
 /// A label key: an optional DNS-1123 subdomain prefix and `/`, then a name of at most 63
 /// characters.
-pub fn label_key(key: &str) -> Result<(), String> {
+pub fn label_key(key: &str) -> Result<(), NameError> {
     let (prefix, name) = match key.split_once('/') {
         Some((prefix, name)) => (Some(prefix), name),
         None => (None, key),
     };
     let prefix_ok = prefix.is_none_or(|p| dns1123_subdomain(p).is_ok());
     if !prefix_ok || !qualified_name_part(name) {
-        return Err(format!(
-            "`{}` is not a label key ([PREFIX/]NAME: NAME at most 63 letters, digits, '-', '_', '.', starting and ending with a letter or digit; PREFIX a DNS-1123 subdomain)",
-            shown(key)
-        ));
+        return Err(NameError::LabelKey(shown(key)));
     }
     Ok(())
 }
 
 /// A label value: empty, or at most 63 letters, digits, `-`, `_`, `.`, starting and ending with
 /// a letter or digit.
-pub fn label_value(value: &str) -> Result<(), String> {
+pub fn label_value(value: &str) -> Result<(), NameError> {
     if !value.is_empty() && !qualified_name_part(value) {
-        return Err(format!(
-            "`{}` is not a label value (at most 63 letters, digits, '-', '_', '.', starting and ending with a letter or digit)",
-            shown(value)
-        ));
+        return Err(NameError::LabelValue(shown(value)));
     }
     Ok(())
 }
 
 /// A port name (IANA service name): at most 15 lower-case letters, digits and `-`, at least
 /// one letter, no `-` at either end or twice in a row.
-pub fn port_name(name: &str) -> Result<(), String> {
+pub fn port_name(name: &str) -> Result<(), NameError> {
     let ok = !name.is_empty()
         && name.len() <= 15
         && name
@@ -100,10 +126,7 @@ pub fn port_name(name: &str) -> Result<(), String> {
         && !name.ends_with('-')
         && !name.contains("--");
     if !ok {
-        return Err(format!(
-            "`{}` is not a port name (at most 15 lower-case letters, digits and '-', with a letter, no '-' at an end or twice in a row)",
-            shown(name)
-        ));
+        return Err(NameError::PortName(shown(name)));
     }
     Ok(())
 }
@@ -114,22 +137,16 @@ pub const MAX_HTTP_PATH: usize = 256;
 /// An HTTP path a probe sends (and `reproduce` prints in a command): `/` then letters, digits
 /// and `- . _ ~ / % : @ = + , ?` only (no space, quote, `$`, `;`, `&`, `|`, backtick or other
 /// shell syntax), at most [`MAX_HTTP_PATH`] characters.
-pub fn http_path(path: &str) -> Result<(), String> {
+pub fn http_path(path: &str) -> Result<(), NameError> {
     if path.len() > MAX_HTTP_PATH {
-        return Err(format!(
-            "the path is {} characters long; at most {MAX_HTTP_PATH}",
-            path.len()
-        ));
+        return Err(NameError::HttpPathLength(path.len()));
     }
     let ok = path.starts_with('/')
         && path
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "-._~/%:@=+,?".contains(c));
     if !ok {
-        return Err(format!(
-            "`{}`: a path starts with '/' and holds only letters, digits and - . _ ~ / % : @ = + , ?",
-            shown(path)
-        ));
+        return Err(NameError::HttpPath(shown(path)));
     }
     Ok(())
 }
@@ -158,7 +175,7 @@ mod tests {
         assert!(dns1123_subdomain("allow.default").is_ok());
         assert!(dns1123_subdomain("a..b").is_err());
         assert!(dns1123_subdomain(&"a.".repeat(127)).is_err());
-        let long = dns1123_label(&"x".repeat(500)).unwrap_err();
+        let long = dns1123_label(&"x".repeat(500)).unwrap_err().to_string();
         assert!(long.len() < 200, "{long}");
     }
 
@@ -196,7 +213,9 @@ mod tests {
         ] {
             assert!(http_path(bad).is_err(), "{bad:?}");
         }
-        let err = http_path(&format!("/{}", "a".repeat(2_000))).unwrap_err();
+        let err = http_path(&format!("/{}", "a".repeat(2_000)))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("at most 256"), "{err}");
     }
 }

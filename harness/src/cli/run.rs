@@ -82,11 +82,11 @@ pub struct Args {
 }
 
 /// How many scenarios at once: 1 to 64.
-fn parse_parallel(text: &str) -> Result<usize, String> {
+fn parse_parallel(text: &str) -> Result<usize, CliError> {
     text.parse::<usize>()
         .ok()
         .filter(|n| (1..=64).contains(n))
-        .ok_or_else(|| format!("`{text}` is not a number from 1 to 64"))
+        .ok_or_else(|| CliError::Usage(format!("`{text}` is not a number from 1 to 64")))
 }
 
 /// A duration in seconds (`1`, `0.5`), more than zero and at most 300.

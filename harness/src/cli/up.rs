@@ -194,8 +194,10 @@ mod tests {
     struct Offline;
 
     impl Fetcher for Offline {
-        async fn fetch(&self, url: &str) -> Result<Vec<u8>, String> {
-            Err(format!("{url}: offline"))
+        async fn fetch(&self, url: &str) -> Result<Vec<u8>, crate::cluster::remote::FetchError> {
+            Err(crate::cluster::remote::FetchError::Transport(format!(
+                "{url}: offline"
+            )))
         }
     }
 

@@ -17,12 +17,13 @@ use sha2::{Digest, Sha256};
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum RemoteError {
     /// The download failed.
-    #[error("fetching {url}: {message}")]
+    #[error("fetching {url}: {source}")]
     Fetch {
         /// The URL.
         url: String,
         /// What failed.
-        message: String,
+        #[source]
+        source: FetchError,
     },
     /// The content is not what the scenario pinned.
     #[error(
@@ -52,12 +53,69 @@ pub enum RemoteError {
         /// What failed.
         message: String,
     },
+    /// The system's root certificates could not be loaded (no HTTPS without them).
+    #[error("loading the system's root certificates: {message}")]
+    RootCertificates {
+        /// What failed.
+        message: String,
+    },
     /// The content is not UTF-8.
     #[error("{url}: the manifest is not UTF-8 text")]
     NotText {
         /// The URL.
         url: String,
     },
+}
+
+/// Why a download failed (the URL is the caller's to add).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    /// The URL does not parse.
+    #[error("bad URL: {0}")]
+    BadUrl(String),
+    /// The URL is not `https://`.
+    #[error("remote manifests are fetched over https:// only")]
+    NotHttps,
+    /// No answer in time.
+    #[error("no answer within {0}s")]
+    NoAnswer(u64),
+    /// The connection or the request failed (the HTTP client's words).
+    #[error("{0}")]
+    Transport(String),
+    /// A redirect without a `Location` header (the status).
+    #[error("{0} without a Location header")]
+    NoLocation(String),
+    /// A redirect whose target does not parse.
+    #[error("redirect to `{target}`: bad URL: {message}")]
+    RedirectBadUrl {
+        /// The target, escaped for a terminal.
+        target: String,
+        /// The parser's words.
+        message: String,
+    },
+    /// A redirect `redirect_target` refuses: off `https://`, or to another host or port.
+    #[error("redirect to `{target}` refused: {why}")]
+    RedirectRefused {
+        /// The target, escaped for a terminal.
+        target: String,
+        /// Why it is refused.
+        why: String,
+    },
+    /// Too many redirects.
+    #[error("more than {MAX_REDIRECTS} redirects")]
+    TooManyRedirects,
+    /// A status other than success or redirect.
+    #[error("HTTP {0}")]
+    Status(String),
+    /// The body is over the limit (in bytes).
+    #[error("larger than the {0}-byte limit for a remote manifest")]
+    TooLarge(u64),
+    /// The body did not arrive in time.
+    #[error("body not received within {0}s")]
+    BodyTimeout(u64),
+    /// Reading the body failed.
+    #[error("{0}")]
+    Body(String),
 }
 
 /// The most a remote manifest may weigh: the limit of every manifest file
@@ -67,7 +125,7 @@ pub const MAX_REMOTE_BYTES: u64 = crate::input::MANIFEST.max_bytes;
 /// Downloads a URL's content.
 pub trait Fetcher: Send + Sync {
     /// The body of a successful GET of `url`.
-    fn fetch(&self, url: &str) -> impl Future<Output = Result<Vec<u8>, String>> + Send;
+    fn fetch(&self, url: &str) -> impl Future<Output = Result<Vec<u8>, FetchError>> + Send;
 
     /// The body of `url` if it is at most `limit` bytes, with its SHA-256 (lower-case hex).
     /// The default fetches the whole body, then checks; [`HttpsFetcher`] stops reading at the
@@ -76,20 +134,16 @@ pub trait Fetcher: Send + Sync {
         &self,
         url: &str,
         limit: u64,
-    ) -> impl Future<Output = Result<(Vec<u8>, String), String>> + Send {
+    ) -> impl Future<Output = Result<(Vec<u8>, String), FetchError>> + Send {
         async move {
             let bytes = self.fetch(url).await?;
             if bytes.len() as u64 > limit {
-                return Err(too_large(limit));
+                return Err(FetchError::TooLarge(limit));
             }
             let digest = sha256_hex(&bytes);
             Ok((bytes, digest))
         }
     }
-}
-
-fn too_large(limit: u64) -> String {
-    format!("larger than the {limit}-byte limit for a remote manifest")
 }
 
 /// The lower-case hex SHA-256 of `bytes`.
@@ -151,9 +205,9 @@ impl ManifestCache {
             fetcher
                 .fetch_hashed(url, MAX_REMOTE_BYTES)
                 .await
-                .map_err(|message| RemoteError::Fetch {
+                .map_err(|source| RemoteError::Fetch {
                     url: url.to_string(),
-                    message,
+                    source,
                 })?;
         if actual != pin {
             return Err(RemoteError::Mismatch {
@@ -204,9 +258,8 @@ impl HttpsFetcher {
     pub fn new(timeout: Duration) -> Result<HttpsFetcher, RemoteError> {
         let builder = hyper_rustls::HttpsConnectorBuilder::new()
             .with_native_roots()
-            .map_err(|e| RemoteError::Fetch {
-                url: String::new(),
-                message: format!("loading the system's root certificates: {e}"),
+            .map_err(|e| RemoteError::RootCertificates {
+                message: e.to_string(),
             })?;
         Ok(HttpsFetcher::from_builder(builder, timeout))
     }
@@ -224,47 +277,49 @@ impl HttpsFetcher {
 
     /// GETs `url`, following redirects as [`redirect_target`] allows, and streams the body
     /// within `limit`.
-    async fn get(&self, url: &str, limit: u64) -> Result<(Vec<u8>, String), String> {
-        let mut uri: http::Uri = url.parse().map_err(|e| format!("bad URL: {e}"))?;
+    async fn get(&self, url: &str, limit: u64) -> Result<(Vec<u8>, String), FetchError> {
+        let mut uri: http::Uri = url
+            .parse()
+            .map_err(|e: http::uri::InvalidUri| FetchError::BadUrl(e.to_string()))?;
         if uri.scheme_str() != Some("https") {
-            return Err("remote manifests are fetched over https:// only".into());
+            return Err(FetchError::NotHttps);
         }
         for _ in 0..=MAX_REDIRECTS {
             let response = tokio::time::timeout(self.timeout, self.client.get(uri.clone()))
                 .await
-                .map_err(|_| format!("no answer within {}s", self.timeout.as_secs()))?
-                .map_err(|e| e.to_string())?;
+                .map_err(|_| FetchError::NoAnswer(self.timeout.as_secs()))?
+                .map_err(|e| FetchError::Transport(e.to_string()))?;
             let status = response.status();
             if status.is_redirection() {
                 let location = response
                     .headers()
                     .get(http::header::LOCATION)
                     .and_then(|l| l.to_str().ok())
-                    .ok_or_else(|| format!("{status} without a Location header"))?;
+                    .ok_or_else(|| FetchError::NoLocation(status.to_string()))?;
                 uri = redirect_target(&uri, location)?;
                 continue;
             }
             if !status.is_success() {
-                return Err(format!("HTTP {status}"));
+                return Err(FetchError::Status(status.to_string()));
             }
             let declared = response
                 .headers()
                 .get(http::header::CONTENT_LENGTH)
                 .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
             if declared.is_some_and(|n| n > limit) {
-                return Err(too_large(limit));
+                return Err(FetchError::TooLarge(limit));
             }
             return tokio::time::timeout(self.timeout, read_body(response.into_body(), limit))
                 .await
-                .map_err(|_| format!("body not received within {}s", self.timeout.as_secs()))?;
+                .map_err(|_| FetchError::BodyTimeout(self.timeout.as_secs()))?;
         }
-        Err(format!("more than {MAX_REDIRECTS} redirects"))
+        Err(FetchError::TooManyRedirects)
     }
 }
 
 /// Reads `body` up to `limit` bytes, hashing each chunk as it arrives; refuses it as soon as it
 /// goes over.
-async fn read_body<B>(mut body: B, limit: u64) -> Result<(Vec<u8>, String), String>
+async fn read_body<B>(mut body: B, limit: u64) -> Result<(Vec<u8>, String), FetchError>
 where
     B: hyper::body::Body<Data = Bytes> + Unpin,
     B::Error: std::fmt::Display,
@@ -272,10 +327,10 @@ where
     let mut hasher = Sha256::new();
     let mut bytes = Vec::new();
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| e.to_string())?;
+        let frame = frame.map_err(|e| FetchError::Body(e.to_string()))?;
         if let Ok(data) = frame.into_data() {
             if (bytes.len() + data.len()) as u64 > limit {
-                return Err(too_large(limit));
+                return Err(FetchError::TooLarge(limit));
             }
             hasher.update(&data);
             bytes.extend_from_slice(&data);
@@ -290,13 +345,13 @@ where
 }
 
 impl Fetcher for HttpsFetcher {
-    async fn fetch(&self, url: &str) -> Result<Vec<u8>, String> {
+    async fn fetch(&self, url: &str) -> Result<Vec<u8>, FetchError> {
         self.get(url, MAX_REMOTE_BYTES)
             .await
             .map(|(bytes, _)| bytes)
     }
 
-    async fn fetch_hashed(&self, url: &str, limit: u64) -> Result<(Vec<u8>, String), String> {
+    async fn fetch_hashed(&self, url: &str, limit: u64) -> Result<(Vec<u8>, String), FetchError> {
         self.get(url, limit).await
     }
 }
@@ -304,14 +359,22 @@ impl Fetcher for HttpsFetcher {
 /// Where a redirect from `base` to `location` may go: `https://` on the same host and port
 /// only. The pin protects the content, but a redirect to plain HTTP would leak the request and
 /// a redirect to another host would let that host see (and time) it.
-fn redirect_target(base: &http::Uri, location: &str) -> Result<http::Uri, String> {
-    let shown = crate::escape::terminal(location);
-    let next: http::Uri = resolve_location(base, location)
-        .parse()
-        .map_err(|e| format!("redirect to `{shown}`: bad URL: {e}"))?;
+fn redirect_target(base: &http::Uri, location: &str) -> Result<http::Uri, FetchError> {
+    let target = || crate::escape::terminal(location).into_owned();
+    let refused = |why: String| FetchError::RedirectRefused {
+        target: target(),
+        why,
+    };
+    let next: http::Uri =
+        resolve_location(base, location)
+            .parse()
+            .map_err(|e: http::uri::InvalidUri| FetchError::RedirectBadUrl {
+                target: target(),
+                message: e.to_string(),
+            })?;
     if next.scheme_str() != Some("https") {
-        return Err(format!(
-            "redirect to `{shown}` refused: remote manifests are fetched over https:// only"
+        return Err(refused(
+            "remote manifests are fetched over https:// only".to_string(),
         ));
     }
     let same = |u: &http::Uri| {
@@ -319,10 +382,10 @@ fn redirect_target(base: &http::Uri, location: &str) -> Result<http::Uri, String
             .map(|a| (a.host().to_ascii_lowercase(), a.port_u16().unwrap_or(443)))
     };
     if same(&next) != same(base) {
-        return Err(format!(
-            "redirect to `{shown}` refused: it leaves {} (pin a URL on the final host)",
+        return Err(refused(format!(
+            "it leaves {} (pin a URL on the final host)",
             base.authority().map_or("", |a| a.as_str())
-        ));
+        )));
     }
     Ok(next)
 }
@@ -353,7 +416,7 @@ mod tests {
     }
 
     impl Fetcher for FakeFetcher {
-        async fn fetch(&self, _url: &str) -> Result<Vec<u8>, String> {
+        async fn fetch(&self, _url: &str) -> Result<Vec<u8>, FetchError> {
             *self.calls.lock().unwrap() += 1;
             Ok(self.body.clone())
         }
@@ -574,12 +637,15 @@ mod tests {
             .fetch_hashed(&format!("{base}/endless"), 1000)
             .await
             .unwrap_err();
-        assert_eq!(err, "larger than the 1000-byte limit for a remote manifest");
+        assert_eq!(
+            err.to_string(),
+            "larger than the 1000-byte limit for a remote manifest"
+        );
         let err = fetcher
             .fetch_hashed(&format!("{base}/x.yaml"), 10)
             .await
             .unwrap_err();
-        assert!(err.contains("10-byte limit"), "{err}");
+        assert!(err.to_string().contains("10-byte limit"), "{err}");
         // Through the cache: the pin is checked against the streamed digest.
         let dir = tempfile::tempdir().unwrap();
         let cache = ManifestCache::new(dir.path());
@@ -606,18 +672,25 @@ mod tests {
         let base = format!("https://127.0.0.1:{}", server.port);
         let err = fetcher.fetch(&format!("{base}/to-http")).await.unwrap_err();
         assert!(
-            err.contains("refused: remote manifests are fetched over https:// only"),
+            err.to_string()
+                .contains("refused: remote manifests are fetched over https:// only"),
             "{err}"
         );
         let err = fetcher.fetch(&format!("{base}/to-host")).await.unwrap_err();
-        assert!(err.contains("refused: it leaves 127.0.0.1:"), "{err}");
+        assert!(
+            err.to_string().contains("refused: it leaves 127.0.0.1:"),
+            "{err}"
+        );
         let err = fetcher.fetch(&format!("{base}/to-port")).await.unwrap_err();
-        assert!(err.contains("refused: it leaves"), "{err}");
+        assert!(err.to_string().contains("refused: it leaves"), "{err}");
         let err = fetcher
             .fetch(&format!("http://127.0.0.1:{plain_port}/x"))
             .await
             .unwrap_err();
-        assert_eq!(err, "remote manifests are fetched over https:// only");
+        assert_eq!(
+            err.to_string(),
+            "remote manifests are fetched over https:// only"
+        );
         assert_eq!(plain.connections(), 0, "nothing was sent over plain HTTP");
         assert_eq!(server.connections(), 3);
     }

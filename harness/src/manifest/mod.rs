@@ -14,7 +14,8 @@ use serde_json::Value;
 
 pub use error::ManifestError;
 
-use crate::{input, names};
+use crate::input;
+use crate::names::{self, NameError};
 pub use strict::unknown_fields;
 
 /// Where a document came from: the file and its 1-based position among the file's documents.
@@ -135,12 +136,12 @@ impl Document {
         }
     }
 
-    /// An error about this document at `field`.
-    pub fn invalid(&self, field: impl Into<String>, message: impl Into<String>) -> ManifestError {
+    /// An error about this document at `field`; `message` is any message or typed error.
+    pub fn invalid(&self, field: impl Into<String>, message: impl fmt::Display) -> ManifestError {
         ManifestError::Invalid {
             at: self.source.clone(),
             field: field.into(),
-            message: message.into(),
+            message: message.to_string(),
         }
     }
 
@@ -378,11 +379,11 @@ fn expand_document(
             }
         }
     }
-    if let Some((field, message)) = refused_name(&value) {
+    if let Some((field, refused)) = refused_name(&value) {
         return Err(ManifestError::Invalid {
             at: source,
             field,
-            message,
+            message: refused.to_string(),
         });
     }
     out.push(Document { source, value });
@@ -392,7 +393,7 @@ fn expand_document(
 /// The first name in `object` that Kubernetes would refuse ([`crate::names`]), with its field:
 /// `metadata.name` (of Kubernetes' own kinds) and `metadata.namespace`, the keys and values of
 /// every `metadata.labels` (pod templates' included), container and Service port names.
-fn refused_name(object: &Value) -> Option<(String, String)> {
+fn refused_name(object: &Value) -> Option<(String, NameError)> {
     let kind = object.get("kind").and_then(Value::as_str).unwrap_or("");
     let api_version = object
         .get("apiVersion")
@@ -430,7 +431,10 @@ fn refused_name(object: &Value) -> Option<(String, String)> {
     found
 }
 
-fn labels_refused(labels: &serde_json::Map<String, Value>, path: &str) -> Option<(String, String)> {
+fn labels_refused(
+    labels: &serde_json::Map<String, Value>,
+    path: &str,
+) -> Option<(String, NameError)> {
     labels.iter().find_map(|(key, value)| {
         let field = format!("{path}.{key}");
         if let Err(e) = names::label_key(key) {
@@ -441,7 +445,7 @@ fn labels_refused(labels: &serde_json::Map<String, Value>, path: &str) -> Option
     })
 }
 
-fn walk_names(value: &Value, kind: &str, path: String, found: &mut Option<(String, String)>) {
+fn walk_names(value: &Value, kind: &str, path: String, found: &mut Option<(String, NameError)>) {
     if found.is_some() {
         return;
     }
@@ -486,8 +490,8 @@ fn walk_names(value: &Value, kind: &str, path: String, found: &mut Option<(Strin
 fn ports_refused(
     list: &[Value],
     path: &str,
-    check: fn(&str) -> Result<(), String>,
-) -> Option<(String, String)> {
+    check: fn(&str) -> Result<(), NameError>,
+) -> Option<(String, NameError)> {
     list.iter().enumerate().find_map(|(i, container)| {
         let ports = container.get("ports")?.as_array()?;
         named_refused(ports, &format!("{path}[{i}].ports"), check)
@@ -498,8 +502,8 @@ fn ports_refused(
 fn named_refused(
     list: &[Value],
     path: &str,
-    check: fn(&str) -> Result<(), String>,
-) -> Option<(String, String)> {
+    check: fn(&str) -> Result<(), NameError>,
+) -> Option<(String, NameError)> {
     list.iter().enumerate().find_map(|(i, item)| {
         let name = item.get("name")?.as_str()?;
         check(name).err().map(|e| (format!("{path}[{i}].name"), e))

@@ -425,19 +425,33 @@ fn service(doc: &Document, namespace: &str) -> Result<Service, ManifestError> {
     })
 }
 
+/// A port written as a number or a name that Kubernetes would refuse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PortRefError {
+    /// A number outside 1-65535.
+    #[error("{0} is not a port number (1-65535)")]
+    NotAPortNumber(i32),
+    /// A number written as a string.
+    #[error("\"{0}\" is a quoted number; write the port without quotes")]
+    QuotedNumber(i64),
+    /// A name that is not an IANA service name.
+    #[error(
+        "`{0}` is not a valid port name (IANA_SVC_NAME: at most 15 lowercase letters, digits and '-', at least one letter)"
+    )]
+    NotAPortName(String),
+}
+
 /// Converts an int-or-string port into a [`PortRef`], validating the range and the name syntax.
-pub fn port_ref(value: &IntOrString) -> Result<PortRef, String> {
+pub fn port_ref(value: &IntOrString) -> Result<PortRef, PortRefError> {
     match value {
         IntOrString::Int(n) => u16::try_from(*n)
             .ok()
             .filter(|&n| n > 0)
             .map(PortRef::Number)
-            .ok_or_else(|| format!("{n} is not a port number (1-65535)")),
+            .ok_or(PortRefError::NotAPortNumber(*n)),
         IntOrString::String(s) => {
             if let Ok(n) = s.parse::<i64>() {
-                return Err(format!(
-                    "\"{n}\" is a quoted number; write the port without quotes"
-                ));
+                return Err(PortRefError::QuotedNumber(n));
             }
             if s.is_empty()
                 || s.len() > 15
@@ -448,9 +462,7 @@ pub fn port_ref(value: &IntOrString) -> Result<PortRef, String> {
                 || s.starts_with('-')
                 || s.ends_with('-')
             {
-                return Err(format!(
-                    "`{s}` is not a valid port name (IANA_SVC_NAME: at most 15 lowercase letters, digits and '-', at least one letter)"
-                ));
+                return Err(PortRefError::NotAPortName(s.clone()));
             }
             Ok(PortRef::Name(s.clone()))
         }

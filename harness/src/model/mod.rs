@@ -13,8 +13,10 @@ use std::net::IpAddr;
 
 use crate::manifest::Source;
 
-pub use build::{BuildOptions, DEFAULT_NODE_ADDRESS, DEFAULT_POD_CIDR, port_ref as build_port_ref};
-pub use protocol::Protocol;
+pub use build::{
+    BuildOptions, DEFAULT_NODE_ADDRESS, DEFAULT_POD_CIDR, PortRefError, port_ref as build_port_ref,
+};
+pub use protocol::{Protocol, ProtocolError};
 pub use removed::removed_api;
 
 /// Label maps, sorted so output is stable.

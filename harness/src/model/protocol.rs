@@ -50,14 +50,12 @@ impl Protocol {
 
     /// Parses a Kubernetes container/policy/service port protocol: TCP, UDP or SCTP, exact case
     /// (the API server rejects other spellings).
-    pub fn parse_port_protocol(s: &str) -> Result<Protocol, String> {
+    pub fn parse_port_protocol(s: &str) -> Result<Protocol, ProtocolError> {
         match s {
             "TCP" => Ok(Protocol::Tcp),
             "UDP" => Ok(Protocol::Udp),
             "SCTP" => Ok(Protocol::Sctp),
-            other => Err(format!(
-                "unknown protocol `{other}` (expected TCP, UDP or SCTP)"
-            )),
+            other => Err(ProtocolError::NotAPortProtocol(other.to_string())),
         }
     }
 }
@@ -68,8 +66,19 @@ impl fmt::Display for Protocol {
     }
 }
 
+/// A protocol name the harness does not accept, with what it expected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProtocolError {
+    /// Not a Kubernetes port protocol (TCP, UDP or SCTP, exact case).
+    #[error("unknown protocol `{0}` (expected TCP, UDP or SCTP)")]
+    NotAPortProtocol(String),
+    /// Not a protocol the probes send (TCP, UDP, SCTP or ICMP, any case).
+    #[error("unknown protocol `{0}` (expected TCP, UDP, SCTP or ICMP)")]
+    Unknown(String),
+}
+
 impl FromStr for Protocol {
-    type Err = String;
+    type Err = ProtocolError;
 
     /// Parses TCP, UDP, SCTP or ICMP, case-insensitively (command-line input).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -78,9 +87,7 @@ impl FromStr for Protocol {
             "UDP" => Ok(Protocol::Udp),
             "SCTP" => Ok(Protocol::Sctp),
             "ICMP" => Ok(Protocol::Icmp),
-            _ => Err(format!(
-                "unknown protocol `{s}` (expected TCP, UDP, SCTP or ICMP)"
-            )),
+            _ => Err(ProtocolError::Unknown(s.to_string())),
         }
     }
 }

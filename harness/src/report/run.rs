@@ -300,7 +300,7 @@ pub fn results(cni: &str, cluster: Option<String>, outcomes: &[ScenarioOutcome])
 /// The JUnit XML of a run: one suite per scenario, one test case per step (`scenario::step`):
 /// a failure carries the step's tables; a step that was not applicable, a known deviation, or
 /// not enforced on a CNI that enforces nothing is skipped, with why.
-pub fn junit(outcomes: &[ScenarioOutcome]) -> Result<String, String> {
+pub fn junit(outcomes: &[ScenarioOutcome]) -> Result<String, quick_junit::SerializeError> {
     let mut junit = Report::new("netpol-harness");
     for s in outcomes {
         let x = |text: &str| escape::xml(text).into_owned();
@@ -356,7 +356,7 @@ pub fn junit(outcomes: &[ScenarioOutcome]) -> Result<String, String> {
         }
         junit.add_test_suite(suite);
     }
-    junit.to_string().map_err(|e| e.to_string())
+    junit.to_string()
 }
 
 /// Writes `DIR/results.json` (`results`) and `DIR/junit.xml` (from `outcomes`).
@@ -371,7 +371,7 @@ pub fn write(
         path: path.display().to_string(),
         message,
     };
-    let xml = junit(outcomes).map_err(junit_error)?;
+    let xml = junit(outcomes).map_err(|e| junit_error(e.to_string()))?;
     std::fs::write(&path, xml).map_err(|e| junit_error(e.to_string()))
 }
 

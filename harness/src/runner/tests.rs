@@ -266,7 +266,7 @@ fn a_scenario_the_oracle_disagrees_with_is_refused_with_the_command_that_shows_w
 struct FakeFetcher(Option<String>);
 
 impl crate::cluster::remote::Fetcher for FakeFetcher {
-    async fn fetch(&self, url: &str) -> Result<Vec<u8>, String> {
+    async fn fetch(&self, url: &str) -> Result<Vec<u8>, crate::cluster::remote::FetchError> {
         match &self.0 {
             Some(text) => Ok(text.clone().into_bytes()),
             None => panic!("{url} fetched"),

@@ -101,7 +101,7 @@ impl FromStr for Target {
                     "`{s}`: expected `ingress:/PATH` with a path starting with '/'"
                 ));
             }
-            crate::names::http_path(path)?;
+            crate::names::http_path(path).map_err(|e| e.to_string())?;
             return Ok(Target::Ingress(path.to_string()));
         }
         endpoint_key(s).map(Target::Endpoint).map_err(|e| {
@@ -290,7 +290,7 @@ pub fn parse_probe(probe: &Probe) -> Result<ParsedProbe, (&'static str, String)>
         if !path.starts_with('/') {
             return Err(("path", format!("`{path}` must start with '/'")));
         }
-        crate::names::http_path(path).map_err(|e| ("path", e))?;
+        crate::names::http_path(path).map_err(|e| ("path", e.to_string()))?;
     }
     match (probe.expect, &target) {
         (Expectation::Status(_), _) if kind != ScenarioProbeKind::Http => {

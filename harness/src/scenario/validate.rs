@@ -2,7 +2,7 @@
 //! out by the prediction, every allowed probe aimed at a port something listens on, and every
 //! erratum's proof holding.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::Problem;
 use super::format::{Expectation, Proof, ScenarioProbeKind, UNPINNED};
@@ -171,22 +171,19 @@ fn check_proofs(loaded: &LoadedScenario, v: &mut Validation) {
                     Err(e @ ManifestError::Syntax { .. }) => {
                         Ok(("yaml-does-not-parse", e.to_string()))
                     }
-                    Err(e) => Err(format!(
-                        "{} fails to load, but not as YAML: {e}",
-                        file.display()
-                    )),
-                    Ok(_) => Err(format!(
-                        "{} parses: the erratum says it does not",
-                        file.display()
-                    )),
+                    Err(source) => Err(ProofError::NotYaml {
+                        file: file.clone(),
+                        source,
+                    }),
+                    Ok(_) => Err(ProofError::Parses { file: file.clone() }),
                 })
             }
             Proof::RemovedApi { file } => {
                 proof_file(loaded, file).and_then(|path| match load_proof(loaded, &path) {
-                    Err(e) => Err(format!(
-                        "{} does not parse ({e}); a removed-api proof needs a file that parses",
-                        file.display()
-                    )),
+                    Err(source) => Err(ProofError::DoesNotParse {
+                        file: file.clone(),
+                        source,
+                    }),
                     Ok(docs) => docs
                         .iter()
                         .find_map(|d| {
@@ -195,7 +192,7 @@ fn check_proofs(loaded: &LoadedScenario, v: &mut Validation) {
                             })
                         })
                         .map(|evidence| ("removed-api", evidence))
-                        .ok_or_else(|| format!("{} uses no removed API", file.display())),
+                        .ok_or_else(|| ProofError::NoRemovedApi { file: file.clone() }),
                 })
             }
             Proof::ClaimContradicted {
@@ -210,17 +207,77 @@ fn check_proofs(loaded: &LoadedScenario, v: &mut Validation) {
                 kind,
                 evidence,
             }),
-            Err(message) => v.problems.push(loaded.problem(field, message)),
+            Err(e) => v.problems.push(loaded.problem(field, e.to_string())),
         }
     }
 }
 
-fn proof_file(loaded: &LoadedScenario, file: &Path) -> Result<std::path::PathBuf, String> {
+/// Why an erratum's proof does not hold (or cannot be checked).
+#[derive(Debug, thiserror::Error)]
+enum ProofError {
+    /// The proof file is outside the scenario folder.
+    #[error("`{}`: paths are relative to the scenario folder and stay inside it", file.display())]
+    Outside { file: PathBuf },
+    /// A `yaml-does-not-parse` file fails to load for another reason.
+    #[error("{} fails to load, but not as YAML: {source}", file.display())]
+    NotYaml {
+        file: PathBuf,
+        #[source]
+        source: ManifestError,
+    },
+    /// A `yaml-does-not-parse` file parses.
+    #[error("{} parses: the erratum says it does not", file.display())]
+    Parses { file: PathBuf },
+    /// A `removed-api` file does not parse.
+    #[error(
+        "{} does not parse ({source}); a removed-api proof needs a file that parses",
+        file.display()
+    )]
+    DoesNotParse {
+        file: PathBuf,
+        #[source]
+        source: ManifestError,
+    },
+    /// A `removed-api` file uses no removed API.
+    #[error("{} uses no removed API", file.display())]
+    NoRemovedApi { file: PathBuf },
+    /// A `claim-contradicted` proof names no step of the scenario.
+    #[error("unknown step `{step}` (steps: {steps})")]
+    UnknownStep { step: String, steps: String },
+    /// The step could not be planned.
+    #[error("cannot check: step `{step}` could not be planned (see the problem above)")]
+    NotPlanned { step: String },
+    /// The proof's probe is not one of the step's.
+    #[error(
+        "step `{step}` has no such probe: add it to the step, so that the cluster checks the correction too"
+    )]
+    NoSuchProbe { step: String },
+    /// The oracle cannot predict the probe (its reason).
+    #[error("{0}")]
+    Unpredictable(String),
+    /// The oracle agrees with the tutorial's claim.
+    #[error(
+        "the oracle predicts {predicted}, which agrees with the tutorial's claim ({claimed}): the erratum is wrong ({reason})"
+    )]
+    ClaimAgrees {
+        predicted: Expectation,
+        claimed: Expectation,
+        reason: String,
+    },
+    /// The oracle disagrees with the probe's corrected expectation.
+    #[error("the probe expects {expected} but the oracle predicts {predicted} ({reason})")]
+    ProbeDisagrees {
+        expected: Expectation,
+        predicted: Expectation,
+        reason: String,
+    },
+}
+
+fn proof_file(loaded: &LoadedScenario, file: &Path) -> Result<PathBuf, ProofError> {
     if !is_inside(file) {
-        return Err(format!(
-            "`{}`: paths are relative to the scenario folder and stay inside it",
-            file.display()
-        ));
+        return Err(ProofError::Outside {
+            file: file.to_path_buf(),
+        });
     }
     Ok(loaded.path(file))
 }
@@ -239,7 +296,7 @@ fn claim_contradicted(
     step: &str,
     probe: &super::format::Probe,
     claimed: Expectation,
-) -> Result<(&'static str, String), String> {
+) -> Result<(&'static str, String), ProofError> {
     let Some(index) = loaded.scenario.steps.iter().position(|s| s.name == step) else {
         let names: Vec<&str> = loaded
             .scenario
@@ -247,37 +304,39 @@ fn claim_contradicted(
             .iter()
             .map(|s| s.name.as_str())
             .collect();
-        return Err(format!(
-            "unknown step `{step}` (steps: {})",
-            names.join(", ")
-        ));
+        return Err(ProofError::UnknownStep {
+            step: step.to_string(),
+            steps: names.join(", "),
+        });
     };
     let Some(planned_step) = planned.get(index) else {
-        return Err(format!(
-            "cannot check: step `{step}` could not be planned (see the problem above)"
-        ));
+        return Err(ProofError::NotPlanned {
+            step: step.to_string(),
+        });
     };
     if !loaded
         .step_probes(index)
         .iter()
         .any(|sp| sp.probe == *probe)
     {
-        return Err(format!(
-            "step `{step}` has no such probe: add it to the step, so that the cluster checks the correction too"
-        ));
+        return Err(ProofError::NoSuchProbe {
+            step: step.to_string(),
+        });
     }
-    let prediction = predict(&planned_step.model, probe)?;
+    let prediction = predict(&planned_step.model, probe).map_err(ProofError::Unpredictable)?;
     if agrees(claimed, prediction.outcome) {
-        return Err(format!(
-            "the oracle predicts {}, which agrees with the tutorial's claim ({claimed}): the erratum is wrong ({})",
-            prediction.outcome, prediction.reason
-        ));
+        return Err(ProofError::ClaimAgrees {
+            predicted: prediction.outcome,
+            claimed,
+            reason: prediction.reason,
+        });
     }
     if !agrees(probe.expect, prediction.outcome) {
-        return Err(format!(
-            "the probe expects {} but the oracle predicts {} ({})",
-            probe.expect, prediction.outcome, prediction.reason
-        ));
+        return Err(ProofError::ProbeDisagrees {
+            expected: probe.expect,
+            predicted: prediction.outcome,
+            reason: prediction.reason,
+        });
     }
     Ok((
         "claim-contradicted",

@@ -14,10 +14,22 @@ use super::conditions::is_ephemeral_running;
 use super::retry::{api_error, retry};
 use crate::cluster::{ClusterError, ExecOutput, PROBE_CONTAINER, PodRef, diagnose_pod, is_owned};
 
+/// Why an exec has no exit code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExecStatusError {
+    /// The stream ended without a final status.
+    #[error("the exec stream ended without an exit status")]
+    NoStatus,
+    /// The status says the command did not run (or failed without an exit code): its message or
+    /// reason.
+    #[error("{0}")]
+    NotRun(String),
+}
+
 /// The exit code from an exec's final status, or the reason the command did not run.
-pub fn exit_code(status: Option<&ExecStatus>) -> Result<i32, String> {
+pub fn exit_code(status: Option<&ExecStatus>) -> Result<i32, ExecStatusError> {
     let Some(s) = status else {
-        return Err("the exec stream ended without an exit status".to_string());
+        return Err(ExecStatusError::NoStatus);
     };
     if s.status.as_deref() == Some("Success") {
         return Ok(0);
@@ -29,10 +41,12 @@ pub fn exit_code(status: Option<&ExecStatus>) -> Result<i32, String> {
         .and_then(|c| c.iter().find(|c| c.reason.as_deref() == Some("ExitCode")))
         .and_then(|c| c.message.as_deref()?.parse().ok());
     code.ok_or_else(|| {
-        s.message
-            .clone()
-            .or_else(|| s.reason.clone())
-            .unwrap_or_else(|| "the command failed without an exit code".to_string())
+        ExecStatusError::NotRun(
+            s.message
+                .clone()
+                .or_else(|| s.reason.clone())
+                .unwrap_or_else(|| "the command failed without an exit code".to_string()),
+        )
     })
 }
 
@@ -102,7 +116,7 @@ impl KubeCluster {
             attached.join().await.map_err(|e| failed(e.to_string()))?;
             let exit_code = exit_code(status.as_ref()).map_err(|m| {
                 failed(if err.is_empty() {
-                    m
+                    m.to_string()
                 } else {
                     format!("{m}; stderr: {}", err.trim())
                 })

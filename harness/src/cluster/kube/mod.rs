@@ -44,7 +44,7 @@ pub use context::{
     ConnectOptions, check_context, check_kubeconfig_files, is_local_server, kubeconfig_paths,
     select_context,
 };
-pub use exec::{exit_code, probe_container_patch};
+pub use exec::{ExecStatusError, exit_code, probe_container_patch};
 pub use retry::{apply_unsupported, is_transient};
 
 /// A real cluster.

@@ -632,9 +632,10 @@ fn exit_codes_come_from_the_exec_status() {
     assert!(
         exit_code(Some(&no_shell))
             .unwrap_err()
+            .to_string()
             .contains("executable file not found")
     );
-    assert!(exit_code(None).is_err());
+    assert_eq!(exit_code(None), Err(ExecStatusError::NoStatus));
 }
 
 #[test]

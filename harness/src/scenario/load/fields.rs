@@ -38,7 +38,7 @@ pub(super) fn check_header(loaded: &LoadedScenario, problems: &mut Vec<Problem>)
     }
     for (i, ns) in s.namespaces.iter().enumerate() {
         if let Err(e) = crate::names::dns1123_label(ns) {
-            problems.push(loaded.problem(format!("namespaces[{i}]"), e));
+            problems.push(loaded.problem(format!("namespaces[{i}]"), e.to_string()));
         } else if ns == "default" || ns.starts_with("kube-") {
             problems.push(loaded.problem(
                 format!("namespaces[{i}]"),
@@ -110,12 +110,15 @@ pub(super) fn check_references(
                         let refused = crate::names::label_key(key)
                             .and_then(|()| crate::names::label_value(value));
                         if let Err(e) = refused {
-                            problems.push(loaded.problem(format!("{field}.label.set"), e));
+                            problems
+                                .push(loaded.problem(format!("{field}.label.set"), e.to_string()));
                         }
                     }
                     for (k, key) in label.remove.iter().enumerate() {
                         if let Err(e) = crate::names::label_key(key) {
-                            problems.push(loaded.problem(format!("{field}.label.remove[{k}]"), e));
+                            problems.push(
+                                loaded.problem(format!("{field}.label.remove[{k}]"), e.to_string()),
+                            );
                         }
                     }
                     if label.set.is_empty() && label.remove.is_empty() {

@@ -1,0 +1,137 @@
+//! An existing cluster: that it answers, the marker that says which CNI `up` set it up for, and
+//! whether its pods reach the internet.
+
+use std::time::Instant;
+
+use super::{
+    DEFAULT_IMAGES, INTERNET_POD, INTERNET_SCRIPT, INTERNET_TIMEOUT, MARKER, Phase, UpOptions,
+    kubectl, run_ok,
+};
+use crate::provision::ProvisionError;
+use crate::provision::cni::CniProfile;
+use crate::provision::commands::{Cmd, CommandRunner};
+
+/// Checks that an existing cluster answers and was set up for the CNI of `opts` (or, with
+/// `opts.adopt`, claims an unmarked one for it).
+pub(super) async fn check_existing(
+    runner: &impl CommandRunner,
+    opts: &UpOptions,
+    context: &str,
+) -> Result<(), ProvisionError> {
+    let (cni, name) = (&opts.cni, opts.cluster_name.as_str());
+    run_ok(
+        runner,
+        Cmd::new("kind").args(["export", "kubeconfig", "--name", name]),
+    )
+    .await?;
+    let nodes = runner
+        .run(&kubectl(context).args(["get", "nodes", "-o", "name"]))
+        .await?;
+    if !nodes.success() {
+        return Err(ProvisionError::ClusterUnreachable {
+            cluster: name.to_string(),
+            stderr: nodes.stderr,
+        });
+    }
+    match read_marker(runner, context).await? {
+        Some(installed) if installed != cni.name => Err(ProvisionError::WrongCni {
+            cluster: name.to_string(),
+            installed,
+            requested: cni.name.to_string(),
+        }),
+        Some(_) => Ok(()),
+        // A cluster created by hand (or by another tool): only with --adopt.
+        None if opts.adopt => mark(runner, cni, context).await,
+        None => Err(ProvisionError::Unmarked {
+            cluster: name.to_string(),
+            requested: cni.name.to_string(),
+        }),
+    }
+}
+
+/// The CNI the cluster's marker names, `None` if it has no marker.
+pub(super) async fn read_marker(
+    runner: &impl CommandRunner,
+    context: &str,
+) -> Result<Option<String>, ProvisionError> {
+    let marker = runner
+        .run(&kubectl(context).args([
+            "-n",
+            "kube-system",
+            "get",
+            "configmap",
+            MARKER,
+            "-o",
+            "jsonpath={.data.cni}",
+        ]))
+        .await?;
+    let installed = marker.stdout.trim();
+    Ok((marker.success() && !installed.is_empty()).then(|| installed.to_string()))
+}
+
+/// Runs a pod that looks up a public name and connects to a public address; whether it
+/// succeeded within [`INTERNET_TIMEOUT`]. The pod is removed again either way.
+pub(super) async fn reaches_internet(
+    opts: &UpOptions,
+    runner: &impl CommandRunner,
+    context: &str,
+    progress: &mut dyn FnMut(&Phase),
+) -> Result<bool, ProvisionError> {
+    progress(&Phase::CheckInternet);
+    let pod = || kubectl(context).args(["-n", "kube-system"]);
+    let delete = pod().args([
+        "delete",
+        "pod",
+        INTERNET_POD,
+        "--ignore-not-found",
+        "--wait=false",
+    ]);
+    run_ok(runner, delete.clone()).await?;
+    run_ok(
+        runner,
+        pod()
+            .args(["run", INTERNET_POD, "--restart=Never"])
+            .arg(format!("--image={}", DEFAULT_IMAGES[0]))
+            .arg("--labels=app.kubernetes.io/managed-by=netpol-harness")
+            .args(["--command", "--", "sh", "-c", INTERNET_SCRIPT]),
+    )
+    .await?;
+    let deadline = Instant::now() + INTERNET_TIMEOUT.min(opts.ready_timeout);
+    let phase = loop {
+        let out = runner
+            .run(&pod().args(["get", "pod", INTERNET_POD, "-o", "jsonpath={.status.phase}"]))
+            .await?;
+        let phase = out.stdout.trim().to_string();
+        if matches!(phase.as_str(), "Succeeded" | "Failed") || Instant::now() >= deadline {
+            break phase;
+        }
+        tokio::time::sleep(opts.poll_interval).await;
+    };
+    run_ok(runner, delete).await?;
+    let reached = phase == "Succeeded";
+    if !reached {
+        progress(&Phase::Note(format!(
+            "pods cannot reach the internet (the check pod ended {}): steps that need `internet` \
+             will be not applicable on this cluster",
+            if phase.is_empty() { "nowhere" } else { &phase }
+        )));
+    }
+    Ok(reached)
+}
+
+/// Records on the cluster which CNI it is set up for.
+pub(super) async fn mark(
+    runner: &impl CommandRunner,
+    cni: &CniProfile,
+    context: &str,
+) -> Result<(), ProvisionError> {
+    run_ok(
+        runner,
+        kubectl(context)
+            .args(["-n", "kube-system", "create", "configmap", MARKER])
+            .arg(format!("--from-literal=cni={}", cni.name))
+            .arg(format!("--from-literal=version={}", cni.version)),
+    )
+    .await
+    .map(drop)
+}
