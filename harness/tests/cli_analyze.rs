@@ -271,10 +271,35 @@ spec:
             .contains("assumed from --pod-cidr 10.9.0.0/24"),
         "{cell}"
     );
+    // The allowed graph marks the same edge, and says why under the graph.
+    let out = dir.analyze(&[
+        "-f",
+        ".",
+        "--pod-cidr",
+        "10.9.0.0/24",
+        "--probe",
+        "80",
+        "--output",
+        "dot",
+    ]);
+    let text = stdout(&out);
+    assert!(
+        text.contains("  \"ns-1/client\" -> \"ns-1/web\" [label=\"80/TCP*\"];")
+            && text.contains(
+                "  label=\"* depends on pod addresses assumed from --pod-cidr 10.9.0.0/24"
+            ),
+        "{text}"
+    );
     // Without address rules nothing depends on them.
     let dir = Dir::new(&[("app.yaml", APP)]);
     let out = dir.analyze(&["-f", "."]);
     assert!(!stdout(&out).contains("assumed"), "{}", stdout(&out));
+    let out = dir.analyze(&["-f", ".", "--output", "dot"]);
+    assert!(
+        !stdout(&out).contains('*') && !stdout(&out).contains("assumed"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[test]

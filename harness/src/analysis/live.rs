@@ -189,6 +189,18 @@ pub enum LiveError {
         /// Why.
         source: serde_json::Error,
     },
+    /// Calico policies are stored on the cluster but its API server, through which the oracle
+    /// reads them (`projectcalico.org/v3`), is not installed: without them the answer would be
+    /// wrong.
+    #[error(
+        "context {context}: the cluster holds Calico policies ({kind}) but does not serve projectcalico.org/v3 (the Calico API server is not installed); analyze reads Calico policies only through it, and without them its answer would be wrong"
+    )]
+    CalicoWithoutApiServer {
+        /// The context.
+        context: String,
+        /// `apiVersion Kind` found in Calico's storage form.
+        kind: String,
+    },
     /// An object the harness refuses (a name Kubernetes would not accept, a missing field).
     #[error(transparent)]
     Object(#[from] ManifestError),
@@ -346,7 +358,55 @@ pub async fn read(
             }
         }
     }
+    if snapshot
+        .not_served
+        .iter()
+        .any(|k| k.starts_with("projectcalico.org/"))
+    {
+        refuse_unread_calico(client, context).await?;
+    }
     Ok(snapshot)
+}
+
+/// Calico's storage form of its policies (`crd.projectcalico.org/v1`, which Calico's API server
+/// serves as `projectcalico.org/v3`: projectcalico/calico@v3.32.1:libcalico-go/config/crd/).
+const CALICO_STORAGE: &[ListedKind] = &[
+    ListedKind::new(
+        "crd.projectcalico.org/v1",
+        "NetworkPolicy",
+        "networkpolicies",
+    ),
+    ListedKind::new(
+        "crd.projectcalico.org/v1",
+        "GlobalNetworkPolicy",
+        "globalnetworkpolicies",
+    ),
+];
+
+/// When `projectcalico.org/v3` is not served: an error if Calico policies are stored anyway
+/// (one object asked for per kind; a kind not served means no Calico there).
+async fn refuse_unread_calico(client: &Client, context: &str) -> Result<(), LiveError> {
+    for kind in CALICO_STORAGE {
+        let api: Api<DynamicObject> = Api::all_with(client.clone(), &kind.resource());
+        match list_page(&api, &ListParams::default().limit(1)).await {
+            Ok(list) if !list.items.is_empty() => {
+                return Err(LiveError::CalicoWithoutApiServer {
+                    context: context.to_string(),
+                    kind: kind.label(),
+                });
+            }
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(source) => {
+                return Err(LiveError::List {
+                    context: context.to_string(),
+                    kind: kind.label(),
+                    source,
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// One list request, retrying only transient failures (throttling, 5xx, transport), as the

@@ -1,6 +1,7 @@
 //! Manifests → model → policies → oracle in one call, and the `analyze` outputs built on it.
 //!
-//! One job per file: this file loads manifests and says what the answer leaves out ([`Notes`]);
+//! One job per file: this file loads manifests (from files, or from a live cluster read by
+//! [`live`]) and says what the answer leaves out ([`Notes`]);
 //! `kinds` sorts documents by kind for `analyze` (other vendors' policies, `-n`); `near_miss`
 //! names the rules that nearly matched; `view` renders tables, lists, JSON and dot; `select`
 //! reads `--from`/`--to`; `reach` answers `--probe-to`; `diff` compares two answers.

@@ -322,7 +322,9 @@ impl View<'_> {
     }
 
     /// The allowed graph in Graphviz `dot`: an edge per client and server, labelled with the
-    /// probes it allows (dashed when the manifests leave it open).
+    /// probes it allows (dashed when the manifests leave it open), a probe marked `*` when the
+    /// verdict may rest on addresses assumed from `--pod-cidr` (listed in the graph's label), as
+    /// the tables mark them.
     pub fn write_dot(&self, out: &mut dyn Write) -> std::io::Result<()> {
         writeln!(out, "digraph allowed {{")?;
         if let Some(banner) = self.notes.banner() {
@@ -335,6 +337,7 @@ impl View<'_> {
         for &n in &nodes {
             writeln!(out, "  {};", dot_quote(&self.key(n)))?;
         }
+        let mut any_assumed = false;
         for &f in &self.from {
             for &t in &self.to {
                 if f == t {
@@ -345,16 +348,24 @@ impl View<'_> {
                 for &probe in &self.probes {
                     if let (
                         Shown::Verdict {
-                            allowed, uncertain, ..
+                            allowed,
+                            uncertain,
+                            assumed,
                         },
                         _,
                     ) = self.cell(f, t, probe, false)
                     {
+                        let shown = if assumed {
+                            format!("{probe}*")
+                        } else {
+                            probe.to_string()
+                        };
                         match (uncertain, allowed) {
-                            (Some(_), _) => open.push(probe.to_string()),
-                            (None, true) => sure.push(probe.to_string()),
-                            (None, false) => {}
+                            (Some(_), _) => open.push(shown),
+                            (None, true) => sure.push(shown),
+                            (None, false) => continue,
                         }
+                        any_assumed |= assumed;
                     }
                 }
                 for (probes, style) in [(sure, ""), (open, ", style=dashed")] {
@@ -369,6 +380,13 @@ impl View<'_> {
                     }
                 }
             }
+        }
+        if any_assumed {
+            writeln!(
+                out,
+                "  labelloc=b;\n  label={};",
+                dot_quote(&self.notes.assumed_line(&self.analysis.cluster))
+            )?;
         }
         writeln!(out, "}}")
     }

@@ -200,9 +200,14 @@ async fn a_listed_cluster_gives_the_model_with_real_addresses_nodes_and_policies
     assert_eq!(pods.len(), 2, "{pods:?}");
     assert!(pods[0].contains("limit=500") && !pods[0].contains("continue"));
     assert!(pods[1].contains("continue=p1"), "{}", pods[1]);
-    assert_eq!(requests.len(), KINDS.len() + 1);
+    // Every kind, the second page of pods, and the two Calico storage kinds (Calico's API
+    // server is not served here).
+    assert_eq!(requests.len(), KINDS.len() + 1 + 2);
     // Progress after each page, counting objects.
-    assert_eq!(progress.len(), requests.len() - snapshot.not_served.len());
+    assert_eq!(
+        progress.len(),
+        requests.len() - snapshot.not_served.len() - 2
+    );
     assert_eq!(*progress.last().unwrap(), 9);
     assert_eq!(snapshot.finished_pods, 1);
     assert!(
@@ -331,4 +336,27 @@ async fn a_refused_list_names_the_kind_and_a_server_that_never_ends_is_cut_off()
     let err = result.unwrap_err();
     assert!(matches!(err, LiveError::TooManyPages { .. }), "{err:?}");
     assert_eq!(requests.len(), MAX_PAGES);
+}
+
+#[tokio::test]
+async fn calico_policies_without_the_calico_api_server_are_an_error() {
+    let mut pages = cluster_pages();
+    pages.insert(
+        "/apis/crd.projectcalico.org/v1/globalnetworkpolicies",
+        vec![vec![json!({"metadata": {"name": "default.deny-all"},
+            "spec": {"selector": "all()", "types": ["Ingress"]}})]],
+    );
+    let (result, _, requests) = read_mocked(pages, BTreeMap::new()).await;
+    only_gets(&requests);
+    let message = result.unwrap_err().to_string();
+    assert!(
+        message.contains("crd.projectcalico.org/v1 GlobalNetworkPolicy")
+            && message.contains("does not serve projectcalico.org/v3"),
+        "{message}"
+    );
+    // Asked for one object, not read in full.
+    assert!(requests.iter().any(|(_, u)| {
+        u.starts_with("/apis/crd.projectcalico.org/v1/globalnetworkpolicies?")
+            && u.contains("limit=1")
+    }));
 }
