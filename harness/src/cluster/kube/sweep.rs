@@ -96,7 +96,9 @@ impl KubeCluster {
     ) -> Result<Vec<Leftover>, ClusterError> {
         let params = ListParams::default().labels(&sweep_selector(keep_run));
         let mut found = Vec::new();
-        for (ar, namespaced) in self.sweep_resources().await? {
+        let resources = self.sweep_resources().await?;
+        for (ar, namespaced) in &resources {
+            let (ar, namespaced) = (ar.clone(), *namespaced);
             let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &ar);
             let list = match retry(|| api.list(&params)).await {
                 Ok(list) => list,
@@ -130,16 +132,15 @@ impl KubeCluster {
             return Ok(found);
         }
         for leftover in &found {
-            let gvk = match leftover.api_version.split_once('/') {
-                Some((group, version)) => GroupVersionKind::gvk(group, version, &leftover.kind),
-                None => GroupVersionKind::gvk("", &leftover.api_version, &leftover.kind),
+            let Some((ar, _)) = resources
+                .iter()
+                .find(|(ar, _)| ar.api_version == leftover.api_version && ar.kind == leftover.kind)
+            else {
+                continue; // listed from that very resource, so always there
             };
-            let ar = ApiResource::from_gvk(&gvk);
-            let plural = self.plural_of(&gvk).await.unwrap_or(ar.plural.clone());
-            let ar = ApiResource::from_gvk_with_plural(&gvk, &plural);
             let api: Api<DynamicObject> = match &leftover.namespace {
-                Some(ns) => Api::namespaced_with(self.client.clone(), ns, &ar),
-                None => Api::all_with(self.client.clone(), &ar),
+                Some(ns) => Api::namespaced_with(self.client.clone(), ns, ar),
+                None => Api::all_with(self.client.clone(), ar),
             };
             tracing::info!("sweeping {leftover}");
             let params = DeleteParams::background();
@@ -152,19 +153,6 @@ impl KubeCluster {
             }
         }
         Ok(found)
-    }
-
-    /// The plural of a kind as discovery names it (cached with the kinds the harness applies).
-    async fn plural_of(&self, gvk: &GroupVersionKind) -> Option<String> {
-        if let Some((ar, _)) = self.kinds.lock().expect("lock").get(gvk) {
-            return Some(ar.plural.clone());
-        }
-        let (ar, caps) = kube::discovery::pinned_kind(&self.client, gvk).await.ok()?;
-        self.kinds
-            .lock()
-            .expect("lock")
-            .insert(gvk.clone(), (ar.clone(), caps));
-        Some(ar.plural)
     }
 
     /// [`ClusterOps::await_namespaces_gone`](crate::cluster::ClusterOps::await_namespaces_gone):
