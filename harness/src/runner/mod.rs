@@ -38,10 +38,23 @@
 //! [`outcome::StepOutcome::result`]. Steps after the last one that is probed are not run at all,
 //! so a scenario none of whose steps apply touches nothing.
 //!
+//! **Blocked, told honestly.** A cell expected blocked matches a drop (a timeout) anywhere, and a
+//! rejection (refused, unreachable) only on a destination port this scenario showed served: by
+//! the `baseline` round, which probes each port its steps expect blocked once, before the
+//! actions of its first step that applies a policy, or by any probe that connected to it.
+//! Otherwise a refusal is "port not served" (a closed port refuses too): never a pass. Each step
+//! counts the deny styles its blocked cells saw ([`outcome::StepOutcome::deny_styles`]).
+//!
+//! **Cleanup a killed run cannot defeat.** With [`RunOptions::sweep_for_run`], [`Runner::run`]
+//! first sweeps what other runs labelled as theirs ([`ClusterOps::sweep`]), and it ends by
+//! watching the namespaces its cleanups deleted until they are gone (bounded by
+//! [`RunOptions::namespace_gone_timeout`], each reported as [`RunEvent::NamespaceGone`]).
+//!
 //! One job per file, each with its own `impl Runner` block: `scenario` (the locks that keep
-//! scenarios apart, the steps in order), `actions` (setup, actions, cleanup), `resolve` (probes
-//! into cells), `exec` (probe rounds), `converge` (convergence and the verdict), `prober` (the
-//! container and tool to probe from in a pod), `events` (what the runner tells its caller).
+//! scenarios apart, the steps in order, the sweep and the final wait), `actions` (setup,
+//! actions, cleanup), `baseline` (the baseline round), `resolve` (probes into cells), `exec`
+//! (probe rounds), `converge` (convergence and the verdict), `prober` (the container and tool to
+//! probe from in a pod), `events` (what the runner tells its caller).
 //! The tables and files made from the outcomes are [`crate::report::run`]'s.
 
 mod actions;
