@@ -84,3 +84,38 @@ pub async fn run(args: Args) -> Result<ExitCode, CliError> {
     );
     Ok(ExitCode::from(crate::exit_codes::FAILURE))
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use crate::cli::{Cli, Command};
+
+    #[test]
+    fn flags_parse_and_a_non_kind_context_must_be_named() {
+        let Command::Clean(args) = Cli::try_parse_from([
+            "netpol-harness",
+            "clean",
+            "--context",
+            "kind-x",
+            "--dry-run",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!("not clean")
+        };
+        assert_eq!(args.context.as_deref(), Some("kind-x"));
+        assert!(args.dry_run && !args.allow_non_kind_context);
+        let Command::Clean(args) = Cli::try_parse_from(["netpol-harness", "clean"])
+            .unwrap()
+            .command
+        else {
+            panic!("not clean")
+        };
+        assert!(!args.dry_run && args.context.is_none());
+        assert!(
+            Cli::try_parse_from(["netpol-harness", "clean", "--allow-non-kind-context"]).is_err()
+        );
+    }
+}
