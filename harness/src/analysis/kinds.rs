@@ -29,7 +29,7 @@ const CLUSTER_SCOPED: &[&str] = &[
 
 /// `kubectl -n NS` for one document: sets `metadata.namespace` when absent; refuses a different
 /// one, as kubectl does.
-pub(super) fn set_namespace(doc: &mut Document, ns: &str) -> Result<(), ManifestError> {
+pub fn set_namespace(doc: &mut Document, ns: &str) -> Result<(), ManifestError> {
     if CLUSTER_SCOPED.contains(&doc.kind()) {
         return Ok(());
     }

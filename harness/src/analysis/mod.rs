@@ -1,13 +1,13 @@
 //! Manifests → model → policies → oracle in one call, and the `analyze` outputs built on it.
 //!
-//! One job per file: this file loads (files, or a live cluster through [`live`]) and says what the
-//! answer leaves out ([`Notes`]); [`kinds`] sorts documents by kind for `analyze` (other vendors'
-//! policies, `-n`); [`near_miss`] names the rules that nearly matched; [`view`] renders tables,
-//! lists, JSON and dot; [`select`] reads `--from`/`--to`; [`reach`] answers `--probe-to`; [`diff`]
-//! compares two answers.
+//! One job per file: this file loads manifests and says what the answer leaves out ([`Notes`]);
+//! `kinds` sorts documents by kind for `analyze` (other vendors' policies, `-n`); `near_miss`
+//! names the rules that nearly matched; `view` renders tables, lists, JSON and dot; `select`
+//! reads `--from`/`--to`; `reach` answers `--probe-to`; `diff` compares two answers.
 
 mod diff;
 mod kinds;
+pub mod live;
 mod near_miss;
 mod reach;
 mod select;
@@ -20,13 +20,14 @@ use ipnet::IpNet;
 
 use crate::manifest::{self, Document, ManifestError, Source};
 use crate::model::{BuildOptions, Cluster, EndpointId};
-use crate::oracle::{Oracle, Packet, Peer, Verdict};
-use crate::policy::{Direction, PolicySet, Semantics};
+use crate::oracle::{Oracle, Packet, Peer};
+use crate::policy::{PolicySet, Semantics};
 
 pub use diff::{ChangeJson, DiffSummary, write_diff};
-use kinds::{foreign_policy, set_namespace};
+use kinds::foreign_policy;
+pub use kinds::set_namespace;
 pub use reach::{ProbeTo, ReachJson, TargetJson};
-pub use select::select;
+pub use select::{NoMatch, select};
 pub use view::{CellJson, LEGEND, Shown, View};
 
 /// A loaded cluster model with its policies.
@@ -82,18 +83,14 @@ impl Analysis {
         Oracle::new(&self.cluster, &self.policies)
     }
 
-    /// Builds the model from a user's own documents, as `analyze` reads them: `-n` gives
-    /// namespace-less documents a namespace, other vendors' policy kinds are refused (or, with
-    /// `ignore_unsupported`, left out and listed), and what the answer does not cover is noted.
+    /// Builds the model from a user's own documents (files, after [`set_namespace`] for `-n`, or
+    /// a cluster read by [`live::read`]), as `analyze` reads them: other vendors' policy kinds are
+    /// refused (or, with `ignore_unsupported`, left out and listed), and what the answer does not
+    /// cover is noted.
     pub fn for_user(
-        mut docs: Vec<Document>,
+        docs: Vec<Document>,
         options: &UserOptions,
     ) -> Result<(Analysis, Notes), ManifestError> {
-        if let Some(ns) = &options.namespace {
-            for doc in &mut docs {
-                set_namespace(doc, ns)?;
-            }
-        }
         let mut notes = Notes::default();
         let mut kept = Vec::with_capacity(docs.len());
         let mut policies = PolicySet::new(options.semantics);
@@ -144,7 +141,8 @@ impl Analysis {
             .collect();
         notes.pod_cidr = options.pod_cidr;
         if !analysis.cluster.endpoints.is_empty() {
-            let labels: Vec<_> = analysis
+            // Each distinct label set once (replicas share theirs).
+            let labels: std::collections::HashSet<_> = analysis
                 .cluster
                 .endpoint_ids()
                 .filter(|&id| !analysis.cluster.get(id).host_network)
@@ -161,31 +159,12 @@ impl Analysis {
     }
 
     /// Whether a verdict may depend on addresses assumed from `--pod-cidr`: a policy that
-    /// applied on either side has an address rule (ipBlock, `nets`) in that direction, and one of
-    /// the two endpoints has an assumed address.
-    pub fn depends_on_assumed(&self, notes: &Notes, packet: &Packet, verdict: &Verdict) -> bool {
-        let assumed = |p: Peer| matches!(p, Peer::Endpoint(id) if notes.assumed.contains(&id));
-        if notes.assumed.is_empty() || !(assumed(packet.from) || assumed(packet.to)) {
-            return false;
-        }
-        [
-            (Direction::Egress, &verdict.egress),
-            (Direction::Ingress, &verdict.ingress),
-        ]
-        .iter()
-        .any(|(d, v)| {
-            v.selected_by.iter().any(|&p| {
-                self.policies.policies[p]
-                    .rules(*d)
-                    .unwrap_or_default()
-                    .iter()
-                    .any(|r| {
-                        [&r.source, &r.destination]
-                            .iter()
-                            .any(|e| !e.nets.is_empty() || !e.not_nets.is_empty())
-                    })
-            })
-        })
+    /// applied on either side has an address rule (ipBlock, `nets`) in that direction
+    /// ([`Oracle::address_rules_apply`]), and one of the two endpoints has an assumed address.
+    pub fn depends_on_assumed(&self, oracle: &Oracle<'_>, notes: &Notes, packet: &Packet) -> bool {
+        let assumed =
+            |p: Peer| matches!(p, Peer::Endpoint(id) if notes.assumed.binary_search(&id).is_ok());
+        (assumed(packet.from) || assumed(packet.to)) && oracle.address_rules_apply(packet)
     }
 }
 
@@ -194,8 +173,6 @@ impl Analysis {
 pub struct UserOptions {
     /// Addresses for endpoints whose manifests carry no `status.podIP`.
     pub pod_cidr: IpNet,
-    /// `-n/--namespace`: the namespace of documents that name none (as `kubectl -n` does).
-    pub namespace: Option<String>,
     /// Leave other vendors' policy kinds out (listed in [`Notes::ignored_policies`]) instead of
     /// refusing them.
     pub ignore_unsupported: bool,
@@ -212,7 +189,7 @@ pub struct Notes {
     pub unevaluated: BTreeMap<String, usize>,
     /// Policies (indices into [`PolicySet::policies`]) that select no endpoint.
     pub selects_nothing: Vec<usize>,
-    /// Endpoints whose addresses were assumed from the pod CIDR (no `status.podIP`).
+    /// Endpoints whose addresses were assumed from the pod CIDR (no `status.podIP`), in order.
     pub assumed: Vec<EndpointId>,
     /// The pod CIDR the assumed addresses come from.
     pub pod_cidr: IpNet,

@@ -2,13 +2,25 @@
 
 use crate::model::{Cluster, EndpointId};
 
+/// A `--from`/`--to` pattern that matches no endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{flag} {pattern}: no endpoint matches (endpoints: {known})")]
+pub struct NoMatch {
+    /// `--from` or `--to`.
+    pub flag: String,
+    /// The pattern.
+    pub pattern: String,
+    /// Up to 20 endpoints that exist, `, …` when there are more.
+    pub known: String,
+}
+
 /// Endpoints whose `namespace/name` matches one of `patterns` (all when there are none): `ns/name`
 /// with `*` as a wildcard, or a bare namespace. A pattern that matches nothing is an error.
 pub fn select(
     cluster: &Cluster,
     patterns: &[String],
     flag: &str,
-) -> Result<Vec<EndpointId>, String> {
+) -> Result<Vec<EndpointId>, NoMatch> {
     if patterns.is_empty() {
         return Ok(cluster.endpoint_ids().collect());
     }
@@ -28,15 +40,19 @@ pub fn select(
         }
         if !any {
             let known: Vec<String> = cluster.endpoints.iter().take(20).map(|e| e.key()).collect();
-            return Err(format!(
-                "{flag} {pattern}: no endpoint matches (endpoints: {}{})",
-                known.join(", "),
-                if cluster.endpoints.len() > 20 {
-                    ", …"
-                } else {
-                    ""
-                }
-            ));
+            return Err(NoMatch {
+                flag: flag.to_string(),
+                pattern: pattern.clone(),
+                known: format!(
+                    "{}{}",
+                    known.join(", "),
+                    if cluster.endpoints.len() > 20 {
+                        ", …"
+                    } else {
+                        ""
+                    }
+                ),
+            });
         }
     }
     Ok(cluster.endpoint_ids().filter(|id| chosen[id.0]).collect())

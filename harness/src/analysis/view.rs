@@ -1,5 +1,6 @@
 //! How `analyze` shows an answer: truth tables, one line per connection, JSON, and dot.
 
+use std::cell::OnceCell;
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 
@@ -7,7 +8,7 @@ use serde::Serialize;
 
 use super::{Analysis, Notes};
 use crate::model::{Cluster, EndpointId, WorkloadKind};
-use crate::oracle::{Oracle, ProbePort, Uncertainty};
+use crate::oracle::{Matrix, Oracle, ProbePort, Uncertainty};
 use crate::report::truth_table::Grid;
 
 /// What `analyze` shows: which endpoints on each side, which probes, and how much.
@@ -31,6 +32,33 @@ pub struct View<'a> {
     /// Show a Pod's traffic to itself as policy judges it (through a Service back to itself, as
     /// the upstream e2e suite probes it) instead of as loopback.
     pub self_policed: bool,
+    /// The verdicts of `probes`, over identities ([`Oracle::matrix`]), computed on first use:
+    /// cells without an explanation are read from it.
+    matrix: OnceCell<Matrix>,
+}
+
+impl<'a> View<'a> {
+    /// A view of every endpoint on both sides for `probes`, asking only on served ports, without
+    /// explanations, pods to themselves as loopback (set the fields to change that).
+    pub fn new(
+        analysis: &'a Analysis,
+        notes: &'a Notes,
+        oracle: &'a Oracle<'a>,
+        probes: Vec<ProbePort>,
+    ) -> View<'a> {
+        View {
+            analysis,
+            notes,
+            oracle,
+            probes,
+            from: analysis.cluster.endpoint_ids().collect(),
+            to: analysis.cluster.endpoint_ids().collect(),
+            all_ports: false,
+            explain: false,
+            self_policed: false,
+            matrix: OnceCell::new(),
+        }
+    }
 }
 
 /// One cell as `analyze` shows it.
@@ -115,10 +143,22 @@ impl View<'_> {
             return (Shown::Loopback, with_reason.then(|| LOOPBACK.to_string()));
         }
         let packet = Oracle::packet(from, to, probe);
+        let assumed = !self.notes.assumed.is_empty()
+            && self
+                .analysis
+                .depends_on_assumed(self.oracle, self.notes, &packet);
+        let matrix = self.matrix.get_or_init(|| self.oracle.matrix(&self.probes));
+        if !with_reason && let Some(p) = matrix.probes.iter().position(|&p| p == probe) {
+            return (
+                Shown::Verdict {
+                    allowed: matrix.allowed(p, from, to),
+                    uncertain: matrix.uncertain(p, from, to),
+                    assumed,
+                },
+                None,
+            );
+        }
         let verdict = self.oracle.verdict(&packet);
-        let assumed = self
-            .analysis
-            .depends_on_assumed(self.notes, &packet, &verdict);
         let reason = with_reason.then(|| {
             let mut r = self.oracle.explain(&packet, &verdict);
             let misses = self.analysis.near_misses(&packet, &verdict);

@@ -254,6 +254,15 @@ pub async fn run(args: Args) -> Result<ExitCode, CliError> {
         ..args.cluster.options()?
     };
     let plans = plans(&loaded, options.cni.as_ref()).await?;
+    for plan in &plans {
+        for note in &plan.lane_predictions {
+            eprintln!(
+                "note: {}: {}",
+                crate::escape::terminal(&plan.name),
+                crate::escape::terminal(note)
+            );
+        }
+    }
     let run_id = run_id();
     // What earlier runs left (a killed run's namespaces and global policies) is swept first.
     options.sweep_for_run = Some(run_id.clone());

@@ -20,6 +20,29 @@ pub(super) enum RuleMatch {
 }
 
 impl Oracle<'_> {
+    /// Whether a policy that applies to either side of `packet` (the policies a verdict lists as
+    /// selecting it) has an address rule (ipBlock, `nets`, `notNets`) in that direction.
+    pub fn address_rules_apply(&self, packet: &Packet) -> bool {
+        [Direction::Egress, Direction::Ingress]
+            .into_iter()
+            .any(|d| {
+                self.policed_list(d, packet)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .any(|p| {
+                        self.policies.policies[p]
+                            .rules(d)
+                            .unwrap_or_default()
+                            .iter()
+                            .any(|r| {
+                                [&r.source, &r.destination]
+                                    .iter()
+                                    .any(|e| !e.nets.is_empty() || !e.not_nets.is_empty())
+                            })
+                    })
+            })
+    }
+
     /// The verdict of one side: tiers → policies → rules at the local endpoint of `direction`.
     pub(super) fn direction(&self, direction: Direction, packet: &Packet) -> DirectionVerdict {
         let local = match direction {

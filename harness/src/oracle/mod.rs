@@ -8,14 +8,16 @@
 
 mod evaluate;
 mod explain;
+mod identity;
 mod matrix;
 mod order;
 mod uncertain;
 
 use std::cmp::Ordering;
+use std::collections::HashMap;
 use std::net::IpAddr;
 
-use crate::model::{Cluster, EndpointId, Protocol};
+use crate::model::{Cluster, EndpointId, Labels, Protocol};
 use crate::policy::labels::policy_labels;
 use crate::policy::{
     CalicoLine, Direction, EntityMatch, PolicyKind, PolicySet, Rule, RuleAction, Semantics,
@@ -23,6 +25,7 @@ use crate::policy::{
 };
 
 use evaluate::address_matches;
+pub use identity::Identities;
 pub use matrix::{Cell, Matrix, ProbePort};
 use order::{sort_name, sort_name_3_32};
 
@@ -183,10 +186,25 @@ impl<'a> Oracle<'a> {
     /// Compiles `policies` against `cluster`. Every selector is evaluated once per endpoint here,
     /// so that verdicts cost only the rules of the policies that apply.
     pub fn new(cluster: &'a Cluster, policies: &'a PolicySet) -> Oracle<'a> {
-        let labels: Vec<_> = cluster
-            .endpoint_ids()
-            .map(|id| policy_labels(cluster, id))
-            .collect();
+        // Endpoints with the same policy labels (the replicas of a workload) are matched against
+        // each selector once: `groups` holds one representative's labels per group.
+        let policed = |id: EndpointId| !cluster.get(id).host_network;
+        let mut group_of = Vec::with_capacity(cluster.endpoints.len());
+        let mut groups: Vec<(Labels, bool)> = Vec::new();
+        let mut members_of: Vec<Vec<EndpointId>> = Vec::new();
+        {
+            let mut index: HashMap<(Labels, bool), usize> = HashMap::new();
+            for id in cluster.endpoint_ids() {
+                let key = (policy_labels(cluster, id), policed(id));
+                let g = *index.entry(key.clone()).or_insert_with(|| {
+                    groups.push(key);
+                    members_of.push(Vec::new());
+                    groups.len() - 1
+                });
+                group_of.push(g);
+                members_of[g].push(id);
+            }
+        }
 
         let mut tier_order: Vec<usize> = (0..policies.tiers.len()).collect();
         tier_order.sort_by(|&a, &b| {
@@ -229,7 +247,6 @@ impl<'a> Oracle<'a> {
                 })
         });
 
-        let policed = |id: EndpointId| !cluster.get(id).host_network;
         let members = |entity: &EntityMatch| -> Option<Vec<bool>> {
             if entity.selector.is_none()
                 && entity.not_selector.is_none()
@@ -239,20 +256,25 @@ impl<'a> Oracle<'a> {
             {
                 return None;
             }
+            // A host-network pod is not a workload endpoint: selectors never match it, and only
+            // its address counts.
+            let selectors_ok: Vec<bool> = groups
+                .iter()
+                .map(|(l, policed)| {
+                    if *policed {
+                        entity.selector.as_ref().is_none_or(|s| s.matches(l))
+                            && entity.not_selector.as_ref().is_none_or(|s| !s.matches(l))
+                    } else {
+                        entity.selector.is_none()
+                    }
+                })
+                .collect();
             Some(
                 cluster
                     .endpoint_ids()
                     .map(|id| {
-                        // A host-network pod is not a workload endpoint: selectors never match
-                        // it, and only its address counts.
-                        let selectors_ok = if policed(id) {
-                            let l = &labels[id.0];
-                            entity.selector.as_ref().is_none_or(|s| s.matches(l))
-                                && entity.not_selector.as_ref().is_none_or(|s| !s.matches(l))
-                        } else {
-                            entity.selector.is_none()
-                        };
-                        selectors_ok && address_matches(cluster, entity, cluster.get(id).ip())
+                        selectors_ok[group_of[id.0]]
+                            && address_matches(cluster, entity, cluster.get(id).ip())
                     })
                     .collect(),
             )
@@ -284,13 +306,15 @@ impl<'a> Oracle<'a> {
         ];
         for &pi in &order {
             let policy = &policies.policies[pi];
-            for id in cluster.endpoint_ids() {
-                if !policed(id) || !policy.subject.matches(&labels[id.0]) {
+            for (g, (labels, policed)) in groups.iter().enumerate() {
+                if !policed || !policy.subject.matches(labels) {
                     continue;
                 }
                 for d in [Direction::Ingress, Direction::Egress] {
                     if policy.rules(d).is_some() {
-                        applicable[dir_index(d)][id.0].push(pi);
+                        for id in &members_of[g] {
+                            applicable[dir_index(d)][id.0].push(pi);
+                        }
                     }
                 }
             }

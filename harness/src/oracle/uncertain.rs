@@ -55,7 +55,7 @@ impl Oracle<'_> {
 
     /// The applicable policies of the local side of `direction`, if it is a policed pod, without
     /// ClusterNetworkPolicies for a pod's traffic to itself.
-    fn policed_list(&self, direction: Direction, packet: &Packet) -> Option<Vec<usize>> {
+    pub(super) fn policed_list(&self, direction: Direction, packet: &Packet) -> Option<Vec<usize>> {
         let local = match direction {
             Direction::Egress => packet.from,
             Direction::Ingress => packet.to,

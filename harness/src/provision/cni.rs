@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use crate::capability::Capability;
+use crate::policy::{CalicoLine, Semantics};
 
 /// Names of every built-in profile, in the nightly matrix's column order.
 pub const CNI_NAMES: [&str; 7] = [
@@ -427,6 +428,17 @@ impl CniProfile {
             Self::flannel(),
             Self::kube_network_policies(),
         ]
+    }
+
+    /// Whose behaviour the oracle predicts on this CNI: a Calico profile's version line
+    /// (`calico` 3.32.1 → 3.32, `calico-3.31` → 3.31), else the APIs as written.
+    pub fn semantics(&self) -> Semantics {
+        if !self.name.starts_with("calico") {
+            return Semantics::Generic;
+        }
+        self.version
+            .parse::<CalicoLine>()
+            .map_or(Semantics::Generic, Semantics::Calico)
     }
 
     /// The built-in profile called `name`, if there is one.

@@ -6,8 +6,10 @@
 //!   probe shapes, matrices, requirements, steps that cannot fail); its private submodules hold the
 //!   manifest paths, the field checks and the requirement checks.
 //! - [`matrix`]: expanding a probe matrix into single probes.
-//! - [`mod@plan`]: the cluster state step by step, each probe resolved to packets and predicted by the
-//!   oracle — what a cluster runner executes.
+//! - [`mod@plan`]: the cluster state step by step, each probe planned — what a cluster runner
+//!   executes.
+//! - [`mod@predict`]: one probe in one cluster state, resolved to packets and predicted by the
+//!   oracle (its `ingress` submodule: the two legs of an `ingress:` probe).
 //! - [`mod@validate`]: the plan's disagreements with the scenario's expectations, and the errata
 //!   proofs.
 //! - [`kubectl`]: the commands a reader of the tutorial would type for each action and probe.
@@ -18,6 +20,7 @@ pub mod lines;
 pub mod load;
 pub mod matrix;
 pub mod plan;
+pub mod predict;
 pub mod state;
 pub mod target;
 pub mod validate;
