@@ -6,6 +6,7 @@
 //! CliError>`, a variant in [`Command`], an arm in [`dispatch`].
 
 pub mod analyze;
+pub mod clean;
 pub mod down;
 mod error;
 pub mod generate;
@@ -61,6 +62,10 @@ pub enum Command {
     Up(up::Args),
     /// Delete a kind cluster made by `up`.
     Down(down::Args),
+    /// Delete what earlier runs left on a kind cluster (every object labelled
+    /// app.kubernetes.io/managed-by=netpol-harness; never a CRD), as each `run` does first;
+    /// --dry-run lists it.
+    Clean(clean::Args),
     /// Build the CNI compatibility matrix from results.json files.
     Matrix(matrix::Args),
     /// Write generated suites (NetworkPolicy, ClusterNetworkPolicy, Calico, precedence cases on
@@ -114,6 +119,7 @@ pub async fn dispatch(command: Command) -> Result<ExitCode, CliError> {
         Command::Analyze(args) => analyze::run(args).await,
         Command::Up(args) => up::run(args).await,
         Command::Down(args) => down::run(args).await,
+        Command::Clean(args) => clean::run(args).await,
         Command::Matrix(args) => matrix::run(args).await,
         Command::Scenarios(args) => scenarios::run(args).await,
         Command::Plan(args) => plan::run(args).await,

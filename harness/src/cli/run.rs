@@ -264,6 +264,8 @@ pub async fn run(args: Args) -> Result<ExitCode, CliError> {
         }
     }
     let run_id = run_id();
+    // What earlier runs left (a killed run's namespaces and global policies) is swept first.
+    options.sweep_for_run = Some(run_id.clone());
     let (cluster, version) = args.cluster.connect(&run_id).await?;
     for note in args.cluster.check_marker(&cluster, &mut options).await? {
         eprintln!("note: {}", crate::escape::terminal(&note));

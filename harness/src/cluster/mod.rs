@@ -154,6 +154,65 @@ pub struct ExecOutput {
     pub exit_code: i32,
 }
 
+/// An object of an earlier run that a sweep deletes ([`ClusterOps::sweep`]).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Leftover {
+    /// `Kind`.
+    pub kind: String,
+    /// `group/version` (`v1` for the core group).
+    pub api_version: String,
+    /// Its namespace; `None` for a cluster-scoped object.
+    pub namespace: Option<String>,
+    /// Its name.
+    pub name: String,
+    /// The run that applied it ([`RUN_LABEL`]), if it says.
+    pub run: Option<String>,
+}
+
+impl Leftover {
+    /// Whether it is a Namespace (deleted last, and taking its contents with it).
+    pub fn is_namespace(&self) -> bool {
+        self.api_version == "v1" && self.kind == "Namespace"
+    }
+}
+
+impl fmt::Display for Leftover {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.namespace {
+            Some(ns) => write!(f, "{} {ns}/{} ({})", self.kind, self.name, self.api_version)?,
+            None => write!(f, "{} {} ({})", self.kind, self.name, self.api_version)?,
+        }
+        match &self.run {
+            Some(run) => write!(f, ", run {run}"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Which of `found` a sweep deletes, in order: objects in namespaces the sweep deletes anyway
+/// are left to their namespace, objects with an owner to the garbage collector (the caller
+/// filters those), CRDs never; namespaces last.
+pub fn sweep_order(mut found: Vec<Leftover>) -> Vec<Leftover> {
+    let going: std::collections::HashSet<String> = found
+        .iter()
+        .filter(|o| o.is_namespace())
+        .map(|o| o.name.clone())
+        .collect();
+    found.retain(|o| {
+        !is_crd_kind(&o.api_version, &o.kind)
+            && o.namespace.as_ref().is_none_or(|ns| !going.contains(ns))
+    });
+    found.sort_by(|a, b| (a.is_namespace(), a).cmp(&(b.is_namespace(), b)));
+    found.dedup();
+    found
+}
+
+/// Whether `apiVersion`/`kind` is a CustomResourceDefinition: never deleted by the harness
+/// (deleting one deletes every object of its kind, the cluster's included).
+pub fn is_crd_kind(api_version: &str, kind: &str) -> bool {
+    kind == "CustomResourceDefinition" && api_version.starts_with("apiextensions.k8s.io/")
+}
+
 /// Labels to set and remove in one change.
 #[derive(Debug, Clone, Copy)]
 pub struct LabelChange<'a> {
@@ -377,6 +436,36 @@ pub trait ClusterOps: Send + Sync {
         image: &str,
         timeout: Duration,
     ) -> impl Future<Output = Result<(), ClusterError>> + Send;
+
+    /// Finds every object carrying the ownership label whose [`RUN_LABEL`] is not `keep_run`
+    /// (every one, without `keep_run`) — namespaces, cluster-scoped objects, objects in shared
+    /// namespaces — and, unless `dry_run`, deletes them in [`sweep_order`] (never a CRD; objects
+    /// with an owner are left to the garbage collector). An object gone between listing and
+    /// deleting is no error. Returns what it deleted (or would).
+    ///
+    /// # Errors
+    ///
+    /// - [`Api`](ClusterError::Api): the API server refused or failed a list or a delete.
+    fn sweep(
+        &self,
+        keep_run: Option<&str>,
+        dry_run: bool,
+    ) -> impl Future<Output = Result<Vec<Leftover>, ClusterError>> + Send;
+
+    /// Waits until none of these namespaces exists (those being deleted finish terminating),
+    /// at most `timeout`, calling `progress(gone, names)` each time one goes. Returns those
+    /// still there when the time ran out.
+    ///
+    /// # Errors
+    ///
+    /// - [`Api`](ClusterError::Api), [`Watch`](ClusterError::Watch): the API server refused or
+    ///   failed a request, or the watch broke.
+    fn await_namespaces_gone(
+        &self,
+        names: &[String],
+        timeout: Duration,
+        progress: &(dyn Fn(&str, usize, usize) + Send + Sync),
+    ) -> impl Future<Output = Result<Vec<String>, ClusterError>> + Send;
 }
 
 /// Whether labels carry the harness's ownership label.

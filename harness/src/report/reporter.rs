@@ -139,16 +139,49 @@ impl<'w> Reporter<'w> {
                 }
             )
             .map_err(io)?,
+            RunEvent::Swept { leftovers } => {
+                writeln!(
+                    progress,
+                    "swept {} object(s) that earlier runs left:",
+                    leftovers.len()
+                )
+                .map_err(io)?;
+                for leftover in leftovers {
+                    writeln!(progress, "  deleted {leftover}").map_err(io)?;
+                }
+            }
+            RunEvent::NamespaceGone { name, gone, total } => writeln!(
+                progress,
+                "namespace {name} is gone ({gone} of {total} deleted namespaces)"
+            )
+            .map_err(io)?,
             RunEvent::Interrupted => {
                 writeln!(progress, "interrupted: deleting what the run created").map_err(io)?
             }
-            RunEvent::RunFinished { outcome } => match &outcome.end {
+            RunEvent::RunFinished { outcome } => {
+                if !outcome.still_terminating.is_empty() {
+                    writeln!(
+                        progress,
+                        "warning: namespaces still terminating when the run stopped waiting (a \
+                         finalizer may be stuck; the next run waits for them): {}",
+                        outcome.still_terminating.join(", ")
+                    )
+                    .map_err(io)?;
+                }
+                match &outcome.end {
                 RunEnd::Interrupted { cleanup_errors } => {
                     for e in cleanup_errors {
                         writeln!(progress, "cleanup: {e}").map_err(io)?;
                     }
                 }
                 RunEnd::Stopped => {}
+                RunEnd::SweepFailed(e) => {
+                    writeln!(
+                        progress,
+                        "the sweep of what earlier runs left failed, so nothing ran: {e}"
+                    )
+                    .map_err(io)?
+                }
                 RunEnd::Completed => {
                     write!(out, "{}", render_summary(&outcome.scenarios)).map_err(io)?;
                     out.flush().map_err(io)?;
@@ -160,7 +193,8 @@ impl<'w> Reporter<'w> {
                             .map_err(io)?;
                     }
                 }
-            },
+                }
+            }
         }
         Ok(())
     }

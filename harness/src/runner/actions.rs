@@ -8,7 +8,8 @@ use super::Runner;
 use super::plan::{PlannedAction, StepPlan};
 use super::scenario::ScenarioCtx;
 use crate::cluster::{
-    ClusterError, ClusterOps, EndpointRef, LabelChange, is_cluster_scoped, workload_endpoints,
+    ClusterError, ClusterOps, EndpointRef, LabelChange, is_cluster_scoped, is_crd_kind,
+    workload_endpoints,
 };
 use crate::manifest::Document;
 
@@ -106,7 +107,7 @@ impl<C: ClusterOps> Runner<C> {
     }
 
     /// Deletes what a scenario created: its objects outside the namespaces being deleted (in
-    /// reverse order), then its namespaces. Objects that turn out not to be the harness's
+    /// reverse order; never a CustomResourceDefinition), then its namespaces. Objects that turn out not to be the harness's
     /// (an apply that was refused) are left alone.
     ///
     /// The record is emptied only once every deletion was attempted: a cleanup interrupted
@@ -129,7 +130,9 @@ impl<C: ClusterOps> Runner<C> {
             } else {
                 going.contains(doc.namespace().unwrap_or("default"))
             };
-            if !in_going && !docs.iter().any(|d| same_object(d, doc)) {
+            // Never a CRD: deleting it deletes every object of its kind, other tools' too.
+            let crd = is_crd_kind(doc.api_version(), doc.kind());
+            if !in_going && !crd && !docs.iter().any(|d| same_object(d, doc)) {
                 docs.push(doc);
             }
         }
@@ -145,7 +148,11 @@ impl<C: ClusterOps> Runner<C> {
         }
         for ns in record.namespaces.iter().rev() {
             match self.cluster.delete_namespace(ns).await {
-                Ok(()) => {}
+                Ok(()) => self
+                    .deleted_namespaces
+                    .lock()
+                    .expect("lock")
+                    .push(ns.clone()),
                 Err(ClusterError::UnownedNamespace { .. }) => {
                     tracing::debug!("namespace {ns}: not the harness's, left alone");
                 }

@@ -7,6 +7,7 @@ use std::ops::ControlFlow;
 use super::RunOutcome;
 use super::outcome::{ScenarioOutcome, StepOutcome};
 use super::plan::{ScenarioPlan, StepPlan};
+use crate::cluster::Leftover;
 
 /// Something that happened during a run, in the order it happened (events of scenarios that run
 /// at once interleave).
@@ -57,6 +58,21 @@ pub enum RunEvent<'a> {
     ScenarioFinished {
         /// What it found.
         outcome: &'a ScenarioOutcome,
+    },
+    /// The sweep at the start of the run deleted what earlier runs left (sent only when it
+    /// found something).
+    Swept {
+        /// What it deleted.
+        leftovers: &'a [Leftover],
+    },
+    /// A namespace the run deleted has finished terminating (at the end of the run).
+    NamespaceGone {
+        /// Its name.
+        name: &'a str,
+        /// How many of those awaited are gone so far.
+        gone: usize,
+        /// How many are awaited.
+        total: usize,
     },
     /// The run was interrupted (Ctrl-C, with [`super::Runner::interrupt_on_ctrl_c`]): the
     /// scenarios running were dropped, and what they created is being deleted.

@@ -38,10 +38,23 @@
 //! [`outcome::StepOutcome::result`]. Steps after the last one that is probed are not run at all,
 //! so a scenario none of whose steps apply touches nothing.
 //!
+//! **Blocked, told honestly.** A cell expected blocked matches a drop (a timeout) anywhere, and a
+//! rejection (refused, unreachable) only on a destination port this scenario showed served: by
+//! the `baseline` round, which probes each port its steps expect blocked once, before the
+//! actions of its first step that applies a policy, or by any probe that connected to it.
+//! Otherwise a refusal is "port not served" (a closed port refuses too): never a pass. Each step
+//! counts the deny styles its blocked cells saw ([`outcome::StepOutcome::deny_styles`]).
+//!
+//! **Cleanup a killed run cannot defeat.** With [`RunOptions::sweep_for_run`], [`Runner::run`]
+//! first sweeps what other runs labelled as theirs ([`ClusterOps::sweep`]), and it ends by
+//! watching the namespaces its cleanups deleted until they are gone (bounded by
+//! [`RunOptions::namespace_gone_timeout`], each reported as [`RunEvent::NamespaceGone`]).
+//!
 //! One job per file, each with its own `impl Runner` block: `scenario` (the locks that keep
-//! scenarios apart, the steps in order), `actions` (setup, actions, cleanup), `resolve` (probes
-//! into cells), `exec` (probe rounds), `converge` (convergence and the verdict), `prober` (the
-//! container and tool to probe from in a pod), `events` (what the runner tells its caller).
+//! scenarios apart, the steps in order, the sweep and the final wait), `actions` (setup,
+//! actions, cleanup), `baseline` (the baseline round), `resolve` (probes into cells), `exec`
+//! (probe rounds), `converge` (convergence and the verdict), `prober` (the container and tool to
+//! probe from in a pod), `events` (what the runner tells its caller).
 //! The tables and files made from the outcomes are [`crate::report::run`]'s.
 
 mod actions;
@@ -69,7 +82,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 
-use crate::cluster::{ClusterError, ClusterOps, DEFAULT_PROBE_IMAGE};
+use crate::cluster::{ClusterError, ClusterOps, DEFAULT_PROBE_IMAGE, Leftover};
 use crate::exit_codes;
 use crate::provision::cni::{Applicability, CniProfile, classify};
 use actions::CleanupRecord;
@@ -117,6 +130,13 @@ pub struct RunOptions {
     /// The CNI under test: each step is classified against its profile. Without one, every
     /// step is applicable.
     pub cni: Option<CniProfile>,
+    /// This run's id: at the start of [`Runner::run`], everything carrying the ownership label
+    /// of *another* run is swept ([`ClusterOps::sweep`]), so that what a killed run left cannot
+    /// change what this one observes. `None`: no sweep.
+    pub sweep_for_run: Option<String>,
+    /// How long the end of [`Runner::run`] waits for the namespaces its cleanups deleted to
+    /// finish terminating (so that the next run can create them again at once).
+    pub namespace_gone_timeout: Duration,
 }
 
 impl Default for RunOptions {
@@ -133,6 +153,8 @@ impl Default for RunOptions {
             batching: Batching::PerSource,
             outside_address: SocketAddr::from(([127, 0, 0, 1], 80)),
             cni: None,
+            sweep_for_run: None,
+            namespace_gone_timeout: Duration::from_secs(300),
         }
     }
 }
@@ -147,6 +169,8 @@ pub struct Runner<C> {
     /// Cleanups of scenarios that have not finished theirs.
     pending: Mutex<BTreeMap<u64, Arc<Mutex<CleanupRecord>>>>,
     next_id: AtomicU64,
+    /// Namespaces the cleanups deleted, awaited at the end of [`Runner::run`].
+    deleted_namespaces: Mutex<Vec<String>>,
     /// Held for writing by scenarios that must run alone, for reading by the others.
     exclusive: tokio::sync::RwLock<()>,
     /// One lock per namespace name, so that two scenarios never share a namespace.
@@ -163,6 +187,10 @@ pub struct RunOutcome {
     pub scenarios: Vec<ScenarioOutcome>,
     /// How the run ended.
     pub end: RunEnd,
+    /// What the sweep at the start deleted: objects earlier runs left.
+    pub swept: Vec<Leftover>,
+    /// Namespaces the run deleted that were still terminating when it stopped waiting.
+    pub still_terminating: Vec<String>,
 }
 
 /// How a run ended.
@@ -178,14 +206,19 @@ pub enum RunEnd {
         /// What could not be deleted.
         cleanup_errors: Vec<ClusterError>,
     },
+    /// The sweep at the start failed: nothing ran, since what earlier runs left could change
+    /// what this one observes.
+    SweepFailed(ClusterError),
 }
 
 impl RunOutcome {
     /// Whether nothing failed: not interrupted, and every scenario that ran is
     /// [`ScenarioOutcome::ok`].
     pub fn ok(&self) -> bool {
-        !matches!(self.end, RunEnd::Interrupted { .. })
-            && self.scenarios.iter().all(ScenarioOutcome::ok)
+        !matches!(
+            self.end,
+            RunEnd::Interrupted { .. } | RunEnd::SweepFailed(_)
+        ) && self.scenarios.iter().all(ScenarioOutcome::ok)
     }
 
     /// The process's exit code for this run: [`exit_codes::INTERRUPTED`] if interrupted, else
@@ -233,6 +266,7 @@ impl<C: ClusterOps> Runner<C> {
             interrupt: None,
             pending: Mutex::new(BTreeMap::new()),
             next_id: AtomicU64::new(0),
+            deleted_namespaces: Mutex::new(Vec::new()),
             exclusive: tokio::sync::RwLock::new(()),
             namespace_locks: Mutex::new(HashMap::new()),
         }

@@ -73,6 +73,25 @@ impl<C: ClusterOps> Runner<C> {
         mut on_event: impl FnMut(RunEvent<'_>) -> ControlFlow<()>,
     ) -> RunOutcome {
         let events = Events::new(&mut on_event);
+        let swept = match &self.options.sweep_for_run {
+            None => Vec::new(),
+            Some(run) => match self.cluster.sweep(Some(run), false).await {
+                Ok(swept) => swept,
+                Err(e) => {
+                    let outcome = RunOutcome {
+                        scenarios: Vec::new(),
+                        end: RunEnd::SweepFailed(e),
+                        swept: Vec::new(),
+                        still_terminating: Vec::new(),
+                    };
+                    let _ = events.emit(RunEvent::RunFinished { outcome: &outcome });
+                    return outcome;
+                }
+            },
+        };
+        if !swept.is_empty() {
+            let _ = events.emit(RunEvent::Swept { leftovers: &swept });
+        }
         let finished = std::cell::RefCell::new(Vec::new());
         let all = futures::stream::iter(plans.iter().enumerate())
             .map(|(i, plan)| {
@@ -112,12 +131,61 @@ impl<C: ClusterOps> Runner<C> {
         };
         let mut scenarios = finished.into_inner();
         scenarios.sort_by_key(|(i, _)| *i);
+        let still_terminating = self.await_deleted_namespaces(&events).await;
         let outcome = RunOutcome {
             scenarios: scenarios.into_iter().map(|(_, o)| o).collect(),
             end,
+            swept,
+            still_terminating,
         };
         let _ = events.emit(RunEvent::RunFinished { outcome: &outcome });
         outcome
+    }
+
+    /// Waits (at most [`RunOptions::namespace_gone_timeout`](super::RunOptions)) for the
+    /// namespaces the cleanups deleted to finish terminating, telling `events` as each goes, by
+    /// watching them; returns those still there. A watch that fails is logged, not fatal: the
+    /// deletions were made.
+    async fn await_deleted_namespaces(&self, events: &Events<'_>) -> Vec<String> {
+        let mut names = std::mem::take(&mut *self.deleted_namespaces.lock().expect("lock"));
+        names.sort();
+        names.dedup();
+        if names.is_empty() {
+            return names;
+        }
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(String, usize, usize)>();
+        let progress = move |name: &str, gone: usize, total: usize| {
+            let _ = tx.send((name.to_string(), gone, total));
+        };
+        let wait = self.cluster.await_namespaces_gone(
+            &names,
+            self.options.namespace_gone_timeout,
+            &progress,
+        );
+        tokio::pin!(wait);
+        let emit = |(name, gone, total): (String, usize, usize)| {
+            let _ = events.emit(RunEvent::NamespaceGone {
+                name: &name,
+                gone,
+                total,
+            });
+        };
+        let result = loop {
+            tokio::select! {
+                result = &mut wait => break result,
+                Some(news) = rx.recv() => emit(news),
+            }
+        };
+        while let Ok(news) = rx.try_recv() {
+            emit(news);
+        }
+        match result {
+            Ok(left) => left,
+            Err(e) => {
+                tracing::warn!("cannot watch the deleted namespaces go: {e}");
+                names.clone()
+            }
+        }
     }
 
     /// Runs one scenario and cleans up after it, telling no one. With `only`, only those steps

@@ -841,6 +841,7 @@ async fn an_interrupted_run_deletes_what_it_created_and_exits_130() {
                     "interrupted"
                 }
                 RunEvent::RunFinished { .. } => "finished",
+                RunEvent::NamespaceGone { .. } => "gone",
                 _ => "other",
             });
             ControlFlow::Continue(())
@@ -857,7 +858,11 @@ async fn an_interrupted_run_deletes_what_it_created_and_exits_130() {
         std::process::ExitCode::from(crate::exit_codes::INTERRUPTED)
     );
     assert_eq!(seen.first(), Some(&"started"));
-    assert_eq!(seen[seen.len() - 2..], ["interrupted", "finished"]);
+    // The deleted namespaces x and y are awaited after the cleanup, before the end.
+    assert_eq!(
+        seen[seen.len() - 4..],
+        ["interrupted", "gone", "gone", "finished"]
+    );
     assert_cleaned_up(&sim);
 }
 
@@ -1654,4 +1659,104 @@ async fn an_allowed_probe_shows_a_port_served_and_a_style_other_than_declared_is
         .await;
     let result = outcome.step("deny").unwrap().result();
     assert_eq!((result.status, result.note), (StepStatus::Pass, None));
+}
+
+/// A run killed mid-scenario (its future dropped, as a SIGKILL or a CI timeout leaves it: no
+/// cleanup) leaves its namespaces and policies; the next run sweeps them before anything else,
+/// says so, runs on a clean cluster, and at its end waits for the namespaces it deleted.
+#[tokio::test(start_paused = true)]
+async fn what_a_killed_run_left_is_swept_by_the_next_run() {
+    let fixture = Fixture::new();
+    let plan = deny_x(&fixture);
+    let sim = sim(Faults {
+        latency: Some(Latency {
+            exec_round_trip: Duration::from_millis(150),
+            max_concurrent_execs: 8,
+        }),
+        ..Faults::default()
+    });
+    // Killed while probing its first step: setup done, nothing cleaned up.
+    let killed = runner(&sim, options());
+    let cut =
+        tokio::time::timeout(Duration::from_millis(100), killed.run_scenario(&plan, None)).await;
+    assert!(cut.is_err(), "the run was to be cut short");
+    drop(killed);
+    assert!(
+        sim.namespaces().contains(&"x".to_string()),
+        "{:?}",
+        sim.namespaces()
+    );
+    assert!(!sim.owned_objects().is_empty());
+
+    sim.begin_run("r2");
+    let next = runner(
+        &sim,
+        RunOptions {
+            sweep_for_run: Some("r2".into()),
+            ..options()
+        },
+    );
+    let mut events = Vec::new();
+    let outcome = next
+        .run(std::slice::from_ref(&plan), |event| {
+            match event {
+                RunEvent::Swept { leftovers } => {
+                    events.push(format!("swept {}", leftovers.len()));
+                }
+                RunEvent::ScenarioStarted { .. } => events.push("started".into()),
+                RunEvent::NamespaceGone { name, .. } => events.push(format!("gone {name}")),
+                _ => {}
+            }
+            ControlFlow::Continue(())
+        })
+        .await;
+    assert!(outcome.ok(), "{:?}", outcome.end);
+    let swept: Vec<String> = outcome
+        .swept
+        .iter()
+        .filter(|o| o.is_namespace())
+        .map(|o| o.name.clone())
+        .collect();
+    assert_eq!(swept, ["x", "y"]);
+    assert!(outcome.swept.iter().all(|o| o.run.as_deref() == Some("r")));
+    // The sweep came first, the wait for the deleted namespaces last.
+    assert!(events[0].starts_with("swept "), "{events:?}");
+    assert_eq!(events[1], "started");
+    assert_eq!(&events[events.len() - 2..], ["gone x", "gone y"]);
+    assert!(outcome.still_terminating.is_empty());
+    assert!(
+        matches!(sim.calls().iter().find(|c| matches!(c, Call::Sweep(_))), Some(Call::Sweep(s)) if !s.is_empty())
+    );
+    assert_cleaned_up(&sim);
+}
+
+/// A run never deletes a CustomResourceDefinition, not even one its scenario applied: deleting it
+/// would delete every object of that kind on the cluster.
+#[tokio::test(start_paused = true)]
+async fn cleanup_leaves_crds_the_scenario_applied() {
+    let fixture = Fixture::new();
+    let crd = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: things.example.com}\n\
+               spec: {group: example.com, names: {kind: Thing, plural: things}, scope: Namespaced, versions: []}\n";
+    let plan = fixture.scenario(
+        "with-crd",
+        "",
+        &["x"],
+        &[
+            ("setup.yaml", pods(&["x"], &["a"], AGNHOST)),
+            ("crd.yaml", crd.to_string()),
+        ],
+        "steps:\n- name: s\n  actions:\n  - apply: [crd.yaml]\n  probes:\n  - {from: x/a, to: x/a, port: 80, kind: tcp, expect: allowed}\n",
+    );
+    let sim = sim(Faults::default());
+    let outcome = runner(&sim, options()).run_scenario(&plan, None).await;
+    assert!(outcome.passed(), "{:?}", outcome.steps);
+    assert_eq!(
+        sim.owned_objects(),
+        ["CustomResourceDefinition things.example.com"]
+    );
+    assert!(
+        !sim.calls()
+            .iter()
+            .any(|c| matches!(c, Call::Delete(d) if d.iter().any(|k| k.starts_with("CustomResourceDefinition"))))
+    );
 }

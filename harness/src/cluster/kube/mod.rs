@@ -26,7 +26,8 @@ use kube::core::{ApiResource, GroupVersionKind};
 use kube::discovery::ApiCapabilities;
 
 use super::{
-    ClusterError, ClusterOps, EndpointRef, ExecOutput, LabelChange, PodInfo, PodRef, ServiceInfo,
+    ClusterError, ClusterOps, EndpointRef, ExecOutput, LabelChange, Leftover, PodInfo, PodRef,
+    ServiceInfo,
 };
 use crate::manifest::Document;
 use crate::probe::{ProbeSpec, ProbeTool, batch_command};
@@ -38,6 +39,7 @@ mod exec;
 mod namespace;
 mod read;
 mod retry;
+mod sweep;
 mod wait;
 
 pub use context::{
@@ -46,6 +48,7 @@ pub use context::{
 };
 pub use exec::{ExecStatusError, exit_code, probe_container_patch};
 pub use retry::{apply_unsupported, is_transient};
+pub use sweep::sweep_selector;
 
 /// A real cluster.
 pub struct KubeCluster {
@@ -136,6 +139,23 @@ impl ClusterOps for KubeCluster {
         timeout: Duration,
     ) -> Result<(), ClusterError> {
         self.attach_probe_container(pod, image, timeout).await
+    }
+
+    async fn sweep(
+        &self,
+        keep_run: Option<&str>,
+        dry_run: bool,
+    ) -> Result<Vec<Leftover>, ClusterError> {
+        self.sweep_leftovers(keep_run, dry_run).await
+    }
+
+    async fn await_namespaces_gone(
+        &self,
+        names: &[String],
+        timeout: Duration,
+        progress: &(dyn Fn(&str, usize, usize) + Send + Sync),
+    ) -> Result<Vec<String>, ClusterError> {
+        self.await_gone(names, timeout, progress).await
     }
 }
 

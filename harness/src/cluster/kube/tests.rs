@@ -1041,3 +1041,202 @@ fn kubeconfig_paths_are_the_ones_kube_rs_reads() {
         "{err}"
     );
 }
+
+fn resource(name: &str, kind: &str, namespaced: bool, verbs: &[&str]) -> Value {
+    json!({"name": name, "singularName": "", "namespaced": namespaced, "kind": kind, "verbs": verbs})
+}
+
+fn resource_list(group_version: &str, resources: Vec<Value>) -> Value {
+    json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version,
+        "resources": resources})
+}
+
+fn list_of(api_version: &str, kind: &str, items: Vec<Value>) -> Value {
+    json!({"kind": format!("{kind}List"), "apiVersion": api_version,
+        "metadata": {"resourceVersion": "1"}, "items": items})
+}
+
+fn object(
+    api_version: &str,
+    kind: &str,
+    namespace: Option<&str>,
+    name: &str,
+    labels: Value,
+) -> Value {
+    let mut metadata = json!({"name": name, "uid": format!("u-{name}"), "labels": labels});
+    if let Some(ns) = namespace {
+        metadata["namespace"] = json!(ns);
+    }
+    json!({"apiVersion": api_version, "kind": kind, "metadata": metadata})
+}
+
+/// The sweep against a mocked API server: it discovers every group (skipping subresources,
+/// events, CRDs, and crd.projectcalico.org beside projectcalico.org), lists each resource with
+/// the ownership label and a run other than this one, leaves what has an owner or sits in a
+/// namespace being swept, then deletes the rest (namespaces last); an object already gone
+/// (404) is no error.
+#[tokio::test]
+async fn a_sweep_lists_by_label_deletes_leftovers_and_never_a_crd() {
+    let (cluster, mut handle) = cluster();
+    let server = tokio::spawn(async move {
+        let rw = ["list", "delete", "get"];
+        let (_, send) = expect(&mut handle, Method::GET, "/api/v1").await;
+        respond(
+            send,
+            200,
+            resource_list(
+                "v1",
+                vec![
+                    resource("namespaces", "Namespace", false, &rw),
+                    resource("configmaps", "ConfigMap", true, &rw),
+                    resource("pods/log", "Pod", true, &["get"]),
+                    resource("events", "Event", true, &rw),
+                    resource("bindings", "Binding", true, &["create"]),
+                ],
+            ),
+        );
+        let (_, send) = expect(&mut handle, Method::GET, "/apis").await;
+        let group = |name: &str, version: &str| {
+            let gv = format!("{name}/{version}");
+            json!({"name": name, "versions": [{"groupVersion": gv, "version": version}],
+                "preferredVersion": {"groupVersion": gv, "version": version}})
+        };
+        respond(
+            send,
+            200,
+            json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": [
+                group("apiextensions.k8s.io", "v1"),
+                group("projectcalico.org", "v3"),
+                group("crd.projectcalico.org", "v1"),
+            ]}),
+        );
+        let (_, send) = expect(&mut handle, Method::GET, "/apis/apiextensions.k8s.io/v1").await;
+        respond(
+            send,
+            200,
+            resource_list(
+                "apiextensions.k8s.io/v1",
+                vec![resource(
+                    "customresourcedefinitions",
+                    "CustomResourceDefinition",
+                    false,
+                    &rw,
+                )],
+            ),
+        );
+        let (_, send) = expect(&mut handle, Method::GET, "/apis/projectcalico.org/v3").await;
+        respond(
+            send,
+            200,
+            resource_list(
+                "projectcalico.org/v3",
+                vec![resource(
+                    "globalnetworkpolicies",
+                    "GlobalNetworkPolicy",
+                    false,
+                    &rw,
+                )],
+            ),
+        );
+        let old = json!({MANAGED_BY_LABEL: MANAGED_BY_VALUE, RUN_LABEL: "run-0"});
+        let selector = |req: &Request<Body>| {
+            query(req)
+                .get("labelSelector")
+                .map(|s| s.replace("%21", "!").replace("%2F", "/"))
+        };
+        let wanted = Some(format!(
+            "{MANAGED_BY_LABEL}={MANAGED_BY_VALUE},{RUN_LABEL}!=run-1"
+        ));
+        let (req, send) = expect(&mut handle, Method::GET, "/api/v1/namespaces").await;
+        assert_eq!(selector(&req), wanted);
+        respond(
+            send,
+            200,
+            list_of(
+                "v1",
+                "Namespace",
+                vec![object("v1", "Namespace", None, "old-ns", old.clone())],
+            ),
+        );
+        let (req, send) = expect(&mut handle, Method::GET, "/api/v1/configmaps").await;
+        assert_eq!(selector(&req), wanted);
+        let mut owned_by_something =
+            object("v1", "ConfigMap", Some("default"), "owned", old.clone());
+        owned_by_something["metadata"]["ownerReferences"] = json!([{"apiVersion": "v1",
+            "kind": "Pod", "name": "p", "uid": "u-p"}]);
+        respond(
+            send,
+            200,
+            list_of(
+                "v1",
+                "ConfigMap",
+                vec![
+                    object("v1", "ConfigMap", Some("default"), "left", old.clone()),
+                    object("v1", "ConfigMap", Some("old-ns"), "inside", old.clone()),
+                    owned_by_something,
+                ],
+            ),
+        );
+        let (req, send) = expect(
+            &mut handle,
+            Method::GET,
+            "/apis/projectcalico.org/v3/globalnetworkpolicies",
+        )
+        .await;
+        assert_eq!(selector(&req), wanted);
+        respond(
+            send,
+            200,
+            list_of(
+                "projectcalico.org/v3",
+                "GlobalNetworkPolicy",
+                vec![object(
+                    "projectcalico.org/v3",
+                    "GlobalNetworkPolicy",
+                    None,
+                    "default-deny",
+                    old,
+                )],
+            ),
+        );
+        let (_, send) = expect(
+            &mut handle,
+            Method::DELETE,
+            "/api/v1/namespaces/default/configmaps/left",
+        )
+        .await;
+        respond(
+            send,
+            200,
+            json!({"kind": "Status", "apiVersion": "v1", "status": "Success"}),
+        );
+        // Deleted meanwhile by someone else.
+        let (_, send) = expect(
+            &mut handle,
+            Method::DELETE,
+            "/apis/projectcalico.org/v3/globalnetworkpolicies/default-deny",
+        )
+        .await;
+        respond(send, 404, status(404, "NotFound"));
+        let (_, send) = expect(&mut handle, Method::DELETE, "/api/v1/namespaces/old-ns").await;
+        respond(
+            send,
+            200,
+            json!({"kind": "Status", "apiVersion": "v1", "status": "Success"}),
+        );
+        handle
+    });
+    let swept = cluster.sweep(Some("run-1"), false).await.unwrap();
+    let handle = server.await.unwrap();
+    drop(cluster);
+    assert_no_more_requests(handle).await;
+    let names: Vec<String> = swept.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        names,
+        [
+            "ConfigMap default/left (v1), run run-0",
+            "GlobalNetworkPolicy default-deny (projectcalico.org/v3), run run-0",
+            "Namespace old-ns (v1), run run-0",
+        ]
+    );
+}

@@ -87,6 +87,9 @@ pub struct Faults {
     /// `Reject` action does (TCP and HTTP refused by a RST, other protocols told the host is
     /// unreachable, administratively prohibited).
     pub deny_style: DenyStyle,
+    /// Objects (`Kind namespace/name`, or `Namespace name`) that vanish between a sweep's
+    /// listing and its deletions (another process deleted them meanwhile).
+    pub vanishing_during_sweep: BTreeSet<String>,
 }
 
 /// What a probe of `kind` observes when the simulated CNI denies it in `style`.

@@ -115,6 +115,8 @@ pub enum Call {
     },
     /// `add_probe_container`.
     AddProbeContainer(PodRef),
+    /// `sweep`, with what it deleted (or would, in a dry run).
+    Sweep(Vec<String>),
 }
 
 /// The policy-relevant state at one moment.
@@ -162,7 +164,7 @@ struct SimPod {
 
 /// A simulated cluster. See the module documentation.
 pub struct SimCluster {
-    run_id: String,
+    run_id: Mutex<String>,
     faults: Faults,
     state: Mutex<SimState>,
     exec_slots: Option<Arc<Semaphore>>,
@@ -184,7 +186,7 @@ impl SimCluster {
             .latency
             .map(|l| Arc::new(Semaphore::new(l.max_concurrent_execs.max(1))));
         let sim = SimCluster {
-            run_id: run_id.to_string(),
+            run_id: Mutex::new(run_id.to_string()),
             faults,
             state: Mutex::new(state),
             exec_slots,
@@ -193,12 +195,31 @@ impl SimCluster {
         sim
     }
 
+    /// Starts another run on this cluster: what is applied from now on carries `run_id`, as a
+    /// new `netpol-harness run` on a cluster an earlier (killed) run left objects on.
+    pub fn begin_run(&self, run_id: &str) {
+        *self.run_id.lock().expect("lock") = run_id.to_string();
+    }
+
+    fn run_id(&self) -> String {
+        self.run_id.lock().expect("lock").clone()
+    }
+
+    /// Puts an object on the cluster as something else than the harness made it (no ownership
+    /// label added): a CRD an operator installed, another tool's policy in a shared namespace.
+    pub fn add_foreign(&self, doc: Document) {
+        let mut st = self.state.lock().expect("lock");
+        st.objects.insert(model::key_of(&doc), doc);
+        self.record_history(&mut st);
+    }
+
     /// Every call so far.
     pub fn calls(&self) -> Vec<Call> {
         self.state.lock().expect("lock").calls.clone()
     }
 
-    /// The objects that exist and were applied by the harness (`Kind namespace/name`).
+    /// The objects that exist (`Kind namespace/name`): those the harness applied, and those
+    /// [`SimCluster::add_foreign`] put there.
     pub fn owned_objects(&self) -> Vec<String> {
         self.state
             .lock()

@@ -6,9 +6,9 @@ use k8s_openapi::api::core::v1::Pod;
 use serde_json::json;
 
 use crate::cluster::{
-    ClusterError, ClusterOps, ContainerInfo, EndpointRef, ExecOutput, LabelChange, PROBE_CONTAINER,
-    PodInfo, PodRef, ServiceInfo, ServicePortInfo, diagnose_pod, inject_ownership,
-    is_cluster_scoped, is_owned, ownership_labels,
+    ClusterError, ClusterOps, ContainerInfo, EndpointRef, ExecOutput, LabelChange, Leftover,
+    PROBE_CONTAINER, PodInfo, PodRef, RUN_LABEL, ServiceInfo, ServicePortInfo, diagnose_pod,
+    inject_ownership, is_cluster_scoped, is_owned, ownership_labels, sweep_order,
 };
 use crate::manifest::Document;
 use crate::model::{Labels, NAMESPACE_NAME_LABEL};
@@ -49,7 +49,7 @@ impl ClusterOps for SimCluster {
                 namespace: name.to_string(),
             });
         }
-        let mut labels = ownership_labels(&self.run_id);
+        let mut labels = ownership_labels(&self.run_id());
         labels.insert(NAMESPACE_NAME_LABEL.to_string(), name.to_string());
         st.namespaces.insert(name.to_string(), labels);
         self.record_history(&mut st);
@@ -81,7 +81,7 @@ impl ClusterOps for SimCluster {
         for doc in docs {
             let key = key_of(doc);
             let mut value = doc.value.clone();
-            inject_ownership(&mut value, &self.run_id);
+            inject_ownership(&mut value, &self.run_id());
             if doc.api_version() == "v1" && doc.kind() == "Namespace" {
                 if let Some(existing) = st.namespaces.get(doc.name())
                     && !is_owned(Some(existing))
@@ -299,5 +299,91 @@ impl ClusterOps for SimCluster {
         self.find_pod(&mut st, pod)?;
         st.probe_containers.insert(pod.clone());
         Ok(())
+    }
+
+    async fn sweep(
+        &self,
+        keep_run: Option<&str>,
+        dry_run: bool,
+    ) -> Result<Vec<Leftover>, ClusterError> {
+        let mut st = self.state.lock().expect("lock");
+        let earlier = |labels: &Labels| {
+            is_owned(Some(labels))
+                && keep_run.is_none_or(|run| labels.get(RUN_LABEL).map(String::as_str) != Some(run))
+        };
+        let mut found = Vec::new();
+        for (name, labels) in &st.namespaces {
+            if earlier(labels) {
+                found.push(Leftover {
+                    kind: "Namespace".into(),
+                    api_version: "v1".into(),
+                    namespace: None,
+                    name: name.clone(),
+                    run: labels.get(RUN_LABEL).cloned(),
+                });
+            }
+        }
+        for doc in st.objects.values() {
+            let labels: Labels = doc
+                .value
+                .pointer("/metadata/labels")
+                .and_then(|l| serde_json::from_value(l.clone()).ok())
+                .unwrap_or_default();
+            if earlier(&labels) && !(doc.api_version() == "v1" && doc.kind() == "Namespace") {
+                found.push(Leftover {
+                    kind: doc.kind().to_string(),
+                    api_version: doc.api_version().to_string(),
+                    namespace: (!is_cluster_scoped(doc.api_version(), doc.kind()))
+                        .then(|| doc.namespace().unwrap_or("default").to_string()),
+                    name: doc.name().to_string(),
+                    run: labels.get(RUN_LABEL).cloned(),
+                });
+            }
+        }
+        let found = sweep_order(found);
+        let key = |o: &Leftover| match &o.namespace {
+            Some(ns) => format!("{} {ns}/{}", o.kind, o.name),
+            None => format!("{} {}", o.kind, o.name),
+        };
+        st.calls.push(Call::Sweep(found.iter().map(key).collect()));
+        if dry_run {
+            return Ok(found);
+        }
+        for gone in &self.faults.vanishing_during_sweep {
+            match gone.strip_prefix("Namespace ") {
+                Some(ns) => Self::remove_namespace(&mut st, ns),
+                None => {
+                    st.objects.remove(gone);
+                }
+            }
+        }
+        for leftover in &found {
+            if leftover.is_namespace() {
+                Self::remove_namespace(&mut st, &leftover.name);
+            } else if st.objects.remove(&key(leftover)).is_none() {
+                tracing::info!("{leftover} was already gone");
+            }
+        }
+        self.record_history(&mut st);
+        Ok(found)
+    }
+
+    async fn await_namespaces_gone(
+        &self,
+        names: &[String],
+        _timeout: Duration,
+        progress: &(dyn Fn(&str, usize, usize) + Send + Sync),
+    ) -> Result<Vec<String>, ClusterError> {
+        // Simulated deletions are immediate: whatever is listed is gone or still there.
+        let st = self.state.lock().expect("lock");
+        let left: Vec<String> = names
+            .iter()
+            .filter(|n| st.namespaces.contains_key(*n))
+            .cloned()
+            .collect();
+        for (i, name) in names.iter().filter(|n| !left.contains(n)).enumerate() {
+            progress(name, i + 1, names.len());
+        }
+        Ok(left)
     }
 }

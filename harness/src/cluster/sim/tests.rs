@@ -61,6 +61,9 @@ fn simulated_tool_output_reads_back_as_the_observation() {
             if matches!(kind, ProbeKind::Dns { .. }) {
                 outcomes.push(Outcome::DnsFailure("NXDOMAIN".into()));
             }
+            if *kind != ProbeKind::Icmp {
+                outcomes.push(Outcome::Unreachable("prohibited".into()));
+            }
             for outcome in outcomes {
                 let probe = spec("p-1", kind.clone(), "10.96.0.10", *port);
                 let stdout = result_line(&probe, tool, &outcome) + "NPH-END\n";
@@ -72,6 +75,9 @@ fn simulated_tool_output_reads_back_as_the_observation() {
                     }
                     (Outcome::DnsFailure(_), Outcome::DnsFailure(m)) => {
                         assert!(m.ends_with("NXDOMAIN"), "{context}")
+                    }
+                    (Outcome::Unreachable(_), Outcome::Unreachable(m)) => {
+                        assert!(m.to_lowercase().contains("no route to host"), "{context}")
                     }
                     (expected, observed) => assert_eq!(expected, observed, "{context}"),
                 }
@@ -219,5 +225,103 @@ async fn simulator_failures_name_the_action_and_keep_the_cause() {
     assert!(
         err.to_string().ends_with(&cause.to_string()) && cause.to_string().contains("Bogus"),
         "{err} / {cause}"
+    );
+}
+
+fn docs(text: &str) -> Vec<crate::manifest::Document> {
+    parse_str(Path::new("t.yaml"), text).unwrap()
+}
+
+/// A sweep deletes exactly what earlier runs labelled as theirs: a namespace (and with it what
+/// it holds), a cluster-scoped policy, a policy in a shared namespace. Never a CRD (not even one
+/// the harness applied), nothing another tool made, nothing of the current run; an object that
+/// vanishes between listing and deleting is no error. A dry run lists the same and deletes
+/// nothing.
+#[tokio::test]
+async fn a_sweep_deletes_exactly_the_labelled_objects_of_other_runs() {
+    let gnp = "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: default-deny}\n\
+               spec: {selector: all(), types: [Ingress]}\n";
+    let vanishing = "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: gone-meanwhile}\n\
+               spec: {selector: all(), types: [Ingress]}\n";
+    let crd = |name: &str| {
+        format!(
+            "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {{name: {name}}}\n\
+             spec: {{group: example.com, names: {{kind: Thing, plural: things}}, scope: Namespaced, versions: []}}\n"
+        )
+    };
+    let np = |ns: &str, name: &str| {
+        format!(
+            "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: {name}, namespace: {ns}}}\n\
+             spec: {{podSelector: {{}}, policyTypes: [Ingress]}}\n"
+        )
+    };
+    let sim = SimCluster::new(
+        "r1",
+        Faults {
+            vanishing_during_sweep: ["GlobalNetworkPolicy gone-meanwhile".to_string()].into(),
+            ..Faults::default()
+        },
+    );
+    // Run r1, killed before its cleanup.
+    sim.create_namespace("x").await.unwrap();
+    sim.apply(&docs(&format!(
+        "{}---\n{}---\n{gnp}---\n{vanishing}---\n{}",
+        np("x", "inside"),
+        np("default", "deny-ingress"),
+        crd("things.example.com")
+    )))
+    .await
+    .unwrap();
+    // Another tool's objects.
+    for doc in docs(&format!(
+        "{}---\n{}",
+        np("default", "theirs"),
+        crd("others.example.com")
+    )) {
+        sim.add_foreign(doc);
+    }
+    // The current run's.
+    sim.begin_run("r2");
+    sim.create_namespace("y").await.unwrap();
+    sim.apply(&docs(&np("default", "mine"))).await.unwrap();
+    let before = sim.owned_objects();
+
+    let listed = sim.sweep(Some("r2"), true).await.unwrap();
+    let names: Vec<String> = listed.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        names,
+        [
+            "GlobalNetworkPolicy default-deny (projectcalico.org/v3), run r1",
+            "GlobalNetworkPolicy gone-meanwhile (projectcalico.org/v3), run r1",
+            "NetworkPolicy default/deny-ingress (networking.k8s.io/v1), run r1",
+            "Namespace x (v1), run r1",
+        ]
+    );
+    assert_eq!(sim.owned_objects(), before, "a dry run deletes nothing");
+    assert!(sim.namespaces().contains(&"x".to_string()));
+
+    let swept = sim.sweep(Some("r2"), false).await.unwrap();
+    assert_eq!(swept, listed);
+    assert_eq!(
+        sim.owned_objects(),
+        [
+            "CustomResourceDefinition others.example.com",
+            "CustomResourceDefinition things.example.com",
+            "NetworkPolicy default/mine",
+            "NetworkPolicy default/theirs",
+        ]
+    );
+    assert_eq!(sim.namespaces(), ["default", "kube-system", "y"]);
+    // Without a run to keep (`netpol-harness clean`), the current run's go too; CRDs stay.
+    let all = sim.sweep(None, false).await.unwrap();
+    let names: Vec<String> = all.iter().map(|o| o.name.clone()).collect();
+    assert_eq!(names, ["mine", "y"]);
+    assert_eq!(
+        sim.owned_objects(),
+        [
+            "CustomResourceDefinition others.example.com",
+            "CustomResourceDefinition things.example.com",
+            "NetworkPolicy default/theirs",
+        ]
     );
 }
