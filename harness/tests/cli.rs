@@ -291,6 +291,7 @@ fn write_results(dir: &Path, cni: &str, status: StepStatus) -> PathBuf {
             status,
             reason: None,
             issue_url: None,
+            measures: Default::default(),
         }],
     });
     let path = dir.join(cni).join("results.json");

@@ -155,6 +155,7 @@ mod report_writers {
                 status: StepStatus::Fail,
                 reason: Some(hostile.into()),
                 issue_url: Some(url.into()),
+                measures: Default::default(),
             }],
         });
         let mut deviating = RunResults::new("calico");
@@ -166,6 +167,7 @@ mod report_writers {
                 status: StepStatus::KnownDeviation,
                 reason: Some(hostile.into()),
                 issue_url: Some(url.into()),
+                measures: Default::default(),
             }],
         });
         vec![failing, deviating]
@@ -363,7 +365,7 @@ mod entry_points {
             results.scenarios.push(ScenarioResult {
                 name: name.clone(),
                 title: name.clone(),
-                steps: vec![StepResult { name, status: StepStatus::Fail, reason, issue_url: None }],
+                steps: vec![StepResult { name, status: StepStatus::Fail, reason, issue_url: None, measures: Default::default() }],
             });
             results.write(&file).unwrap();
             prop_assert_eq!(RunResults::read(&file).unwrap(), results);
