@@ -222,3 +222,75 @@ fn analyze_takes_the_calico_version() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("3.29"));
 }
+
+/// A Calico lane's runs are read with its own Calico line: `--cni calico` is 3.32, `--cni
+/// calico-3.31` is 3.31, every other CNI the APIs as written; where the line contradicts a claim
+/// in a step that runs on the lane, the plan says so (a failure there is Calico deviating).
+#[test]
+fn calico_lanes_read_claims_with_their_own_line() {
+    use netpol_harness::provision::cni::CniProfile;
+    use netpol_harness::runner::plan::{ScenarioPlan, lane_predictions};
+    use netpol_harness::scenario::load::{default_root, discover, load};
+
+    let line = |cni: &str| CniProfile::by_name(cni).unwrap().semantics();
+    assert_eq!(line("calico"), Semantics::Calico(CalicoLine::V3_32));
+    assert_eq!(line("calico-3.31"), Semantics::Calico(CalicoLine::V3_31));
+    assert_eq!(line("cilium"), Semantics::Generic);
+    assert_eq!(line("kube-network-policies"), Semantics::Generic);
+
+    let root = default_root();
+    let names = discover(&root).unwrap();
+    assert!(names.len() >= 6, "{names:?}");
+    // The shipped scenarios hold on every lane's line.
+    for cni in ["calico", "calico-3.31", "cilium"] {
+        let profile = CniProfile::by_name(cni).unwrap();
+        for name in &names {
+            let loaded = load(&root, name).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let plan = ScenarioPlan::new(&loaded, Vec::new()).unwrap();
+            let notes = lane_predictions(&loaded, &plan, Some(&profile));
+            assert!(notes.is_empty(), "{name} on {cni}: {notes:#?}");
+        }
+    }
+
+    // An ANP `namedPort` rule: the API denies the named port only; Calico 3.31 matches every
+    // port. On the calico-3.31 lane the plan says so; on calico (3.32) the step needs
+    // AdminNetworkPolicy, which the lane lacks, so nothing is said.
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("anp-named-port");
+    std::fs::create_dir(&folder).unwrap();
+    let manifests = std::fs::read_to_string(fixture()).unwrap();
+    let pods: Vec<&str> = manifests
+        .split("\n---\n")
+        .filter(|d| d.contains("name: harry") || d.contains("name: draco"))
+        .collect();
+    std::fs::write(folder.join("pods.yaml"), pods.join("\n---\n")).unwrap();
+    std::fs::write(
+        folder.join("anp.yaml"),
+        "apiVersion: policy.networking.k8s.io/v1alpha1\nkind: AdminNetworkPolicy\n\
+         metadata: {name: deny-dns-from-slytherin}\nspec:\n  priority: 10\n  \
+         subject: {namespaces: {matchLabels: {kubernetes.io/metadata.name: gryffindor}}}\n  \
+         ingress:\n  - {name: dns, action: Deny, from: [{namespaces: {matchLabels: {kubernetes.io/metadata.name: slytherin}}}], ports: [{namedPort: dns}]}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        folder.join("scenario.yaml"),
+        "name: anp-named-port\ntitle: t\nsource: {title: t, url: https://example.invalid/}\n\
+         requires: [ingress, admin-network-policy, named-ports]\nnamespaces: [gryffindor, slytherin]\nsetup: [pods.yaml]\nsteps:\n\
+         - name: deny-dns\n  narration: n\n  actions:\n  - apply: [anp.yaml]\n  probes:\n  \
+         - {from: slytherin/draco, to: gryffindor/harry, port: 53, kind: udp, expect: blocked}\n  \
+         - {from: slytherin/draco, to: gryffindor/harry, port: 80, kind: tcp, expect: allowed}\n",
+    )
+    .unwrap();
+    let loaded = load(dir.path(), "anp-named-port").unwrap_or_else(|e| panic!("{e}"));
+    let plan = ScenarioPlan::new(&loaded, Vec::new()).unwrap();
+    let on = |cni: &str| lane_predictions(&loaded, &plan, Some(&CniProfile::by_name(cni).unwrap()));
+    let notes = on("calico-3.31");
+    assert_eq!(notes.len(), 1, "{notes:#?}");
+    assert!(
+        notes[0].contains("steps[0].probes[1]")
+            && notes[0].contains("claimed allowed, Calico 3.31 predicts blocked"),
+        "{notes:#?}"
+    );
+    assert!(on("calico").is_empty());
+    assert!(on("antrea").is_empty());
+}

@@ -469,6 +469,8 @@ fn matrix_summary_writes_three_formats_and_the_job_summary() {
             status: StepStatus::Pass,
             reason: None,
             issue_url: None,
+            deny_style: None,
+            note: None,
             measures: Default::default(),
         }],
     });

@@ -291,6 +291,8 @@ fn write_results(dir: &Path, cni: &str, status: StepStatus) -> PathBuf {
             status,
             reason: None,
             issue_url: None,
+            deny_style: None,
+            note: None,
             measures: Default::default(),
         }],
     });

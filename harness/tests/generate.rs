@@ -153,3 +153,40 @@ fn the_command_writes_folders_that_validate_accepts() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown tag `bogus`"));
 }
+
+#[test]
+fn only_folders_the_generator_wrote_are_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = Options {
+        max: Some(2),
+        ..Options::default()
+    };
+    let scenarios = generate::render(&generate::cases(&options).unwrap()).unwrap();
+    writer::write(dir.path(), &scenarios).unwrap();
+    // Generating again replaces its own folders.
+    writer::write(dir.path(), &scenarios).unwrap();
+
+    // A hand-written scenario that happens to carry a generated name is left alone...
+    let mine = dir.path().join(&scenarios[0].name);
+    std::fs::write(mine.join("scenario.yaml"), "name: mine\n").unwrap();
+    std::fs::write(mine.join("notes.txt"), "keep me").unwrap();
+    let err = writer::write(dir.path(), &scenarios).unwrap_err();
+    assert!(matches!(err, GenerateError::NotGenerated { .. }), "{err}");
+    assert!(err.to_string().contains("refusing to replace"), "{err}");
+    assert!(mine.join("notes.txt").exists());
+
+    // ...and so is a symlink to a folder elsewhere, even one the generator wrote.
+    let other = tempfile::tempdir().unwrap();
+    writer::write(other.path(), &scenarios).unwrap();
+    std::fs::remove_dir_all(&mine).unwrap();
+    std::os::unix::fs::symlink(other.path().join(&scenarios[0].name), &mine).unwrap();
+    let err = writer::write(dir.path(), &scenarios).unwrap_err();
+    assert!(matches!(err, GenerateError::NotGenerated { .. }), "{err}");
+    assert!(
+        other
+            .path()
+            .join(&scenarios[0].name)
+            .join("scenario.yaml")
+            .exists()
+    );
+}

@@ -155,6 +155,8 @@ mod report_writers {
                 status: StepStatus::Fail,
                 reason: Some(hostile.into()),
                 issue_url: Some(url.into()),
+                deny_style: None,
+                note: None,
                 measures: Default::default(),
             }],
         });
@@ -167,6 +169,8 @@ mod report_writers {
                 status: StepStatus::KnownDeviation,
                 reason: Some(hostile.into()),
                 issue_url: Some(url.into()),
+                deny_style: None,
+                note: None,
                 measures: Default::default(),
             }],
         });
@@ -365,7 +369,7 @@ mod entry_points {
             results.scenarios.push(ScenarioResult {
                 name: name.clone(),
                 title: name.clone(),
-                steps: vec![StepResult { name, status: StepStatus::Fail, reason, issue_url: None, measures: Default::default() }],
+                steps: vec![StepResult { name, status: StepStatus::Fail, reason, issue_url: None, deny_style: None, note: None, measures: Default::default() }],
             });
             results.write(&file).unwrap();
             prop_assert_eq!(RunResults::read(&file).unwrap(), results);

@@ -16,7 +16,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use netpol_harness::probe::{
-    HttpMethod, Outcome, ProbeKind, ProbeResult, ProbeSpec, ProbeTool, batch_script, parse_output,
+    DenyStyle, HttpMethod, Outcome, ProbeKind, ProbeResult, ProbeSpec, ProbeTool, batch_script,
+    parse_output,
 };
 
 const TIMEOUT: Duration = Duration::from_secs(1);
@@ -700,8 +701,111 @@ fn host_names_resolve_through_the_resolver_of_the_source() {
     }
 }
 
-/// Servers that accept but never answer: the hard cap ends the probes. The small nc connected
-/// (Allowed, after timeout + 1 s); wget got no response before the timeout (Blocked).
+/// Dropped and rejected traffic are told apart by the real tools, for TCP, UDP and HTTP. The
+/// probes run in the root namespace towards the test's namespace, whose input chain stands in
+/// for a CNI: it drops some ports (Blocked), and rejects others with a TCP reset or an ICMP port
+/// unreachable (Refused), or with ICMP administratively prohibited or host unreachable
+/// (Unreachable). The firewall answers before any socket would, so whether something listens
+/// there does not matter. A rejection comes back at once, well before the timeout.
+#[test]
+fn dropped_and_rejected_traffic_are_told_apart_for_tcp_and_udp() {
+    let netns = Netns::new();
+    let target = netns.ns_ip;
+    // Linux rate-limits the ICMP errors it sends to one peer (a burst of 6, then one a second:
+    // net.ipv4.icmp_ratelimit); this batch needs 7 at once. A rejection lost that way looks
+    // like a drop, on a node as here.
+    run_ok(
+        "ip",
+        &[
+            "netns",
+            "exec",
+            &netns.name,
+            "busybox",
+            "sh",
+            "-c",
+            "echo 0 > /proc/sys/net/ipv4/icmp_ratelimit",
+        ],
+    );
+    netns.nft(&format!(
+        "table inet nph {{
+           chain input {{
+             type filter hook input priority 0; policy accept;
+             ip daddr {target} tcp dport 10001 drop
+             ip daddr {target} tcp dport 10002 reject with tcp reset
+             ip daddr {target} tcp dport 10006 reject with tcp reset
+             ip daddr {target} udp dport 10001 drop
+             ip daddr {target} udp dport 10003 reject with icmp type port-unreachable
+             ip daddr {target} udp dport 10004 reject with icmp type admin-prohibited
+           }}
+         }}"
+    ));
+    let tcp = |id: &str, port: u16| probe(id, ProbeKind::Tcp, target, Some(port));
+    let udp = |id: &str, port: u16| probe(id, ProbeKind::Udp, target, Some(port));
+    let probes = [
+        tcp("tcp-drop", 10001),
+        tcp("tcp-rst", 10002),
+        udp("udp-drop", 10001),
+        udp("udp-port-unreachable", 10003),
+        udp("udp-prohibited", 10004),
+        probe(
+            "http-rst",
+            http(HttpMethod::Get, "/ok"),
+            target,
+            Some(10006),
+        ),
+    ];
+
+    // Each in a batch of its own: on this veth, ICMP errors for several probes sent at the same
+    // instant were seen to go missing (the probes then time out, as drops), and so was the ICMP
+    // errors answering a TCP SYN (port unreachable, admin-prohibited) after earlier probes; both
+    // are the kernel's business, not the tools' (TCP is refused here by a reset, as kube-proxy
+    // and Antrea's Reject do; how the tools print a TCP "No route to host" is pinned by the
+    // parser's tests with busybox's and agnhost's messages).
+    let drops = Batch::run(&probes[..1], None);
+    let udp_drop = Batch::run(&probes[2..3], None);
+    drops.expect(&[("tcp-drop", Outcome::Blocked)]);
+    udp_drop.expect(&[("udp-drop", Outcome::Blocked)]);
+    for (id, style) in [("tcp-drop", &drops), ("udp-drop", &udp_drop)] {
+        assert_eq!(style.result(id).outcome.deny_style(), Some(DenyStyle::Drop));
+    }
+    for probe in probes.iter().filter(|p| !p.id.ends_with("-drop")) {
+        let batch = Batch::run(std::slice::from_ref(probe), None);
+        let outcome = &batch.result(&probe.id).outcome;
+        let refused = probe.id.ends_with("-rst") || probe.id.ends_with("-port-unreachable");
+        match outcome {
+            Outcome::Refused if refused => {}
+            Outcome::Unreachable(message) if !refused && message.contains("No route to host") => {}
+            other => panic!(
+                "{}: expected {}, got {other:?}\n{}",
+                probe.id,
+                if refused {
+                    "Refused"
+                } else {
+                    "Unreachable (No route to host)"
+                },
+                batch.stdout
+            ),
+        }
+        assert_eq!(
+            outcome.deny_style(),
+            Some(DenyStyle::Reject),
+            "{}",
+            probe.id
+        );
+        // TCP is told at once; busybox nslookup keeps waiting after the ICMP error until its
+        // own timeout (mirror/busybox@1_36_1:networking/nslookup.c#L574), but says why.
+        assert!(
+            probe.id.starts_with("udp-") || batch.elapsed < Duration::from_millis(900),
+            "{} took {:?}",
+            probe.id,
+            batch.elapsed
+        );
+    }
+}
+
+/// Servers that accept but never answer: the small nc connected and ran `true` at once
+/// (Allowed, well before its timeout); wget got no response and was killed at its cap
+/// (Blocked).
 #[test]
 fn hard_cap_ends_wedged_probes() {
     let silent = silent_tcp_server(LOOPBACK);
@@ -721,16 +825,16 @@ fn hard_cap_ends_wedged_probes() {
         ("tcp-held", Outcome::Allowed),
         ("http-silent", Outcome::Blocked),
     ]);
-    for id in ["tcp-held", "http-silent"] {
-        let detail = &batch.result(id).detail;
-        assert!(
-            detail.contains("exit 137]"),
-            "{id} was not killed: {detail}"
-        );
-    }
+    let detail = &batch.result("tcp-held").detail;
+    assert!(detail.starts_with("[nc exit 0]"), "{detail}");
+    let detail = &batch.result("http-silent").detail;
+    assert!(
+        detail.contains("exit 137]"),
+        "wget was not killed: {detail}"
+    );
     assert!(
         batch.elapsed >= Duration::from_millis(1900) && batch.elapsed < Duration::from_millis(3500),
-        "capped at 2 s (tcp) and 1 s (http), the batch took {:?}",
+        "wget capped at 2 s, the batch took {:?}",
         batch.elapsed
     );
 }
@@ -772,4 +876,155 @@ fn scripts_for_both_tools_are_valid_sh() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+}
+
+/// The children of `pid` (host PIDs), each with its state letter (`Z`: zombie).
+fn children_of(pid: u32) -> Vec<(u32, char)> {
+    let mut found = Vec::new();
+    for entry in fs::read_dir("/proc").expect("read /proc").flatten() {
+        let Some(child) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = fs::read_to_string(format!("/proc/{child}/stat")) else {
+            continue; // gone meanwhile
+        };
+        // `pid (comm) state ppid …`; comm may hold spaces and parentheses.
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let mut fields = rest.split_whitespace();
+        let state = fields.next().and_then(|s| s.chars().next()).unwrap_or('?');
+        if fields.next().and_then(|p| p.parse::<u32>().ok()) == Some(pid) {
+            found.push((child, state));
+        }
+    }
+    found
+}
+
+/// A PID namespace whose PID 1 is `busybox sleep`, as in a pod whose container runs `sleep`:
+/// nothing there reaps an orphan. Killed (with its namespace) on drop.
+struct SleepingPidNamespace {
+    holder: std::process::Child,
+    pid1: u32,
+}
+
+impl SleepingPidNamespace {
+    fn new() -> SleepingPidNamespace {
+        require_netns_tools();
+        let holder = Command::new("unshare")
+            .args(["--pid", "--fork", "--kill-child", "busybox", "sleep", "600"])
+            .spawn()
+            .expect("unshare --pid --fork (util-linux; root)");
+        let started = Instant::now();
+        let pid1 = loop {
+            if let Some(&(pid, _)) = children_of(holder.id()).first() {
+                break pid;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "unshare started no sleep"
+            );
+            thread::yield_now();
+        };
+        SleepingPidNamespace { holder, pid1 }
+    }
+
+    /// The batch's command, run inside the namespace.
+    fn command(&self, script: &str) -> Command {
+        let mut command = Command::new("nsenter");
+        command
+            .args([
+                "--target",
+                &self.pid1.to_string(),
+                "--pid",
+                "busybox",
+                "sh",
+                "-c",
+            ])
+            .arg(script)
+            .stdin(Stdio::null());
+        command
+    }
+
+    /// Waits (bounded) until no live process but zombies is left under PID 1; returns what is.
+    fn settle(&self) -> Vec<(u32, char)> {
+        let started = Instant::now();
+        loop {
+            let left = children_of(self.pid1);
+            if left.iter().all(|(_, state)| *state == 'Z')
+                || started.elapsed() > Duration::from_secs(6)
+            {
+                return left;
+            }
+            thread::yield_now();
+        }
+    }
+}
+
+impl Drop for SleepingPidNamespace {
+    fn drop(&mut self) {
+        let _ = self.holder.kill();
+        let _ = self.holder.wait();
+    }
+}
+
+/// Under a PID 1 that never reaps (`sleep`, as in most probe pods), a batch leaves no zombie and
+/// no process behind: not after a normal batch whose probes end every way (connected, refused,
+/// killed at the cap), and not when the exec that started it goes away mid-batch (its stdout
+/// closed), once the caps have passed. (busybox `timeout`, used before, left one zombie per
+/// probe: its daemonized watcher.)
+#[test]
+fn batches_leave_no_zombie_and_nothing_running_under_a_pid_1_that_never_reaps() {
+    let namespace = SleepingPidNamespace::new();
+    let tcp = tcp_server(LOOPBACK);
+    let silent = silent_tcp_server(LOOPBACK);
+    let closed = closed_port(LOOPBACK, false);
+    let lo = "127.0.0.1";
+    let probes = [
+        probe("tcp-open", ProbeKind::Tcp, lo, Some(tcp.port())),
+        probe("tcp-closed", ProbeKind::Tcp, lo, Some(closed)),
+        probe(
+            "udp-closed",
+            ProbeKind::Udp,
+            lo,
+            Some(closed_port(LOOPBACK, true)),
+        ),
+        probe(
+            "http-silent",
+            http(HttpMethod::Get, "/"),
+            lo,
+            Some(silent.port()),
+        ),
+        probe("icmp-lo", ProbeKind::Icmp, lo, None),
+    ];
+    let script = batch_script(&probes, ProbeTool::Busybox).expect("script");
+
+    let out = namespace.command(&script).output().expect("run the batch");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let results = parse_output(&stdout, &probes).expect("parse");
+    let outcome = |id: &str| &results.iter().find(|r| r.id == id).unwrap().outcome;
+    assert_eq!(outcome("tcp-open"), &Outcome::Allowed, "{stdout}");
+    assert_eq!(outcome("tcp-closed"), &Outcome::Refused, "{stdout}");
+    assert_eq!(outcome("http-silent"), &Outcome::Blocked, "{stdout}");
+    let left = namespace.settle();
+    assert!(left.is_empty(), "left under PID 1 after a batch: {left:?}");
+
+    // The exec goes away at once: nobody reads the batch's output any more.
+    let mut child = namespace
+        .command(&script)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the batch");
+    drop(child.stdout.take());
+    child.wait().expect("the batch ends");
+    let left = namespace.settle();
+    assert!(
+        left.is_empty(),
+        "left under PID 1 after a dropped batch: {left:?}"
+    );
 }

@@ -37,6 +37,9 @@ pub enum CliError {
     /// Manifests cannot be read.
     #[error(transparent)]
     Manifest(#[from] ManifestError),
+    /// `analyze` failed (its manifests, a cluster it reads, its arguments or its output).
+    #[error(transparent)]
+    Analyze(#[from] super::analyze::AnalyzeError),
     /// A scenario cannot be run as planned.
     #[error(transparent)]
     Plan(#[from] PlanError),

@@ -9,7 +9,8 @@ use crate::generate::{self, Options, writer};
 /// Arguments of `generate`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The folder to write the scenarios into (a folder `gen-<suite>` per suite, replaced).
+    /// The folder to write the scenarios into (a folder `gen-<suite>` per suite; one that an
+    /// earlier `generate` wrote is replaced, any other folder of that name is left alone).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
     /// Only cases carrying one of these tags (comma-separated).

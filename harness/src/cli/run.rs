@@ -344,6 +344,15 @@ pub async fn run(args: Args) -> Result<ExitCode, CliError> {
         ..args.cluster.options()?
     };
     let plans = plans(&loaded, options.cni.as_ref()).await?;
+    for plan in &plans {
+        for note in &plan.lane_predictions {
+            eprintln!(
+                "note: {}: {}",
+                crate::escape::terminal(&plan.name),
+                crate::escape::terminal(note)
+            );
+        }
+    }
     let run_id = run_id();
     let (cluster, version) = args.cluster.connect(&run_id).await?;
     for note in args.cluster.check_marker(&cluster, &mut options).await? {

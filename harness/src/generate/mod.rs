@@ -131,6 +131,14 @@ pub enum GenerateError {
         /// What is wrong.
         message: String,
     },
+    /// A folder to be replaced was not written by `generate` (or is a symlink): left alone.
+    #[error(
+        "{path} exists and was not written by `netpol-harness generate` (its scenario.yaml does not start with the generator's header); refusing to replace it. Pick another --out or remove it"
+    )]
+    NotGenerated {
+        /// The folder.
+        path: String,
+    },
     /// Writing the files failed.
     #[error("writing {path}: {message}")]
     Write {

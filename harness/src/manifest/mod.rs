@@ -29,7 +29,12 @@ pub struct Source {
 }
 
 impl fmt::Display for Source {
+    /// `FILE: document N (line L)`; an object read from a cluster (line 0, see
+    /// [`Document::from_value`]) is `WHERE: object N`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            return write!(f, "{}: object {}", self.file.display(), self.document);
+        }
         write!(
             f,
             "{}: document {} (line {})",
@@ -111,6 +116,23 @@ impl Document {
             });
         }
         Ok(typed)
+    }
+
+    /// A document from a value read elsewhere than a file (an object listed from a cluster),
+    /// through the same checks as a file's documents: `apiVersion` and `kind` present, and every
+    /// name Kubernetes would refuse ([`crate::names`]) refused, so that names from a server are
+    /// as safe to print as names from a checked file.
+    pub fn from_value(source: Source, value: Value) -> Result<Document, ManifestError> {
+        let mut out = Vec::with_capacity(1);
+        expand_document(source.clone(), value, &mut out)?;
+        match <[Document; 1]>::try_from(out) {
+            Ok([doc]) => Ok(doc),
+            Err(_) => Err(ManifestError::Invalid {
+                at: source,
+                field: "kind".into(),
+                message: "expected one object, not a List".into(),
+            }),
+        }
     }
 
     /// An error about this document at `field`.

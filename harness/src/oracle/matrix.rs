@@ -88,26 +88,55 @@ pub struct Cell {
     pub uncertain: Option<Uncertainty>,
 }
 
-/// Predictions for every ordered pair of endpoints (self included) and every probe.
+/// Predictions for every ordered pair of endpoints (self included) and every probe, held per
+/// pair of identities ([`super::Identities`]) and per identity for an endpoint to itself: the
+/// memory is that of the identities, not of the endpoints squared.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Matrix {
     /// The probes, one table each.
     pub probes: Vec<ProbePort>,
     /// Number of endpoints (rows and columns).
     pub size: usize,
-    allowed: Vec<bool>,
-    uncertain: Vec<Option<Uncertainty>>,
+    /// The identity of each endpoint.
+    identity: Vec<usize>,
+    /// Number of identities.
+    identities: usize,
+    /// Per probe, per pair of identities: between two distinct endpoints.
+    pairs: Vec<Prediction>,
+    /// Per probe, per identity: an endpoint to itself.
+    selves: Vec<Prediction>,
+}
+
+/// One prediction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Prediction {
+    allowed: bool,
+    uncertain: Option<Uncertainty>,
 }
 
 impl Matrix {
+    fn at(&self, probe: usize, from: EndpointId, to: EndpointId) -> Prediction {
+        let (f, t) = (self.identity[from.0], self.identity[to.0]);
+        if from == to {
+            self.selves[probe * self.identities + f]
+        } else {
+            self.pairs[(probe * self.identities + f) * self.identities + t]
+        }
+    }
+
     /// Whether `from → to` is allowed for probe number `probe`.
     pub fn allowed(&self, probe: usize, from: EndpointId, to: EndpointId) -> bool {
-        self.allowed[(probe * self.size + from.0) * self.size + to.0]
+        self.at(probe, from, to).allowed
     }
 
     /// Why `from → to` for probe number `probe` is not decided by the manifests, if it is not.
     pub fn uncertain(&self, probe: usize, from: EndpointId, to: EndpointId) -> Option<Uncertainty> {
-        self.uncertain[(probe * self.size + from.0) * self.size + to.0]
+        self.at(probe, from, to).uncertain
+    }
+
+    /// Number of identities the endpoints fall into.
+    pub fn identities(&self) -> usize {
+        self.identities
     }
 
     /// Every cell, probe by probe, row by row.
@@ -137,25 +166,73 @@ impl Oracle<'_> {
         }
     }
 
-    /// Predicts every ordered pair of endpoints for every probe.
+    fn predict(&self, from: EndpointId, to: EndpointId, probe: ProbePort) -> Prediction {
+        let packet = Self::packet(from, to, probe);
+        Prediction {
+            allowed: self.allowed(&packet),
+            uncertain: self.uncertainty(&packet),
+        }
+    }
+
+    /// Predicts every ordered pair of endpoints for every probe, evaluating one pair of
+    /// representatives per pair of identities (and each identity to itself).
     pub fn matrix(&self, probes: &[ProbePort]) -> Matrix {
-        let n = self.cluster.endpoints.len();
-        let mut allowed = Vec::with_capacity(probes.len() * n * n);
-        let mut uncertain = Vec::with_capacity(probes.len() * n * n);
+        let ids = self.identities();
+        let k = ids.members.len();
+        let mut pairs = Vec::with_capacity(probes.len() * k * k);
+        let mut selves = Vec::with_capacity(probes.len() * k);
         for &probe in probes {
-            for from in self.cluster.endpoint_ids() {
-                for to in self.cluster.endpoint_ids() {
-                    let packet = Self::packet(from, to, probe);
-                    allowed.push(self.allowed(&packet));
-                    uncertain.push(self.uncertainty(&packet));
+            for f in &ids.members {
+                for t in &ids.members {
+                    // Two distinct endpoints; an identity of one endpoint has no such pair with
+                    // itself, and that slot is never read.
+                    let to = if std::ptr::eq(f, t) {
+                        t.get(1)
+                    } else {
+                        t.first()
+                    };
+                    pairs.push(match to {
+                        Some(&to) => self.predict(f[0], to, probe),
+                        None => Prediction {
+                            allowed: false,
+                            uncertain: None,
+                        },
+                    });
                 }
+            }
+            for m in &ids.members {
+                selves.push(self.predict(m[0], m[0], probe));
             }
         }
         Matrix {
             probes: probes.to_vec(),
-            size: n,
-            allowed,
-            uncertain,
+            size: self.cluster.endpoints.len(),
+            identity: ids.of,
+            identities: k,
+            pairs,
+            selves,
         }
+    }
+
+    /// Every cell evaluated on its own endpoints, without identities (what [`Oracle::matrix`]
+    /// must equal).
+    #[cfg(test)]
+    pub(crate) fn cells_one_by_one(&self, probes: &[ProbePort]) -> Vec<Cell> {
+        let mut cells = Vec::new();
+        for &probe in probes {
+            for from in self.cluster.endpoint_ids() {
+                for to in self.cluster.endpoint_ids() {
+                    let p = self.predict(from, to, probe);
+                    cells.push(Cell {
+                        from,
+                        to,
+                        probe,
+                        allowed: p.allowed,
+                        uncertain: p.uncertain,
+                    });
+                }
+            }
+        }
+        cells
     }
 }

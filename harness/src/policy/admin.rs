@@ -17,6 +17,12 @@
 //! Refused: `nodes` and `domainNames` peers (unsupported), a BANP not named `default`, and two
 //! AdminNetworkPolicies with the same priority ([`check_priority`]): the API leaves their
 //! relative order undefined, so no prediction would be honest.
+//!
+//! This module decodes the documents and converts policies and rules; `peers` converts a rule's
+//! peers and `ports` its ports.
+
+mod peers;
+mod ports;
 
 use std::collections::BTreeMap;
 
@@ -27,7 +33,7 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::Value;
 
-use super::k8s::{describe, label_selector, parse_cidr, port_number};
+use super::k8s::{describe, label_selector};
 use super::labels::{and, namespace_scope};
 use super::{
     ADMIN_TIER, BASELINE_TIER, Direction, EntityMatch, Policy, PolicyId, PolicyKind, PortSpec,
@@ -529,184 +535,7 @@ impl Ctx<'_> {
         }
         Ok(out)
     }
-
-    fn peer(&self, at: &str, peer: &PeerView<'_>) -> Result<PeerMatch, ManifestError> {
-        let doc = self.doc;
-        let selector = |(s, text): (Selector, String)| PeerMatch {
-            entity: EntityMatch {
-                selector: Some(s),
-                ..EntityMatch::default()
-            },
-            text,
-            networks: false,
-        };
-        match peer {
-            PeerView::Subject(s) => Ok(selector(subject_selector(doc, at, s)?)),
-            PeerView::Egress(p) => {
-                let set = [
-                    p.namespaces.is_some(),
-                    p.pods.is_some(),
-                    p.networks.is_some(),
-                    p.nodes.is_some(),
-                    p.domain_names.is_some(),
-                ]
-                .iter()
-                .filter(|&&b| b)
-                .count();
-                if set != 1 {
-                    return Err(doc.invalid(
-                        at,
-                        "exactly one of `namespaces`, `pods`, `networks`, `nodes` and `domainNames` must be set",
-                    ));
-                }
-                if p.nodes.is_some() {
-                    return Err(doc.unsupported(
-                        format!("{at}.nodes"),
-                        "node peers are not modelled (the oracle has no nodes)",
-                    ));
-                }
-                if p.domain_names.is_some() {
-                    return Err(doc.unsupported(
-                        format!("{at}.domainNames"),
-                        "domain-name peers are not modelled (they depend on DNS answers)",
-                    ));
-                }
-                if let Some(ns) = &p.namespaces {
-                    return Ok(selector(namespaces_peer(
-                        doc,
-                        &format!("{at}.namespaces"),
-                        ns,
-                    )?));
-                }
-                if let Some(pods) = &p.pods {
-                    return Ok(selector(pods_peer(doc, &format!("{at}.pods"), pods)?));
-                }
-                let list = p.networks.as_deref().unwrap_or_default();
-                if list.is_empty() || list.len() > MAX_NETWORKS {
-                    return Err(doc.invalid(
-                        format!("{at}.networks"),
-                        format!("must list 1 to {MAX_NETWORKS} CIDRs"),
-                    ));
-                }
-                let mut nets = Vec::new();
-                for (k, text) in list.iter().enumerate() {
-                    let field = format!("{at}.networks[{k}]");
-                    if !text.contains('/') {
-                        return Err(doc.invalid(
-                            field,
-                            format!("`{text}` is not a CIDR (expected e.g. 10.0.0.0/24)"),
-                        ));
-                    }
-                    let net = parse_cidr(doc, &field, text)?;
-                    if !nets.contains(&net) {
-                        nets.push(net);
-                    }
-                }
-                let text = nets
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                Ok(PeerMatch {
-                    entity: EntityMatch {
-                        nets,
-                        ..EntityMatch::default()
-                    },
-                    text: format!("networks {text}"),
-                    networks: true,
-                })
-            }
-        }
-    }
-
-    /// The protocol groups of a rule's ports, as Calico's conversion builds them: `[(None, [])]`
-    /// without ports; otherwise one group per protocol (`None` for named ports, whose protocol is
-    /// the container port's), an empty list meaning every port.
-    fn ports(&self, at: &str, ports: Option<&[PortDoc]>) -> Result<PortGroups, ManifestError> {
-        let doc = self.doc;
-        let Some(ports) = ports else {
-            return Ok(vec![(None, Vec::new())]);
-        };
-        if ports.is_empty() || ports.len() > MAX_ITEMS {
-            return Err(doc.invalid(at, format!("must list 1 to {MAX_ITEMS} ports")));
-        }
-        let mut groups: PortGroups = Vec::new();
-        for (i, port) in ports.iter().enumerate() {
-            let field = format!("{at}[{i}]");
-            let set = [
-                port.port_number.is_some(),
-                port.named_port.is_some(),
-                port.port_range.is_some(),
-            ]
-            .iter()
-            .filter(|&&b| b)
-            .count();
-            if set != 1 {
-                return Err(doc.invalid(
-                    field,
-                    "exactly one of `portNumber`, `namedPort` and `portRange` must be set",
-                ));
-            }
-            let protocol = |p: &Option<String>, f: &str| -> Result<Protocol, ManifestError> {
-                match p {
-                    None => Ok(Protocol::Tcp),
-                    Some(p) => Protocol::parse_port_protocol(p)
-                        .map_err(|m| doc.invalid(format!("{field}.{f}.protocol"), m)),
-                }
-            };
-            let number = |n: i64, f: &str| -> Result<u16, ManifestError> {
-                port_number(
-                    doc,
-                    &format!("{field}.{f}"),
-                    i32::try_from(n).unwrap_or(i32::MAX),
-                )
-            };
-            let (protocol, spec) = if let Some(p) = &port.port_number {
-                let n = number(p.port, "portNumber.port")?;
-                (
-                    Some(protocol(&p.protocol, "portNumber")?),
-                    PortSpec::Range(n, n),
-                )
-            } else if let Some(r) = &port.port_range {
-                let start = number(r.start, "portRange.start")?;
-                let end = number(r.end, "portRange.end")?;
-                if start > end {
-                    return Err(doc.invalid(
-                        format!("{field}.portRange"),
-                        format!("start {start} is greater than end {end}"),
-                    ));
-                }
-                (
-                    Some(protocol(&r.protocol, "portRange")?),
-                    PortSpec::Range(start, end),
-                )
-            } else {
-                let name = port.named_port.clone().unwrap_or_default();
-                match crate::model::build_port_ref(
-                    &k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String(name),
-                )
-                .map_err(|m| doc.invalid(format!("{field}.namedPort"), m))?
-                {
-                    crate::model::PortRef::Name(n) => (None, PortSpec::Named(n)),
-                    crate::model::PortRef::Number(_) => {
-                        unreachable!("a string is never parsed as a port number")
-                    }
-                }
-            };
-            if self.calico && matches!(spec, PortSpec::Named(_)) {
-                return Ok(vec![(None, Vec::new())]);
-            }
-            match groups.iter_mut().find(|(p, _)| *p == protocol) {
-                Some((_, list)) => {
-                    if !list.contains(&spec) {
-                        list.push(spec);
-                    }
-                }
-                None => groups.push((protocol, vec![spec])),
-            }
-        }
-        Ok(groups)
-    }
 }
+
 #[cfg(test)]
 mod tests;

@@ -26,19 +26,25 @@
 //! `networks`, `nodes` or `domainNames` peers (the egress rule's CEL rule, types.go#L236).
 //! `domainNames` in a rule that is not Accept is refused as unsupported: "DomainNames is only
 //! supported for Accept rules" (types.go#L396).
+//!
+//! This module decodes the document and converts the policy and its rules; `peers` converts
+//! egress peers and `protocols` a rule's protocols and ports.
+
+mod peers;
+mod protocols;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
-use super::admin::{LabelSelectorDoc, NamespacedPodDoc, SubjectDoc, namespaces_peer, pods_peer};
-use super::k8s::{describe, label_selector, parse_cidr};
+use super::admin::{LabelSelectorDoc, NamespacedPodDoc, SubjectDoc};
 use super::{
     CNP_ADMIN_TIER, CNP_BASELINE_TIER, Direction, EntityMatch, Policy, PolicyId, PolicyKind,
     PortSpec, ProtocolMatch, Rule, RuleAction, Selector, decode, describe_ports, rule_sides,
 };
 use crate::manifest::{Document, ManifestError};
 use crate::model::Protocol;
+pub use peers::valid_domain_name;
 
 /// The API version modelled.
 pub const API_VERSION: &str = "policy.networking.k8s.io/v1alpha2";
@@ -470,257 +476,6 @@ impl Ctx<'_> {
         }
         Ok(out)
     }
-
-    fn egress_peer(
-        &self,
-        at: &str,
-        p: &EgressPeerDoc,
-        action: Option<&str>,
-    ) -> Result<PeerOutcome, ManifestError> {
-        let doc = self.doc;
-        let set = [
-            p.namespaces.is_some(),
-            p.pods.is_some(),
-            p.networks.is_some(),
-            p.nodes.is_some(),
-            p.domain_names.is_some(),
-        ]
-        .iter()
-        .filter(|&&b| b)
-        .count();
-        if set != 1 {
-            return Err(doc.invalid(
-                at,
-                "exactly one of `namespaces`, `pods`, `networks`, `nodes` and `domainNames` must be set",
-            ));
-        }
-        if let Some(ns) = &p.namespaces {
-            let (s, text) = namespaces_peer(doc, &format!("{at}.namespaces"), ns)?;
-            return Ok(PeerOutcome::Match(Box::new(selector_peer(s, text))));
-        }
-        if let Some(pods) = &p.pods {
-            let (s, text) = pods_peer(doc, &format!("{at}.pods"), pods)?;
-            return Ok(PeerOutcome::Match(Box::new(selector_peer(s, text))));
-        }
-        if let Some(list) = &p.networks {
-            let field = format!("{at}.networks");
-            self.check_count(&field, list.len(), 1, "CIDRs")?;
-            let mut nets = Vec::new();
-            for (k, text) in list.iter().enumerate() {
-                let f = format!("{field}[{k}]");
-                if text.len() > MAX_CIDR_LENGTH {
-                    return Err(doc.invalid(f, format!("longer than {MAX_CIDR_LENGTH} characters")));
-                }
-                if !text.contains('/') {
-                    return Err(doc.invalid(
-                        f,
-                        format!("`{text}` is not a CIDR (Invalid CIDR format provided: expected e.g. 10.0.0.0/24)"),
-                    ));
-                }
-                if list[..k].contains(text) {
-                    return Err(
-                        doc.invalid(f, format!("duplicate value `{text}` (networks is a set)"))
-                    );
-                }
-                let net = parse_cidr(doc, &f, text)?;
-                if !nets.contains(&net) {
-                    nets.push(net);
-                }
-            }
-            let text = nets
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", ");
-            return Ok(PeerOutcome::Match(Box::new(PeerMatch {
-                entity: EntityMatch {
-                    nets,
-                    ..EntityMatch::default()
-                },
-                text: format!("networks {text}"),
-            })));
-        }
-        if let Some(nodes) = &p.nodes {
-            let field = format!("{at}.nodes");
-            let selector = label_selector(doc, Some(&nodes.to_k8s()), &field)?;
-            if !self.features.nodes {
-                return Ok(PeerOutcome::Unsupported(format!(
-                    "{field}: nodes peers are not supported"
-                )));
-            }
-            return Ok(PeerOutcome::Match(Box::new(PeerMatch {
-                text: format!("nodes [{}]", describe(&selector)),
-                entity: EntityMatch {
-                    nodes: Some(selector),
-                    ..EntityMatch::default()
-                },
-            })));
-        }
-        let list = p.domain_names.as_deref().unwrap_or_default();
-        let field = format!("{at}.domainNames");
-        self.check_count(&field, list.len(), 1, "domain names")?;
-        for (k, name) in list.iter().enumerate() {
-            let f = format!("{field}[{k}]");
-            if !valid_domain_name(name) {
-                return Err(doc.invalid(
-                    f,
-                    format!("`{name}` is not a domain name (an exact name, or `*.` then a name; the CRD's pattern)"),
-                ));
-            }
-            if list[..k].contains(name) {
-                return Err(doc.invalid(
-                    f,
-                    format!("duplicate value `{name}` (domainNames is a set)"),
-                ));
-            }
-        }
-        if action.is_some_and(|a| a != "Accept") {
-            return Err(doc.unsupported(
-                field,
-                "domainNames is only supported for Accept rules (v0.2.0 types.go#L396)",
-            ));
-        }
-        if !self.features.domain_names {
-            return Ok(PeerOutcome::Unsupported(format!(
-                "{field}: domainNames peers are not supported"
-            )));
-        }
-        Ok(PeerOutcome::Match(Box::new(PeerMatch {
-            text: format!("domain names {}", list.join(", ")),
-            entity: EntityMatch {
-                domains: list.to_vec(),
-                ..EntityMatch::default()
-            },
-        })))
-    }
-
-    /// The protocol groups of a rule, in Calico's conversion shape: `[(None, [])]` without
-    /// protocols; otherwise one group per protocol, named ports in a group of their own.
-    fn protocols(
-        &self,
-        at: &str,
-        protocols: Option<&[ProtocolDoc]>,
-    ) -> Result<ProtocolGroups, ManifestError> {
-        let doc = self.doc;
-        let Some(list) = protocols else {
-            return Ok(vec![(None, Vec::new())]);
-        };
-        self.check_count(at, list.len(), 1, "protocols")?;
-        let mut groups: ProtocolGroups = Vec::new();
-        for (i, p) in list.iter().enumerate() {
-            let field = format!("{at}[{i}]");
-            let named = p
-                .destination_named_port
-                .as_deref()
-                .filter(|n| !n.is_empty());
-            let set = [
-                p.tcp.is_some(),
-                p.udp.is_some(),
-                p.sctp.is_some(),
-                named.is_some(),
-            ]
-            .iter()
-            .filter(|&&b| b)
-            .count();
-            if set != 1 {
-                return Err(doc.invalid(
-                    field,
-                    "exactly one of `tcp`, `udp`, `sctp` and `destinationNamedPort` must be set",
-                ));
-            }
-            let (protocol, spec) = if let Some(name) = named {
-                (None, PortSpec::Named(name.to_string()))
-            } else {
-                let (protocol, key, holder) = match (&p.tcp, &p.udp, &p.sctp) {
-                    (Some(h), _, _) => (Protocol::Tcp, "tcp", h),
-                    (_, Some(h), _) => (Protocol::Udp, "udp", h),
-                    (_, _, Some(h)) => (Protocol::Sctp, "sctp", h),
-                    _ => unreachable!("exactly one is set"),
-                };
-                let f = format!("{field}.{key}");
-                let Some(port) = &holder.destination_port else {
-                    return Err(doc.invalid(
-                        f,
-                        "must set destinationPort (MinProperties=1); omit `protocols` to match every port",
-                    ));
-                };
-                (
-                    Some(protocol),
-                    self.port(&format!("{f}.destinationPort"), port)?,
-                )
-            };
-            match groups.iter_mut().find(|(p, _)| *p == protocol) {
-                Some((_, specs)) => {
-                    if !specs.contains(&spec) {
-                        specs.push(spec);
-                    }
-                }
-                None => groups.push((protocol, vec![spec])),
-            }
-        }
-        Ok(groups)
-    }
-
-    fn port(&self, at: &str, port: &PortDoc) -> Result<PortSpec, ManifestError> {
-        let doc = self.doc;
-        let number = |n: i64, f: String| -> Result<u16, ManifestError> {
-            u16::try_from(n)
-                .ok()
-                .filter(|&n| n > 0)
-                .ok_or_else(|| doc.invalid(f, format!("{n} is not a port number (1-65535)")))
-        };
-        match (port.number, &port.range) {
-            (Some(n), None) => {
-                let n = number(n, format!("{at}.number"))?;
-                Ok(PortSpec::Range(n, n))
-            }
-            (None, Some(r)) => {
-                let start = r
-                    .start
-                    .ok_or_else(|| doc.invalid(format!("{at}.range.start"), "missing"))?;
-                let end = r
-                    .end
-                    .ok_or_else(|| doc.invalid(format!("{at}.range.end"), "missing"))?;
-                let start = number(start, format!("{at}.range.start"))?;
-                let end = number(end, format!("{at}.range.end"))?;
-                if start >= end {
-                    return Err(doc.invalid(
-                        format!("{at}.range"),
-                        format!("Start port must be less than End port ({start} is not less than {end}; the CRD's CEL rule)"),
-                    ));
-                }
-                Ok(PortSpec::Range(start, end))
-            }
-            _ => Err(doc.invalid(at, "exactly one of `number` and `range` must be set")),
-        }
-    }
-}
-
-/// The CRD's DomainName pattern,
-/// `^(\*\.)?([a-zA-z0-9]([-a-zA-Z0-9_]*[a-zA-Z0-9])?\.)+[a-zA-z0-9]([-a-zA-Z0-9_]*[a-zA-Z0-9])?\.?$`
-/// (types.go#L553; `A-z` is the CRD's own, and admits `[\]^_` and a backquote as a label's
-/// first character).
-pub fn valid_domain_name(name: &str) -> bool {
-    let rest = name.strip_prefix("*.").unwrap_or(name);
-    let rest = rest.strip_suffix('.').unwrap_or(rest);
-    let labels: Vec<&str> = rest.split('.').collect();
-    if labels.len() < 2 {
-        return false;
-    }
-    labels.iter().all(|label| {
-        let b = label.as_bytes();
-        let first_ok = |c: u8| (b'A'..=b'z').contains(&c) || c.is_ascii_digit();
-        let middle_ok = |c: u8| c == b'-' || c == b'_' || c.is_ascii_alphanumeric();
-        match b {
-            [] => false,
-            [c] => first_ok(*c),
-            [first, middle @ .., last] => {
-                first_ok(*first)
-                    && middle.iter().all(|&c| middle_ok(c))
-                    && last.is_ascii_alphanumeric()
-            }
-        }
-    })
 }
 
 #[cfg(test)]

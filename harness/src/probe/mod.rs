@@ -18,12 +18,19 @@
 //!
 //! 1. creates a private directory with `busybox mktemp -d` (removed by an `EXIT` trap); if that
 //!    fails it prints `NPH-FATAL <reason>` and exits 1;
-//! 2. starts every probe in a background subshell, `( … ) &`. Each probe command runs under
-//!    `busybox timeout -s KILL <cap>`, a hard cap a little above the probe's own timeout, so a
-//!    wedged probe cannot stall the batch. Its stdin is `/dev/null`, and its stdout and stderr go
-//!    to its own file in the private directory (not to a pipe: busybox `timeout` leaves a
-//!    watcher process that holds the probe's output open for up to a second after the probe ends);
-//! 3. when a probe ends, its subshell prints exactly one line:
+//! 2. opens a FIFO of that directory read-write on fd 3 (nobody ever writes to it), so that
+//!    `read -t SECS <&3` waits SECS seconds inside the shell itself;
+//! 3. starts every probe in a background subshell, `( … ) &`. Inside it the probe's tool runs
+//!    as one simple command in the background (so `$!` is the tool's own PID), its stdin
+//!    `/dev/null`, its stdout and stderr to its own file in the private directory; beside it a
+//!    watcher subshell made of builtins only (`read -t <cap> <&3; kill -KILL <pid>`) kills the
+//!    tool at its hard cap, a little above the probe's own timeout, so a wedged probe cannot
+//!    stall the batch. The subshell waits for the tool, then kills and waits for the watcher:
+//!    every process the batch starts is reaped by its own parent before the batch ends, and none
+//!    outlives its cap, even when the exec that started the batch is gone. (busybox `timeout`,
+//!    used before, daemonizes a watcher grandchild, mirror/busybox@1_36_1:coreutils/timeout.c#L116-L139,
+//!    which a pod whose PID 1 is `sleep` never reaps: one zombie per probe.);
+//! 4. when a probe ends, its subshell prints exactly one line:
 //!
 //!    ```text
 //!    NPH <id> <method> <exit-status> <evidence>
@@ -35,7 +42,10 @@
 //!    when it printed nothing). Hex keeps the line one line whatever the tool printed. The whole
 //!    line is under `PIPE_BUF` and written by a single `printf`, so lines of probes that end at the
 //!    same time never mix; they do arrive in completion order, not batch order;
-//! 4. waits for all probes and prints `NPH-END`.
+//! 5. waits for all probes and prints `NPH-END`.
+//!
+//! The script needs busybox ash (or another shell with `read -t`); dash parses it but cannot
+//! run the cap.
 //!
 //! The parser needs every probe to have exactly one result line. A probe with none gets
 //! [`Outcome::Error`] (the exec was cut short, or the batch aborted); a probe with several gets
@@ -45,20 +55,39 @@
 //! # Methods, and how their evidence becomes an [`Outcome`]
 //!
 //! Busybox tools take whole seconds, so a probe's timeout is rounded up to whole seconds (at
-//! least 1) for them; the hard cap is that plus one second (for `wget` it is the timeout itself,
-//! see below). Any tool printing `bad address` (the host name did not resolve) gives
-//! [`Outcome::DnsFailure`]; `Operation not permitted` on send (a firewall in the source pod's own
-//! network namespace rejected the packet) gives [`Outcome::Blocked`].
+//! least 1) for them; the hard cap is that plus one second. Any tool printing `bad address` (the
+//! host name did not resolve) gives [`Outcome::DnsFailure`]; `Operation not permitted` on send (a
+//! firewall in the source pod's own network namespace rejected the packet) gives
+//! [`Outcome::Blocked`]. A *rejection* on the way is told apart from a *drop* (a timeout,
+//! [`Outcome::Blocked`]): `Connection refused` (TCP RST, ICMP port unreachable) is
+//! [`Outcome::Refused`], and `No route to host` / `Network is unreachable` (ICMP host or network
+//! unreachable, administratively prohibited) is [`Outcome::Unreachable`], for every tool that
+//! reports them:
+//!
+//! - busybox `nc` (small): `can't connect to remote host (IP): <strerror>` from `xconnect`
+//!   (mirror/busybox@1_36_1:libbb/xconnect.c#L103-L114); its `-w` alarm prints `timed out`
+//!   (networking/nc.c, `timeout()`);
+//! - busybox `nc` ("nc 1.10"): `HOST (IP:PORT): <strerror>`, its alarm faking `ETIMEDOUT`
+//!   ("Connection timed out"; networking/nc_bloaty.c#L287-L300, #L911-L917);
+//! - busybox `wget`: `can't connect to remote host (IP): <strerror>` (networking/wget.c#L437-L443
+//!   `open_socket` → `xconnect_stream`);
+//! - busybox `nslookup` (connected UDP socket): `read: <strerror>` when the ICMP error comes back,
+//!   then its own timeout (networking/nslookup.c#L540, #L574);
+//! - agnhost `connect`: `REFUSED` for `ECONNREFUSED`, otherwise `OTHER: … no route to host` (TCP)
+//!   or `UNKNOWN: … no route to host` (UDP) (kubernetes/kubernetes
+//!   test/images/agnhost/connect/connect.go, `connectTCP`, `parseUDPErrorAndExit`);
+//! - busybox `ping` cannot tell: its raw socket drops ICMP errors whose id is not its own, and an
+//!   unreachable carries none (networking/ping.c#L692-L726), so a rejected ping reads as dropped.
 //!
 //! | kind | tool | method | command | outcomes |
 //! |------|------|--------|---------|----------|
-//! | TCP | busybox | `nc` | `nc -w S HOST PORT </dev/null` (the small busybox nc, as in Debian: no `-z`, no `-u`) | exit 0 → Allowed; `timed out` → Blocked; `Connection refused` → Refused; killed at the cap → Allowed (see caveats) |
-//! | TCP | busybox | `nc-z` | `nc -v -v -z -w S HOST PORT` (the "nc 1.10" busybox nc, which has `-z`; chosen at run time by looking for `Zero-I/O` in `nc --help`) | exit 0 → Allowed; `timed out` → Blocked; `Connection refused` → Refused; killed → Blocked |
-//! | UDP | busybox | `nslookup-udp` | `nslookup -type=a -timeout=S -retry=1 -port=PORT udp-probe.netpol-harness.invalid HOST` | `Server:` printed (any datagram came back) → Allowed; `Connection refused` → Refused; `no servers could be reached` or killed → Blocked |
-//! | HTTP | both | `wget` | `wget -q -S -Y off -O /dev/null [--post-data netpol-harness] URL` | last `HTTP/x.y NNN` status line → HttpStatus(NNN); `Connection refused` → Refused; killed at the cap → Blocked |
+//! | TCP | busybox | `nc` | `nc -w S HOST PORT -e busybox true </dev/null` (the small busybox nc, as in Debian: no `-z`, no `-u`; `-e` runs `true` as soon as it connected) | exit 0 → Allowed; `timed out` → Blocked; `Connection refused` → Refused; `No route to host` → Unreachable; killed at the cap → Error (see caveats) |
+//! | TCP | busybox | `nc-z` | `nc -v -v -z -w S HOST PORT` (the "nc 1.10" busybox nc, which has `-z`; chosen at run time by looking for `Zero-I/O` in `nc --help`) | exit 0 → Allowed; `timed out` → Blocked; `Connection refused` → Refused; `No route to host` → Unreachable; killed → Blocked |
+//! | UDP | busybox | `nslookup-udp` | `nslookup -type=a -timeout=S -retry=1 -port=PORT udp-probe.netpol-harness.invalid HOST` | `Server:` printed (any datagram came back) → Allowed; `Connection refused` → Refused; `No route to host` → Unreachable; `no servers could be reached` or killed → Blocked |
+//! | HTTP | both | `wget` | `wget -q -S -Y off -O /dev/null [--post-data netpol-harness] URL` | last `HTTP/x.y NNN` status line → HttpStatus(NNN); `Connection refused` → Refused; `No route to host` → Unreachable; killed at the cap → Blocked |
 //! | ICMP | both | `ping` | `ping -c 1 -W S HOST` | a reply received → Allowed; none → Blocked |
-//! | DNS | both | `nslookup` | `nslookup -timeout=S -retry=1 -port=PORT NAME HOST` | a `Name:` answer → Allowed; `** server can't find NAME: RCODE` or a reply without an answer → DnsFailure; `Connection refused` → Refused; no reply → Blocked |
-//! | TCP, UDP, SCTP | agnhost | `agnhost` | `/agnhost connect HOST:PORT --timeout=MSms --protocol=P` | exit 0 → Allowed; `TIMEOUT` → Blocked; `REFUSED` → Refused; `DNS:` → DnsFailure; `OTHER:`/`UNKNOWN:` → Error (except a `connection refused` inside them, which is how agnhost reports an SCTP ABORT → Refused) |
+//! | DNS | both | `nslookup` | `nslookup -timeout=S -retry=1 -port=PORT NAME HOST` | a `Name:` answer → Allowed; `** server can't find NAME: RCODE` or a reply without an answer → DnsFailure; `Connection refused` → Refused; `No route to host` → Unreachable; no reply → Blocked |
+//! | TCP, UDP, SCTP | agnhost | `agnhost` | `/agnhost connect HOST:PORT --timeout=MSms --protocol=P` | exit 0 → Allowed; `TIMEOUT` → Blocked; `REFUSED` → Refused; `DNS:` → DnsFailure; `no route to host` → Unreachable; other `OTHER:`/`UNKNOWN:` → Error (except a `connection refused` inside them, which is how agnhost reports an SCTP ABORT → Refused) |
 //!
 //! # Caveats (what busybox can and cannot tell)
 //!
@@ -72,21 +101,22 @@
 //!   in DNS format costs the whole timeout (nslookup keeps waiting for a DNS answer), but it runs
 //!   concurrently with everything else.
 //! - **HTTP with busybox**: Debian's busybox `wget` has no `-T` (and crashes when given one), so
-//!   the hard cap, at the probe's timeout, is wget's timeout: killed → Blocked. A server that
+//!   the hard cap, a second above the probe's timeout, is wget's timeout: killed → Blocked. A server that
 //!   accepts the connection but answers later than the timeout is therefore Blocked as well.
 //!   Proxies are off (`-Y off`) so `http_proxy` in the pod's environment cannot reroute the probe.
-//! - **TCP with the small nc**: nc's `-w` alarm covers name resolution and connect and is cancelled
-//!   once connected; with stdin at EOF nc then half-closes and waits for the server to close. So a
-//!   probe killed at the hard cap without a `timed out` message had connected: Allowed, but it took
-//!   timeout + 1 s (most servers close on the half-close at once).
+//! - **TCP with the small nc**: nc's `-w` alarm covers name resolution and connect; once
+//!   connected, `-e busybox true` replaces nc with `true`, which exits 0 at once (without `-e`,
+//!   nc would half-close and wait for the server to close, so a server holding the connection
+//!   open kept it running until the cap). A small nc still running at the cap, a second after its
+//!   own alarm, proves nothing: Error, never Allowed.
 //! - **DNS**: with an explicit server, busybox `nslookup` ignores `search` domains, so in-cluster
 //!   names must be fully qualified (`svc.ns.svc.cluster.local`). It asks for A and AAAA.
 //! - **ICMP** needs `ping` to open an ICMP socket (root, `CAP_NET_RAW` or `ping_group_range`);
 //!   without it the result is an Error quoting ping's message.
 //! - A host *name* whose resolution hangs past the hard cap looks like a drop (Blocked).
-//! - ICMP errors other than port-unreachable (`No route to host`, `Network unreachable`, for example
-//!   from an admin-prohibited reject) are reported as Error with the tool's message, so the
-//!   oracle can decide what they mean for a given CNI.
+//! - Whether a refusal means "policy rejected it" or "nothing listens there" the tools cannot
+//!   tell: the runner accepts a rejection for an expected-blocked probe only where the port was
+//!   shown served in the same run (see [`crate::runner`]).
 
 mod detect;
 mod parse;
@@ -238,8 +268,15 @@ pub enum Outcome {
     Allowed,
     /// No answer before the timeout (or the packet was rejected by a firewall in the source pod).
     Blocked,
-    /// Actively refused: TCP RST, ICMP port unreachable, or an SCTP ABORT.
+    /// Actively refused: TCP RST, ICMP port unreachable, or an SCTP ABORT (the tools report
+    /// `ECONNREFUSED`, "Connection refused"). A closed port answers this way too, so a refusal
+    /// is a *rejection* only where the port was shown served (see [`Outcome::deny_style`]).
     Refused,
+    /// Rejected on the way with an ICMP error other than port unreachable: host or network
+    /// unreachable, or administratively prohibited (the tools report `EHOSTUNREACH` "No route to
+    /// host" or `ENETUNREACH` "Network is unreachable"; Linux maps ICMP codes 1, 9, 10 and 13 to
+    /// `EHOSTUNREACH`). Holds the tool's message.
+    Unreachable(String),
     /// The HTTP server answered with this status code (any code, 200 included).
     HttpStatus(u16),
     /// A name did not resolve: the DNS probe's name (NXDOMAIN, SERVFAIL, no answer, …) or the
@@ -256,10 +293,54 @@ impl fmt::Display for Outcome {
             Outcome::Allowed => f.write_str("allowed"),
             Outcome::Blocked => f.write_str("blocked"),
             Outcome::Refused => f.write_str("refused"),
+            Outcome::Unreachable(m) => write!(f, "unreachable ({m})"),
             Outcome::HttpStatus(s) => write!(f, "HTTP {s}"),
             Outcome::DnsFailure(m) => write!(f, "DNS failure ({m})"),
             Outcome::Error(m) => write!(f, "error ({m})"),
         }
+    }
+}
+
+impl Outcome {
+    /// How a probe that did not get through was stopped: [`DenyStyle::Drop`] for a timeout
+    /// ([`Outcome::Blocked`]), [`DenyStyle::Reject`] for an answer that refuses
+    /// ([`Outcome::Refused`], [`Outcome::Unreachable`]); `None` for anything else.
+    pub fn deny_style(&self) -> Option<DenyStyle> {
+        match self {
+            Outcome::Blocked => Some(DenyStyle::Drop),
+            Outcome::Refused | Outcome::Unreachable(_) => Some(DenyStyle::Reject),
+            _ => None,
+        }
+    }
+}
+
+/// How a denied packet is stopped: silently dropped (the client times out), or rejected (the
+/// client is told: TCP RST, ICMP port/host unreachable or administratively prohibited).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum DenyStyle {
+    /// Dropped: no answer; the probe times out.
+    #[default]
+    Drop,
+    /// Rejected: the probe is refused or told the destination is unreachable.
+    Reject,
+}
+
+impl DenyStyle {
+    /// `drop` or `reject`.
+    pub fn name(self) -> &'static str {
+        match self {
+            DenyStyle::Drop => "drop",
+            DenyStyle::Reject => "reject",
+        }
+    }
+}
+
+impl fmt::Display for DenyStyle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
     }
 }
 

@@ -199,6 +199,20 @@ impl Evidence<'_> {
         self.has("connection refused").then_some(Outcome::Refused)
     }
 
+    /// Rejected on the way with an ICMP error other than port unreachable: `EHOSTUNREACH` (host
+    /// unreachable, administratively prohibited) or `ENETUNREACH`, as the tools print them
+    /// (busybox through `strerror`, agnhost through Go's `syscall.Errno`, lower case).
+    fn unreachable(&self) -> Option<Outcome> {
+        [
+            "no route to host",
+            "host is unreachable",
+            "network is unreachable",
+        ]
+        .into_iter()
+        .find_map(|needle| self.line_with(needle))
+        .map(|line| Outcome::Unreachable(line.to_string()))
+    }
+
     /// A firewall in the source pod's network namespace rejected the send (EPERM).
     fn locally_filtered(&self) -> Option<Outcome> {
         self.has("operation not permitted")
@@ -222,14 +236,21 @@ fn judge_nc(method: Method, e: &Evidence<'_>) -> Option<Outcome> {
     }
     e.bad_address()
         .or_else(|| e.refused())
+        .or_else(|| e.unreachable())
         .or_else(|| e.has("timed out").then_some(Outcome::Blocked))
         .or_else(|| e.locally_filtered())
         .or_else(|| {
-            // The small nc's -w alarm covers resolution and connect and is cancelled once
-            // connected: killed without a message means it connected and the server kept the
-            // connection open. The "nc 1.10" one with -z exits right after connecting.
-            e.killed().then_some(match method {
-                Method::Nc => Outcome::Allowed,
+            // The small nc's -w alarm covers resolution and connect, and `-e busybox true`
+            // ends it as soon as it connected: still running at the cap, a second after its
+            // own alarm, it proved nothing, and a stall is never read as a connection. The
+            // "nc 1.10" one resolves before arming its alarm, so a kill there is a resolution
+            // that hung (documented as looking like a drop).
+            e.killed().then(|| match method {
+                Method::Nc => Outcome::Error(
+                    "still running a second after its own timeout (killed at the cap): it \
+                     neither connected nor timed out"
+                        .into(),
+                ),
                 _ => Outcome::Blocked,
             })
         })
@@ -245,6 +266,7 @@ fn judge_udp_nslookup(e: &Evidence<'_>) -> Option<Outcome> {
     }
     e.bad_address()
         .or_else(|| e.refused())
+        .or_else(|| e.unreachable())
         .or_else(|| e.locally_filtered())
         .or_else(|| {
             (e.has("no servers could be reached") || e.killed()).then_some(Outcome::Blocked)
@@ -257,6 +279,7 @@ fn judge_wget(e: &Evidence<'_>) -> Option<Outcome> {
     }
     e.bad_address()
         .or_else(|| e.refused())
+        .or_else(|| e.unreachable())
         .or_else(|| e.locally_filtered())
         .or_else(|| (e.has("timed out") || e.killed()).then_some(Outcome::Blocked))
 }
@@ -311,6 +334,7 @@ fn judge_nslookup(probe: &ProbeSpec, e: &Evidence<'_>) -> Option<Outcome> {
     let replied = lines().any(|l| l.starts_with("Server:"));
     e.bad_address()
         .or_else(|| e.refused())
+        .or_else(|| e.unreachable())
         .or_else(|| e.locally_filtered())
         .or_else(|| {
             replied.then(|| {
@@ -340,8 +364,12 @@ fn judge_agnhost(e: &Evidence<'_>) -> Option<Outcome> {
     if let Some(line) = tagged("DNS:") {
         return Some(Outcome::DnsFailure(line["DNS:".len()..].trim().to_string()));
     }
-    // An SCTP ABORT comes back as "OTHER: … connection refused".
+    // An SCTP ABORT comes back as "OTHER: … connection refused"; an ICMP host unreachable or
+    // admin-prohibited as "OTHER: … no route to host" (TCP) or "UNKNOWN: … no route to host"
+    // (UDP: kubernetes/kubernetes test/images/agnhost/connect/connect.go, connectTCP and
+    // parseUDPErrorAndExit).
     e.refused()
+        .or_else(|| e.unreachable())
         .or_else(|| e.locally_filtered())
         .or_else(|| e.killed().then_some(Outcome::Blocked))
 }
@@ -438,7 +466,8 @@ mod tests {
         Outcome::Refused
     )]
     #[case::nc_blocked(tcp(), "nc", 1, "nc: timed out\n", Outcome::Blocked)]
-    #[case::nc_held_open(tcp(), "nc", 137, "", Outcome::Allowed)]
+    #[case::nc_stalled_past_its_alarm(tcp(), "nc", 137, "", Outcome::Error(
+        "still running a second after its own timeout (killed at the cap): it neither connected nor timed out".into()))]
     #[case::nc_bad_address(
         tcp(),
         "nc",
@@ -454,7 +483,9 @@ mod tests {
         Outcome::Blocked
     )]
     #[case::nc_no_route(tcp(), "nc", 1, "nc: can't connect to remote host (10.0.0.1): No route to host\n",
-        Outcome::Error("unexpected output (exit 1): nc: can't connect to remote host (10.0.0.1): No route to host".into()))]
+        Outcome::Unreachable("nc: can't connect to remote host (10.0.0.1): No route to host".into()))]
+    #[case::nc_net_unreachable(tcp(), "nc", 1, "nc: can't connect to remote host (10.0.0.1): Network is unreachable\n",
+        Outcome::Unreachable("nc: can't connect to remote host (10.0.0.1): Network is unreachable".into()))]
     #[case::nc_missing(tcp(), "nc", 127, "sh: busybox: not found\n", Outcome::Error("probe tool not found: sh: busybox: not found".into()))]
     // TCP, "nc 1.10" busybox nc with -v -v -z.
     #[case::ncz_allowed(
@@ -479,6 +510,13 @@ mod tests {
         Outcome::Blocked
     )]
     #[case::ncz_killed(tcp(), "nc-z", 137, "", Outcome::Blocked)]
+    #[case::ncz_no_route(
+        tcp(),
+        "nc-z",
+        1,
+        "nc: 10.0.0.1 (10.0.0.1:80): No route to host\nsent 0, rcvd 0\n",
+        Outcome::Unreachable("nc: 10.0.0.1 (10.0.0.1:80): No route to host".into())
+    )]
     // UDP with busybox nslookup.
     #[case::udp_allowed(
         udp(),
@@ -509,6 +547,13 @@ mod tests {
         Outcome::Refused
     )]
     #[case::udp_blocked(udp(), "nslookup-udp", 1, NSLOOKUP_TIMED_OUT, Outcome::Blocked)]
+    #[case::udp_prohibited(
+        udp(),
+        "nslookup-udp",
+        1,
+        "nslookup: read: No route to host\n;; connection timed out; no servers could be reached\n",
+        Outcome::Unreachable("nslookup: read: No route to host".into())
+    )]
     #[case::udp_killed(udp(), "nslookup-udp", 137, "", Outcome::Blocked)]
     #[case::udp_eperm(
         udp(),
@@ -535,8 +580,12 @@ mod tests {
         "DNS: lookup web.ns: no such host\n",
         dns_failure("lookup web.ns: no such host")
     )]
-    #[case::agnhost_other(tcp(), "agnhost", 1, "OTHER: dial tcp 10.0.0.1:80: connect: no route to host\n",
-        Outcome::Error("unexpected output (exit 1): OTHER: dial tcp 10.0.0.1:80: connect: no route to host".into()))]
+    #[case::agnhost_no_route(tcp(), "agnhost", 1, "OTHER: dial tcp 10.0.0.1:80: connect: no route to host\n",
+        Outcome::Unreachable("OTHER: dial tcp 10.0.0.1:80: connect: no route to host".into()))]
+    #[case::agnhost_udp_no_route(udp(), "agnhost", 1, "UNKNOWN: read udp 10.0.0.2:4->10.0.0.1:80: read: no route to host\n",
+        Outcome::Unreachable("UNKNOWN: read udp 10.0.0.2:4->10.0.0.1:80: read: no route to host".into()))]
+    #[case::agnhost_other(tcp(), "agnhost", 1, "OTHER: dial tcp 10.0.0.1:80: connect: cannot assign requested address\n",
+        Outcome::Error("unexpected output (exit 1): OTHER: dial tcp 10.0.0.1:80: connect: cannot assign requested address".into()))]
     #[case::agnhost_unknown(tcp(), "agnhost", 1, "UNKNOWN: address 10.0.0.1: missing port in address\n",
         Outcome::Error("unexpected output (exit 1): UNKNOWN: address 10.0.0.1: missing port in address".into()))]
     #[case::agnhost_udp_timeout(
@@ -589,6 +638,13 @@ mod tests {
         Outcome::Refused
     )]
     #[case::http_killed(http(), "wget", 137, "", Outcome::Blocked)]
+    #[case::http_prohibited(
+        http(),
+        "wget",
+        1,
+        "wget: can't connect to remote host (10.0.0.1): No route to host\n",
+        Outcome::Unreachable("wget: can't connect to remote host (10.0.0.1): No route to host".into())
+    )]
     #[case::http_timed_out(http(), "wget", 1, "wget: download timed out\n", Outcome::Blocked)]
     #[case::http_bad_address(
         http(),

@@ -29,24 +29,32 @@ pub fn batch_script(probes: &[ProbeSpec], tool: ProbeTool) -> Result<String, Pro
          nph_d=$(busybox mktemp -d \"${{TMPDIR:-/tmp}}/nph.XXXXXX\") || {{ echo '{FATAL_TAG} \
          busybox mktemp -d failed: no busybox, or no writable temporary directory'; exit 1; }}\n\
          trap 'busybox rm -rf \"$nph_d\"' EXIT\n\
+         busybox mkfifo \"$nph_d/cap\" && exec 3<>\"$nph_d/cap\" || {{ echo '{FATAL_TAG} \
+         busybox mkfifo failed'; exit 1; }}\n\
          nph_emit() {{\n  printf '{RESULT_TAG} %s %s %s %s\\n' \"$1\" \"$2\" \"$3\" \
-         \"$(busybox head -c {EVIDENCE_BYTES} \"$nph_d/$4\" | busybox od -An -v -tx1 | busybox tr -d ' \\n')\"\n}}\n"
+         \"$(busybox head -c {EVIDENCE_BYTES} \"$nph_d/$4\" | busybox od -An -v -tx1 | busybox tr -d ' \\n')\"\n}}\n\
+         nph_cap() {{ read -t \"$1\" <&3; kill -KILL \"$2\" 2>/dev/null; }}\n"
     );
     if tool == ProbeTool::Busybox && probes.iter().any(|p| p.kind == ProbeKind::Tcp) {
         // The "nc 1.10" busybox nc has -z and -v and lists "Zero-I/O" in its help; the small one
-        // (Debian's) has neither.
+        // (Debian's) has neither, but runs `-e PROG` right after connecting (nc.c, NC_EXTRA).
+        // The words go into variables so that each probe stays one simple command, which the
+        // shell execs in the child it forks: `$!` is then the tool itself, and the cap kills it.
         script.push_str(&format!(
-            "if busybox nc --help 2>&1 | busybox grep -q 'Zero-I/O'; then nph_nc={}; else nph_nc={}; fi\n",
+            "if busybox nc --help 2>&1 | busybox grep -q 'Zero-I/O'; then nph_nc={}; \
+             nph_ncz='-v -v -z'; nph_nce=''; else nph_nc={}; nph_ncz=''; nph_nce='-e busybox true'; fi\n",
             Method::NcZero.token(),
             Method::Nc.token()
         ));
     }
     for (index, probe) in probes.iter().enumerate() {
-        let (command, method) = probe_command(probe, tool)?;
+        let (command, cap, method) = probe_command(probe, tool)?;
         // Writing to a String cannot fail.
         let _ = writeln!(
             script,
-            "( {command} </dev/null >\"$nph_d/{index}\" 2>&1; nph_emit {id} {method} $? {index} ) &",
+            "( {command} </dev/null >\"$nph_d/{index}\" 2>&1 & nph_p=$!; nph_cap {cap} $nph_p & \
+             nph_w=$!; wait $nph_p; nph_s=$?; kill $nph_w 2>/dev/null; wait $nph_w; \
+             nph_emit {id} {method} $nph_s {index} ) 2>/dev/null &",
             id = quote(&probe.id),
         );
     }
@@ -65,15 +73,15 @@ pub fn batch_command(probes: &[ProbeSpec], tool: ProbeTool) -> Result<Vec<String
     ])
 }
 
-/// The shell command of one probe, and the method word its result line carries (a shell word:
-/// either a literal token or the `$nph_nc` variable).
-fn probe_command(probe: &ProbeSpec, tool: ProbeTool) -> Result<(String, String), ProbeError> {
+/// The shell command of one probe (one simple command, so that the shell execs it in the child
+/// it forks), its hard cap in seconds, and the method word its result line carries (a shell
+/// word: either a literal token or the `$nph_nc` variable).
+fn probe_command(probe: &ProbeSpec, tool: ProbeTool) -> Result<(String, u64, String), ProbeError> {
     let secs = whole_seconds(probe.timeout);
     let cap = secs + CAP_MARGIN_SECS;
     let host = quote(&probe.host);
     // Validation guarantees a port for every kind but ICMP, which does not use it.
     let port = probe.target_port().unwrap_or_default();
-    let capped = |cap: u64, command: String| format!("busybox timeout -s KILL {cap} {command}");
     match (&probe.kind, tool) {
         (ProbeKind::Tcp | ProbeKind::Udp | ProbeKind::Sctp, ProbeTool::Agnhost) => {
             let target = match probe.host.parse::<IpAddr>() {
@@ -86,22 +94,19 @@ fn probe_command(probe: &ProbeSpec, tool: ProbeTool) -> Result<(String, String),
                 probe.timeout.as_millis().max(1),
                 probe.kind.name()
             );
-            Ok((capped(cap, command), Method::AgnhostConnect.token().into()))
+            Ok((command, cap, Method::AgnhostConnect.token().into()))
         }
         (ProbeKind::Tcp, ProbeTool::Busybox) => {
-            let command = format!(
-                "if [ \"$nph_nc\" = {} ]; then {}; else {}; fi",
-                Method::NcZero.token(),
-                capped(cap, format!("busybox nc -v -v -z -w {secs} {host} {port}")),
-                capped(cap, format!("busybox nc -w {secs} {host} {port}")),
-            );
-            Ok((command, "\"$nph_nc\"".into()))
+            // `$nph_ncz` / `$nph_nce` are left unquoted on purpose: they split into the words of
+            // the nc flavour found at run time (`-v -v -z`, or `-e busybox true`), or vanish.
+            let command = format!("busybox nc $nph_ncz -w {secs} {host} {port} $nph_nce");
+            Ok((command, cap, "\"$nph_nc\"".into()))
         }
         (ProbeKind::Udp, ProbeTool::Busybox) => {
             let command = format!(
                 "busybox nslookup -type=a -timeout={secs} -retry=1 -port={port} {UDP_PROBE_NAME} {host}"
             );
-            Ok((capped(cap, command), Method::UdpNslookup.token().into()))
+            Ok((command, cap, Method::UdpNslookup.token().into()))
         }
         (ProbeKind::Sctp, ProbeTool::Busybox) => Err(ProbeError::Unsupported {
             id: probe.id.clone(),
@@ -119,24 +124,24 @@ fn probe_command(probe: &ProbeSpec, tool: ProbeTool) -> Result<(String, String),
             };
             // No -T: Debian's busybox wget lacks it (and crashes on it), so the cap is wget's only
             // limit. Like every other probe's it sits a margin above the probe timeout: capping
-            // at the timeout itself killed answers that took just under it (busybox `timeout`
-            // counts whole seconds: mirror/busybox@1_36_1:coreutils/timeout.c#L51-L62).
+            // at the timeout itself killed answers that took just under it (the cap counts
+            // whole seconds).
             let command = format!(
                 "busybox wget -q -S -Y off -O /dev/null {post}{}",
                 quote(&format!("http://{authority}{path}"))
             );
-            Ok((capped(cap, command), Method::Wget.token().into()))
+            Ok((command, cap, Method::Wget.token().into()))
         }
         (ProbeKind::Icmp, _) => {
             let command = format!("busybox ping -c 1 -W {secs} {host}");
-            Ok((capped(cap, command), Method::Ping.token().into()))
+            Ok((command, cap, Method::Ping.token().into()))
         }
         (ProbeKind::Dns { name }, _) => {
             let command = format!(
                 "busybox nslookup -timeout={secs} -retry=1 -port={port} {} {host}",
                 quote(name)
             );
-            Ok((capped(cap, command), Method::Nslookup.token().into()))
+            Ok((command, cap, Method::Nslookup.token().into()))
         }
     }
 }
@@ -185,26 +190,28 @@ mod tests {
         spec("t", ProbeKind::Tcp, "10.0.0.1", Some(80)),
         ProbeTool::Busybox,
         &[
-            "if [ \"$nph_nc\" = nc-z ]; then busybox timeout -s KILL 2 busybox nc -v -v -z -w 1 '10.0.0.1' 80; \
-             else busybox timeout -s KILL 2 busybox nc -w 1 '10.0.0.1' 80; fi </dev/null",
-            "nph_emit 't' \"$nph_nc\" $? 0 ) &",
+            "( busybox nc $nph_ncz -w 1 '10.0.0.1' 80 $nph_nce </dev/null",
+            "nph_cap 2 $nph_p &",
+            "nph_emit 't' \"$nph_nc\" $nph_s 0 ) 2>/dev/null &",
         ]
     )]
     #[case::udp_busybox(
         spec("u", ProbeKind::Udp, "10.0.0.1", Some(53)),
         ProbeTool::Busybox,
         &[
-            "busybox timeout -s KILL 2 busybox nslookup -type=a -timeout=1 -retry=1 -port=53 \
-             udp-probe.netpol-harness.invalid '10.0.0.1'",
-            "nph_emit 'u' nslookup-udp $? 0",
+            "( busybox nslookup -type=a -timeout=1 -retry=1 -port=53 \
+             udp-probe.netpol-harness.invalid '10.0.0.1' </dev/null",
+            "nph_cap 2 $nph_p &",
+            "nph_emit 'u' nslookup-udp $nph_s 0",
         ]
     )]
     #[case::http_get(
         spec("h", http(HttpMethod::Get, "/healthz?x=1"), "web.ns.svc", None),
         ProbeTool::Busybox,
         &[
-            "busybox timeout -s KILL 2 busybox wget -q -S -Y off -O /dev/null 'http://web.ns.svc:80/healthz?x=1'",
-            "nph_emit 'h' wget $? 0",
+            "( busybox wget -q -S -Y off -O /dev/null 'http://web.ns.svc:80/healthz?x=1' </dev/null",
+            "nph_cap 2 $nph_p &",
+            "nph_emit 'h' wget $nph_s 0",
         ]
     )]
     #[case::http_post_ipv6(
@@ -215,21 +222,22 @@ mod tests {
     #[case::icmp(
         spec("i", ProbeKind::Icmp, "10.0.0.1", None),
         ProbeTool::Busybox,
-        &["busybox timeout -s KILL 2 busybox ping -c 1 -W 1 '10.0.0.1'", "nph_emit 'i' ping $? 0"]
+        &["( busybox ping -c 1 -W 1 '10.0.0.1' </dev/null", "nph_cap 2 $nph_p &", "nph_emit 'i' ping $nph_s 0"]
     )]
     #[case::dns(
         spec("d", ProbeKind::Dns { name: "kubernetes.default.svc.cluster.local".into() }, "10.96.0.10", None),
         ProbeTool::Agnhost,
         &[
-            "busybox timeout -s KILL 2 busybox nslookup -timeout=1 -retry=1 -port=53 \
-             'kubernetes.default.svc.cluster.local' '10.96.0.10'",
-            "nph_emit 'd' nslookup $? 0",
+            "( busybox nslookup -timeout=1 -retry=1 -port=53 \
+             'kubernetes.default.svc.cluster.local' '10.96.0.10' </dev/null",
+            "nph_cap 2 $nph_p &",
+            "nph_emit 'd' nslookup $nph_s 0",
         ]
     )]
     #[case::tcp_agnhost(
         spec("t", ProbeKind::Tcp, "10.0.0.1", Some(80)),
         ProbeTool::Agnhost,
-        &["busybox timeout -s KILL 2 /agnhost connect '10.0.0.1:80' --timeout=1000ms --protocol=tcp", "nph_emit 't' agnhost $? 0"]
+        &["( /agnhost connect '10.0.0.1:80' --timeout=1000ms --protocol=tcp </dev/null", "nph_cap 2 $nph_p &", "nph_emit 't' agnhost $nph_s 0"]
     )]
     #[case::udp_agnhost_ipv6(
         spec("u", ProbeKind::Udp, "fd00::1", Some(9376)),
@@ -249,7 +257,7 @@ mod tests {
         let script = batch_script(std::slice::from_ref(&probe), tool).unwrap();
         let line = probe_line(&script, &probe.id);
         assert!(line.starts_with("( "), "{line}");
-        assert!(line.contains(">\"$nph_d/0\" 2>&1;"), "{line}");
+        assert!(line.contains(">\"$nph_d/0\" 2>&1 & nph_p=$!;"), "{line}");
         for fragment in fragments {
             assert!(line.contains(fragment), "{line}\nlacks\n{fragment}");
         }
@@ -267,11 +275,31 @@ mod tests {
         assert!(lines[2].starts_with("nph_d=$(busybox mktemp -d"));
         assert!(lines[2].contains("echo 'NPH-FATAL "));
         assert_eq!(lines[3], "trap 'busybox rm -rf \"$nph_d\"' EXIT");
+        assert!(lines[4].starts_with("busybox mkfifo \"$nph_d/cap\" && exec 3<>"));
+        assert!(lines[4].contains("echo 'NPH-FATAL "));
+        // The cap is kept by shell builtins alone (no child process to outlive the batch).
+        assert!(
+            script.contains("nph_cap() { read -t \"$1\" <&3; kill -KILL \"$2\" 2>/dev/null; }")
+        );
+        assert!(!script.contains("busybox timeout"));
         let probe_lines: Vec<&&str> = lines.iter().filter(|l| l.starts_with("( ")).collect();
         assert_eq!(probe_lines.len(), 3);
-        assert!(probe_lines.iter().all(|l| l.ends_with(" ) &")));
+        assert!(probe_lines.iter().all(|l| l.ends_with(" ) 2>/dev/null &")));
         for (index, line) in probe_lines.iter().enumerate() {
-            assert!(line.contains(&format!("$? {index} ) &")), "{line}");
+            // The tool is the background job the cap kills, and both are reaped before the
+            // result line is printed.
+            assert!(
+                line.contains(&format!(">\"$nph_d/{index}\" 2>&1 & nph_p=$!;")),
+                "{line}"
+            );
+            assert!(
+                line.contains("wait $nph_p; nph_s=$?; kill $nph_w 2>/dev/null; wait $nph_w;"),
+                "{line}"
+            );
+            assert!(
+                line.contains(&format!("$nph_s {index} ) 2>/dev/null &")),
+                "{line}"
+            );
         }
         assert_eq!(&lines[lines.len() - 2..], ["wait", "echo NPH-END"]);
         assert!(script.contains("busybox head -c 1024"));
@@ -318,8 +346,12 @@ mod tests {
     }
 
     #[rstest]
-    #[case::ms_rounded_up_for_busybox(Duration::from_millis(1500), "nc -w 2 ", "KILL 3 ")]
-    #[case::long(Duration::from_secs(10), "nc -w 10 ", "KILL 11 ")]
+    #[case::ms_rounded_up_for_busybox(
+        Duration::from_millis(1500),
+        "nc $nph_ncz -w 2 ",
+        "nph_cap 3 "
+    )]
+    #[case::long(Duration::from_secs(10), "nc $nph_ncz -w 10 ", "nph_cap 11 ")]
     fn timeouts_and_caps(#[case] timeout: Duration, #[case] tool_arg: &str, #[case] cap: &str) {
         let probe = ProbeSpec {
             timeout,

@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use crate::capability::Capability;
+use crate::policy::{CalicoLine, Semantics};
 
 /// Names of every built-in profile, in the nightly matrix's column order.
 pub const CNI_NAMES: [&str; 7] = [
@@ -29,8 +30,9 @@ pub const CNI_NAMES: [&str; 7] = [
 const KINDNETD_WITHOUT_POLICY: &str = "kindnet-cni=docker.io/kindest/kindnetd:v20230809-80a64d96";
 
 /// The ClusterNetworkPolicy CRD (network-policy-api v0.2.0, experimental channel: adds `nodes`
-/// and `domainNames` peers), applied on the Antrea lane, which implements the API without
-/// installing it (antrea-io/antrea@v2.7.0:docs/cluster-network-policy.md#L58-L62 gives this URL).
+/// and `domainNames` peers), applied on the Antrea, Cilium and kube-network-policies lanes,
+/// which implement the API without installing it
+/// (antrea-io/antrea@v2.7.0:docs/cluster-network-policy.md#L58-L62 gives this URL).
 ///
 /// Not on the Calico lanes: Calico v3.32.1's `operator-crds.yaml` ships the CRD itself, at
 /// bundle-version v0.2.0, standard channel (projectcalico/calico@v3.32.1:manifests/operator-crds.yaml#L38942-L38950),
@@ -120,6 +122,10 @@ pub struct CniProfile {
     pub enforces: BTreeSet<Capability>,
     /// Whether it enforces NetworkPolicy at all. If not, policy steps are "not enforced".
     pub enforces_policy: bool,
+    /// How it stops denied traffic by default, where upstream says so (`None`: not declared).
+    /// Results show the style each step saw; another style than this one is a note, never a
+    /// failure (both block).
+    pub deny_style: Option<crate::probe::DenyStyle>,
     /// Places where it differs from the NetworkPolicy spec or from the oracle, with issue links.
     pub known_deviations: Vec<KnownDeviation>,
     /// Things worth knowing when reading this CNI's results that no single step shows.
@@ -424,6 +430,17 @@ impl CniProfile {
         ]
     }
 
+    /// Whose behaviour the oracle predicts on this CNI: a Calico profile's version line
+    /// (`calico` 3.32.1 → 3.32, `calico-3.31` → 3.31), else the APIs as written.
+    pub fn semantics(&self) -> Semantics {
+        if !self.name.starts_with("calico") {
+            return Semantics::Generic;
+        }
+        self.version
+            .parse::<CalicoLine>()
+            .map_or(Semantics::Generic, Semantics::Calico)
+    }
+
     /// The built-in profile called `name`, if there is one.
     pub fn by_name(name: &str) -> Option<CniProfile> {
         Self::all().into_iter().find(|p| p.name == name)
@@ -514,6 +531,11 @@ impl CniProfile {
             ],
             enforces,
             enforces_policy: true,
+            // Felix drops what policy denies unless `iptablesFilterDenyAction` (or
+            // `nftablesFilterDenyAction`) says Reject: "By default Calico blocks traffic with an
+            // iptables DROP action" (projectcalico/calico@v3.31.7:
+            // api/pkg/apis/projectcalico/v3/felixconfig.go, `IptablesFilterDenyAction`).
+            deny_style: Some(crate::probe::DenyStyle::Drop),
             known_deviations: vec![],
             caveats: vec![
                 Caveat {
@@ -530,11 +552,19 @@ impl CniProfile {
         }
     }
 
-    /// Cilium through Helm, keeping kube-proxy as Cilium's kind guide does.
+    /// Cilium through Helm, keeping kube-proxy as Cilium's kind guide does, with Kubernetes
+    /// ClusterNetworkPolicy on: off by default in 1.20, enabled by the Helm value
+    /// `k8sClusterNetworkPolicy.enabled` (agent flag `enable-k8s-cluster-network-policy`;
+    /// cilium/cilium#47227, and the preflight of Cilium's own CNP conformance run,
+    /// cilium/cilium@afc3c5ec:pkg/policy/k8s/conformance/conformance_test.go), with the v0.2.0
+    /// CRD installed by the user. Node peers need `nodeSelectorLabels=true` and CIDR peers match
+    /// pod addresses only with `policyCIDRMatchMode=pods` (same preflight); neither is set, so
+    /// `cnp-nodes` is not claimed and `networks` peers on pod addresses are the ipBlock deviation.
     fn cilium() -> CniProfile {
         let mut enforces: BTreeSet<Capability> = network_policy_features();
         enforces.remove(&Capability::Sctp);
         enforces.remove(&Capability::IpblockPodIp);
+        enforces.insert(Capability::ClusterNetworkPolicy);
         enforces.extend(environment());
         CniProfile {
             name: "cilium",
@@ -544,6 +574,7 @@ impl CniProfile {
             default_cni: false,
             kernel_modules: &[],
             install: vec![
+                InstallStep::Apply { url: CNP_CRD },
                 InstallStep::HelmRepo {
                     name: "cilium",
                     url: "https://helm.cilium.io/",
@@ -558,6 +589,7 @@ impl CniProfile {
                         "image.pullPolicy=IfNotPresent",
                         "ipam.mode=kubernetes",
                         "cni.chainingMode=portmap",
+                        "k8sClusterNetworkPolicy.enabled=true",
                     ],
                 },
             ],
@@ -573,6 +605,7 @@ impl CniProfile {
             ],
             enforces,
             enforces_policy: true,
+            deny_style: None,
             known_deviations: vec![
                 KnownDeviation {
                     matches: DeviationMatch::Capability(Capability::Sctp),
@@ -615,6 +648,7 @@ impl CniProfile {
             }],
             enforces,
             enforces_policy: true,
+            deny_style: None,
             known_deviations: vec![],
             caveats: vec![
                 Caveat {
@@ -676,6 +710,7 @@ impl CniProfile {
             ],
             enforces,
             enforces_policy: true,
+            deny_style: None,
             known_deviations: vec![],
             caveats: vec![
                 Caveat {
@@ -747,6 +782,7 @@ impl CniProfile {
             ],
             enforces,
             enforces_policy: true,
+            deny_style: None,
             known_deviations: vec![],
             caveats: vec![Caveat {
                 summary: "with ClusterNetworkPolicy on, kube-network-policies sends all traffic \
@@ -781,6 +817,7 @@ impl CniProfile {
             }],
             enforces: environment(),
             enforces_policy: false,
+            deny_style: None,
             known_deviations: vec![],
             caveats: vec![Caveat {
                 summary: "flannel enforces no NetworkPolicy: every policy step is expected to be \"not enforced\"",
@@ -863,6 +900,14 @@ mod tests {
                 .any(|u| u.ends_with("custom-resources.yaml"))
         );
         assert_eq!(urls("antrea"), [CNP_CRD]);
+        // Cilium implements ClusterNetworkPolicy behind a Helm value, with the CRD installed
+        // first (its watcher starts with the agent).
+        assert_eq!(urls("cilium"), [CNP_CRD]);
+        let cilium = CniProfile::by_name("cilium").unwrap();
+        assert!(cilium.enforces.contains(&Capability::ClusterNetworkPolicy));
+        assert!(!cilium.enforces.contains(&Capability::CnpNodes));
+        assert!(cilium.install.iter().any(|step| matches!(step,
+            InstallStep::Helm { set, .. } if set.contains(&"k8sClusterNetworkPolicy.enabled=true"))));
     }
 
     /// A sandbox to run [`FLANNEL_NODE_SCRIPT`] in: its two absolute paths moved into a temporary

@@ -1182,14 +1182,20 @@ mod tests {
                 format!(
                     "{c} -n kube-system get configmap netpol-harness -o jsonpath={{.data.cni}}"
                 ),
-                "helm repo add cilium https://helm.cilium.io/ --force-update".into(),
+                format!(
+                    "{c} apply --server-side --force-conflicts -f https://raw.githubusercontent.com/kubernetes-sigs/network-policy-api/v0.2.0/config/crd/experimental/policy.networking.k8s.io_clusternetworkpolicies.yaml"
+                ),
             ]
         );
         assert_eq!(
             calls[10],
+            "helm repo add cilium https://helm.cilium.io/ --force-update"
+        );
+        assert_eq!(
+            calls[11],
             "helm upgrade --install cilium cilium/cilium --version 1.20.0 --namespace kube-system \
              --kube-context kind-netpol --set image.pullPolicy=IfNotPresent --set ipam.mode=kubernetes \
-             --set cni.chainingMode=portmap"
+             --set cni.chainingMode=portmap --set k8sClusterNetworkPolicy.enabled=true"
         );
         assert!(
             !calls.iter().any(|c| c.starts_with("kind create")),

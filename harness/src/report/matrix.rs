@@ -587,6 +587,8 @@ mod tests {
             status,
             reason: reason.map(String::from),
             issue_url: url.map(String::from),
+            deny_style: None,
+            note: None,
             measures: Default::default(),
         }
     }

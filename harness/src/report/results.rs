@@ -75,7 +75,15 @@ pub struct StepResult {
     /// The upstream issue behind a known deviation or a missing capability, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issue_url: Option<String>,
-    /// What the step measured: its cells counted, its enforcement latency, its tags (all left
+    /// How the probes expected to be blocked were stopped: `drop` (they timed out), `reject`
+    /// (refused or unreachable, on ports shown served), or `drop+reject`. Left out when none was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deny_style: Option<String>,
+    /// Worth knowing, not a failure: denied traffic stopped otherwise than the CNI profile
+    /// declares.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// What the step measured: its enforcement latency, its tags (all left
     /// out when not known, as in files written before they were recorded).
     #[serde(flatten)]
     pub measures: StepMeasures,
@@ -305,6 +313,8 @@ mod tests {
                 status: StepStatus::Fail,
                 reason: Some("x→y allowed, expected denied".into()),
                 issue_url: None,
+                deny_style: None,
+                note: None,
                 measures: StepMeasures {
                     tags: vec!["egress".into()],
                     converged_ms: Some(3_150),

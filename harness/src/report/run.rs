@@ -69,6 +69,7 @@ fn observed_mark(o: &Outcome) -> String {
         Outcome::Allowed => ".".into(),
         Outcome::Blocked => "X".into(),
         Outcome::Refused => "R".into(),
+        Outcome::Unreachable(_) => "U".into(),
         Outcome::HttpStatus(s) => s.to_string(),
         Outcome::DnsFailure(_) => "D".into(),
         Outcome::Error(_) => "E".into(),
@@ -180,6 +181,17 @@ pub fn render_step(scenario: &str, step: &StepOutcome) -> String {
             (false, _) => String::new(),
         }
     );
+    if !step.deny_styles.is_empty() {
+        let seen: Vec<String> = step
+            .deny_styles
+            .iter()
+            .map(|(style, n)| format!("{style} ({n} probes)"))
+            .collect();
+        let _ = writeln!(out, "  denied traffic was stopped by: {}", seen.join(", "));
+    }
+    if let Some(note) = step.deny_style_note() {
+        let _ = writeln!(out, "  note: {}", escape::terminal(&note));
+    }
     let mut groups: BTreeMap<(String, Option<u16>), Vec<&CellOutcome>> = BTreeMap::new();
     for c in &step.cells {
         groups.entry((c.kind.clone(), c.port)).or_default().push(c);
@@ -240,7 +252,7 @@ pub fn render_step(scenario: &str, step: &StepOutcome) -> String {
         );
     }
     out.push_str(
-        "  legend: . allowed, X blocked, R refused, E probe error, D DNS failure, NNN HTTP status; diff: . as expected, ! wrong, ~ flapped, - not probed\n",
+        "  legend: . allowed, X blocked (dropped: timed out), R refused, U unreachable (R and U: rejected; blocked only on a port shown served), E probe error, D DNS failure, NNN HTTP status; diff: . as expected, ! wrong, ~ flapped, - not probed\n",
     );
     out
 }
@@ -438,10 +450,11 @@ mod tests {
                 kind: "tcp".into(),
                 port: Some(80),
                 expected,
-                matched: crate::runner::outcome::matches(expected, &observed),
+                matched: crate::runner::outcome::matches(expected, &observed, true),
                 observed: observed.clone(),
                 detail: "3 ms".into(),
                 flapped: false,
+                port_served: true,
                 history: vec![observed],
                 why: Some("ingress to x/b: denied".into()),
             }],
@@ -452,6 +465,8 @@ mod tests {
             converged_after: Some(Duration::from_millis(150)),
             confirmed_after: Some(Duration::from_millis(150)),
             duration: Duration::from_millis(1500),
+            deny_styles: Default::default(),
+            declared_deny_style: None,
         }
     }
 

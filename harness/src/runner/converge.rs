@@ -1,20 +1,29 @@
 //! Converging a step: probe rounds until every cell is as expected (or the deadline passes),
 //! a confirming pass, and the verdict.
 
+use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::Ordering;
 
 use tokio::time::Instant;
 
 use super::Runner;
 use super::events::{Events, RunEvent};
-use super::outcome::{CellOutcome, StepOutcome, StepVerdict, connected, matches};
+use super::outcome::{CellOutcome, StepOutcome, StepVerdict, connected, matches, port_not_served};
 use super::plan::StepPlan;
 use super::resolve::ProbeOrigin;
 use super::scenario::ScenarioCtx;
 use crate::cluster::ClusterOps;
-use crate::probe::{Outcome, ProbeKind, ProbeSpec};
+use crate::probe::{DenyStyle, Outcome, ProbeKind, ProbeSpec};
 use crate::provision::cni::Applicability;
 use crate::scenario::format::Expectation;
+
+/// A destination port as the runner tells whether it was shown served: the destination as the
+/// scenario names it, the port, and the transport (`tcp` for TCP and HTTP, `udp` for UDP and
+/// DNS, `sctp`, `icmp`).
+pub(super) type ServedKey = (String, Option<u16>, &'static str);
+
+/// The destination ports this scenario's probes have shown served so far.
+pub(super) type Served = HashSet<ServedKey>;
 
 /// One probe being converged.
 #[derive(Debug, Clone)]
@@ -31,10 +40,27 @@ pub(super) struct ProbeCell {
 }
 
 impl ProbeCell {
-    pub(super) fn matches_last(&self) -> bool {
+    /// The destination port this cell probes.
+    pub(super) fn served_key(&self) -> ServedKey {
+        let transport = match self.spec.kind {
+            ProbeKind::Tcp | ProbeKind::Http { .. } => "tcp",
+            ProbeKind::Udp | ProbeKind::Dns { .. } => "udp",
+            ProbeKind::Sctp => "sctp",
+            ProbeKind::Icmp => "icmp",
+        };
+        (self.to.clone(), self.spec.target_port(), transport)
+    }
+
+    /// Whether the last observation connected, showing the destination port served.
+    pub(super) fn showed_served(&self) -> bool {
+        self.history.last().is_some_and(|(o, _)| connected(o))
+    }
+
+    pub(super) fn matches_last(&self, served: &Served) -> bool {
+        let port_served = served.contains(&self.served_key());
         self.history
             .last()
-            .is_some_and(|(o, _)| matches(self.expected, o))
+            .is_some_and(|(o, _)| matches(self.expected, o, port_served))
     }
 
     pub(super) fn probeable(&self) -> bool {
@@ -49,16 +75,17 @@ impl ProbeCell {
         }
     }
 
-    fn outcome(&self) -> CellOutcome {
+    fn outcome(&self, served: &Served) -> CellOutcome {
+        let port_served = served.contains(&self.served_key());
         let history: Vec<Outcome> = self.history.iter().map(|(o, _)| o.clone()).collect();
         let (observed, detail) = self
             .history
             .last()
             .cloned()
             .unwrap_or((Outcome::Error("never probed".into()), String::new()));
-        let first_match = history.iter().position(|o| matches(self.expected, o));
-        let flapped =
-            first_match.is_some_and(|i| history[i..].iter().any(|o| !matches(self.expected, o)));
+        let matching = |o: &Outcome| matches(self.expected, o, port_served);
+        let first_match = history.iter().position(matching);
+        let flapped = first_match.is_some_and(|i| history[i..].iter().any(|o| !matching(o)));
         CellOutcome {
             from: self.from.clone(),
             to: self.to.clone(),
@@ -67,8 +94,9 @@ impl ProbeCell {
             kind: self.kind_name(),
             port: self.spec.port,
             expected: self.expected,
-            matched: matches(self.expected, &observed),
+            matched: matching(&observed),
             observed,
+            port_served,
             detail,
             flapped,
             history,
@@ -97,7 +125,8 @@ impl<C: ClusterOps> Runner<C> {
             execs += self.probe_round(ctx, &mut cells, &pending).await;
             rounds += 1;
             let probed = pending.len();
-            pending.retain(|&i| !cells[i].matches_last());
+            let served = ctx.note_served(&cells, &pending);
+            pending.retain(|&i| !cells[i].matches_last(&served));
             let _ = events.emit(RunEvent::RoundFinished {
                 plan: ctx.plan,
                 step,
@@ -122,12 +151,22 @@ impl<C: ClusterOps> Runner<C> {
         if confirmed {
             execs += self.probe_round(ctx, &mut cells, &probeable).await;
             rounds += 1;
-            if probeable.iter().all(|&i| cells[i].matches_last()) {
-                confirmed_after = Some(started.elapsed());
+        }
+        let served = ctx.note_served(&cells, &probeable);
+        if confirmed && probeable.iter().all(|&i| cells[i].matches_last(&served)) {
+            confirmed_after = Some(started.elapsed());
+        }
+        let outcomes: Vec<CellOutcome> = cells.iter().map(|c| c.outcome(&served)).collect();
+        let (verdict, reason) = judge(&outcomes);
+        let mut deny_styles: BTreeMap<DenyStyle, usize> = BTreeMap::new();
+        for cell in outcomes
+            .iter()
+            .filter(|c| c.matched && c.expected == Expectation::Blocked)
+        {
+            if let Some(style) = cell.observed.deny_style() {
+                *deny_styles.entry(style).or_default() += 1;
             }
         }
-        let outcomes: Vec<CellOutcome> = cells.iter().map(ProbeCell::outcome).collect();
-        let (verdict, reason) = judge(&outcomes);
         StepOutcome {
             name: step.name().to_string(),
             applicability: Applicability::Applicable,
@@ -142,6 +181,8 @@ impl<C: ClusterOps> Runner<C> {
             converged_after,
             confirmed_after,
             duration: started.elapsed(),
+            deny_styles,
+            declared_deny_style: None,
         }
     }
 }
@@ -171,6 +212,10 @@ pub fn judge(cells: &[CellOutcome]) -> (StepVerdict, String) {
         .filter(|c| matches!(c.observed, Outcome::Error(_)))
         .count();
     let flapped = cells.iter().filter(|c| c.flapped).count();
+    let not_served = cells
+        .iter()
+        .filter(|c| !c.matched && port_not_served(c.expected, &c.observed, c.port_served))
+        .count();
     if wrong == 0 && flapped == 0 {
         return (StepVerdict::Pass, format!("all {total} probes as expected"));
     }
@@ -191,10 +236,15 @@ pub fn judge(cells: &[CellOutcome]) -> (StepVerdict, String) {
     if dropped > 0 {
         parts.push(format!("{dropped} expected allowed but blocked"));
     }
+    if not_served > 0 {
+        parts.push(format!(
+            "{not_served} expected blocked but refused on a port this run never showed served (port not served)"
+        ));
+    }
     if errors > 0 {
         parts.push(format!("{errors} could not be probed"));
     }
-    let other = wrong - allowed - dropped - errors;
+    let other = wrong - allowed - dropped - not_served - errors;
     if other > 0 {
         parts.push(format!("{other} other mismatches"));
     }

@@ -46,6 +46,7 @@
 //! The tables and files made from the outcomes are [`crate::report::run`]'s.
 
 mod actions;
+mod baseline;
 mod converge;
 mod events;
 mod exec;

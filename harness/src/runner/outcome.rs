@@ -1,23 +1,36 @@
 //! What a run found: per cell, per step, per scenario; and how a step reads on the CNI it ran
 //! on ([`StepOutcome::result`], the `results.json` entry).
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::cluster::ClusterError;
-use crate::probe::Outcome;
+use crate::probe::{DenyStyle, Outcome};
 use crate::provision::cni::Applicability;
 use crate::report::results::{ScenarioResult, StepMeasures, StepResult, StepStatus};
 use crate::scenario::format::Expectation;
 
 /// Whether an observation is what was expected: `Allowed` is any connection (any HTTP status
-/// included), `Blocked` a timeout, `Status(n)` exactly that HTTP status.
-pub fn matches(expected: Expectation, observed: &Outcome) -> bool {
+/// included), `Status(n)` exactly that HTTP status, and `Blocked` a drop (a timeout) or a
+/// rejection (refused, unreachable) — a rejection only when `port_served`, that is when this run
+/// showed the destination port served (a baseline round before the scenario's first policy, or
+/// an allowed probe of it). Otherwise a refusal is what a closed port answers too: "port not
+/// served", never a pass.
+pub fn matches(expected: Expectation, observed: &Outcome, port_served: bool) -> bool {
     match (expected, observed) {
         (Expectation::Allowed, Outcome::Allowed | Outcome::HttpStatus(_)) => true,
         (Expectation::Blocked, Outcome::Blocked) => true,
+        (Expectation::Blocked, Outcome::Refused | Outcome::Unreachable(_)) => port_served,
         (Expectation::Status(s), Outcome::HttpStatus(o)) => s == *o,
         _ => false,
     }
+}
+
+/// Whether a cell is an expected-blocked probe refused on a port this run never showed served.
+pub fn port_not_served(expected: Expectation, observed: &Outcome, port_served: bool) -> bool {
+    expected == Expectation::Blocked
+        && observed.deny_style() == Some(DenyStyle::Reject)
+        && !port_served
 }
 
 /// Whether an observation is a connection made.
@@ -50,6 +63,8 @@ pub struct CellOutcome {
     pub matched: bool,
     /// Whether the cell changed after having matched (without anything being changed).
     pub flapped: bool,
+    /// Whether this run showed the destination port served (see [`matches`]).
+    pub port_served: bool,
     /// Every observation, in order.
     pub history: Vec<Outcome>,
     /// Why it is expected so (the oracle's explanation), when known.
@@ -66,13 +81,16 @@ impl CellOutcome {
         };
         let hint = match (&self.expected, &self.observed) {
             (_, Outcome::Error(_)) => "the probe itself failed, so nothing is known about policy",
+            (e, o) if port_not_served(*e, o, self.port_served) => {
+                "port not served: the destination refused, but nothing in this run showed that port served (no baseline probe before the scenario's first policy, no allowed probe of it), so the refusal cannot be told from a closed port"
+            }
             (Expectation::Blocked, o) if connected(o) => {
                 "the connection was made although a policy should drop it: that policy is not enforced"
             }
             (Expectation::Allowed | Expectation::Status(_), Outcome::Blocked) => {
                 "the connection was dropped although policy allows it: over-enforcement (or a server that does not answer)"
             }
-            (_, Outcome::Refused) => {
+            (_, Outcome::Refused | Outcome::Unreachable(_)) => {
                 "the destination answered with a refusal: the packet got through but nothing serves that port (check the scenario's port and the server)"
             }
             (Expectation::Status(_), Outcome::HttpStatus(_)) => {
@@ -160,6 +178,11 @@ pub struct StepOutcome {
     pub confirmed_after: Option<Duration>,
     /// How long the step took (actions, probing).
     pub duration: Duration,
+    /// How the probes expected to be blocked were stopped, counted per style (matched cells
+    /// only).
+    pub deny_styles: BTreeMap<DenyStyle, usize>,
+    /// The deny style the CNI profile declares, if it declares one.
+    pub declared_deny_style: Option<DenyStyle>,
 }
 
 impl StepOutcome {
@@ -179,6 +202,8 @@ impl StepOutcome {
             converged_after: None,
             confirmed_after: None,
             duration: Duration::ZERO,
+            deny_styles: BTreeMap::new(),
+            declared_deny_style: None,
         }
     }
 
@@ -204,6 +229,31 @@ impl StepOutcome {
             .any(|c| c.expected == Expectation::Blocked)
     }
 
+    /// The deny styles seen, as `results.json` records them: `drop`, `reject` or `drop+reject`
+    /// (`None` when no expected-blocked probe was stopped).
+    pub fn deny_style_seen(&self) -> Option<String> {
+        let seen: Vec<&str> = self.deny_styles.keys().map(|s| s.name()).collect();
+        (!seen.is_empty()).then(|| seen.join("+"))
+    }
+
+    /// A note when denied traffic was stopped otherwise than the profile declares (a note, not a
+    /// failure: both styles block).
+    pub fn deny_style_note(&self) -> Option<String> {
+        let declared = self.declared_deny_style?;
+        let other: Vec<String> = self
+            .deny_styles
+            .iter()
+            .filter(|(style, _)| **style != declared)
+            .map(|(style, n)| format!("{n} probe(s) saw {style}"))
+            .collect();
+        (!other.is_empty()).then(|| {
+            format!(
+                "denied traffic: {}, though the CNI profile declares {declared}",
+                other.join(", ")
+            )
+        })
+    }
+
     /// How the step reads on the CNI it ran on, as `results.json` records it:
     /// - not applicable: its probes were skipped, the missing capability (and issue) given;
     /// - a pass is a pass (on a CNI that enforces no policy too, see [`StepOutcome::warning`]);
@@ -217,6 +267,8 @@ impl StepOutcome {
             status,
             reason: (!reason.is_empty()).then(|| reason.to_string()),
             issue_url: issue_url.map(str::to_string),
+            deny_style: self.deny_style_seen(),
+            note: self.deny_style_note(),
             measures: self.measures(),
         };
         match (&self.applicability, self.verdict) {
@@ -321,16 +373,53 @@ mod tests {
 
     #[test]
     fn allowed_means_any_connection_and_status_means_exactly_that_status() {
-        assert!(matches(Expectation::Allowed, &Outcome::HttpStatus(503)));
-        assert!(matches(Expectation::Allowed, &Outcome::Allowed));
-        assert!(!matches(Expectation::Allowed, &Outcome::Refused));
-        assert!(!matches(Expectation::Blocked, &Outcome::Refused));
-        assert!(!matches(Expectation::Blocked, &Outcome::Error("x".into())));
-        assert!(matches(Expectation::Status(503), &Outcome::HttpStatus(503)));
-        assert!(!matches(
-            Expectation::Status(200),
-            &Outcome::HttpStatus(503)
+        for served in [false, true] {
+            assert!(matches(
+                Expectation::Allowed,
+                &Outcome::HttpStatus(503),
+                served
+            ));
+            assert!(matches(Expectation::Allowed, &Outcome::Allowed, served));
+            assert!(!matches(Expectation::Allowed, &Outcome::Refused, served));
+            assert!(matches(Expectation::Blocked, &Outcome::Blocked, served));
+            assert!(!matches(
+                Expectation::Blocked,
+                &Outcome::Error("x".into()),
+                served
+            ));
+            assert!(!matches(Expectation::Blocked, &Outcome::Allowed, served));
+            assert!(matches(
+                Expectation::Status(503),
+                &Outcome::HttpStatus(503),
+                served
+            ));
+            assert!(!matches(
+                Expectation::Status(200),
+                &Outcome::HttpStatus(503),
+                served
+            ));
+            assert!(!matches(
+                Expectation::Status(200),
+                &Outcome::Allowed,
+                served
+            ));
+        }
+    }
+
+    #[test]
+    fn a_rejection_is_blocked_only_on_a_port_shown_served() {
+        let unreachable = Outcome::Unreachable("No route to host".into());
+        for rejected in [Outcome::Refused, unreachable] {
+            assert!(matches(Expectation::Blocked, &rejected, true));
+            assert!(!matches(Expectation::Blocked, &rejected, false));
+            assert!(port_not_served(Expectation::Blocked, &rejected, false));
+            assert!(!port_not_served(Expectation::Blocked, &rejected, true));
+            assert!(!port_not_served(Expectation::Allowed, &rejected, false));
+        }
+        assert!(!port_not_served(
+            Expectation::Blocked,
+            &Outcome::Blocked,
+            false
         ));
-        assert!(!matches(Expectation::Status(200), &Outcome::Allowed));
     }
 }

@@ -14,9 +14,11 @@ use crate::cluster::remote::{Fetcher, HttpsFetcher, ManifestCache, RemoteError};
 use crate::cluster::{EndpointRef, is_cluster_scoped};
 use crate::manifest::{self, Document, ManifestError};
 use crate::model::{Cluster, WorkloadKind};
+use crate::policy::Semantics;
 use crate::provision::cni::{Applicability, CniProfile};
 use crate::scenario::format::{Action, LabelTarget, ProvidedEndpoint, UNPINNED};
-use crate::scenario::{LoadedScenario, PlannedStep, validate};
+use crate::scenario::validate::{validate, validate_as};
+use crate::scenario::{LoadedScenario, PlannedStep};
 
 /// A scenario ready to run.
 #[derive(Debug, Clone)]
@@ -33,6 +35,11 @@ pub struct ScenarioPlan {
     pub provided: Vec<ProvidedEndpoint>,
     /// The steps.
     pub steps: Vec<StepPlan>,
+    /// Where the CNI's own semantics (a Calico line, [`CniProfile::semantics`]) predict
+    /// something other than the scenario claims, in the steps that run on that CNI: a failure
+    /// there is that CNI deviating from the API, and this says why. Empty for the APIs as
+    /// written.
+    pub lane_predictions: Vec<String>,
 }
 
 /// A step ready to run.
@@ -131,7 +138,8 @@ pub enum PlanError {
     Fetcher(RemoteError),
 }
 
-/// The plans of `loaded`, as [`ScenarioPlan::new`] makes them. Remote manifests are fetched
+/// The plans of `loaded`, as [`ScenarioPlan::new`] makes them (the claims checked against the
+/// APIs as written), with the [`ScenarioPlan::lane_predictions`] of `cni`'s own semantics. Remote manifests are fetched
 /// (once, then from the cache) only for scenarios with a step that applies to `cni`: a scenario
 /// none of whose steps applies is reported not applicable without touching anything.
 pub async fn plans(
@@ -141,7 +149,8 @@ pub async fn plans(
     let mut plans = Vec::new();
     let mut fetch: Option<(ManifestCache, HttpsFetcher)> = None;
     for scenario in loaded {
-        let plan = ScenarioPlan::new(scenario, Vec::new())?;
+        let mut plan = ScenarioPlan::new(scenario, Vec::new())?;
+        plan.lane_predictions = lane_predictions(scenario, &plan, cni);
         let applies = plan.steps.iter().any(|s| {
             !matches!(
                 applicability(cni, &plan.name, s),
@@ -159,9 +168,51 @@ pub async fn plans(
         }
         let (cache, fetcher) = fetch.as_ref().expect("set above");
         let remote = remote_documents(scenario, cache, fetcher).await?;
-        plans.push(ScenarioPlan::new(scenario, remote)?);
+        let mut plan = ScenarioPlan::new(scenario, remote)?;
+        plan.lane_predictions = lane_predictions(scenario, &plan, cni);
+        plans.push(plan);
     }
     Ok(plans)
+}
+
+/// The claims of `scenario` that `cni`'s own semantics contradict, in the steps that run on it
+/// (`steps[1].probes[0]: a → b: claimed blocked, Calico 3.31 predicts allowed: …`).
+pub fn lane_predictions(
+    scenario: &LoadedScenario,
+    plan: &ScenarioPlan,
+    cni: Option<&CniProfile>,
+) -> Vec<String> {
+    let Some(profile) = cni else {
+        return Vec::new();
+    };
+    let semantics = profile.semantics();
+    if semantics == Semantics::Generic {
+        return Vec::new();
+    }
+    let runs: Vec<bool> = plan
+        .steps
+        .iter()
+        .map(|s| {
+            !matches!(
+                applicability(cni, &plan.name, s),
+                Applicability::NotApplicable { .. }
+            )
+        })
+        .collect();
+    let lane = validate_as(scenario, semantics);
+    let line = semantics.calico().map_or("", |l| l.as_str());
+    lane.steps
+        .iter()
+        .zip(&runs)
+        .filter(|(_, runs)| **runs)
+        .flat_map(|(step, _)| step.probes.iter().filter(|p| !p.agrees))
+        .map(|p| {
+            format!(
+                "{}: {} → {}: claimed {}, Calico {line} predicts {}: {}",
+                p.origin, p.client, p.target, p.expected, p.predicted, p.reason
+            )
+        })
+        .collect()
 }
 
 /// The endpoint `key` of a step's model, as the cluster finds its pods. Endpoints that remote
@@ -274,6 +325,7 @@ impl ScenarioPlan {
             setup,
             provided: scenario.provides.clone(),
             steps,
+            lane_predictions: Vec::new(),
         })
     }
 

@@ -12,6 +12,8 @@ use tokio::sync::{OnceCell, OwnedMutexGuard, RwLockReadGuard, RwLockWriteGuard};
 use tokio::time::Instant;
 
 use super::actions::CleanupRecord;
+use super::baseline::applies_policy;
+use super::converge::{ProbeCell, Served};
 use super::events::{Events, RunEvent};
 use super::outcome::{ScenarioOutcome, StepOutcome};
 use super::plan::ScenarioPlan;
@@ -27,6 +29,27 @@ pub(super) struct ScenarioCtx<'a> {
     /// How to probe from each source pod: container and tool, found once.
     pub(super) probers: Mutex<HashMap<PodRef, Arc<OnceCell<ProberResult>>>>,
     pub(super) detect_execs: AtomicUsize,
+    /// The destination ports this scenario has shown served (see [`super::baseline`]).
+    pub(super) served: Mutex<Served>,
+}
+
+impl ScenarioCtx<'_> {
+    /// The destination ports shown served so far.
+    pub(super) fn served(&self) -> Served {
+        self.served.lock().expect("lock").clone()
+    }
+
+    /// Records the destination ports that the cells `which` connected to (their last
+    /// observation), and returns every port shown served so far.
+    pub(super) fn note_served(&self, cells: &[ProbeCell], which: &[usize]) -> Served {
+        let mut served = self.served.lock().expect("lock");
+        for &i in which {
+            if cells[i].showed_served() {
+                served.insert(cells[i].served_key());
+            }
+        }
+        served.clone()
+    }
 }
 
 /// The locks a scenario holds while it runs (held, never read): the run's for writing (it runs
@@ -196,6 +219,7 @@ impl<C: ClusterOps> Runner<C> {
             record: record.clone(),
             probers: Mutex::new(HashMap::new()),
             detect_execs: AtomicUsize::new(0),
+            served: Mutex::new(Served::new()),
         };
         let steps = self.run_steps(&ctx, only, events).await;
         let cleanup_errors = self.cleanup(&record).await;
@@ -255,6 +279,8 @@ impl<C: ClusterOps> Runner<C> {
         let last = (0..plan.steps.len()).rev().find(|&i| probed(i));
         let mut from = 0;
         let mut broken: Option<String> = None;
+        // A policy applied with the setup leaves no moment to take a baseline in.
+        let mut baseline_due = !plan.setup.iter().any(crate::scenario::state::is_policy);
         if let Some(last) = last {
             let _ = events.emit(RunEvent::SetupStarted { plan });
             match self.setup(ctx).await {
@@ -265,6 +291,10 @@ impl<C: ClusterOps> Runner<C> {
                             return outcomes;
                         }
                         from = i + 1;
+                        if baseline_due && applies_policy(step) {
+                            baseline_due = false;
+                            self.baseline(ctx, i).await;
+                        }
                         let _ = events.emit(RunEvent::StepStarted { plan, step });
                         let started = Instant::now();
                         let outcome = match self.run_actions(ctx, step).await {
@@ -280,6 +310,8 @@ impl<C: ClusterOps> Runner<C> {
                             Ok(()) => {
                                 let mut outcome = self.probe_step(ctx, step, events).await;
                                 outcome.applicability = applicability[i].clone();
+                                outcome.declared_deny_style =
+                                    self.options.cni.as_ref().and_then(|p| p.deny_style);
                                 outcome
                             }
                         };

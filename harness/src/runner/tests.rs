@@ -598,9 +598,13 @@ async fn one_exec_per_source_pod_per_round() {
             _ => None,
         })
         .collect();
+    // Before the scenario's first policy, the baseline round probed each destination port
+    // the steps expect blocked once (one exec per source it picked, at most one per pod).
+    let baseline = execs.len() - step.execs;
+    assert!((1..=9).contains(&baseline), "{baseline} baseline execs");
+    let execs = &execs[baseline..];
     // Every source probes x, so every round (first, re-probes, confirmation) has 9 execs.
-    assert_eq!(step.execs, execs.len());
-    assert_eq!(sim.probe_execs(), execs.len());
+    assert_eq!(sim.probe_execs(), baseline + execs.len());
     assert_eq!(step.execs, 9 * step.rounds);
     assert_eq!(step.detect_execs, 0, "agnhost images need no detection");
     // The first and the confirmation rounds carry all 18 probes of a source; re-probes only
@@ -1124,10 +1128,11 @@ fn judging_needs_every_cell_right_and_some_blocked_probe_blocked() {
         kind: "tcp".into(),
         port: Some(80),
         expected,
-        matched: outcome::matches(expected, &observed),
+        matched: outcome::matches(expected, &observed, false),
         observed: observed.clone(),
         detail: String::new(),
         flapped: false,
+        port_served: false,
         history: vec![observed],
         why: None,
     };
@@ -1533,4 +1538,120 @@ async fn a_failure_on_a_known_deviation_is_that_deviation_and_a_pass_stays_a_pas
         outcome.step("deny").unwrap().result().status,
         StepStatus::Pass
     );
+}
+
+/// A scenario whose only step applies a deny-all ingress policy in x and expects x/a → x/b
+/// blocked on TCP 80 (which x/b serves) and 82 (which it does not).
+fn deny_first(fixture: &Fixture) -> ScenarioPlan {
+    fixture.scenario(
+        "deny-first",
+        "ingress",
+        &["x"],
+        &[
+            ("setup.yaml", pods(&["x"], &["a", "b"], AGNHOST)),
+            ("policies.yaml", deny_ingress("x")),
+        ],
+        "steps:\n- name: deny\n  actions:\n  - apply: [policies.yaml]\n  probes:\n\
+         \x20 - {from: x/a, to: x/b, port: 80, kind: tcp, expect: blocked}\n\
+         \x20 - {from: x/a, to: x/b, port: 82, kind: tcp, expect: blocked}\n",
+    )
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rejection_passes_on_a_port_the_baseline_showed_served_and_nowhere_else() {
+    let fixture = Fixture::new();
+    let plan = deny_first(&fixture);
+    let sim = sim(Faults {
+        deny_style: crate::probe::DenyStyle::Reject,
+        ..Faults::default()
+    });
+    let outcome = runner(&sim, options()).run_scenario(&plan, None).await;
+    let step = &outcome.steps[0];
+    let cell = |port: u16| {
+        step.cells
+            .iter()
+            .find(|c| c.port == Some(port))
+            .expect("the cell")
+    };
+    // The baseline round, before the policy, connected to 80 and was refused on 82.
+    assert_eq!(cell(80).observed, Outcome::Refused);
+    assert!(
+        cell(80).port_served && cell(80).matched,
+        "{cell:?}",
+        cell = cell(80)
+    );
+    assert_eq!(cell(82).observed, Outcome::Refused);
+    assert!(!cell(82).port_served && !cell(82).matched);
+    assert!(
+        cell(82).explanation().contains("port not served"),
+        "{}",
+        cell(82).explanation()
+    );
+    assert_eq!(step.verdict, StepVerdict::Fail);
+    assert!(step.reason.contains("(port not served)"), "{}", step.reason);
+    let result = step.result();
+    assert_eq!(result.status, StepStatus::Fail);
+    assert_eq!(result.deny_style.as_deref(), Some("reject"));
+    // The baseline probed each destination port once, before the step's own round.
+    let probe_execs = sim
+        .calls()
+        .iter()
+        .filter(|c| {
+            matches!(
+                c,
+                Call::Exec {
+                    probes: Some(_),
+                    ..
+                }
+            )
+        })
+        .count();
+    assert!(probe_execs >= 2, "{probe_execs}");
+    assert_cleaned_up(&sim);
+
+    // Dropped, the same probes pass with no baseline needed: a closed port never times out.
+    let sim = self::sim(Faults::default());
+    let outcome = runner(&sim, options()).run_scenario(&plan, None).await;
+    assert!(
+        outcome.passed(),
+        "{}",
+        render_step(&plan.name, &outcome.steps[0])
+    );
+    assert_eq!(
+        outcome.steps[0].result().deny_style.as_deref(),
+        Some("drop")
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_allowed_probe_shows_a_port_served_and_a_style_other_than_declared_is_a_note() {
+    let fixture = Fixture::new();
+    // deny_x: a no-policy step (everything allowed: every port shown served), then the policy.
+    let plan = deny_x(&fixture);
+    let sim = sim(Faults {
+        deny_style: crate::probe::DenyStyle::Reject,
+        ..Faults::default()
+    });
+    // Calico declares drop; this simulated CNI rejects.
+    let outcome = runner(&sim, with_cni("calico"))
+        .run_scenario(&plan, None)
+        .await;
+    let deny = outcome.step("deny").unwrap();
+    assert!(deny.passed(), "{}", render_step(&plan.name, deny));
+    assert!(deny.cells.iter().any(|c| c.observed == Outcome::Refused));
+    let result = deny.result();
+    assert_eq!(result.status, StepStatus::Pass);
+    assert_eq!(result.deny_style.as_deref(), Some("reject"));
+    let note = result.note.expect("a note");
+    assert!(
+        note.contains("saw reject") && note.contains("declares drop"),
+        "{note}"
+    );
+    // Drop as declared: no note.
+    let sim = self::sim(Faults::default());
+    let outcome = runner(&sim, with_cni("calico"))
+        .run_scenario(&plan, None)
+        .await;
+    let result = outcome.step("deny").unwrap().result();
+    assert_eq!((result.status, result.note), (StepStatus::Pass, None));
 }

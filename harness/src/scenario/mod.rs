@@ -3,9 +3,13 @@
 //!
 //! - [`mod@format`]: the file format (`scenarios/<name>/scenario.yaml`).
 //! - [`mod@load`]: finding and reading scenarios, and every check that needs no oracle (references,
-//!   probe shapes, matrices, requirements, steps that cannot fail).
-//! - [`mod@plan`]: the cluster state step by step, each probe resolved to packets and predicted by the
-//!   oracle — what a cluster runner executes.
+//!   probe shapes, matrices, requirements, steps that cannot fail); its private submodules hold the
+//!   manifest paths, the field checks and the requirement checks.
+//! - [`matrix`]: expanding a probe matrix into single probes.
+//! - [`mod@plan`]: the cluster state step by step, each probe planned — what a cluster runner
+//!   executes.
+//! - [`mod@predict`]: one probe in one cluster state, resolved to packets and predicted by the
+//!   oracle (its `ingress` submodule: the two legs of an `ingress:` probe).
 //! - [`mod@validate`]: the plan's disagreements with the scenario's expectations, and the errata
 //!   proofs.
 //! - [`kubectl`]: the commands a reader of the tutorial would type for each action and probe.
@@ -14,7 +18,9 @@ pub mod format;
 pub mod kubectl;
 pub mod lines;
 pub mod load;
+pub mod matrix;
 pub mod plan;
+pub mod predict;
 pub mod state;
 pub mod target;
 pub mod validate;
@@ -22,7 +28,7 @@ pub mod validate;
 use std::fmt;
 use std::path::PathBuf;
 
-pub use load::{LoadedScenario, default_root, discover, load, load_dir};
+pub use load::{LoadedScenario, StepProbe, default_root, discover, load, load_dir};
 pub use plan::{Plan, PlannedProbe, PlannedStep, plan};
 pub use validate::{Validation, validate};
 

@@ -14,7 +14,7 @@ use crate::model::{
     BuildOptions, Cluster, ContainerPort, Endpoint, EndpointId, Labels, NAMESPACE_NAME_LABEL,
     PortRef, Protocol, Service, ServicePort, WorkloadKind,
 };
-use crate::policy::PolicySet;
+use crate::policy::{PolicySet, Semantics};
 
 /// Namespace of the built-in cluster DNS endpoint.
 pub const DNS_NAMESPACE: &str = "kube-system";
@@ -102,9 +102,17 @@ pub struct ClusterState {
     pod_labels: BTreeMap<String, LabelChange>,
     owned_namespaces: Vec<String>,
     provides: Vec<ProvidedEndpoint>,
+    semantics: Semantics,
 }
 
 impl ClusterState {
+    /// The state predicting what `semantics` does (a Calico line), instead of the APIs as
+    /// written.
+    pub fn with_semantics(mut self, semantics: Semantics) -> ClusterState {
+        self.semantics = semantics;
+        self
+    }
+
     /// The state before setup: the scenario's own namespaces exist, its remote manifests' endpoints
     /// run (they are applied first), and nothing else.
     pub fn new(scenario: &Scenario) -> ClusterState {
@@ -114,6 +122,7 @@ impl ClusterState {
             pod_labels: BTreeMap::new(),
             owned_namespaces: scenario.namespaces.clone(),
             provides: scenario.provides.clone(),
+            semantics: Semantics::Generic,
         }
     }
 
@@ -215,7 +224,7 @@ impl ClusterState {
     pub fn analysis(&self) -> Result<Analysis, ManifestError> {
         let cluster = self.cluster()?;
         let docs: Vec<Document> = self.documents().cloned().collect();
-        let policies = PolicySet::from_documents(&docs)?;
+        let policies = PolicySet::from_documents_as(&docs, self.semantics)?;
         Ok(Analysis { cluster, policies })
     }
 }

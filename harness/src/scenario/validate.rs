@@ -10,6 +10,7 @@ use super::load::{LoadedScenario, is_inside};
 use super::plan::{self, PlannedProbe, PlannedStep, Resolution, agrees, predict};
 use crate::manifest::{self, ManifestError};
 use crate::model::{Cluster, removed_api};
+use crate::policy::Semantics;
 
 /// An erratum proof that holds, with the evidence.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +45,12 @@ impl Validation {
 
 /// Validates a loaded scenario (loading already ran every check that needs no oracle).
 pub fn validate(loaded: &LoadedScenario) -> Validation {
+    validate_as(loaded, Semantics::Generic)
+}
+
+/// Like [`validate`], with the oracle predicting what `semantics` (a Calico line) does: what a
+/// run on that CNI is checked against.
+pub fn validate_as(loaded: &LoadedScenario, semantics: Semantics) -> Validation {
     let mut v = Validation {
         steps: Vec::new(),
         problems: Vec::new(),
@@ -61,7 +68,7 @@ pub fn validate(loaded: &LoadedScenario) -> Validation {
             ));
         }
     }
-    for result in plan::steps(loaded) {
+    for result in plan::steps_as(loaded, semantics) {
         match result {
             Ok(step) => v.steps.push(step),
             Err(e) => {

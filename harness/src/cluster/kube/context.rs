@@ -51,8 +51,11 @@ pub fn kubeconfig_paths(
 /// (`KUBECONFIG=/dev/zero` would otherwise be read until memory runs out).
 pub fn check_kubeconfig_files(paths: &[std::path::PathBuf]) -> Result<(), ClusterError> {
     for path in paths {
-        crate::input::check_file(path, None, crate::input::KUBECONFIG)
-            .map_err(ClusterError::KubeconfigFile)?;
+        match crate::input::check_file(path, None, crate::input::KUBECONFIG) {
+            // A file that cannot be opened is kube-rs's to report, as it always has.
+            Ok(_) | Err(crate::input::InputError::Io { .. }) => {}
+            Err(refused) => return Err(ClusterError::KubeconfigFile(refused)),
+        }
     }
     Ok(())
 }

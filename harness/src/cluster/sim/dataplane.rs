@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use tokio::time::Instant;
 
-use super::faults::{Enforcement, strip_named_ports};
+use super::faults::{Enforcement, denied, strip_named_ports};
 use super::{SimCluster, SimError, SimPod, SimState};
 use crate::model::{Cluster, EndpointId, PortRef, Protocol};
 use crate::oracle::{Oracle, Packet, Peer};
@@ -102,7 +102,7 @@ impl SimCluster {
             }
         }
         match (&spec.kind, allowed, listening) {
-            (_, false, _) => Outcome::Blocked,
+            (kind, false, _) => denied(self.faults.deny_style, kind),
             (_, true, false) => Outcome::Refused,
             (ProbeKind::Http { .. }, true, true) => Outcome::HttpStatus(200),
             (ProbeKind::Dns { name }, true, true) if !resolves(&dp.cluster, name) => {

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::oracle::{Oracle, Packet};
 use crate::policy::{PolicySet, PortSpec, ProtocolMatch};
+use crate::probe::{DenyStyle, Outcome, ProbeKind};
 
 /// How the simulated CNI enforces policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -83,6 +84,21 @@ pub struct Faults {
     pub latency: Option<Latency>,
     /// How long each `delete` and `delete_namespace` takes (a slow cleanup).
     pub delete_latency: Duration,
+    /// How denied packets are stopped: dropped (the probe times out), or rejected as Antrea's
+    /// `Reject` action does (TCP and HTTP refused by a RST, other protocols told the host is
+    /// unreachable, administratively prohibited).
+    pub deny_style: DenyStyle,
+}
+
+/// What a probe of `kind` observes when the simulated CNI denies it in `style`.
+pub(super) fn denied(style: DenyStyle, kind: &ProbeKind) -> Outcome {
+    match (style, kind) {
+        (DenyStyle::Drop, _) => Outcome::Blocked,
+        (DenyStyle::Reject, ProbeKind::Tcp | ProbeKind::Http { .. }) => Outcome::Refused,
+        (DenyStyle::Reject, _) => {
+            Outcome::Unreachable("administratively prohibited (simulated)".into())
+        }
+    }
 }
 
 /// A rule whose only destination ports are named never matches (as a CNI that ignores named

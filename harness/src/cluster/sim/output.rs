@@ -30,6 +30,10 @@ fn tool_output(
                 Outcome::Allowed | Outcome::HttpStatus(_) => (0, String::new()),
                 Outcome::Blocked => (1, "TIMEOUT\n".to_string()),
                 Outcome::Refused => (1, "REFUSED\n".to_string()),
+                Outcome::Unreachable(_) => (
+                    1,
+                    format!("OTHER: dial tcp {host}:{port}: connect: no route to host\n"),
+                ),
                 Outcome::DnsFailure(m) => (1, format!("DNS: {m}\n")),
                 Outcome::Error(m) => (1, format!("OTHER: {m}\n")),
             };
@@ -42,6 +46,10 @@ fn tool_output(
                 Outcome::Refused => (
                     1,
                     format!("nc: can't connect to remote host ({host}): Connection refused\n"),
+                ),
+                Outcome::Unreachable(_) => (
+                    1,
+                    format!("nc: can't connect to remote host ({host}): No route to host\n"),
                 ),
                 Outcome::DnsFailure(_) => (1, format!("nc: bad address '{host}'\n")),
                 Outcome::Error(m) => other(m),
@@ -56,6 +64,9 @@ fn tool_output(
                     1,
                     format!("nslookup: write to '{host}': Connection refused\n"),
                 ),
+                Outcome::Unreachable(_) => {
+                    (1, format!("nslookup: read: No route to host\n{no_servers}"))
+                }
                 Outcome::DnsFailure(_) => (1, format!("nslookup: bad address '{host}'\n")),
                 Outcome::Error(m) => other(m),
             };
@@ -76,6 +87,10 @@ fn tool_output(
                     1,
                     format!("wget: can't connect to remote host ({host}): Connection refused\n"),
                 ),
+                Outcome::Unreachable(_) => (
+                    1,
+                    format!("wget: can't connect to remote host ({host}): No route to host\n"),
+                ),
                 Outcome::DnsFailure(_) => (1, format!("wget: bad address '{host}'\n")),
                 Outcome::Error(m) => other(m),
             };
@@ -93,7 +108,9 @@ fn tool_output(
                 Outcome::Allowed | Outcome::HttpStatus(_) => (0, stats(1)),
                 Outcome::Blocked => (1, stats(0)),
                 Outcome::DnsFailure(_) => (1, format!("ping: bad address '{host}'\n")),
-                Outcome::Refused => other("ICMP cannot be refused"),
+                // busybox ping ignores ICMP errors (they carry no echo id): a rejected ping
+                // reads as lost.
+                Outcome::Refused | Outcome::Unreachable(_) => (1, stats(0)),
                 Outcome::Error(m) => other(m),
             };
             ("ping", status, text)
@@ -110,6 +127,9 @@ fn tool_output(
                     format!("{nslookup_server}** server can't find {name}: {rcode}\n\n"),
                 ),
                 Outcome::Refused => (1, "nslookup: read: Connection refused\n".to_string()),
+                Outcome::Unreachable(_) => {
+                    (1, format!("nslookup: read: No route to host\n{no_servers}"))
+                }
                 Outcome::Error(m) => other(m),
             };
             ("nslookup", status, text)

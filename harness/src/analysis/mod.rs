@@ -1,0 +1,283 @@
+//! Manifests → model → policies → oracle in one call, and the `analyze` outputs built on it.
+//!
+//! One job per file: this file loads manifests and says what the answer leaves out ([`Notes`]);
+//! `kinds` sorts documents by kind for `analyze` (other vendors' policies, `-n`); `near_miss`
+//! names the rules that nearly matched; `view` renders tables, lists, JSON and dot; `select`
+//! reads `--from`/`--to`; `reach` answers `--probe-to`; `diff` compares two answers.
+
+mod diff;
+mod kinds;
+pub mod live;
+mod near_miss;
+mod reach;
+mod select;
+mod view;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+
+use ipnet::IpNet;
+
+use crate::manifest::{self, Document, ManifestError, Source};
+use crate::model::{BuildOptions, Cluster, EndpointId};
+use crate::oracle::{Oracle, Packet, Peer};
+use crate::policy::{PolicySet, Semantics};
+
+pub use diff::{ChangeJson, DiffSummary, write_diff};
+use kinds::foreign_policy;
+pub use kinds::set_namespace;
+pub use reach::{ProbeTo, ReachJson, TargetJson};
+pub use select::{NoMatch, select};
+pub use view::{CellJson, LEGEND, Shown, View};
+
+/// A loaded cluster model with its policies.
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    /// Namespaces, endpoints, services.
+    pub cluster: Cluster,
+    /// Tiers and policies.
+    pub policies: PolicySet,
+}
+
+impl Analysis {
+    /// Loads manifests from files and directories and builds the model and policies.
+    pub fn load(paths: &[PathBuf], pod_cidr: IpNet) -> Result<Analysis, ManifestError> {
+        Analysis::load_as(paths, pod_cidr, Semantics::Generic)
+    }
+
+    /// Like [`Analysis::load`], predicting what `semantics` (e.g. one Calico version) does.
+    pub fn load_as(
+        paths: &[PathBuf],
+        pod_cidr: IpNet,
+        semantics: Semantics,
+    ) -> Result<Analysis, ManifestError> {
+        let docs = manifest::load_paths(paths)?;
+        Analysis::from_documents_as(&docs, pod_cidr, semantics)
+    }
+
+    /// Builds the model and policies from documents already read.
+    pub fn from_documents(
+        docs: &[manifest::Document],
+        pod_cidr: IpNet,
+    ) -> Result<Analysis, ManifestError> {
+        Analysis::from_documents_as(docs, pod_cidr, Semantics::Generic)
+    }
+
+    /// Like [`Analysis::from_documents`], predicting what `semantics` does.
+    pub fn from_documents_as(
+        docs: &[manifest::Document],
+        pod_cidr: IpNet,
+        semantics: Semantics,
+    ) -> Result<Analysis, ManifestError> {
+        let options = BuildOptions {
+            pod_cidr,
+            ..BuildOptions::default()
+        };
+        let cluster = Cluster::from_documents(docs, &options)?;
+        let policies = PolicySet::from_documents_as(docs, semantics)?;
+        Ok(Analysis { cluster, policies })
+    }
+
+    /// The oracle for this model.
+    pub fn oracle(&self) -> Oracle<'_> {
+        Oracle::new(&self.cluster, &self.policies)
+    }
+
+    /// Builds the model from a user's own documents (files, after [`set_namespace`] for `-n`, or
+    /// a cluster read by [`live::read`]), as `analyze` reads them: other vendors' policy kinds are
+    /// refused (or, with `ignore_unsupported`, left out and listed), and what the answer does not
+    /// cover is noted.
+    pub fn for_user(
+        docs: Vec<Document>,
+        options: &UserOptions,
+    ) -> Result<(Analysis, Notes), ManifestError> {
+        let mut notes = Notes::default();
+        let mut kept = Vec::with_capacity(docs.len());
+        let mut policies = PolicySet::new(options.semantics);
+        for doc in docs {
+            let what = format!("{} {}", doc.api_version(), doc.kind());
+            if foreign_policy(doc.api_version(), doc.kind()) {
+                if !options.ignore_unsupported {
+                    return Err(doc.unsupported(
+                        "kind",
+                        format!("{what} is another vendor's policy kind, which the oracle does not evaluate, so the answer would be wrong; remove it, or pass --ignore-unsupported to analyze without it"),
+                    ));
+                }
+                notes
+                    .ignored_policies
+                    .entry(what)
+                    .or_default()
+                    .push(doc.source.clone());
+                continue;
+            }
+            if !policies.add_document(&doc)? && !Cluster::models(doc.api_version(), doc.kind()) {
+                *notes.unevaluated.entry(what).or_default() += 1;
+            }
+            kept.push(doc);
+        }
+        policies.check_tiers(&kept)?;
+        let build = BuildOptions {
+            pod_cidr: options.pod_cidr,
+            ..BuildOptions::default()
+        };
+        let cluster = Cluster::from_documents(&kept, &build)?;
+        let analysis = Analysis { cluster, policies };
+        let by_source: HashMap<&Source, &Document> = kept.iter().map(|d| (&d.source, d)).collect();
+        notes.assumed = analysis
+            .cluster
+            .endpoint_ids()
+            .filter(|&id| {
+                let e = analysis.cluster.get(id);
+                let written = e
+                    .source
+                    .as_ref()
+                    .and_then(|s| by_source.get(s))
+                    .is_some_and(|d| {
+                        d.value.pointer("/status/podIP").is_some()
+                            || d.value.pointer("/status/podIPs").is_some()
+                    });
+                !e.host_network && !written
+            })
+            .collect();
+        notes.pod_cidr = options.pod_cidr;
+        if !analysis.cluster.endpoints.is_empty() {
+            // Each distinct label set once (replicas share theirs).
+            let labels: std::collections::HashSet<_> = analysis
+                .cluster
+                .endpoint_ids()
+                .filter(|&id| !analysis.cluster.get(id).host_network)
+                .map(|id| crate::policy::labels::policy_labels(&analysis.cluster, id))
+                .collect();
+            notes.selects_nothing = (0..analysis.policies.policies.len())
+                .filter(|&p| {
+                    let subject = &analysis.policies.policies[p].subject;
+                    !labels.iter().any(|l| subject.matches(l))
+                })
+                .collect();
+        }
+        Ok((analysis, notes))
+    }
+
+    /// Whether a verdict may depend on addresses assumed from `--pod-cidr`: a policy that
+    /// applied on either side has an address rule (ipBlock, `nets`) in that direction
+    /// ([`Oracle::address_rules_apply`]), and one of the two endpoints has an assumed address.
+    pub fn depends_on_assumed(&self, oracle: &Oracle<'_>, notes: &Notes, packet: &Packet) -> bool {
+        let assumed =
+            |p: Peer| matches!(p, Peer::Endpoint(id) if notes.assumed.binary_search(&id).is_ok());
+        (assumed(packet.from) || assumed(packet.to)) && oracle.address_rules_apply(packet)
+    }
+}
+
+/// How `analyze` reads a user's manifests.
+#[derive(Debug, Clone)]
+pub struct UserOptions {
+    /// Addresses for endpoints whose manifests carry no `status.podIP`.
+    pub pod_cidr: IpNet,
+    /// Leave other vendors' policy kinds out (listed in [`Notes::ignored_policies`]) instead of
+    /// refusing them.
+    pub ignore_unsupported: bool,
+    /// Whose semantics to predict (the APIs as written, or one Calico version line).
+    pub semantics: Semantics,
+}
+
+/// What an answer leaves out or takes on trust, for the user to see next to it.
+#[derive(Debug, Clone)]
+pub struct Notes {
+    /// Other vendors' policy documents left out, by `apiVersion Kind`.
+    pub ignored_policies: BTreeMap<String, Vec<Source>>,
+    /// Documents of kinds the oracle neither models nor evaluates, counted by `apiVersion Kind`.
+    pub unevaluated: BTreeMap<String, usize>,
+    /// Policies (indices into [`PolicySet::policies`]) that select no endpoint.
+    pub selects_nothing: Vec<usize>,
+    /// Endpoints whose addresses were assumed from the pod CIDR (no `status.podIP`), in order.
+    pub assumed: Vec<EndpointId>,
+    /// The pod CIDR the assumed addresses come from.
+    pub pod_cidr: IpNet,
+}
+
+impl Default for Notes {
+    fn default() -> Self {
+        Notes {
+            ignored_policies: BTreeMap::new(),
+            unevaluated: BTreeMap::new(),
+            selects_nothing: Vec::new(),
+            assumed: Vec::new(),
+            pod_cidr: crate::model::DEFAULT_POD_CIDR
+                .parse()
+                .expect("valid default CIDR"),
+        }
+    }
+}
+
+impl Notes {
+    /// Warnings for standard error, one line each.
+    pub fn warnings(&self, analysis: &Analysis) -> Vec<String> {
+        let mut out = Vec::new();
+        for (what, sources) in &self.ignored_policies {
+            let at: Vec<String> = sources.iter().map(Source::to_string).collect();
+            out.push(format!(
+                "ignored {} {what} document(s), which the oracle does not evaluate (--ignore-unsupported): {}",
+                sources.len(),
+                at.join(", ")
+            ));
+        }
+        for &p in &self.selects_nothing {
+            let policy = &analysis.policies.policies[p];
+            out.push(format!(
+                "{} ({}) selects no endpoint of these manifests, so it changes nothing here{}",
+                policy.id,
+                policy.source,
+                match &policy.id.namespace {
+                    Some(ns) => format!(" (it is in namespace `{ns}`; -n/--namespace sets the namespace of documents that name none)"),
+                    None => String::new(),
+                }
+            ));
+        }
+        out
+    }
+
+    /// One line on the documents of kinds that are neither modelled nor policy, if there are any.
+    pub fn summary(&self) -> Option<String> {
+        if self.unevaluated.is_empty() {
+            return None;
+        }
+        let kinds: Vec<String> = self
+            .unevaluated
+            .iter()
+            .map(|(what, n)| format!("{n} {what}"))
+            .collect();
+        Some(format!(
+            "not evaluated (kinds that do not change pod-to-pod policy here): {}",
+            kinds.join(", ")
+        ))
+    }
+
+    /// The line over the output when part of the input was left out, if any was.
+    pub fn banner(&self) -> Option<String> {
+        if self.ignored_policies.is_empty() {
+            return None;
+        }
+        let kinds: Vec<&str> = self.ignored_policies.keys().map(String::as_str).collect();
+        Some(format!(
+            "NOTE: this answer IGNORES {} (--ignore-unsupported); a cluster enforcing them may block more",
+            kinds.join(", ")
+        ))
+    }
+
+    /// The line under a table with cells that depend on assumed addresses.
+    pub fn assumed_line(&self, cluster: &Cluster) -> String {
+        let list: Vec<String> = self
+            .assumed
+            .iter()
+            .map(|&id| {
+                let e = cluster.get(id);
+                format!("{} {}", e.key(), e.ip())
+            })
+            .collect();
+        format!(
+            "* depends on pod addresses assumed from --pod-cidr {} (the manifests carry no status.podIP): {}",
+            self.pod_cidr,
+            list.join(", ")
+        )
+    }
+}

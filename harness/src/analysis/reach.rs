@@ -1,0 +1,192 @@
+//! `--probe-to`: who can reach a Service port or an address outside the cluster, resolved and
+//! predicted as `plan` does.
+
+use std::io::Write;
+
+use serde::Serialize;
+
+use super::View;
+use crate::model::Protocol;
+use crate::oracle::ProbePort;
+
+/// `--probe-to`: a Service port (`svc:NAMESPACE/NAME:PORT[/PROTOCOL]`) or an address outside the
+/// cluster (`ip:ADDRESS`, asked on each `--probe`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProbeTo {
+    /// A Service, on one of its ports.
+    Service {
+        /// `namespace/name`.
+        key: String,
+        /// The Service port and protocol.
+        probe: ProbePort,
+    },
+    /// An address outside the cluster.
+    Ip(std::net::IpAddr),
+}
+
+impl std::str::FromStr for ProbeTo {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if let Some(rest) = s.strip_prefix("svc:") {
+            let (key, port) = rest.rsplit_once(':').ok_or_else(|| {
+                format!("`{s}`: expected svc:NAMESPACE/NAME:PORT (e.g. svc:shop/web:80)")
+            })?;
+            // The same `svc:` syntax scenarios use.
+            crate::scenario::target::Target::from_str(&format!("svc:{key}"))?;
+            return Ok(ProbeTo::Service {
+                key: key.to_string(),
+                probe: port.parse()?,
+            });
+        }
+        if s.starts_with("ip:") {
+            return match crate::scenario::target::Target::from_str(s)? {
+                crate::scenario::target::Target::Ip(ip) => Ok(ProbeTo::Ip(ip)),
+                _ => Err(format!("`{s}`: expected ip:ADDRESS")),
+            };
+        }
+        Err(format!(
+            "`{s}`: expected svc:NAMESPACE/NAME:PORT or ip:ADDRESS"
+        ))
+    }
+}
+
+/// One client's answer for a `--probe-to` target, as `plan` resolves and predicts it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReachJson {
+    /// The client, `namespace/name`.
+    pub from: String,
+    /// `allowed` or `blocked`; absent when the probe cannot be predicted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+    /// Where the packets go (Service backends and target ports).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<String>,
+    /// Why it cannot be predicted (no backends, backends that disagree, DNS, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Why (with `--explain`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// All clients' answers for one `--probe-to` target and probe.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TargetJson {
+    /// `svc:NAMESPACE/NAME:PORT/PROTOCOL` or `ip:ADDRESS:PORT/PROTOCOL`.
+    pub target: String,
+    /// One entry per client.
+    pub results: Vec<ReachJson>,
+}
+
+impl View<'_> {
+    /// Every client's answer for `targets`, resolved and predicted as `plan` does
+    /// ([`crate::scenario::plan::predict_with`]). An `ip:` target is asked on each probe.
+    pub fn reach(&self, targets: &[ProbeTo]) -> Vec<TargetJson> {
+        use crate::scenario::format::{Expectation, Probe, ScenarioProbeKind};
+        let kind = |p: Protocol| match p {
+            Protocol::Tcp => ScenarioProbeKind::Tcp,
+            Protocol::Udp => ScenarioProbeKind::Udp,
+            Protocol::Sctp => ScenarioProbeKind::Sctp,
+            Protocol::Icmp => ScenarioProbeKind::Icmp,
+        };
+        let mut asked: Vec<(String, String, ProbePort)> = Vec::new();
+        for t in targets {
+            match t {
+                ProbeTo::Service { key, probe } => {
+                    asked.push((format!("svc:{key}:{probe}"), format!("svc:{key}"), *probe))
+                }
+                ProbeTo::Ip(ip) => {
+                    for &probe in &self.probes {
+                        asked.push((format!("ip:{ip}:{probe}"), format!("ip:{ip}"), probe));
+                    }
+                }
+            }
+        }
+        asked
+            .into_iter()
+            .map(|(label, to, probe)| TargetJson {
+                target: label,
+                results: self
+                    .from
+                    .iter()
+                    .map(|&f| {
+                        let asked = Probe {
+                            from: self.key(f),
+                            to: to.clone(),
+                            port: probe.port,
+                            kind: kind(probe.protocol),
+                            method: None,
+                            path: None,
+                            timeout: None,
+                            expect: Expectation::Allowed,
+                        };
+                        match crate::scenario::plan::predict_with(
+                            self.analysis,
+                            self.oracle,
+                            &asked,
+                        ) {
+                            Ok(p) => ReachJson {
+                                from: self.key(f),
+                                outcome: Some(p.outcome.to_string()),
+                                resolution: Some(p.resolution.to_string()),
+                                error: None,
+                                reason: self.explain.then_some(p.reason),
+                            },
+                            Err(e) => ReachJson {
+                                from: self.key(f),
+                                outcome: None,
+                                resolution: None,
+                                error: Some(e),
+                                reason: None,
+                            },
+                        }
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
+    /// The `--probe-to` answers as text: per target, the clients allowed, blocked, and those
+    /// whose probe cannot be predicted (with why); with `explain`, one line per client.
+    pub fn write_reach(&self, targets: &[TargetJson], out: &mut dyn Write) -> std::io::Result<()> {
+        if let Some(banner) = self.notes.banner() {
+            writeln!(out, "{banner}\n")?;
+        }
+        for t in targets {
+            let resolution = t.results.iter().find_map(|r| r.resolution.as_deref());
+            match resolution {
+                Some(r) => writeln!(out, "{} ({r})", t.target)?,
+                None => writeln!(out, "{}", t.target)?,
+            }
+            for outcome in ["allowed", "blocked"] {
+                let clients: Vec<&ReachJson> = t
+                    .results
+                    .iter()
+                    .filter(|r| r.outcome.as_deref() == Some(outcome))
+                    .collect();
+                if clients.is_empty() {
+                    continue;
+                }
+                if self.explain {
+                    writeln!(out, "  {outcome}:")?;
+                    for c in clients {
+                        writeln!(out, "    {}: {}", c.from, c.reason.as_deref().unwrap_or(""))?;
+                    }
+                } else {
+                    let names: Vec<&str> = clients.iter().map(|c| c.from.as_str()).collect();
+                    writeln!(out, "  {outcome}: {}", names.join(", "))?;
+                }
+            }
+            for r in t.results.iter().filter(|r| r.error.is_some()) {
+                writeln!(
+                    out,
+                    "  not predicted from {}: {}",
+                    r.from,
+                    r.error.as_deref().unwrap_or("")
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
