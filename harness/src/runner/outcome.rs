@@ -63,7 +63,7 @@ pub struct CellOutcome {
     pub matched: bool,
     /// Whether the cell changed after having matched (without anything being changed).
     pub flapped: bool,
-    /// Whether this run showed the destination port served (see [`matches`]).
+    /// Whether this run showed the destination port served (see [`matches()`]).
     pub port_served: bool,
     /// Every observation, in order.
     pub history: Vec<Outcome>,
