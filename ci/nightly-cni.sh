@@ -2,8 +2,10 @@
 # One lane of the nightly CNI compatibility matrix. Runs the same on a laptop as in CI:
 #   1. build netpol-harness,
 #   2. create (or reuse) the kind cluster with CNI installed: `netpol-harness up --cni CNI`,
-#   3. run every scenario once against that cluster, reading each step as the CNI's profile says,
-#      and write OUT/CNI/results.json (+ JUnit) for `netpol-harness matrix`.
+#   3. run every scenario once against that cluster, then a budgeted set of generated cases
+#      (NETPOL_GENERATED_MAX cases taken in turn from every suite, random ones seeded by the day
+#      of the year), reading each step as the CNI's profile says, and write
+#      OUT/CNI/results.json (+ JUnit) for `netpol-harness matrix` (which counts them per tag).
 # Every kubectl, kind and harness call of the lane uses its own kubeconfig and names its context
 # (`kind-CLUSTER`), so two lanes on one machine never test each other's cluster.
 #
@@ -16,6 +18,8 @@
 #   NETPOL_KUBECONFIG     the lane's kubeconfig (default: ~/.kube/netpol-CLUSTER)
 #   NETPOL_KIND_CONFIG    a kind config to create the cluster from (`up --kind-config`)
 #   NETPOL_INGRESS_PORTS  HTTP,HTTPS host ports for the ingress controller (default: 80,443)
+#   NETPOL_GENERATED_MAX  generated cases per lane (default: 60; 0 runs none)
+#   NETPOL_GENERATED_SEED seed of the random generated cases (default: the day of the year)
 # The cluster is left running; delete it with `netpol-harness down --name "$NETPOL_CLUSTER"`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,6 +45,11 @@ harness() {
 
 up_args=(--cni "$cni" --name "$cluster")
 run_args=(--all --cni "$cni" --context "$context" --report "$out")
+generated_max=${NETPOL_GENERATED_MAX:-60}
+if [ "$generated_max" != 0 ]; then
+  run_args+=(--generated all --max "$generated_max"
+    --seed "${NETPOL_GENERATED_SEED:-$((10#$(date -u +%j)))}")
+fi
 if [ -n "${NETPOL_KIND_CONFIG:-}" ]; then
   up_args+=(--kind-config "$NETPOL_KIND_CONFIG")
 elif [ -n "${NETPOL_INGRESS_PORTS:-}" ]; then

@@ -1,24 +1,27 @@
-//! The upstream 9-pod model (namespaces x, y, z × pods a, b, c; 81 ordered pairs × ports 80
-//! and 81: the `upstream-9-pods` fixture scenario, planned by the real loader and planner)
-//! through the runner on the simulated cluster, with a latency model: an exec costs a 150 ms
-//! round trip, a blocked probe costs its 1 s timeout, at most 8 execs run at once. Time is
-//! virtual (tokio's paused clock), so the modeled wall time is exact and the benchmark itself
-//! is fast.
+//! The runner against its physical limit, and against one exec per cell, on the simulated
+//! cluster with a latency model: an exec costs a 150 ms round trip, a blocked probe its 1 s
+//! timeout, and the cluster limits nothing (execs are long-running requests the API server does
+//! not count in flight). Time is virtual (tokio's paused clock), so the modeled wall time is
+//! exact and the benchmark itself is fast.
 //!
-//! Prints, for the scenario's four steps (no policy; deny ingress to x; allow x's ingress from y
-//! on port 81; deny removed), the exec calls and modeled wall time of:
-//! - one exec per source pod per round (the runner's strategy; batches expecting a timeout start
-//!   first, so quick ones fill the slots they leave);
-//! - one exec per cell, probes only;
-//! - one exec per cell as the upstream suite runs it: before each test, `waitForHTTPServers`
-//!   probes every cell once expecting it allowed (on a cluster without policies, so one exec
-//!   per cell and no timeouts), then the test's probes;
+//! Two scenarios, each planned by the real loader and planner, with and without a 2 s policy
+//! propagation delay:
+//! - the upstream 9-pod model (namespaces x, y, z × pods a, b, c; 81 ordered pairs × ports 80
+//!   and 81: the `upstream-9-pods` fixture; steps: no policy, deny ingress to x, allow x's
+//!   ingress from y on 81, deny removed);
+//! - 90 sources: the same steps generated on 10 namespaces × 9 pods (8,100 ordered pairs × 2
+//!   ports a step).
 //!
-//! then the per-cell figures with upstream's 3 probe workers instead of 8 exec slots, and lets
-//! criterion time the runner's own CPU cost.
+//! For each, the runner's modeled time is printed beside the bound no runner can beat: per step,
+//! one exec round trip plus, if any cell is expected blocked, one probe timeout; and where the
+//! step changes what is observed and policy takes time to propagate, the delay plus one more
+//! such pass (the confirmation). Then the upstream suite's way (one exec per cell, with its 3
+//! probe workers; before each test `waitForHTTPServers` probes every cell once) for comparison,
+//! and criterion times the runner's own CPU cost.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,25 +30,116 @@ use netpol_harness::cluster::sim::{Faults, Latency, SimCluster};
 use netpol_harness::runner::outcome::{ScenarioOutcome, StepVerdict};
 use netpol_harness::runner::plan::ScenarioPlan;
 use netpol_harness::runner::{Batching, RunOptions, Runner};
+use netpol_harness::scenario::format::Expectation;
 use netpol_harness::scenario::load_dir;
 
+const ROUND_TRIP: Duration = Duration::from_millis(150);
+const TIMEOUT: Duration = Duration::from_secs(1);
+/// The upstream suite's probe workers.
+const UPSTREAM_WORKERS: usize = 3;
 /// The step whose cells are all expected allowed: what `waitForHTTPServers` probes.
 const SERVER_CHECK_STEP: &str = "no-policy";
 
-fn plan() -> ScenarioPlan {
-    let dir =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scenarios/upstream-9-pods");
-    let loaded = load_dir(&dir).unwrap_or_else(|e| panic!("{e}"));
+fn load(dir: &Path) -> ScenarioPlan {
+    let loaded = load_dir(dir).unwrap_or_else(|e| panic!("{e}"));
     ScenarioPlan::new(&loaded, Vec::new()).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// Runs the plan (only the steps `only`, if given) on a fresh simulated cluster with at most
-/// `slots` execs at once; returns the outcome and the modeled time.
+fn nine_pods() -> ScenarioPlan {
+    load(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scenarios/upstream-9-pods"),
+    )
+}
+
+/// The 9-pod model's steps on 10 namespaces (n0 … n9) × 9 pods (a … i), written to `dir`:
+/// no policy; deny ingress to n0; allow n0's ingress from n1 on 81; the deny removed.
+fn ninety_sources(dir: &Path) -> ScenarioPlan {
+    let namespaces: Vec<String> = (0..10).map(|n| format!("n{n}")).collect();
+    let pods = ["a", "b", "c", "d", "e", "f", "g", "h", "i"];
+    let endpoints: Vec<String> = namespaces
+        .iter()
+        .flat_map(|ns| pods.iter().map(move |p| format!("{ns}/{p}")))
+        .collect();
+    let mut manifests = String::new();
+    for ns in &namespaces {
+        for pod in pods {
+            let _ = write!(
+                manifests,
+                "---\napiVersion: v1\nkind: Pod\nmetadata: {{name: {pod}, namespace: {ns}, labels: {{pod: {pod}}}}}\nspec:\n  containers:\n  - name: cont\n    image: registry.k8s.io/e2e-test-images/agnhost:2.66.1\n    args: [porter]\n    env: [{{name: SERVE_PORT_80, value: foo}}, {{name: SERVE_PORT_81, value: foo}}]\n    ports: [{{containerPort: 80}}, {{containerPort: 81}}]\n"
+            );
+        }
+    }
+    std::fs::write(dir.join("pods.yaml"), manifests).unwrap();
+    std::fs::write(
+        dir.join("deny.yaml"),
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny-ingress, namespace: n0}\nspec: {podSelector: {}, policyTypes: [Ingress]}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("allow.yaml"),
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: allow-n1-on-81, namespace: n0}\nspec:\n  podSelector: {}\n  ingress:\n  - from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: n1}}}]\n    ports: [{port: 81}]\n",
+    )
+    .unwrap();
+    let list = endpoints.join(", ");
+    let matrix = |port: u16, mark: &dyn Fn(&str, &str) -> &'static str| {
+        let mut m = format!(
+            "  - kind: tcp\n    port: {port}\n    from: [{list}]\n    to: [{list}]\n    expect: |\n"
+        );
+        for from in &endpoints {
+            let row: Vec<&str> = endpoints.iter().map(|to| mark(from, to)).collect();
+            let _ = writeln!(m, "      {}", row.join(" "));
+        }
+        m
+    };
+    let open = |_: &str, _: &str| ".";
+    let denied = |_: &str, to: &str| if to.starts_with("n0/") { "X" } else { "." };
+    let allowed_81 = |from: &str, to: &str| {
+        if to.starts_with("n0/") && !from.starts_with("n1/") {
+            "X"
+        } else {
+            "."
+        }
+    };
+    let mut yaml = format!(
+        "name: ninety-sources\ntitle: 90 sources, the 9-pod model's steps\nsource: {{title: bench, url: \"https://github.com/kubernetes/kubernetes/tree/master/test/e2e/network/netpol\"}}\nrequires: [ingress]\nnamespaces: [{}]\nsetup: [pods.yaml]\nsteps:\n",
+        namespaces.join(", ")
+    );
+    let _ = write!(
+        yaml,
+        "- name: no-policy\n  matrices:\n{}{}",
+        matrix(80, &open),
+        matrix(81, &open)
+    );
+    let _ = write!(
+        yaml,
+        "- name: deny-ingress-n0\n  actions:\n  - apply: [deny.yaml]\n  matrices:\n{}{}",
+        matrix(80, &denied),
+        matrix(81, &denied)
+    );
+    let _ = write!(
+        yaml,
+        "- name: allow-n1-on-81\n  actions:\n  - apply: [allow.yaml]\n  matrices:\n{}{}",
+        matrix(80, &denied),
+        matrix(81, &allowed_81)
+    );
+    let _ = write!(
+        yaml,
+        "- name: deny-removed\n  actions:\n  - delete: [deny.yaml]\n  matrices:\n{}{}",
+        matrix(80, &denied),
+        matrix(81, &allowed_81)
+    );
+    std::fs::write(dir.join("scenario.yaml"), yaml).unwrap();
+    load(dir)
+}
+
+/// Runs the plan (only the steps `only`, if given) on a fresh simulated cluster; `workers`
+/// limits the execs at once (`None`: the runner's default, every source at once). Returns the
+/// outcome and the modeled time.
 fn run(
     plan: &ScenarioPlan,
     batching: Batching,
     delay: Duration,
-    slots: usize,
+    workers: Option<usize>,
     only: Option<&BTreeSet<String>>,
 ) -> (ScenarioOutcome, Duration) {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -59,16 +153,16 @@ fn run(
             Faults {
                 propagation_delay: delay,
                 latency: Some(Latency {
-                    exec_round_trip: Duration::from_millis(150),
-                    max_concurrent_execs: slots,
+                    exec_round_trip: ROUND_TRIP,
+                    max_concurrent_execs: usize::MAX,
                 }),
                 ..Faults::default()
             },
         ));
         let options = RunOptions {
             batching,
-            probe_timeout: Duration::from_secs(1),
-            max_parallel_execs: slots,
+            probe_timeout: TIMEOUT,
+            max_parallel_execs: workers,
             ..RunOptions::default()
         };
         let runner = Runner::new(sim, options);
@@ -94,111 +188,162 @@ fn assert_passed(outcome: &ScenarioOutcome) {
     }
 }
 
+/// The least time each step can take (see the module documentation).
+fn bounds(plan: &ScenarioPlan, delay: Duration) -> Vec<Duration> {
+    let mut previous: Option<Vec<Expectation>> = None;
+    plan.steps
+        .iter()
+        .map(|step| {
+            let expected: Vec<Expectation> =
+                step.planned.probes.iter().map(|p| p.expected).collect();
+            let before = previous
+                .take()
+                .unwrap_or_else(|| vec![Expectation::Allowed; expected.len()]);
+            let changes = before != expected;
+            let blocked = expected.contains(&Expectation::Blocked);
+            previous = Some(expected);
+            let pass = ROUND_TRIP + if blocked { TIMEOUT } else { Duration::ZERO };
+            if changes && !delay.is_zero() {
+                delay + pass + pass
+            } else {
+                pass
+            }
+        })
+        .collect()
+}
+
+fn limit(name: &str, plan: &ScenarioPlan) {
+    let sources = plan.steps[0]
+        .planned
+        .probes
+        .iter()
+        .map(|p| p.probe.from.as_str())
+        .collect::<BTreeSet<_>>()
+        .len();
+    let cells: usize = plan.steps.iter().map(|s| s.planned.probes.len()).sum();
+    println!(
+        "\n{name}: {sources} sources, {} steps, {cells} cells (exec 150 ms, blocked probe 1 s, no exec limit)",
+        plan.steps.len()
+    );
+    println!(
+        "  {:<22} {:>6} {:>12} {:>10} {:>7}   per step: modeled/bound",
+        "propagation delay", "execs", "modeled time", "bound", "ratio"
+    );
+    for delay in [Duration::ZERO, Duration::from_secs(2)] {
+        let (outcome, time) = run(plan, Batching::PerSource, delay, None, None);
+        assert_passed(&outcome);
+        let bounds = bounds(plan, delay);
+        let bound: Duration = bounds.iter().sum();
+        let steps: Vec<String> = outcome
+            .steps
+            .iter()
+            .zip(&bounds)
+            .map(|(s, b)| {
+                format!(
+                    "{} {:.2}/{:.2}s",
+                    s.name,
+                    s.duration.as_secs_f64(),
+                    b.as_secs_f64()
+                )
+            })
+            .collect();
+        let ratio = time.as_secs_f64() / bound.as_secs_f64();
+        println!(
+            "  {:<22} {:>6} {:>11.2}s {:>9.2}s {:>6.2}×   {}",
+            format!("{:.0} s", delay.as_secs_f64()),
+            execs(&outcome),
+            time.as_secs_f64(),
+            bound.as_secs_f64(),
+            ratio,
+            steps.join(", ")
+        );
+        assert!(
+            ratio <= 1.25,
+            "{name}, delay {delay:?}: {ratio:.2}× the bound"
+        );
+    }
+}
+
 /// The upstream suite's server check before one test: every cell probed once, one exec each,
 /// on a cluster without policies. Returns its execs and modeled time.
-fn server_check(plan: &ScenarioPlan, slots: usize) -> (usize, Duration) {
+fn server_check(plan: &ScenarioPlan, workers: usize) -> (usize, Duration) {
     let only = BTreeSet::from([SERVER_CHECK_STEP.to_string()]);
-    let (outcome, _) = run(plan, Batching::PerCell, Duration::ZERO, slots, Some(&only));
+    let (outcome, _) = run(
+        plan,
+        Batching::PerCell,
+        Duration::ZERO,
+        Some(workers),
+        Some(&only),
+    );
     assert_passed(&outcome);
     let step = &outcome.steps[0];
     assert_eq!(step.rounds, 1, "servers are up: one round");
     (step.execs, step.duration)
 }
 
-/// Execs and modeled time of one exec per cell as upstream runs it: a server check before each
-/// of the scenario's tests (its steps), then the probes.
-fn upstream(plan: &ScenarioPlan, delay: Duration, slots: usize) -> (usize, Duration) {
-    let (per_cell, per_cell_time) = run(plan, Batching::PerCell, delay, slots, None);
-    assert_passed(&per_cell);
-    let (check_execs, check_time) = server_check(plan, slots);
-    let tests = plan.steps.len();
-    (
-        execs(&per_cell) + tests * check_execs,
-        per_cell_time + check_time * tests as u32,
-    )
-}
-
-fn report(plan: &ScenarioPlan, delay: Duration) {
-    let (batched, batched_time) = run(plan, Batching::PerSource, delay, 8, None);
-    let (per_cell, per_cell_time) = run(plan, Batching::PerCell, delay, 8, None);
-    assert_passed(&batched);
-    assert_passed(&per_cell);
-    let (check_execs, check_time) = server_check(plan, 8);
-    let (upstream_execs, upstream_time) = upstream(plan, delay, 8);
-    let cells: usize = plan.steps.iter().map(|s| s.planned.probes.len()).sum();
+fn upstream(plan: &ScenarioPlan) {
     println!(
-        "\n9-pod model, {} steps, {cells} cells, propagation delay {:.1}s (exec 150 ms, blocked probe 1 s, 8 execs at once)",
-        plan.steps.len(),
-        delay.as_secs_f64()
-    );
-    println!("  {:<58} {:>6} {:>13}", "strategy", "execs", "modeled time");
-    let steps = |outcome: &ScenarioOutcome| {
-        outcome
-            .steps
-            .iter()
-            .map(|s| format!("{}:{}r/{}x", s.name, s.rounds, s.execs))
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
-    println!(
-        "  {:<58} {:>6} {:>12.2}s   [{}]",
-        "one exec per source pod (the runner)",
-        execs(&batched),
-        batched_time.as_secs_f64(),
-        steps(&batched)
+        "\nthe 9-pod model against one exec per cell with upstream's {UPSTREAM_WORKERS} probe workers"
     );
     println!(
-        "  {:<58} {:>6} {:>12.2}s   [{}]",
-        "one exec per cell (probes only)",
-        execs(&per_cell),
-        per_cell_time.as_secs_f64(),
-        steps(&per_cell)
+        "  {:<62} {:>6} {:>12} {:>14}",
+        "strategy", "execs", "modeled time", "with 2 s delay"
     );
-    println!(
-        "  {:<58} {:>6} {:>12.2}s   [{} × server check: {check_execs}x, {:.2}s]",
-        "one exec per cell as upstream runs it (server check + probes)",
-        upstream_execs,
-        upstream_time.as_secs_f64(),
-        plan.steps.len(),
-        check_time.as_secs_f64()
-    );
-    for (name, execs_other, time_other) in [
-        (
-            "per cell (probes only) ÷ per source",
-            execs(&per_cell),
-            per_cell_time,
-        ),
-        (
-            "per cell as upstream runs it ÷ per source",
-            upstream_execs,
-            upstream_time,
-        ),
-    ] {
-        println!(
-            "  {name:<58} {:>5.1}× {:>12.1}×",
-            execs_other as f64 / execs(&batched) as f64,
-            time_other.as_secs_f64() / batched_time.as_secs_f64()
+    let mut rows: Vec<(&str, [(usize, Duration); 2])> = Vec::new();
+    let mut per_source = [(0, Duration::ZERO); 2];
+    let mut per_cell = per_source;
+    let mut as_upstream = per_source;
+    for (i, delay) in [Duration::ZERO, Duration::from_secs(2)]
+        .into_iter()
+        .enumerate()
+    {
+        let (batched, t) = run(plan, Batching::PerSource, delay, None, None);
+        assert_passed(&batched);
+        per_source[i] = (execs(&batched), t);
+        let (cells, t) = run(plan, Batching::PerCell, delay, Some(UPSTREAM_WORKERS), None);
+        assert_passed(&cells);
+        per_cell[i] = (execs(&cells), t);
+        let (check_execs, check_time) = server_check(plan, UPSTREAM_WORKERS);
+        let tests = plan.steps.len();
+        as_upstream[i] = (
+            per_cell[i].0 + tests * check_execs,
+            per_cell[i].1 + check_time * tests as u32,
         );
     }
-    // For context only: the upstream suite runs 3 probe workers, not 8.
-    let (_, per_cell_3) = run(plan, Batching::PerCell, delay, 3, None);
-    let (_, upstream_3) = upstream(plan, delay, 3);
+    rows.push(("one exec per source pod per round (the runner)", per_source));
+    rows.push(("one exec per cell, probes only", per_cell));
+    rows.push((
+        "one exec per cell as upstream runs it (server check + probes)",
+        as_upstream,
+    ));
+    for (name, [(e0, t0), (e2, t2)]) in &rows {
+        println!(
+            "  {name:<62} {e0:>6} {:>11.2}s {:>7}x {:>5.2}s",
+            t0.as_secs_f64(),
+            e2,
+            t2.as_secs_f64()
+        );
+    }
     println!(
-        "  with upstream's 3 workers: per cell (probes only) {:.2}s ({:.1}× the runner's time), as upstream runs it {:.2}s ({:.1}×)",
-        per_cell_3.as_secs_f64(),
-        per_cell_3.as_secs_f64() / batched_time.as_secs_f64(),
-        upstream_3.as_secs_f64(),
-        upstream_3.as_secs_f64() / batched_time.as_secs_f64()
+        "  as upstream runs it ÷ the runner: {:.0}× the execs, {:.1}× the time ({:.1}× with the delay)",
+        as_upstream[0].0 as f64 / per_source[0].0 as f64,
+        as_upstream[0].1.as_secs_f64() / per_source[0].1.as_secs_f64(),
+        as_upstream[1].1.as_secs_f64() / per_source[1].1.as_secs_f64()
     );
 }
 
 fn bench(c: &mut Criterion) {
-    let plan = plan();
-    report(&plan, Duration::ZERO);
-    report(&plan, Duration::from_secs(2));
+    let nine = nine_pods();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let folder = dir.path().join("ninety-sources");
+    std::fs::create_dir(&folder).expect("folder");
+    let ninety = ninety_sources(&folder);
+    limit("upstream 9-pod model", &nine);
+    limit("90 sources (10 namespaces × 9 pods)", &ninety);
+    upstream(&nine);
     c.bench_function(
         "runner: 9-pod model, 4 steps, one exec per source pod",
-        |b| b.iter(|| run(&plan, Batching::PerSource, Duration::ZERO, 8, None)),
+        |b| b.iter(|| run(&nine, Batching::PerSource, Duration::ZERO, None, None)),
     );
 }
 

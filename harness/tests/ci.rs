@@ -291,6 +291,7 @@ case "$*" in run*) [ -n "${FAIL_RUN:-}" ] && exit 7 ;; esac"#,
         ("NETPOL_OUT", out_root.to_str().unwrap()),
         ("NETPOL_HARNESS", harness.to_str().unwrap()),
         ("HOME", home.to_str().unwrap()),
+        ("NETPOL_GENERATED_SEED", "7"),
     ];
 
     let ok = fakes.run("ci/nightly-cni.sh", &["calico"], &env);
@@ -304,7 +305,7 @@ case "$*" in run*) [ -n "${FAIL_RUN:-}" ] && exit 7 ;; esac"#,
             "netpol-harness up --cni calico --name netpol".into(),
             format!("  KUBECONFIG={}", kubeconfig.display()),
             format!(
-                "netpol-harness run --all --cni calico --context kind-netpol --report {}",
+                "netpol-harness run --all --cni calico --context kind-netpol --report {} --generated all --max 60 --seed 7",
                 report.display()
             ),
             format!("  KUBECONFIG={}", kubeconfig.display()),
@@ -470,6 +471,7 @@ fn matrix_summary_writes_three_formats_and_the_job_summary() {
             issue_url: None,
             deny_style: None,
             note: None,
+            measures: Default::default(),
         }],
     });
     calico

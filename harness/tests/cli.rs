@@ -293,6 +293,7 @@ fn write_results(dir: &Path, cni: &str, status: StepStatus) -> PathBuf {
             issue_url: None,
             deny_style: None,
             note: None,
+            measures: Default::default(),
         }],
     });
     let path = dir.join(cni).join("results.json");

@@ -157,6 +157,7 @@ mod report_writers {
                 issue_url: Some(url.into()),
                 deny_style: None,
                 note: None,
+                measures: Default::default(),
             }],
         });
         let mut deviating = RunResults::new("calico");
@@ -170,6 +171,7 @@ mod report_writers {
                 issue_url: Some(url.into()),
                 deny_style: None,
                 note: None,
+                measures: Default::default(),
             }],
         });
         vec![failing, deviating]
@@ -367,7 +369,7 @@ mod entry_points {
             results.scenarios.push(ScenarioResult {
                 name: name.clone(),
                 title: name.clone(),
-                steps: vec![StepResult { name, status: StepStatus::Fail, reason, issue_url: None, deny_style: None, note: None }],
+                steps: vec![StepResult { name, status: StepStatus::Fail, reason, issue_url: None, deny_style: None, note: None, measures: Default::default() }],
             });
             results.write(&file).unwrap();
             prop_assert_eq!(RunResults::read(&file).unwrap(), results);

@@ -54,6 +54,11 @@ pub struct ClusterArgs {
     /// Where probes `from: outside` go: the ingress controller's port mapped on the kind node.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:80")]
     pub outside_address: SocketAddr,
+    /// At most this many probe execs at once (1 to 4096; default: every source pod of a probe
+    /// round at once, which the API server allows: execs are long-running requests, outside
+    /// its in-flight limits).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub max_parallel_execs: Option<u64>,
 }
 
 /// Arguments of `run`.
@@ -75,6 +80,17 @@ pub struct Args {
     /// folder; needs --cni.
     #[arg(long, value_name = "DIR", requires = "cni")]
     pub report: Option<PathBuf>,
+    /// Also run generated cases (as `netpol-harness generate` makes them, written nowhere but
+    /// a private temporary folder deleted after the run) carrying one of these tags
+    /// (comma-separated; `all` for every case); alone, or after the scenarios named (--all).
+    #[arg(long, value_delimiter = ',', value_name = "TAGS", num_args = 1..)]
+    pub generated: Option<Vec<String>>,
+    /// With --generated: at most this many cases, taken in turn from each suite.
+    #[arg(long, value_name = "N")]
+    pub max: Option<usize>,
+    /// With --generated: also random cases beyond the systematic ones, from this seed.
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
     /// Scenarios run at once (those touching shared or cluster-scoped objects run alone; 1 to
     /// 64).
     #[arg(long, value_name = "N", default_value_t = 2, value_parser = parse_parallel)]
@@ -125,6 +141,9 @@ impl ClusterArgs {
             probe_image: self.probe_image.clone(),
             outside_address: self.outside_address,
             cni: self.profile()?,
+            max_parallel_execs: self
+                .max_parallel_execs
+                .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
             ..RunOptions::default()
         })
     }
@@ -218,6 +237,60 @@ pub fn cluster_name(context: &str) -> String {
     context.strip_prefix("kind-").unwrap_or(context).to_string()
 }
 
+/// A private temporary folder, deleted when dropped.
+#[derive(Debug)]
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The generated cases `--generated TAGS --max N --seed S` select, written to a private
+/// temporary folder (deleted when the returned guard is dropped) and loaded like any scenario.
+fn generated(
+    tags: &[String],
+    max: Option<usize>,
+    seed: Option<u64>,
+) -> Result<(TempDir, Vec<LoadedScenario>), CliError> {
+    use crate::generate::{self, GenerateError, Options};
+    let all = tags.iter().any(|t| t == "all");
+    let cases = generate::cases(&Options {
+        tags: if all { Vec::new() } else { tags.to_vec() },
+        max,
+        seed,
+    })?;
+    let scenarios = generate::render(&cases)?;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let path = std::env::temp_dir().join(format!(
+        "netpol-harness-generated-{}-{nanos}",
+        std::process::id()
+    ));
+    // `create_dir`, not `create_dir_all`: a folder that already exists is not ours.
+    std::fs::create_dir(&path).map_err(|e| GenerateError::Write {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })?;
+    let dir = TempDir(path);
+    generate::writer::write(&dir.0, &scenarios)?;
+    let mut loaded = Vec::new();
+    let mut errors = Vec::new();
+    for s in &scenarios {
+        match crate::scenario::load(&dir.0, &s.name) {
+            Ok(l) => loaded.push(l),
+            Err(e) => errors.push((s.name.clone(), e)),
+        }
+    }
+    if errors.is_empty() {
+        Ok((dir, loaded))
+    } else {
+        Err(CliError::NotLoaded(errors))
+    }
+}
+
 /// The scenarios to run: those named, or all of them with `all`.
 fn select(
     root: &ScenarioRoot,
@@ -248,7 +321,24 @@ fn select(
 /// ([`crate::report::Reporter`]) consuming the runner's events; Ctrl-C stops the run and
 /// deletes what it created.
 pub async fn run(args: Args) -> Result<ExitCode, CliError> {
-    let loaded = select(&args.root, &args.names, args.all)?;
+    let (_generated, loaded) = match &args.generated {
+        None if args.max.is_some() || args.seed.is_some() => {
+            return Err(CliError::Usage(
+                "--max and --seed choose generated cases: they need --generated TAGS".into(),
+            ));
+        }
+        Some(tags) => {
+            let mut loaded = if args.all || !args.names.is_empty() {
+                select(&args.root, &args.names, args.all)?
+            } else {
+                Vec::new()
+            };
+            let (dir, cases) = generated(tags, args.max, args.seed)?;
+            loaded.extend(cases);
+            (Some(dir), loaded)
+        }
+        None => (None, select(&args.root, &args.names, args.all)?),
+    };
     let mut options = RunOptions {
         max_parallel_scenarios: args.parallel.max(1),
         ..args.cluster.options()?
@@ -306,6 +396,53 @@ mod tests {
     use crate::provision::cni::{Applicability, classify};
 
     #[test]
+    fn generated_cases_load_from_a_private_folder_that_is_removed_after() {
+        let cli = Cli::try_parse_from([
+            "netpol-harness",
+            "run",
+            "--generated",
+            "named-port,egress",
+            "--max",
+            "4",
+        ])
+        .unwrap();
+        let Command::Run(args) = cli.command else {
+            panic!("not run")
+        };
+        let tags = args.generated.unwrap();
+        assert_eq!(tags, ["named-port", "egress"]);
+        let (dir, loaded) = generated(&tags, args.max, args.seed).unwrap();
+        let folder = dir.0.clone();
+        assert!(folder.starts_with(std::env::temp_dir()) && folder.is_dir());
+        let steps: Vec<&crate::scenario::format::Step> =
+            loaded.iter().flat_map(|l| &l.scenario.steps).collect();
+        assert!(!steps.is_empty() && steps.len() <= 8, "{}", steps.len());
+        // Every step carries its case's tags, one of those asked for among them.
+        assert!(
+            steps
+                .iter()
+                .all(|s| s.tags.iter().any(|t| t == "named-port" || t == "egress"))
+        );
+        drop(dir);
+        assert!(!folder.exists(), "{}", folder.display());
+        // An unknown tag is refused with the known ones; --max needs --generated.
+        let err = generated(&["nope".to_string()], None, None).unwrap_err();
+        assert!(err.to_string().contains("unknown tag `nope`"), "{err}");
+        let Command::Run(args) =
+            Cli::try_parse_from(["netpol-harness", "run", "--all", "--max", "3"])
+                .unwrap()
+                .command
+        else {
+            panic!("not run")
+        };
+        let err = tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(run(args))
+            .unwrap_err();
+        assert!(err.to_string().contains("need --generated"), "{err}");
+    }
+
+    #[test]
     fn flags_parse_and_non_kind_contexts_need_a_named_context() {
         let cli = Cli::try_parse_from([
             "netpol-harness",
@@ -337,6 +474,18 @@ mod tests {
         let options = args.cluster.options().unwrap();
         assert_eq!(options.cni.unwrap().name, "calico");
         assert_eq!(options.probe_timeout, Duration::from_millis(2500));
+        // Every source of a round at once unless capped; a cap is 1 to 4096.
+        assert_eq!(options.max_parallel_execs, None);
+        let capped = |n: &str| {
+            Cli::try_parse_from(["netpol-harness", "run", "--all", "--max-parallel-execs", n]).map(
+                |cli| match cli.command {
+                    Command::Run(args) => args.cluster.options().unwrap().max_parallel_execs,
+                    _ => panic!("not run"),
+                },
+            )
+        };
+        assert_eq!(capped("16").unwrap(), Some(16));
+        assert!(capped("0").is_err() && capped("5000").is_err());
         assert!(Cli::try_parse_from(["netpol-harness", "run", "--all", "a"]).is_err());
         assert!(
             Cli::try_parse_from(["netpol-harness", "run", "--all", "--allow-non-kind-context"])

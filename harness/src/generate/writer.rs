@@ -193,7 +193,7 @@ fn render_suite(suite: &str, cases: &[&Case]) -> Result<GeneratedScenario, Gener
         }
         out.files.insert(PathBuf::from(&file), text);
         let tags: Vec<&str> = case.tags.iter().map(String::as_str).collect();
-        let narration = format!("{} Tags: {}.", case.narration, tags.join(", "));
+        let narration = case.narration.clone();
         let step_requires: Vec<&str> = case.requires.iter().map(|c| c.name()).collect();
         let apply = format!("  - apply: [{file}]\n");
         match before {
@@ -203,6 +203,7 @@ fn render_suite(suite: &str, cases: &[&Case]) -> Result<GeneratedScenario, Gener
                     &mut steps,
                     &format!("{}-before", case.name),
                     &format!("The policies first, before the label changes. {narration}"),
+                    &tags,
                     &step_requires,
                     (!blocked).then_some(
                         "The policies select nothing until the label is set in the next step.",
@@ -219,6 +220,7 @@ fn render_suite(suite: &str, cases: &[&Case]) -> Result<GeneratedScenario, Gener
                     &mut steps,
                     &case.name,
                     &narration,
+                    &tags,
                     &step_requires,
                     None,
                     &labels,
@@ -230,6 +232,7 @@ fn render_suite(suite: &str, cases: &[&Case]) -> Result<GeneratedScenario, Gener
                 &mut steps,
                 &case.name,
                 &narration,
+                &tags,
                 &step_requires,
                 None,
                 &format!("{cleanup}{apply}"),
@@ -268,6 +271,7 @@ fn step(
     out: &mut String,
     name: &str,
     narration: &str,
+    tags: &[&str],
     requires: &[&str],
     nothing_blocked: Option<&str>,
     actions: &str,
@@ -275,6 +279,9 @@ fn step(
     probes: &mut usize,
 ) {
     let _ = writeln!(out, "- name: {name}\n  narration: {}", quote(narration));
+    if !tags.is_empty() {
+        let _ = writeln!(out, "  tags: [{}]", tags.join(", "));
+    }
     if !requires.is_empty() {
         let _ = writeln!(out, "  requires: [{}]", requires.join(", "));
     }

@@ -6,7 +6,8 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use super::results::{RunResults, StepStatus};
+use super::latency::{Spread, seconds};
+use super::results::{RunResults, StepMeasures, StepStatus};
 use crate::escape;
 
 /// Rows scenario/step × columns CNI.
@@ -44,6 +45,29 @@ pub struct CompatCell {
     /// The upstream issue, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issue_url: Option<String>,
+    /// What the step measured there (latency, tags), as the run recorded it.
+    #[serde(flatten)]
+    pub measures: StepMeasures,
+}
+
+/// One column's enforcement latency over its steps (those that converged).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ColumnLatency {
+    /// Last action applied → every cell matched.
+    pub converged: Option<Spread>,
+    /// Last action applied → confirmed.
+    pub confirmed: Option<Spread>,
+}
+
+/// One tag's steps on one CNI: how many, how many passed, and their latency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TagCell {
+    /// Steps carrying the tag with a result on this CNI.
+    pub steps: usize,
+    /// Of those, how many passed.
+    pub passed: usize,
+    /// Their enforcement latency (to every cell matched).
+    pub converged: Option<Spread>,
 }
 
 /// Builds the matrix from several runs, one column per run, in the order given. Linear in the
@@ -97,6 +121,7 @@ pub fn matrix(results: &[RunResults]) -> CompatMatrix {
                     status: step.status,
                     reason: step.reason.clone(),
                     issue_url: step.issue_url.clone(),
+                    measures: step.measures.clone(),
                 });
             }
         }
@@ -159,6 +184,60 @@ impl CompatMatrix {
         totals
     }
 
+    /// For every column, the enforcement latency's median and p95 over its steps.
+    pub fn latency(&self) -> Vec<ColumnLatency> {
+        (0..self.cnis.len())
+            .map(|column| {
+                let cells = || {
+                    self.rows
+                        .iter()
+                        .filter_map(move |r| r.cells.get(column).and_then(Option::as_ref))
+                };
+                ColumnLatency {
+                    converged: Spread::of(cells().filter_map(|c| c.measures.converged_ms)),
+                    confirmed: Spread::of(cells().filter_map(|c| c.measures.confirmed_ms)),
+                }
+            })
+            .collect()
+    }
+
+    /// Per tag (sorted), per column: the steps carrying it, how many passed, their latency.
+    /// Empty when no step has tags (only generated suites do).
+    pub fn tags(&self) -> Vec<(String, Vec<TagCell>)> {
+        let mut tags: std::collections::BTreeMap<&str, Vec<(usize, &CompatCell)>> =
+            std::collections::BTreeMap::new();
+        for row in &self.rows {
+            for (column, cell) in row.cells.iter().enumerate() {
+                if let Some(cell) = cell {
+                    for tag in &cell.measures.tags {
+                        tags.entry(tag).or_default().push((column, cell));
+                    }
+                }
+            }
+        }
+        tags.into_iter()
+            .map(|(tag, cells)| {
+                let columns = (0..self.cnis.len())
+                    .map(|column| {
+                        let mine: Vec<&CompatCell> = cells
+                            .iter()
+                            .filter(|(c, _)| *c == column)
+                            .map(|(_, cell)| *cell)
+                            .collect();
+                        TagCell {
+                            steps: mine.len(),
+                            passed: mine.iter().filter(|c| c.status == StepStatus::Pass).count(),
+                            converged: Spread::of(
+                                mine.iter().filter_map(|c| c.measures.converged_ms),
+                            ),
+                        }
+                    })
+                    .collect();
+                (tag.to_string(), columns)
+            })
+            .collect()
+    }
+
     /// Cells that failed, as (column, row) pairs, in row order.
     fn failures(&self) -> Vec<(usize, &MatrixRow, &CompatCell)> {
         let mut out = Vec::new();
@@ -204,7 +283,32 @@ impl CompatMatrix {
             }
             md.push('\n');
         }
+        for (label, row) in latency_rows(&self.latency()) {
+            let _ = write!(md, "| {label} |");
+            for cell in row {
+                let _ = write!(md, " {cell} |");
+            }
+            md.push('\n');
+        }
         md.push('\n');
+        let tags = self.tags();
+        if !tags.is_empty() {
+            md.push_str("Generated cases per tag (passed / steps, enforcement latency median · p95):\n\n| Tag |");
+            for cni in &self.cnis {
+                let _ = write!(md, " {} |", escape::markdown(cni));
+            }
+            md.push_str("\n| --- |");
+            md.push_str(&" :-: |".repeat(self.cnis.len()));
+            md.push('\n');
+            for (tag, cells) in &tags {
+                let _ = write!(md, "| {} |", escape::markdown(tag));
+                for cell in cells {
+                    let _ = write!(md, " {} |", tag_cell(cell));
+                }
+                md.push('\n');
+            }
+            md.push('\n');
+        }
 
         md.push_str("| Scenario | Step |");
         for cni in &self.cnis {
@@ -290,7 +394,34 @@ impl CompatMatrix {
             }
             h.push_str("</tr>\n");
         }
+        for (label, row) in latency_rows(&self.latency()) {
+            let _ = write!(h, "<tr><th>{}</th>", escape::html(label));
+            for cell in row {
+                let _ = write!(h, "<td class=\"cell\">{}</td>", escape::html(&cell));
+            }
+            h.push_str("</tr>\n");
+        }
         h.push_str("</table>\n");
+        let tags = self.tags();
+        if !tags.is_empty() {
+            h.push_str("<h2>Generated cases per tag</h2>\n<p>passed / steps, enforcement latency median · p95</p>\n<table class=\"tags\">\n<tr><th>Tag</th>");
+            for cni in &self.cnis {
+                let _ = write!(h, "<th>{}</th>", escape::html(cni));
+            }
+            h.push_str("</tr>\n");
+            for (tag, cells) in &tags {
+                let _ = write!(h, "<tr><th>{}</th>", escape::html(tag));
+                for cell in cells {
+                    let _ = write!(
+                        h,
+                        "<td class=\"cell\">{}</td>",
+                        escape::html(&tag_cell(cell))
+                    );
+                }
+                h.push_str("</tr>\n");
+            }
+            h.push_str("</table>\n");
+        }
 
         h.push_str("<table class=\"matrix\">\n<thead><tr><th>Scenario</th><th>Step</th>");
         for cni in &self.cnis {
@@ -337,6 +468,42 @@ impl CompatMatrix {
             s.push('\n');
             s
         })
+    }
+}
+
+/// The totals table's latency rows: label, then one cell per column (`—` without data).
+fn latency_rows(latency: &[ColumnLatency]) -> [(&'static str, Vec<String>); 2] {
+    let cell = |s: Option<Spread>| {
+        s.map_or("—".to_string(), |s| {
+            format!("{} · {}", seconds(s.median_ms), seconds(s.p95_ms))
+        })
+    };
+    [
+        (
+            "⏱ enforced (median · p95)",
+            latency.iter().map(|l| cell(l.converged)).collect(),
+        ),
+        (
+            "⏱ confirmed (median · p95)",
+            latency.iter().map(|l| cell(l.confirmed)).collect(),
+        ),
+    ]
+}
+
+/// A tag's cell: `passed/steps`, with the latency when known; `—` without steps.
+fn tag_cell(cell: &TagCell) -> String {
+    if cell.steps == 0 {
+        return "—".to_string();
+    }
+    match cell.converged {
+        Some(s) => format!(
+            "{}/{} · {} · {}",
+            cell.passed,
+            cell.steps,
+            seconds(s.median_ms),
+            seconds(s.p95_ms)
+        ),
+        None => format!("{}/{}", cell.passed, cell.steps),
     }
 }
 
@@ -412,7 +579,7 @@ fn html_cell(cell: Option<&CompatCell>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::results::{ScenarioResult, StepResult};
+    use crate::report::results::{ScenarioResult, StepMeasures, StepResult};
 
     fn step(name: &str, status: StepStatus, reason: Option<&str>, url: Option<&str>) -> StepResult {
         StepResult {
@@ -422,6 +589,7 @@ mod tests {
             issue_url: url.map(String::from),
             deny_style: None,
             note: None,
+            measures: Default::default(),
         }
     }
 
@@ -662,6 +830,68 @@ mod tests {
             "{:?}",
             started.elapsed()
         );
+    }
+
+    #[test]
+    fn latency_per_lane_and_results_per_tag() {
+        use StepStatus::*;
+        let timed = |name: &str, status, ms: Option<u64>, tags: &[&str]| StepResult {
+            measures: StepMeasures {
+                tags: tags.iter().map(|t| t.to_string()).collect(),
+                converged_ms: ms,
+                confirmed_ms: ms.map(|m| m + 1000),
+            },
+            ..step(name, status, None, None)
+        };
+        let calico = run(
+            "calico",
+            (1..=20)
+                .map(|i| timed(&format!("s{i}"), Pass, Some(i * 100), &["egress"]))
+                .collect(),
+        );
+        let cilium = run(
+            "cilium",
+            vec![
+                timed("s1", Pass, Some(2000), &["egress", "named-port"]),
+                timed("s2", Fail, None, &["named-port <x>"]),
+            ],
+        );
+        let m = matrix(&[calico, cilium, run("flannel", vec![])]);
+        let latency = m.latency();
+        let calico = latency[0].converged.unwrap();
+        assert_eq!(
+            (calico.median_ms, calico.p95_ms, calico.steps),
+            (1000, 1900, 20)
+        );
+        assert_eq!(latency[0].confirmed.unwrap().p95_ms, 2900);
+        assert_eq!(
+            latency[1].converged.unwrap().steps,
+            1,
+            "a failed step that never matched has none"
+        );
+        assert_eq!(latency[2].converged, None);
+        let tags = m.tags();
+        let names: Vec<&str> = tags.iter().map(|(t, _)| t.as_str()).collect();
+        assert_eq!(names, ["egress", "named-port", "named-port <x>"]);
+        assert_eq!((tags[0].1[0].steps, tags[0].1[0].passed), (20, 20));
+        assert_eq!((tags[2].1[1].steps, tags[2].1[1].passed), (1, 0));
+        let md = m.to_markdown();
+        assert!(
+            md.contains("| ⏱ enforced (median · p95) | 1.00 s · 1.90 s | 2.00 s · 2.00 s | — |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| egress | 20/20 · 1.00 s · 1.90 s | 1/1 · 2.00 s · 2.00 s | — |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| named-port &lt;x&gt; | — | 0/1 | — |"),
+            "{md}"
+        );
+        let html = m.to_html();
+        assert!(html.contains("<tr><th>named-port &lt;x&gt;</th>"), "{html}");
+        // Without tags, no per-tag table.
+        assert!(!matrix(&sample()).to_markdown().contains("per tag"));
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //! - [`Reporter`]: what `netpol-harness run` shows and writes as the runner's events arrive.
 //! - [`results`]: the `results.json` format the runner writes ([`results::RunResults`]).
 //! - [`matrix`]: rows scenario/step × columns CNI, as markdown, HTML or JSON.
+//! - [`latency`]: enforcement latency over steps (median, p95).
 
+pub mod latency;
 pub mod matrix;
 pub mod plan;
 mod reporter;

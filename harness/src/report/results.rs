@@ -15,7 +15,7 @@
 //!       "name": "k8s-network-policy-demo",
 //!       "title": "Kubernetes policy, demo",
 //!       "steps": [
-//!         { "name": "default-deny", "status": "pass" },
+//!         { "name": "default-deny", "status": "pass", "converged_ms": 1150, "confirmed_ms": 1150 },
 //!         {
 //!           "name": "allow-sctp",
 //!           "status": "known-deviation",
@@ -83,6 +83,26 @@ pub struct StepResult {
     /// declares.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// What the step measured: its enforcement latency, its tags (all left
+    /// out when not known, as in files written before they were recorded).
+    #[serde(flatten)]
+    pub measures: StepMeasures,
+}
+
+/// What a probed step measured, beside its status.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepMeasures {
+    /// What the step exercises (a generated case's tags; empty for tutorial steps).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// Enforcement latency, in milliseconds: from the step's last action applied to the end of
+    /// the first probe round in which every cell matched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub converged_ms: Option<u64>,
+    /// From the step's last action applied to the end of the confirmation pass, in
+    /// milliseconds, if every cell matched in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmed_ms: Option<u64>,
 }
 
 /// What happened to one step on one CNI.
@@ -257,7 +277,13 @@ mod tests {
         let pass = &json["scenarios"][0]["steps"][0];
         assert_eq!(
             pass,
-            &serde_json::json!({"name": "default-deny", "status": "pass"})
+            &serde_json::json!({"name": "default-deny", "status": "pass", "converged_ms": 1150, "confirmed_ms": 1150})
+        );
+        let deviation = &json["scenarios"][0]["steps"][1];
+        assert!(deviation.get("converged_ms").is_none() && deviation.get("tags").is_none());
+        assert_eq!(
+            results.scenarios[0].steps[0].measures.confirmed_ms,
+            Some(1150)
         );
     }
 
@@ -289,6 +315,11 @@ mod tests {
                 issue_url: None,
                 deny_style: None,
                 note: None,
+                measures: StepMeasures {
+                    tags: vec!["egress".into()],
+                    converged_ms: Some(3_150),
+                    confirmed_ms: None,
+                },
             }],
         });
         results.write(&path).unwrap();

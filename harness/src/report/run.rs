@@ -11,6 +11,7 @@ use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 use crate::escape;
 use crate::probe::Outcome;
+use crate::report::latency::{Spread, seconds};
 use crate::report::results::{RESULTS_FILE, ResultsError, RunResults, StepStatus};
 use crate::report::truth_table::abbreviate;
 use crate::runner::outcome::{CellOutcome, ScenarioOutcome, StepOutcome, StepVerdict, connected};
@@ -172,9 +173,13 @@ pub fn render_step(scenario: &str, step: &StepOutcome) -> String {
         },
         step.duration.as_secs_f64(),
         step.converged_after
-            .map(|d| format!(", converged after {:.1}s", d.as_secs_f64()))
+            .map(|d| format!(", converged after {:.2}s", d.as_secs_f64()))
             .unwrap_or_else(|| ", did not converge".into()),
-        if step.confirmed { ", confirmed" } else { "" }
+        match (step.confirmed, step.confirmed_after) {
+            (true, Some(d)) => format!(", confirmed after {:.2}s", d.as_secs_f64()),
+            (true, None) => ", not confirmed".to_string(),
+            (false, _) => String::new(),
+        }
     );
     if !step.deny_styles.is_empty() {
         let seen: Vec<String> = step
@@ -252,18 +257,30 @@ pub fn render_step(scenario: &str, step: &StepOutcome) -> String {
     out
 }
 
-/// One line per step with its status on the CNI under test (and the verdict's reason), the
-/// cleanup failures, and the totals per status.
+/// One line per step with its status on the CNI under test (the verdict's reason, the
+/// enforcement latency), the cleanup failures, the totals per status, and the latency's median
+/// and 95th percentile over the steps.
 pub fn render_summary(outcomes: &[ScenarioOutcome]) -> String {
     let mut out = String::from("summary:\n");
     let mut counts: BTreeMap<StepStatus, usize> = BTreeMap::new();
+    let (mut converged, mut confirmed) = (Vec::new(), Vec::new());
     for s in outcomes {
         for step in &s.steps {
             let result = step.result();
             *counts.entry(result.status).or_default() += 1;
+            let m = &result.measures;
+            converged.extend(m.converged_ms);
+            confirmed.extend(m.confirmed_ms);
+            let latency = match (m.converged_ms, m.confirmed_ms) {
+                (Some(a), Some(b)) => {
+                    format!(" [matched {}, confirmed {}]", seconds(a), seconds(b))
+                }
+                (Some(a), None) => format!(" [matched {}, not confirmed]", seconds(a)),
+                _ => String::new(),
+            };
             let _ = writeln!(
                 out,
-                "  {:<12} {}::{} — {}",
+                "  {:<12} {}::{} — {}{latency}",
                 status_word(result.status),
                 escape::terminal(&s.name),
                 escape::terminal(&step.name),
@@ -285,6 +302,16 @@ pub fn render_summary(outcomes: &[ScenarioOutcome]) -> String {
         .map(|s| format!("{} {}", counts.get(s).unwrap_or(&0), s.label()))
         .collect();
     let _ = writeln!(out, "steps: {}", totals.join(", "));
+    if let Some(spread) = Spread::of(converged) {
+        let _ = write!(
+            out,
+            "enforcement latency (last action applied → every cell matched): {spread}"
+        );
+        if let Some(c) = Spread::of(confirmed) {
+            let _ = write!(out, "; → confirmed: {c}");
+        }
+        out.push('\n');
+    }
     out
 }
 
@@ -414,6 +441,7 @@ mod tests {
             applicability,
             verdict,
             reason: "reason".into(),
+            tags: Vec::new(),
             cells: vec![CellOutcome {
                 from: "x/a".into(),
                 to: "x/b".into(),
@@ -435,6 +463,7 @@ mod tests {
             detect_execs: 0,
             confirmed: false,
             converged_after: Some(Duration::from_millis(150)),
+            confirmed_after: Some(Duration::from_millis(150)),
             duration: Duration::from_millis(1500),
             deny_styles: Default::default(),
             declared_deny_style: None,
@@ -533,7 +562,7 @@ mod tests {
         assert_eq!(json["harness_version"], env!("CARGO_PKG_VERSION"));
         assert_eq!(
             json["scenarios"][0]["steps"][0],
-            serde_json::json!({"name": "good", "status": "pass"})
+            serde_json::json!({"name": "good", "status": "pass", "converged_ms": 150, "confirmed_ms": 150})
         );
         assert_eq!(json["scenarios"][0]["steps"][1]["status"], "not-enforced");
         assert_eq!(json["scenarios"][0]["steps"][2]["status"], "fail");

@@ -113,10 +113,11 @@ impl<C: ClusterOps> Runner<C> {
         step: &StepPlan,
         events: &Events<'_>,
     ) -> StepOutcome {
+        // The step's actions have just been applied: enforcement latency counts from here.
+        let started = Instant::now();
         let detect_before = ctx.detect_execs.load(Ordering::Relaxed);
         let mut cells = self.resolve_cells(ctx, step).await;
         let probeable: Vec<usize> = (0..cells.len()).filter(|&i| cells[i].probeable()).collect();
-        let started = Instant::now();
         let (mut rounds, mut execs) = (0, 0);
         let mut converged_after = None;
         let mut pending = probeable.clone();
@@ -145,11 +146,16 @@ impl<C: ClusterOps> Runner<C> {
             tokio::time::sleep(self.options.poll_interval).await;
         }
         let confirmed = converged_after.is_some() && rounds > 1;
+        // Without re-probing, the first pass matched everything: it is its own confirmation.
+        let mut confirmed_after = converged_after.filter(|_| !confirmed);
         if confirmed {
             execs += self.probe_round(ctx, &mut cells, &probeable).await;
             rounds += 1;
         }
         let served = ctx.note_served(&cells, &probeable);
+        if confirmed && probeable.iter().all(|&i| cells[i].matches_last(&served)) {
+            confirmed_after = Some(started.elapsed());
+        }
         let outcomes: Vec<CellOutcome> = cells.iter().map(|c| c.outcome(&served)).collect();
         let (verdict, reason) = judge(&outcomes);
         let mut deny_styles: BTreeMap<DenyStyle, usize> = BTreeMap::new();
@@ -166,12 +172,14 @@ impl<C: ClusterOps> Runner<C> {
             applicability: Applicability::Applicable,
             verdict,
             reason,
+            tags: step.tags.clone(),
             cells: outcomes,
             rounds,
             execs,
             detect_execs: ctx.detect_execs.load(Ordering::Relaxed) - detect_before,
             confirmed,
             converged_after,
+            confirmed_after,
             duration: started.elapsed(),
             deny_styles,
             declared_deny_style: None,

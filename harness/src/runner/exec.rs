@@ -1,5 +1,5 @@
 //! Probe rounds: grouping cells into execs (one per source pod, or one per cell), running them
-//! at most so many at once, slowest first, and reading back what each probe observed.
+//! all at once (or at most so many, slowest first), and reading back what each probe observed.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -81,9 +81,10 @@ impl<C: ClusterOps> Runner<C> {
             })
         };
         jobs.sort_by_key(|j| !slow(j));
+        let at_once = self.options.max_parallel_execs.unwrap_or(jobs.len()).max(1);
         let results: Vec<JobResult> = futures::stream::iter(jobs)
             .map(|job| self.run_job(ctx, job))
-            .buffer_unordered(self.options.max_parallel_execs.max(1))
+            .buffer_unordered(at_once)
             .collect()
             .await;
         let mut execs = 0;

@@ -13,9 +13,10 @@
 //!    probed from outside).
 //! 2. **One exec per source pod per round**: every probe that pod makes goes into one batch
 //!    ([`crate::probe::batch_script`] through [`ClusterOps::run_probes`], read back with
-//!    [`crate::probe::parse_output`]), run concurrently inside the pod; sources run in parallel,
-//!    at most [`RunOptions::max_parallel_execs`] at once, the slowest (those with a probe
-//!    expected to time out) first, so that quick batches fill the slots they leave.
+//!    [`crate::probe::parse_output`]), run concurrently inside the pod; every source of a round
+//!    runs at once (or at most [`RunOptions::max_parallel_execs`], the slowest — those with a
+//!    probe expected to time out — first, so that quick batches fill the slots they leave). A
+//!    round therefore costs one exec round trip plus its slowest probe, however many sources.
 //!    Probes `from: outside` are made by the harness itself ([`outside::OutsideClient`]).
 //! 3. **Converge**: while some cells differ from what is expected and the deadline has not
 //!    passed, wait [`RunOptions::poll_interval`] and re-probe *only the cells that differ*
@@ -118,8 +119,12 @@ pub struct RunOptions {
     pub all_replicas: bool,
     /// Image of the ephemeral probe container.
     pub probe_image: String,
-    /// At most this many execs at once.
-    pub max_parallel_execs: usize,
+    /// At most this many execs at once; `None` (the default): every source of a round at once.
+    /// The API server does not count execs against its in-flight limits: `pods/exec` is a
+    /// long-running request (`kubernetes/kubernetes@008b3652:pkg/controlplane/apiserver/config.go`
+    /// `BasicLongRunningRequestCheck(…, "exec", …)`), which neither `--max-requests-inflight`
+    /// nor API Priority and Fairness limits (`kubernetes/website@main:content/en/docs/concepts/cluster-administration/flow-control.md`).
+    pub max_parallel_execs: Option<usize>,
     /// At most this many scenarios at once (scenarios that touch shared or cluster-scoped
     /// objects always run alone).
     pub max_parallel_scenarios: usize,
@@ -148,7 +153,7 @@ impl Default for RunOptions {
             ready_timeout: Duration::from_secs(180),
             all_replicas: false,
             probe_image: DEFAULT_PROBE_IMAGE.to_string(),
-            max_parallel_execs: 8,
+            max_parallel_execs: None,
             max_parallel_scenarios: 2,
             batching: Batching::PerSource,
             outside_address: SocketAddr::from(([127, 0, 0, 1], 80)),

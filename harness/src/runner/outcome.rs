@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::cluster::ClusterError;
 use crate::probe::{DenyStyle, Outcome};
 use crate::provision::cni::Applicability;
-use crate::report::results::{ScenarioResult, StepResult, StepStatus};
+use crate::report::results::{ScenarioResult, StepMeasures, StepResult, StepStatus};
 use crate::scenario::format::Expectation;
 
 /// Whether an observation is what was expected: `Allowed` is any connection (any HTTP status
@@ -157,6 +157,8 @@ pub struct StepOutcome {
     pub verdict: StepVerdict,
     /// The verdict in words.
     pub reason: String,
+    /// What the step exercises (its scenario step's `tags`).
+    pub tags: Vec<String>,
     /// Every probe's cell.
     pub cells: Vec<CellOutcome>,
     /// Probe rounds made (first, re-probes, confirmation).
@@ -167,8 +169,13 @@ pub struct StepOutcome {
     pub detect_execs: usize,
     /// Whether a confirmation pass was made (only after re-probing).
     pub confirmed: bool,
-    /// How long until every cell first matched, if it did.
+    /// Enforcement latency: from the step's last action applied to the end of the first probe
+    /// round in which every cell matched, if one did. A step whose actions change nothing
+    /// observable matches in its first round, whatever the propagation delay.
     pub converged_after: Option<Duration>,
+    /// From the step's last action applied to the end of the confirmation pass, if every cell
+    /// matched in it (the first round, when it matched everything, is its own confirmation).
+    pub confirmed_after: Option<Duration>,
     /// How long the step took (actions, probing).
     pub duration: Duration,
     /// How the probes expected to be blocked were stopped, counted per style (matched cells
@@ -186,12 +193,14 @@ impl StepOutcome {
             applicability: Applicability::Applicable,
             verdict: StepVerdict::Error,
             reason,
+            tags: Vec::new(),
             cells: Vec::new(),
             rounds: 0,
             execs: 0,
             detect_execs: 0,
             confirmed: false,
             converged_after: None,
+            confirmed_after: None,
             duration: Duration::ZERO,
             deny_styles: BTreeMap::new(),
             declared_deny_style: None,
@@ -260,6 +269,7 @@ impl StepOutcome {
             issue_url: issue_url.map(str::to_string),
             deny_style: self.deny_style_seen(),
             note: self.deny_style_note(),
+            measures: self.measures(),
         };
         match (&self.applicability, self.verdict) {
             (Applicability::NotApplicable { missing, issue_url }, _) => {
@@ -284,6 +294,17 @@ impl StepOutcome {
                 result(StepStatus::NotEnforced, &self.reason, None)
             }
             _ => result(StepStatus::Fail, &self.reason, None),
+        }
+    }
+
+    /// What `results.json` records beside the status: the tags, the enforcement latency (whole
+    /// milliseconds).
+    pub fn measures(&self) -> StepMeasures {
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        StepMeasures {
+            tags: self.tags.clone(),
+            converged_ms: self.converged_after.map(ms),
+            confirmed_ms: self.confirmed_after.map(ms),
         }
     }
 

@@ -51,6 +51,8 @@ pub struct StepPlan {
     pub planned: PlannedStep,
     /// Its actions, with their manifests read and their endpoints resolved.
     pub actions: Vec<PlannedAction>,
+    /// What the step exercises (the scenario step's `tags`).
+    pub tags: Vec<String>,
 }
 
 impl StepPlan {
@@ -304,7 +306,16 @@ impl ScenarioPlan {
                     .iter()
                     .map(|action| resolve_action(loaded, &planned, action))
                     .collect();
-                StepPlan { planned, actions }
+                let tags = scenario
+                    .steps
+                    .get(planned.index)
+                    .map(|s| s.tags.clone())
+                    .unwrap_or_default();
+                StepPlan {
+                    planned,
+                    actions,
+                    tags,
+                }
             })
             .collect();
         Ok(ScenarioPlan {

@@ -334,7 +334,8 @@ impl<C: ClusterOps> Runner<C> {
             outcome
         };
         let mut outcomes = Vec::new();
-        let report = |outcomes: &mut Vec<StepOutcome>, i: usize, outcome: StepOutcome| {
+        let report = |outcomes: &mut Vec<StepOutcome>, i: usize, mut outcome: StepOutcome| {
+            outcome.tags.clone_from(&plan.steps[i].tags);
             let _ = events.emit(RunEvent::StepFinished {
                 plan,
                 step: &plan.steps[i],

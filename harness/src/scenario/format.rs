@@ -176,6 +176,10 @@ pub struct Step {
     /// is refused: a step that cannot fail on a CNI that ignores policy proves nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nothing_blocked: Option<String>,
+    /// What the step exercises (`egress`, `named-port`, …: generated cases carry their tags),
+    /// recorded with its results so that the compatibility matrix can count per tag.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
     /// What to do to the cluster before probing.
     #[serde(default)]
     pub actions: Vec<Action>,

@@ -58,7 +58,8 @@ impl Flaky {
 pub struct Latency {
     /// The cost of one exec (connection, upgrade, process start), whatever it runs.
     pub exec_round_trip: Duration,
-    /// At most this many execs run at once (the API server's and kubelet's limits).
+    /// At most this many execs run at once (a limit the modeled cluster imposes; `usize::MAX`
+    /// for none).
     pub max_concurrent_execs: usize,
 }
 

@@ -182,9 +182,10 @@ impl SimCluster {
             format!("{DNS_NAMESPACE}/{DNS_SERVICE}"),
             IpAddr::V4(SIM_DNS_ADDRESS),
         );
-        let exec_slots = faults
-            .latency
-            .map(|l| Arc::new(Semaphore::new(l.max_concurrent_execs.max(1))));
+        let exec_slots = faults.latency.map(|l| {
+            let slots = l.max_concurrent_execs.clamp(1, Semaphore::MAX_PERMITS);
+            Arc::new(Semaphore::new(slots))
+        });
         let sim = SimCluster {
             run_id: Mutex::new(run_id.to_string()),
             faults,
