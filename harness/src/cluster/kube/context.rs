@@ -173,9 +173,27 @@ impl KubeCluster {
         )
         .await
         .map_err(ClusterError::Kubeconfig)?;
+        let server = config.cluster_url.clone();
         let client = Client::try_from(config)
             .map_err(|e| api_error("build a client from the kubeconfig", e))?;
-        Ok(KubeCluster::with_client(client, context, &options.run_id))
+        let cluster = KubeCluster::with_client(client, context, &options.run_id);
+        cluster.check_target(&server, options).await?;
+        Ok(cluster)
+    }
+
+    /// The whole context guard after the name check: a context the user named and allowed
+    /// with `--allow-non-kind-context` is taken as it is; any other must pass
+    /// [`check_server`](Self::check_server).
+    pub async fn check_target(
+        &self,
+        server: &http::Uri,
+        options: &ConnectOptions,
+    ) -> Result<(), ClusterError> {
+        if options.context.is_some() && options.allow_non_kind_context {
+            Ok(())
+        } else {
+            self.check_server(server).await
+        }
     }
 
     /// Wraps a client (no context check: the caller made the client).

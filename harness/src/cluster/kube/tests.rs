@@ -1018,6 +1018,46 @@ async fn a_remote_api_server_passes_the_guard_only_with_the_marker() {
     assert_no_more_requests(server.await.unwrap()).await;
 }
 
+#[tokio::test]
+async fn connecting_applies_the_server_guard_unless_the_user_named_and_allowed_the_context() {
+    let marker_path = "/api/v1/namespaces/kube-system/configmaps/netpol-harness";
+    let remote: http::Uri = "https://10.0.0.5:6443".parse().unwrap();
+    // A kind-* current context on a remote, unmarked server: refused.
+    let (kc, mut handle) = cluster();
+    let server = tokio::spawn(async move {
+        let (_, send) = expect(&mut handle, Method::GET, marker_path).await;
+        respond(send, 404, status(404, "NotFound"));
+        handle
+    });
+    let err = kc
+        .check_target(&remote, &options(None, false))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ClusterError::NotLocalKind { .. }), "{err:?}");
+    // Named but not allowed: still checked.
+    let server = server.await.unwrap();
+    drop(server);
+    let (kc, mut handle) = cluster();
+    let server = tokio::spawn(async move {
+        let (_, send) = expect(&mut handle, Method::GET, marker_path).await;
+        respond(send, 404, status(404, "NotFound"));
+        handle
+    });
+    assert!(
+        kc.check_target(&remote, &options(Some("kind-x"), false))
+            .await
+            .is_err()
+    );
+    drop(server.await.unwrap());
+    // Named and allowed: taken as it is, no request at all.
+    let (kc, handle) = cluster();
+    kc.check_target(&remote, &options(Some("prod"), true))
+        .await
+        .unwrap();
+    drop(kc);
+    assert_no_more_requests(handle).await;
+}
+
 #[test]
 fn kubeconfig_paths_are_the_ones_kube_rs_reads() {
     let home = tempfile::tempdir().unwrap();
