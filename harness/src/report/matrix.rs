@@ -840,6 +840,8 @@ mod tests {
                 tags: tags.iter().map(|t| t.to_string()).collect(),
                 converged_ms: ms,
                 confirmed_ms: ms.map(|m| m + 1000),
+                claims: None,
+                derived: None,
             },
             ..step(name, status, None, None)
         };

@@ -3,7 +3,9 @@
 //!
 //! The format is plain JSON with snake_case keys; statuses are kebab-case. Optional fields are
 //! left out when empty, and unknown fields are ignored when reading, so newer writers stay
-//! readable by older `matrix` builds.
+//! readable by older `matrix` builds. Per probed step, `claims` counts the tutorial's claims and
+//! `derived` the other cells of the whole matrix (`run --matrix full`), each as `cells`,
+//! `failed` and `unasserted` (left out when zero); files without them still read.
 //!
 //! ```json
 //! {
@@ -21,6 +23,13 @@
 //!           "status": "known-deviation",
 //!           "reason": "SCTP is not matched by NetworkPolicy",
 //!           "issue_url": "https://github.com/cilium/cilium/issues/5719"
+//!         },
+//!         {
+//!           "name": "allow-web",
+//!           "status": "fail",
+//!           "reason": "1 of 16 probes wrong (1 expected blocked but allowed) [claims: 0 of 4 wrong; derived (oracle): 1 of 12 wrong, 4 reported, not asserted]",
+//!           "claims": { "cells": 4, "failed": 0 },
+//!           "derived": { "cells": 16, "failed": 1, "unasserted": 4 }
 //!         }
 //!       ]
 //!     }
@@ -103,6 +112,55 @@ pub struct StepMeasures {
     /// milliseconds, if every cell matched in it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confirmed_ms: Option<u64>,
+    /// The tutorial's claims probed (a wrong one is an erratum or a CNI failure). Left out
+    /// for steps not probed, and in files written before cells were counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claims: Option<CellCounts>,
+    /// The cells of the whole matrix no claim probes, expected as the oracle predicts
+    /// (`run --matrix full`). Left out with `--matrix claims`, for steps not probed, and in
+    /// files written before the whole matrix was probed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub derived: Option<CellCounts>,
+}
+
+/// How many cells of one kind (claims, or derived cells) a step reported, and how they ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CellCounts {
+    /// Cells reported (probed, or not applicable on the CNI).
+    pub cells: usize,
+    /// Asserted cells that ended wrong or flapped.
+    pub failed: usize,
+    /// Cells reported but not asserted: self-traffic, cells the oracle cannot decide, ports not
+    /// shown served, SCTP on a CNI without it.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unasserted: usize,
+}
+
+/// Whether a count is zero (left out of the JSON).
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+impl std::ops::AddAssign for CellCounts {
+    fn add_assign(&mut self, other: CellCounts) {
+        self.cells += other.cells;
+        self.failed += other.failed;
+        self.unasserted += other.unasserted;
+    }
+}
+
+impl fmt::Display for CellCounts {
+    /// `12 cells, 1 failed, 2 not asserted` (the last two only when not zero).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} cells", self.cells)?;
+        if self.failed > 0 {
+            write!(f, ", {} failed", self.failed)?;
+        }
+        if self.unasserted > 0 {
+            write!(f, ", {} not asserted", self.unasserted)?;
+        }
+        Ok(())
+    }
 }
 
 /// What happened to one step on one CNI.
@@ -300,6 +358,49 @@ mod tests {
     }
 
     #[test]
+    fn claims_and_derived_counts_round_trip_and_older_files_still_read() {
+        let counts = StepMeasures {
+            claims: Some(CellCounts {
+                cells: 4,
+                failed: 1,
+                unasserted: 0,
+            }),
+            derived: Some(CellCounts {
+                cells: 12,
+                failed: 2,
+                unasserted: 3,
+            }),
+            ..StepMeasures::default()
+        };
+        let step = StepResult {
+            name: "deny".into(),
+            status: StepStatus::Fail,
+            reason: None,
+            issue_url: None,
+            deny_style: None,
+            note: None,
+            measures: counts.clone(),
+        };
+        let json = serde_json::to_value(&step).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"name": "deny", "status": "fail",
+                "claims": {"cells": 4, "failed": 1},
+                "derived": {"cells": 12, "failed": 2, "unasserted": 3}})
+        );
+        assert_eq!(serde_json::from_value::<StepResult>(json).unwrap(), step);
+        // A file written before cells were counted has neither: both read as unknown.
+        let older: StepResult =
+            serde_json::from_str(r#"{"name": "deny", "status": "pass", "converged_ms": 10}"#)
+                .unwrap();
+        assert_eq!(
+            (older.measures.claims, older.measures.derived),
+            (None, None)
+        );
+        assert_eq!(older.measures.converged_ms, Some(10));
+    }
+
+    #[test]
     fn write_then_read_round_trips() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out/calico").join(RESULTS_FILE);
@@ -319,6 +420,8 @@ mod tests {
                     tags: vec!["egress".into()],
                     converged_ms: Some(3_150),
                     confirmed_ms: None,
+                    claims: None,
+                    derived: None,
                 },
             }],
         });

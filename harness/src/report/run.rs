@@ -7,14 +7,16 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::Path;
 
-use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
 use crate::escape;
 use crate::probe::Outcome;
 use crate::report::latency::{Spread, seconds};
-use crate::report::results::{RESULTS_FILE, ResultsError, RunResults, StepStatus};
+use crate::report::results::{CellCounts, RESULTS_FILE, ResultsError, RunResults, StepStatus};
 use crate::report::truth_table::abbreviate;
-use crate::runner::outcome::{CellOutcome, ScenarioOutcome, StepOutcome, StepVerdict, connected};
+use crate::runner::outcome::{
+    CellOutcome, ScenarioOutcome, StepOutcome, StepVerdict, Unasserted, connected,
+};
 use crate::scenario::format::Expectation;
 
 /// The file the JUnit XML is written to, next to `results.json`.
@@ -56,16 +58,23 @@ fn status_word(s: StepStatus) -> &'static str {
     }
 }
 
-fn expected_mark(e: Expectation) -> String {
-    match e {
-        Expectation::Allowed => ".".into(),
-        Expectation::Blocked => "X".into(),
-        Expectation::Status(s) => s.to_string(),
-    }
+/// The expected mark: the claim's, or the oracle's followed by `*` for a derived cell (`?*`
+/// where the oracle cannot decide).
+fn expected_mark(c: &CellOutcome) -> String {
+    let mark = match (&c.unasserted, c.expected) {
+        (Some(Unasserted::Uncertain(_)), _) => "?".into(),
+        (_, Expectation::Allowed) => ".".into(),
+        (_, Expectation::Blocked) => "X".into(),
+        (_, Expectation::Status(s)) => s.to_string(),
+    };
+    if c.derived { format!("{mark}*") } else { mark }
 }
 
-fn observed_mark(o: &Outcome) -> String {
-    match o {
+fn observed_mark(c: &CellOutcome) -> String {
+    if matches!(c.unasserted, Some(Unasserted::NotApplicable(_))) {
+        return "-".into();
+    }
+    match &c.observed {
         Outcome::Allowed => ".".into(),
         Outcome::Blocked => "X".into(),
         Outcome::Refused => "R".into(),
@@ -77,6 +86,15 @@ fn observed_mark(o: &Outcome) -> String {
 }
 
 fn diff_mark(c: &CellOutcome) -> String {
+    if let Some(why) = &c.unasserted {
+        return match why {
+            Unasserted::SelfTraffic => "s",
+            Unasserted::Uncertain(_) => "?",
+            Unasserted::PortNotServed => "n",
+            Unasserted::NotApplicable(_) => "/",
+        }
+        .into();
+    }
     if matches!(c.observed, Outcome::Error(_)) {
         "E".into()
     } else if !c.matched {
@@ -217,23 +235,11 @@ pub fn render_step(scenario: &str, step: &StepOutcome) -> String {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        let _ = writeln!(
-            out,
-            "   expected:\n{}",
-            table(cells, |c| expected_mark(c.expected))
-        );
-        let _ = writeln!(
-            out,
-            "   observed:\n{}",
-            table(cells, |c| observed_mark(&c.observed))
-        );
+        let _ = writeln!(out, "   expected:\n{}", table(cells, expected_mark));
+        let _ = writeln!(out, "   observed:\n{}", table(cells, observed_mark));
         let _ = writeln!(out, "   diff:\n{}", table(cells, diff_mark));
     }
-    let wrong: Vec<&CellOutcome> = step
-        .cells
-        .iter()
-        .filter(|c| !c.matched || c.flapped)
-        .collect();
+    let wrong: Vec<&CellOutcome> = step.cells.iter().filter(|c| c.failed()).collect();
     if !wrong.is_empty() {
         let _ = writeln!(out, "  wrong cells:");
         for c in wrong {
@@ -244,7 +250,9 @@ pub fn render_step(scenario: &str, step: &StepOutcome) -> String {
         let allowed = step
             .cells
             .iter()
-            .filter(|c| c.expected == Expectation::Blocked && connected(&c.observed))
+            .filter(|c| {
+                c.asserted() && c.expected == Expectation::Blocked && connected(&c.observed)
+            })
             .count();
         let _ = writeln!(
             out,
@@ -254,6 +262,11 @@ pub fn render_step(scenario: &str, step: &StepOutcome) -> String {
     out.push_str(
         "  legend: . allowed, X blocked (dropped: timed out), R refused, U unreachable (R and U: rejected; blocked only on a port shown served), E probe error, D DNS failure, NNN HTTP status; diff: . as expected, ! wrong, ~ flapped, - not probed\n",
     );
+    if step.cells.iter().any(|c| c.derived || !c.asserted()) {
+        out.push_str(
+            "  derived: * the oracle's expectation for a cell the tutorial does not claim (? it cannot decide); not asserted, only reported: s self-traffic, n port not served, ? undecided by the oracle, / not applicable on this CNI\n",
+        );
+    }
     out
 }
 
@@ -326,13 +339,17 @@ pub fn results(cni: &str, cluster: Option<String>, outcomes: &[ScenarioOutcome])
 
 /// The JUnit XML of a run: one suite per scenario, one test case per step (`scenario::step`):
 /// a failure carries the step's tables; a step that was not applicable, a known deviation, or
-/// not enforced on a CNI that enforces nothing is skipped, with why.
+/// not enforced on a CNI that enforces nothing is skipped, with why. Claims and derived cells
+/// are counted apart in properties (`claims.cells`, `claims.failed`, `claims.unasserted`,
+/// `derived.…`), per step and summed per scenario.
 pub fn junit(outcomes: &[ScenarioOutcome]) -> Result<String, quick_junit::SerializeError> {
     let mut junit = Report::new("netpol-harness");
     for s in outcomes {
         let x = |text: &str| escape::xml(text).into_owned();
         let mut suite = TestSuite::new(x(&s.name));
         suite.set_time(s.duration);
+        // Claims and derived cells counted apart, per step and per scenario.
+        let mut totals: BTreeMap<&str, CellCounts> = BTreeMap::new();
         for step in &s.steps {
             let result = step.result();
             let message = x(&format!(
@@ -370,6 +387,21 @@ pub fn junit(outcomes: &[ScenarioOutcome]) -> Result<String, quick_junit::Serial
             let mut case = TestCase::new(x(&format!("{}::{}", s.name, step.name)), status);
             case.set_classname(x(&s.name));
             case.set_time(step.duration);
+            let measures = step.measures();
+            for (name, counts) in [("claims", measures.claims), ("derived", measures.derived)] {
+                if let Some(c) = counts {
+                    case.add_property(Property::new(format!("{name}.cells"), c.cells.to_string()));
+                    case.add_property(Property::new(
+                        format!("{name}.failed"),
+                        c.failed.to_string(),
+                    ));
+                    case.add_property(Property::new(
+                        format!("{name}.unasserted"),
+                        c.unasserted.to_string(),
+                    ));
+                    *totals.entry(name).or_default() += c;
+                }
+            }
             suite.add_test_case(case);
         }
         if !s.cleanup_errors.is_empty() {
@@ -380,6 +412,17 @@ pub fn junit(outcomes: &[ScenarioOutcome]) -> Result<String, quick_junit::Serial
             let mut case = TestCase::new(x(&format!("{}::cleanup", s.name)), status);
             case.set_classname(x(&s.name));
             suite.add_test_case(case);
+        }
+        for (name, c) in totals {
+            suite.add_property(Property::new(format!("{name}.cells"), c.cells.to_string()));
+            suite.add_property(Property::new(
+                format!("{name}.failed"),
+                c.failed.to_string(),
+            ));
+            suite.add_property(Property::new(
+                format!("{name}.unasserted"),
+                c.unasserted.to_string(),
+            ));
         }
         junit.add_test_suite(suite);
     }
@@ -457,6 +500,8 @@ mod tests {
                 port_served: true,
                 history: vec![observed],
                 why: Some("ingress to x/b: denied".into()),
+                derived: false,
+                unasserted: None,
             }],
             rounds: 1,
             execs: 1,
@@ -467,6 +512,7 @@ mod tests {
             duration: Duration::from_millis(1500),
             deny_styles: Default::default(),
             declared_deny_style: None,
+            full_matrix: false,
         }
     }
 
@@ -523,6 +569,82 @@ mod tests {
     }
 
     #[test]
+    fn claims_and_derived_cells_are_counted_apart_in_results_junit_and_tables() {
+        let mut wrong = step(
+            "wrong",
+            StepVerdict::Fail,
+            Outcome::Allowed,
+            Applicability::Applicable,
+        );
+        wrong.full_matrix = true;
+        let claim = wrong.cells[0].clone();
+        let derived = CellOutcome {
+            to: "x/c".into(),
+            derived: true,
+            ..claim.clone()
+        };
+        let own = CellOutcome {
+            to: "x/a".into(),
+            derived: true,
+            matched: true,
+            unasserted: Some(Unasserted::SelfTraffic),
+            ..claim.clone()
+        };
+        wrong.cells = vec![
+            CellOutcome {
+                matched: true,
+                observed: Outcome::Blocked,
+                ..claim
+            },
+            derived,
+            own,
+        ];
+        let m = wrong.measures();
+        let counts = |cells, failed, unasserted| CellCounts {
+            cells,
+            failed,
+            unasserted,
+        };
+        assert_eq!(m.claims, Some(counts(1, 0, 0)));
+        assert_eq!(m.derived, Some(counts(2, 1, 1)));
+        let scenarios = vec![ScenarioOutcome {
+            name: "s".into(),
+            title: "S".into(),
+            steps: vec![wrong],
+            cleanup_errors: Vec::new(),
+            duration: Duration::from_secs(1),
+        }];
+        let json = serde_json::to_value(results("calico", None, &scenarios)).unwrap();
+        assert_eq!(
+            json["scenarios"][0]["steps"][0]["derived"],
+            serde_json::json!({"cells": 2, "failed": 1, "unasserted": 1})
+        );
+        let xml = junit(&scenarios).unwrap();
+        for property in [
+            r#"<property name="claims.cells" value="1"/>"#,
+            r#"<property name="claims.failed" value="0"/>"#,
+            r#"<property name="derived.cells" value="2"/>"#,
+            r#"<property name="derived.failed" value="1"/>"#,
+            r#"<property name="derived.unasserted" value="1"/>"#,
+        ] {
+            // Once for the step, once for the scenario's totals.
+            assert_eq!(xml.matches(property).count(), 2, "{property} in {xml}");
+        }
+        // The tables tell the oracle's cells from the tutorial's, and self-traffic apart.
+        let text = render_step("s", &scenarios[0].steps[0]);
+        let rows: Vec<Vec<&str>> = text
+            .lines()
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        assert!(rows.contains(&vec!["x/a", "X", "X*", "X*"]), "{text}");
+        assert!(rows.contains(&vec!["x/a", ".", "!", "s"]), "{text}");
+        assert!(
+            text.contains("derived: * the oracle's expectation"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn writes_results_json_for_matrix_and_junit_with_one_case_per_step() {
         let scenarios = vec![ScenarioOutcome {
             name: "s".into(),
@@ -562,7 +684,7 @@ mod tests {
         assert_eq!(json["harness_version"], env!("CARGO_PKG_VERSION"));
         assert_eq!(
             json["scenarios"][0]["steps"][0],
-            serde_json::json!({"name": "good", "status": "pass", "converged_ms": 150, "confirmed_ms": 150})
+            serde_json::json!({"name": "good", "status": "pass", "converged_ms": 150, "confirmed_ms": 150, "claims": {"cells": 1, "failed": 0}})
         );
         assert_eq!(json["scenarios"][0]["steps"][1]["status"], "not-enforced");
         assert_eq!(json["scenarios"][0]["steps"][2]["status"], "fail");

@@ -1,8 +1,10 @@
 //! The baseline round: before the actions of a scenario's first step that applies a policy, one
-//! probe of each destination port that the scenario's steps expect blocked, while nothing denies
-//! it yet. A port that answers then is *shown served*, so that a later refusal of it (TCP RST,
+//! probe of each destination port that the scenario's steps expect blocked (and, with `--matrix
+//! full`, of each port of the whole matrix), while nothing denies it yet. A port that answers then is *shown served*, so that a later refusal of it (TCP RST,
 //! ICMP unreachable) can be read as a policy rejecting it; a refusal of a port never shown
-//! served is "port not served", never a pass ([`super::outcome::matches`]).
+//! served is "port not served", never a pass ([`super::outcome::matches`]). A port that does not
+//! connect then is *closed*: a derived cell of it is reported as "port not served", never
+//! asserted (a declared port nothing listens on must not fail the CNI).
 
 use std::collections::HashSet;
 
@@ -11,6 +13,8 @@ use super::converge::ProbeCell;
 use super::plan::{PlannedAction, StepPlan};
 use super::scenario::ScenarioCtx;
 use crate::cluster::ClusterOps;
+use crate::probe::Outcome;
+use crate::scenario::derive::Derived;
 use crate::scenario::format::Expectation;
 use crate::scenario::state::is_policy;
 
@@ -29,6 +33,7 @@ impl<C: ClusterOps> Runner<C> {
     pub(super) async fn baseline(&self, ctx: &ScenarioCtx<'_>, first: usize) -> usize {
         let served = ctx.served();
         let mut chosen = HashSet::new();
+        let mut chosen_derived = HashSet::new();
         let mut cells: Vec<ProbeCell> = Vec::new();
         for step in &ctx.plan.steps[first..] {
             let mut trimmed = step.clone();
@@ -36,11 +41,18 @@ impl<C: ClusterOps> Runner<C> {
                 p.expected == Expectation::Blocked
                     && chosen.insert((p.probe.to.clone(), p.probe.port, p.probe.kind))
             });
-            if trimmed.planned.probes.is_empty() {
+            // Every port of the whole matrix once (with `--matrix full`), from another pod.
+            trimmed.derived.retain(|d| {
+                !d.same_endpoint()
+                    && matches!(d.derived, Derived::Expect(_))
+                    && chosen_derived.insert((d.to.clone(), d.port, d.protocol))
+            });
+            if trimmed.planned.probes.is_empty() && trimmed.derived.is_empty() {
                 continue;
             }
             for cell in self.resolve_cells(ctx, &trimmed).await {
                 if cell.probeable()
+                    && cell.unasserted.is_none()
                     && !served.contains(&cell.served_key())
                     && !cells.iter().any(|c| c.served_key() == cell.served_key())
                 {
@@ -56,6 +68,13 @@ impl<C: ClusterOps> Runner<C> {
         let served = ctx.note_served(&cells, &all);
         let (shown, not): (Vec<&ProbeCell>, Vec<&ProbeCell>) =
             cells.iter().partition(|c| served.contains(&c.served_key()));
+        // What did not connect before any policy is not served: a derived cell of it is
+        // reported, never asserted (a probe error proves nothing either way).
+        ctx.note_closed(
+            not.iter()
+                .filter(|c| !matches!(c.history.last(), Some((Outcome::Error(_), _)) | None))
+                .map(|c| c.served_key()),
+        );
         tracing::info!(
             scenario = %ctx.plan.name,
             shown = shown.len(),

@@ -6,12 +6,12 @@ use std::sync::atomic::Ordering;
 
 use tokio::time::Instant;
 
-use super::Runner;
 use super::events::{Events, RunEvent};
-use super::outcome::{CellOutcome, StepOutcome, StepVerdict, connected, matches, port_not_served};
+use super::outcome::{CellOutcome, StepOutcome, Unasserted, connected, matches};
 use super::plan::StepPlan;
 use super::resolve::ProbeOrigin;
 use super::scenario::ScenarioCtx;
+use super::{MatrixScope, Runner};
 use crate::cluster::ClusterOps;
 use crate::probe::{DenyStyle, Outcome, ProbeKind, ProbeSpec};
 use crate::provision::cni::Applicability;
@@ -22,8 +22,36 @@ use crate::scenario::format::Expectation;
 /// DNS, `sctp`, `icmp`).
 pub(super) type ServedKey = (String, Option<u16>, &'static str);
 
-/// The destination ports this scenario's probes have shown served so far.
-pub(super) type Served = HashSet<ServedKey>;
+/// What this scenario's probes have shown of destination ports so far.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Served {
+    /// Ports some probe connected to.
+    shown: HashSet<ServedKey>,
+    /// Ports the baseline round (before any policy) did not connect to.
+    closed: HashSet<ServedKey>,
+}
+
+impl Served {
+    /// Whether some probe of this run connected to `key`.
+    pub(super) fn contains(&self, key: &ServedKey) -> bool {
+        self.shown.contains(key)
+    }
+
+    /// Records that a probe connected to `key`.
+    pub(super) fn insert(&mut self, key: ServedKey) {
+        self.shown.insert(key);
+    }
+
+    /// Records that the baseline round, before any policy, did not connect to `key`.
+    pub(super) fn close(&mut self, key: ServedKey) {
+        self.closed.insert(key);
+    }
+
+    /// Whether the baseline found `key` not served and no probe has connected to it since.
+    pub(super) fn closed(&self, key: &ServedKey) -> bool {
+        self.closed.contains(key) && !self.shown.contains(key)
+    }
+}
 
 /// One probe being converged.
 #[derive(Debug, Clone)]
@@ -37,6 +65,10 @@ pub(super) struct ProbeCell {
     pub(super) expected: Expectation,
     pub(super) why: Option<String>,
     pub(super) history: Vec<(Outcome, String)>,
+    /// A cell of the whole matrix that no claim probes (its expectation is the oracle's).
+    pub(super) derived: bool,
+    /// Why the cell is reported but never asserted, when that is known before probing.
+    pub(super) unasserted: Option<Unasserted>,
 }
 
 impl ProbeCell {
@@ -57,14 +89,30 @@ impl ProbeCell {
     }
 
     pub(super) fn matches_last(&self, served: &Served) -> bool {
-        let port_served = served.contains(&self.served_key());
-        self.history
-            .last()
-            .is_some_and(|(o, _)| matches(self.expected, o, port_served))
+        let Some((observed, _)) = self.history.last() else {
+            return false;
+        };
+        self.unasserted(observed, served).is_some()
+            || matches(self.expected, observed, served.contains(&self.served_key()))
+    }
+
+    /// Why the cell is not asserted after observing `observed`, if it is not: known before
+    /// probing (self-traffic, an uncertain oracle, a capability the CNI lacks), or, for a
+    /// derived cell, a destination port not shown served — one the baseline found closed, or
+    /// that refused and that no probe of this run connected to (a closed port refuses too).
+    fn unasserted(&self, observed: &Outcome, served: &Served) -> Option<Unasserted> {
+        if let Some(u) = &self.unasserted {
+            return Some(u.clone());
+        }
+        let key = self.served_key();
+        let rejected = observed.deny_style() == Some(DenyStyle::Reject);
+        (self.derived && (served.closed(&key) || (rejected && !served.contains(&key))))
+            .then_some(Unasserted::PortNotServed)
     }
 
     pub(super) fn probeable(&self) -> bool {
         !matches!(self.source, ProbeOrigin::Unresolved)
+            && !matches!(self.unasserted, Some(Unasserted::NotApplicable(_)))
     }
 
     fn kind_name(&self) -> String {
@@ -78,12 +126,18 @@ impl ProbeCell {
     fn outcome(&self, served: &Served) -> CellOutcome {
         let port_served = served.contains(&self.served_key());
         let history: Vec<Outcome> = self.history.iter().map(|(o, _)| o.clone()).collect();
+        let never = match &self.unasserted {
+            Some(u @ Unasserted::NotApplicable(_)) => format!("not probed: {u}"),
+            _ => "never probed".to_string(),
+        };
         let (observed, detail) = self
             .history
             .last()
             .cloned()
-            .unwrap_or((Outcome::Error("never probed".into()), String::new()));
-        let matching = |o: &Outcome| matches(self.expected, o, port_served);
+            .unwrap_or((Outcome::Error(never), String::new()));
+        let unasserted = self.unasserted(&observed, served);
+        // A cell that is not asserted has nothing to match: it neither fails nor flaps.
+        let matching = |o: &Outcome| unasserted.is_some() || matches(self.expected, o, port_served);
         let first_match = history.iter().position(matching);
         let flapped = first_match.is_some_and(|i| history[i..].iter().any(|o| !matching(o)));
         CellOutcome {
@@ -101,6 +155,8 @@ impl ProbeCell {
             flapped,
             history,
             why: self.why.clone(),
+            derived: self.derived,
+            unasserted,
         }
     }
 }
@@ -157,11 +213,11 @@ impl<C: ClusterOps> Runner<C> {
             confirmed_after = Some(started.elapsed());
         }
         let outcomes: Vec<CellOutcome> = cells.iter().map(|c| c.outcome(&served)).collect();
-        let (verdict, reason) = judge(&outcomes);
+        let (verdict, reason) = super::judge(&outcomes);
         let mut deny_styles: BTreeMap<DenyStyle, usize> = BTreeMap::new();
         for cell in outcomes
             .iter()
-            .filter(|c| c.matched && c.expected == Expectation::Blocked)
+            .filter(|c| c.matched && c.asserted() && c.expected == Expectation::Blocked)
         {
             if let Some(style) = cell.observed.deny_style() {
                 *deny_styles.entry(style).or_default() += 1;
@@ -183,77 +239,7 @@ impl<C: ClusterOps> Runner<C> {
             duration: started.elapsed(),
             deny_styles,
             declared_deny_style: None,
+            full_matrix: self.options.matrix == MatrixScope::Full,
         }
     }
-}
-
-/// The verdict on a step's cells, and why.
-pub fn judge(cells: &[CellOutcome]) -> (StepVerdict, String) {
-    if cells.is_empty() {
-        return (StepVerdict::Pass, "no probes in this step".into());
-    }
-    let total = cells.len();
-    let wrong = cells.iter().filter(|c| !c.matched).count();
-    let blocked: Vec<&CellOutcome> = cells
-        .iter()
-        .filter(|c| c.expected == Expectation::Blocked)
-        .collect();
-    if !blocked.is_empty() && blocked.iter().all(|c| connected(&c.observed)) {
-        return (
-            StepVerdict::NotEnforced,
-            format!(
-                "policy not enforced: all {} probes expected to be blocked were allowed ({wrong} of {total} probes wrong)",
-                blocked.len()
-            ),
-        );
-    }
-    let errors = cells
-        .iter()
-        .filter(|c| matches!(c.observed, Outcome::Error(_)))
-        .count();
-    let flapped = cells.iter().filter(|c| c.flapped).count();
-    let not_served = cells
-        .iter()
-        .filter(|c| !c.matched && port_not_served(c.expected, &c.observed, c.port_served))
-        .count();
-    if wrong == 0 && flapped == 0 {
-        return (StepVerdict::Pass, format!("all {total} probes as expected"));
-    }
-    let mut parts = Vec::new();
-    let allowed = cells
-        .iter()
-        .filter(|c| !c.matched && c.expected == Expectation::Blocked && connected(&c.observed))
-        .count();
-    let dropped = cells
-        .iter()
-        .filter(|c| {
-            !c.matched && c.expected != Expectation::Blocked && c.observed == Outcome::Blocked
-        })
-        .count();
-    if allowed > 0 {
-        parts.push(format!("{allowed} expected blocked but allowed"));
-    }
-    if dropped > 0 {
-        parts.push(format!("{dropped} expected allowed but blocked"));
-    }
-    if not_served > 0 {
-        parts.push(format!(
-            "{not_served} expected blocked but refused on a port this run never showed served (port not served)"
-        ));
-    }
-    if errors > 0 {
-        parts.push(format!("{errors} could not be probed"));
-    }
-    let other = wrong - allowed - dropped - not_served - errors;
-    if other > 0 {
-        parts.push(format!("{other} other mismatches"));
-    }
-    let mut reason = format!("{wrong} of {total} probes wrong");
-    if !parts.is_empty() {
-        reason.push_str(&format!(" ({})", parts.join(", ")));
-    }
-    if flapped > 0 {
-        reason.push_str(&format!("; {flapped} flapped"));
-    }
-    (StepVerdict::Fail, reason)
 }

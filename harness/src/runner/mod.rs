@@ -61,8 +61,10 @@
 mod actions;
 mod baseline;
 mod converge;
+mod derived;
 mod events;
 mod exec;
+mod judge;
 pub mod outcome;
 pub mod outside;
 pub mod plan;
@@ -87,8 +89,8 @@ use crate::cluster::{ClusterError, ClusterOps, DEFAULT_PROBE_IMAGE, Leftover};
 use crate::exit_codes;
 use crate::provision::cni::{Applicability, CniProfile, classify};
 use actions::CleanupRecord;
-pub use converge::judge;
 pub use events::RunEvent;
+pub use judge::judge;
 use outcome::ScenarioOutcome;
 use outside::OutsideClient;
 use plan::StepPlan;
@@ -102,6 +104,17 @@ pub enum Batching {
     PerSource,
     /// One exec per probe, as the upstream e2e suite does (for comparison).
     PerCell,
+}
+
+/// Which cells each step probes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MatrixScope {
+    /// The tutorial's claims only (its `probes:` and `matrices:`).
+    Claims,
+    /// The claims and every other cell of the whole matrix, expected as the oracle predicts
+    /// ([`plan::StepPlan::derived`]).
+    #[default]
+    Full,
 }
 
 /// How to run.
@@ -130,6 +143,8 @@ pub struct RunOptions {
     pub max_parallel_scenarios: usize,
     /// How probes are grouped into execs.
     pub batching: Batching,
+    /// Which cells each step probes: the claims, or the whole matrix (the default).
+    pub matrix: MatrixScope,
     /// Where probes `from: outside` go (the ingress controller's host port on the kind node).
     pub outside_address: SocketAddr,
     /// The CNI under test: each step is classified against its profile. Without one, every
@@ -156,6 +171,7 @@ impl Default for RunOptions {
             max_parallel_execs: None,
             max_parallel_scenarios: 2,
             batching: Batching::PerSource,
+            matrix: MatrixScope::Full,
             outside_address: SocketAddr::from(([127, 0, 0, 1], 80)),
             cni: None,
             sweep_for_run: None,

@@ -4,10 +4,14 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use std::fmt;
+
+use crate::capability::Capability;
 use crate::cluster::ClusterError;
+use crate::oracle::Uncertainty;
 use crate::probe::{DenyStyle, Outcome};
 use crate::provision::cni::Applicability;
-use crate::report::results::{ScenarioResult, StepMeasures, StepResult, StepStatus};
+use crate::report::results::{CellCounts, ScenarioResult, StepMeasures, StepResult, StepStatus};
 use crate::scenario::format::Expectation;
 
 /// Whether an observation is what was expected: `Allowed` is any connection (any HTTP status
@@ -38,6 +42,31 @@ pub fn connected(observed: &Outcome) -> bool {
     matches!(observed, Outcome::Allowed | Outcome::HttpStatus(_))
 }
 
+/// Why a cell is reported but never asserted (it neither passes nor fails its step).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unasserted {
+    /// A pod to its own address: loopback is undefined upstream.
+    SelfTraffic,
+    /// The oracle cannot decide it: the manifests leave it open.
+    Uncertain(Uncertainty),
+    /// A derived cell's destination port was not shown served: the baseline round found it
+    /// closed, or it refused and no probe of this run connected to it.
+    PortNotServed,
+    /// The CNI lacks a capability the cell needs (SCTP): not probed.
+    NotApplicable(Capability),
+}
+
+impl fmt::Display for Unasserted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Unasserted::SelfTraffic => f.write_str("self-traffic (loopback is undefined upstream)"),
+            Unasserted::Uncertain(u) => write!(f, "the oracle cannot decide it: {}", u.label()),
+            Unasserted::PortNotServed => f.write_str("port not served"),
+            Unasserted::NotApplicable(c) => write!(f, "the CNI lacks {}", c.name()),
+        }
+    }
+}
+
 /// One probe's result: one source pod (or the harness, from outside) to one target.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CellOutcome {
@@ -59,7 +88,7 @@ pub struct CellOutcome {
     pub observed: Outcome,
     /// The probe's details for the final observation.
     pub detail: String,
-    /// Whether the final observation is the expected one.
+    /// Whether the final observation is the expected one (always, for a cell not asserted).
     pub matched: bool,
     /// Whether the cell changed after having matched (without anything being changed).
     pub flapped: bool,
@@ -69,9 +98,24 @@ pub struct CellOutcome {
     pub history: Vec<Outcome>,
     /// Why it is expected so (the oracle's explanation), when known.
     pub why: Option<String>,
+    /// A cell of the whole matrix no claim probes: its expectation is the oracle's, and a
+    /// wrong one is the CNI's failure, not the tutorial's erratum.
+    pub derived: bool,
+    /// Why the cell is reported but not asserted, if it is not.
+    pub unasserted: Option<Unasserted>,
 }
 
 impl CellOutcome {
+    /// Whether the cell counts for its step's verdict.
+    pub fn asserted(&self) -> bool {
+        self.unasserted.is_none()
+    }
+
+    /// Whether the cell fails its step: asserted, and wrong or flapping.
+    pub fn failed(&self) -> bool {
+        self.asserted() && (!self.matched || self.flapped)
+    }
+
     /// A sentence explaining a wrong (or flapping) cell.
     pub fn explanation(&self) -> String {
         let expected = match self.expected {
@@ -121,6 +165,9 @@ impl CellOutcome {
             ));
         } else if self.history.len() > 1 {
             text.push_str(&format!(" (same in all {} rounds)", self.history.len()));
+        }
+        if self.derived {
+            text.push_str(" (derived from the oracle, not claimed by the tutorial)");
         }
         if let Some(why) = &self.why {
             text.push_str(&format!("\n      why expected: {why}"));
@@ -183,6 +230,8 @@ pub struct StepOutcome {
     pub deny_styles: BTreeMap<DenyStyle, usize>,
     /// The deny style the CNI profile declares, if it declares one.
     pub declared_deny_style: Option<DenyStyle>,
+    /// Whether the whole matrix was probed (`--matrix full`), not only the claims.
+    pub full_matrix: bool,
 }
 
 impl StepOutcome {
@@ -204,6 +253,7 @@ impl StepOutcome {
             duration: Duration::ZERO,
             deny_styles: BTreeMap::new(),
             declared_deny_style: None,
+            full_matrix: false,
         }
     }
 
@@ -298,13 +348,29 @@ impl StepOutcome {
     }
 
     /// What `results.json` records beside the status: the tags, the enforcement latency (whole
-    /// milliseconds).
+    /// milliseconds), the claimed and derived cells counted apart.
     pub fn measures(&self) -> StepMeasures {
         let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        let probed = !matches!(
+            self.verdict,
+            StepVerdict::Error | StepVerdict::NotApplicable
+        );
         StepMeasures {
             tags: self.tags.clone(),
             converged_ms: self.converged_after.map(ms),
             confirmed_ms: self.confirmed_after.map(ms),
+            claims: probed.then(|| self.counts(false)),
+            derived: (probed && self.full_matrix).then(|| self.counts(true)),
+        }
+    }
+
+    /// How many claimed (or derived) cells the step reported, failed, and did not assert.
+    pub fn counts(&self, derived: bool) -> CellCounts {
+        let mine = || self.cells.iter().filter(move |c| c.derived == derived);
+        CellCounts {
+            cells: mine().count(),
+            failed: mine().filter(|c| c.failed()).count(),
+            unasserted: mine().filter(|c| !c.asserted()).count(),
         }
     }
 

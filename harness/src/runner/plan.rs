@@ -16,7 +16,8 @@ use crate::manifest::{self, Document, ManifestError};
 use crate::model::{Cluster, WorkloadKind};
 use crate::policy::Semantics;
 use crate::provision::cni::{Applicability, CniProfile};
-use crate::scenario::format::{Action, LabelTarget, ProvidedEndpoint, UNPINNED};
+use crate::scenario::derive::{DerivedCell, derive};
+use crate::scenario::format::{Action, LabelTarget, ProvidedEndpoint, ScenarioProbeKind, UNPINNED};
 use crate::scenario::validate::{validate, validate_as};
 use crate::scenario::{LoadedScenario, PlannedStep};
 
@@ -53,6 +54,9 @@ pub struct StepPlan {
     pub actions: Vec<PlannedAction>,
     /// What the step exercises (the scenario step's `tags`).
     pub tags: Vec<String>,
+    /// The cells of the whole matrix that no claim of the step probes, with the oracle's
+    /// prediction ([`derive`]); probed with `--matrix full`.
+    pub derived: Vec<DerivedCell>,
 }
 
 impl StepPlan {
@@ -297,6 +301,12 @@ impl ScenarioPlan {
         for file in &scenario.setup {
             setup.extend(loaded.documents(file).iter().cloned());
         }
+        // ICMP between every pair of endpoints only where the scenario pings at all.
+        let icmp = validation
+            .steps
+            .iter()
+            .flat_map(|s| &s.probes)
+            .any(|p| p.probe.kind == ScenarioProbeKind::Icmp);
         let steps = validation
             .steps
             .into_iter()
@@ -311,10 +321,12 @@ impl ScenarioPlan {
                     .get(planned.index)
                     .map(|s| s.tags.clone())
                     .unwrap_or_default();
+                let derived = derive(&planned.model, &planned.probes, icmp);
                 StepPlan {
                     planned,
                     actions,
                     tags,
+                    derived,
                 }
             })
             .collect();

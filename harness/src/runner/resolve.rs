@@ -71,7 +71,7 @@ struct Target {
 }
 
 /// The ready pods found per endpoint while resolving a step's cells.
-type PodCache = HashMap<String, Result<Vec<PodInfo>, ResolveError>>;
+pub(super) type PodCache = HashMap<String, Result<Vec<PodInfo>, ResolveError>>;
 
 /// Why a probe cannot be resolved into cells (the error is its cell's only observation).
 #[derive(Debug, Clone, thiserror::Error)]
@@ -157,8 +157,8 @@ fn probe_kind(planned: &PlannedProbe) -> Result<ProbeKind, ResolveError> {
 }
 
 impl<C: ClusterOps> Runner<C> {
-    /// Resolves every probe of a step into cells (sources × targets); probes that cannot be
-    /// resolved become one cell holding the error.
+    /// Resolves every probe of a step into cells (sources × targets), then its derived cells
+    /// (with `--matrix full`); probes that cannot be resolved become one cell holding the error.
     pub(super) async fn resolve_cells(
         &self,
         ctx: &ScenarioCtx<'_>,
@@ -202,6 +202,8 @@ impl<C: ClusterOps> Runner<C> {
                         expected: planned.expected,
                         why: Some(planned.reason.clone()),
                         history: vec![(Outcome::Error(e.to_string()), String::new())],
+                        derived: false,
+                        unasserted: None,
                     });
                     continue;
                 }
@@ -229,15 +231,18 @@ impl<C: ClusterOps> Runner<C> {
                         expected: planned.expected,
                         why: Some(planned.reason.clone()),
                         history: Vec::new(),
+                        derived: false,
+                        unasserted: None,
                     });
                 }
             }
         }
+        self.derived_cells(ctx, step, &mut pods, &mut cells).await;
         cells
     }
 
     /// The ready pods of an endpoint to probe from or to (one, or all with `all_replicas`).
-    async fn pods_of(
+    pub(super) async fn pods_of(
         &self,
         ctx: &ScenarioCtx<'_>,
         step: &StepPlan,

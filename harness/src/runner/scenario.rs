@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use super::actions::CleanupRecord;
 use super::baseline::applies_policy;
-use super::converge::{ProbeCell, Served};
+use super::converge::{ProbeCell, Served, ServedKey};
 use super::events::{Events, RunEvent};
 use super::outcome::{ScenarioOutcome, StepOutcome};
 use super::plan::ScenarioPlan;
@@ -49,6 +49,14 @@ impl ScenarioCtx<'_> {
             }
         }
         served.clone()
+    }
+
+    /// Records the destination ports the baseline round found not served.
+    pub(super) fn note_closed(&self, keys: impl IntoIterator<Item = ServedKey>) {
+        let mut served = self.served.lock().expect("lock");
+        for key in keys {
+            served.close(key);
+        }
     }
 }
 
@@ -287,7 +295,7 @@ impl<C: ClusterOps> Runner<C> {
             record: record.clone(),
             probers: Mutex::new(HashMap::new()),
             detect_execs: AtomicUsize::new(0),
-            served: Mutex::new(Served::new()),
+            served: Mutex::new(Served::default()),
         };
         let steps = self.run_steps(&ctx, only, events).await;
         let cleanup_errors = self.cleanup(&record).await;

@@ -164,9 +164,12 @@ fn deny_x(fixture: &Fixture) -> ScenarioPlan {
     })
 }
 
+/// The claims only: these tests count the cells, rounds and execs the fixtures claim (the whole
+/// matrix has its own tests, in `full_matrix`).
 fn options() -> RunOptions {
     RunOptions {
         deadline: Duration::from_secs(10),
+        matrix: MatrixScope::Claims,
         ..RunOptions::default()
     }
 }
@@ -1140,6 +1143,8 @@ fn judging_needs_every_cell_right_and_some_blocked_probe_blocked() {
         port_served: false,
         history: vec![observed],
         why: None,
+        derived: false,
+        unasserted: None,
     };
     use Expectation::{Allowed, Blocked};
     assert_eq!(judge(&[]).0, StepVerdict::Pass);
@@ -1760,3 +1765,5 @@ async fn cleanup_leaves_crds_the_scenario_applied() {
             .any(|c| matches!(c, Call::Delete(d) if d.iter().any(|k| k.starts_with("CustomResourceDefinition"))))
     );
 }
+
+mod full_matrix;

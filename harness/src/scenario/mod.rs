@@ -10,10 +10,13 @@
 //!   executes.
 //! - [`mod@predict`]: one probe in one cluster state, resolved to packets and predicted by the
 //!   oracle (its `ingress` submodule: the two legs of an `ingress:` probe).
+//! - [`derive`]: the whole matrix of a step (every pair of the scenario's own endpoints on
+//!   every declared port), each cell no claim probes with the oracle's prediction.
 //! - [`mod@validate`]: the plan's disagreements with the scenario's expectations, and the errata
 //!   proofs.
 //! - [`kubectl`]: the commands a reader of the tutorial would type for each action and probe.
 
+pub mod derive;
 pub mod format;
 pub mod kubectl;
 pub mod lines;

@@ -89,7 +89,8 @@ impl SimCluster {
             protocol,
             port,
         };
-        let mut allowed = self.faults.enforcement.allows(oracle, &packet);
+        let mut allowed = self.faults.unpoliced_sources.contains(&source.endpoint)
+            || self.faults.enforcement.allows(oracle, &packet);
         if let Some(flaky) = self.faults.flaky {
             let attempt_key = format!(
                 "{}>{}:{:?}:{:?}",
@@ -124,11 +125,13 @@ impl SimCluster {
     ) -> Result<(Peer, Option<u16>, bool), Outcome> {
         let serves = |id: EndpointId, port: Option<u16>| {
             let e = dp.cluster.get(id);
-            port.is_none()
-                || e.ports.is_empty()
-                || e.ports
-                    .iter()
-                    .any(|p| Some(p.port) == port && p.protocol == protocol)
+            let closed = port.is_some_and(|p| self.faults.closed_ports.contains(&(e.key(), p)));
+            !closed
+                && (port.is_none()
+                    || e.ports.is_empty()
+                    || e.ports
+                        .iter()
+                        .any(|p| Some(p.port) == port && p.protocol == protocol))
         };
         if let Some(pod) = pods.iter().find(|p| p.ip == ip) {
             let id = dp

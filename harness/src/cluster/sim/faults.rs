@@ -76,6 +76,13 @@ pub struct Faults {
     pub failing_execs: BTreeSet<String>,
     /// The first this many probe execs fail (a transient failure).
     pub failing_first_execs: usize,
+    /// Endpoints whose traffic no policy stops (as when a pod's identity or address has not
+    /// reached the dataplane): packets from their pods pass egress at their side and ingress at
+    /// the destination, whatever the policies say.
+    pub unpoliced_sources: BTreeSet<String>,
+    /// Declared ports nothing listens on (`namespace/name`, port): connections to them are
+    /// refused, as a container that declares a port it does not serve refuses.
+    pub closed_ports: BTreeSet<(String, u16)>,
     /// Endpoints whose pods never become ready (their image cannot be pulled).
     pub never_ready: BTreeSet<String>,
     /// Endpoints whose image has no shell (probes need the ephemeral probe container).

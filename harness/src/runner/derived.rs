@@ -1,0 +1,132 @@
+//! The derived cells of a step (`--matrix full`): every cell of the whole matrix that no claim
+//! probes ([`super::plan::StepPlan::derived`]), resolved into probes from one ready pod of the
+//! client (every replica with `all_replicas`) to the destination's pods, expected as the oracle
+//! predicts. They join their source's batch: still one exec per source pod per round.
+//!
+//! Reported but never asserted: a pod to its own address (loopback is undefined upstream), a
+//! cell the oracle cannot decide, an SCTP cell on a CNI without SCTP (not probed at all), and —
+//! decided when observed — a port not shown served ([`super::converge`]).
+
+use super::converge::ProbeCell;
+use super::outcome::Unasserted;
+use super::plan::StepPlan;
+use super::resolve::{PodCache, ProbeOrigin, ResolveError};
+use super::scenario::ScenarioCtx;
+use super::{MatrixScope, Runner};
+use crate::capability::Capability;
+use crate::cluster::ClusterOps;
+use crate::model::Protocol;
+use crate::probe::{Outcome, ProbeKind, ProbeSpec};
+use crate::scenario::derive::Derived;
+use crate::scenario::format::Expectation;
+
+/// The probe kind that checks `protocol`.
+fn kind(protocol: Protocol) -> ProbeKind {
+    match protocol {
+        Protocol::Udp => ProbeKind::Udp,
+        Protocol::Sctp => ProbeKind::Sctp,
+        Protocol::Icmp => ProbeKind::Icmp,
+        _ => ProbeKind::Tcp,
+    }
+}
+
+impl<C: ClusterOps> Runner<C> {
+    /// Appends the step's derived cells to `cells` (nothing with `--matrix claims`).
+    pub(super) async fn derived_cells(
+        &self,
+        ctx: &ScenarioCtx<'_>,
+        step: &StepPlan,
+        pods: &mut PodCache,
+        cells: &mut Vec<ProbeCell>,
+    ) {
+        if self.options.matrix == MatrixScope::Claims {
+            return;
+        }
+        // SCTP cells need the capability; a step requiring it is not run at all without it.
+        let sctp = self
+            .options
+            .cni
+            .as_ref()
+            .is_none_or(|p| p.enforces.contains(&Capability::Sctp));
+        for derived in &step.derived {
+            let (expected, uncertain) = match derived.derived {
+                Derived::Expect(e) => (e, None),
+                Derived::Uncertain(u) => (Expectation::Allowed, Some(Unasserted::Uncertain(u))),
+            };
+            let not_applicable = (derived.protocol == Protocol::Sctp && !sctp)
+                .then_some(Unasserted::NotApplicable(Capability::Sctp));
+            let cell = |source: ProbeOrigin, source_name: String, target: String, host: String| {
+                ProbeCell {
+                    from: derived.from.clone(),
+                    to: derived.to.clone(),
+                    source,
+                    source_name,
+                    target,
+                    spec: ProbeSpec {
+                        id: String::new(),
+                        kind: kind(derived.protocol),
+                        host,
+                        port: derived.port,
+                        timeout: self.options.probe_timeout,
+                    },
+                    expected,
+                    why: Some(derived.reason.clone()),
+                    history: Vec::new(),
+                    derived: true,
+                    unasserted: not_applicable.clone().or(uncertain.clone()),
+                }
+            };
+            let sources = self.pods_of(ctx, step, pods, &derived.from).await;
+            let targets = self.pods_of(ctx, step, pods, &derived.to).await;
+            let (sources, targets) = match (sources, targets) {
+                (Ok(s), Ok(t)) => (s, t),
+                (Err(e), _) | (_, Err(e)) => {
+                    let mut c = cell(
+                        ProbeOrigin::Unresolved,
+                        derived.from.clone(),
+                        derived.to.clone(),
+                        String::new(),
+                    );
+                    c.spec.id = cells.len().to_string();
+                    c.history
+                        .push((Outcome::Error(e.to_string()), String::new()));
+                    cells.push(c);
+                    continue;
+                }
+            };
+            for source in &sources {
+                for target in &targets {
+                    let Some(ip) = target.ips.first() else {
+                        let mut c = cell(
+                            ProbeOrigin::Unresolved,
+                            source.pod.to_string(),
+                            target.pod.to_string(),
+                            String::new(),
+                        );
+                        c.spec.id = cells.len().to_string();
+                        let error = ResolveError::NoPodIp(target.pod.clone());
+                        c.history
+                            .push((Outcome::Error(error.to_string()), String::new()));
+                        cells.push(c);
+                        continue;
+                    };
+                    let description = match derived.port {
+                        Some(p) => format!("{} {ip}:{p}", target.pod),
+                        None => format!("{} {ip}", target.pod),
+                    };
+                    let mut c = cell(
+                        ProbeOrigin::Pod(source.clone()),
+                        source.pod.to_string(),
+                        description,
+                        ip.to_string(),
+                    );
+                    c.spec.id = cells.len().to_string();
+                    if source.pod == target.pod && c.unasserted.is_none() {
+                        c.unasserted = Some(Unasserted::SelfTraffic);
+                    }
+                    cells.push(c);
+                }
+            }
+        }
+    }
+}
