@@ -14,7 +14,7 @@ use crate::cluster::kube::{ConnectOptions, KubeCluster};
 use crate::provision::cni::{CNI_NAMES, CniProfile};
 use crate::report::{ReportTarget, Reporter};
 use crate::runner::plan::plans;
-use crate::runner::{RunOptions, Runner, run_id};
+use crate::runner::{MatrixScope, RunOptions, Runner, run_id};
 use crate::scenario::LoadedScenario;
 
 /// Where the cluster is and how to probe it (shared by `run` and `reproduce`).
@@ -59,6 +59,30 @@ pub struct ClusterArgs {
     /// its in-flight limits).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=4096))]
     pub max_parallel_execs: Option<u64>,
+    /// Which cells each step probes: `full` (the default) every ordered pair of the scenario's
+    /// own pods on every port they declare (plus ICMP where the scenario pings), each cell the
+    /// tutorial does not claim expected as the oracle predicts; `claims` only the tutorial's
+    /// probes and matrices.
+    #[arg(long, value_name = "SCOPE", value_enum, default_value_t = Matrix::Full)]
+    pub matrix: Matrix,
+}
+
+/// `--matrix`: which cells each step probes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Matrix {
+    /// The tutorial's claims only.
+    Claims,
+    /// The claims and the rest of the whole matrix, expected as the oracle predicts.
+    Full,
+}
+
+impl From<Matrix> for MatrixScope {
+    fn from(m: Matrix) -> MatrixScope {
+        match m {
+            Matrix::Claims => MatrixScope::Claims,
+            Matrix::Full => MatrixScope::Full,
+        }
+    }
 }
 
 /// Arguments of `run`.
@@ -144,6 +168,7 @@ impl ClusterArgs {
             max_parallel_execs: self
                 .max_parallel_execs
                 .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+            matrix: self.matrix.into(),
             ..RunOptions::default()
         })
     }
@@ -476,6 +501,32 @@ mod tests {
         assert_eq!(options.probe_timeout, Duration::from_millis(2500));
         // Every source of a round at once unless capped; a cap is 1 to 4096.
         assert_eq!(options.max_parallel_execs, None);
+        // The whole matrix unless `--matrix claims`; nothing else is a scope.
+        assert_eq!(options.matrix, MatrixScope::Full);
+        let scope = |s: &str| {
+            Cli::try_parse_from(["netpol-harness", "run", "--all", "--matrix", s]).map(|cli| {
+                match cli.command {
+                    Command::Run(args) => args.cluster.options().unwrap().matrix,
+                    _ => panic!("not run"),
+                }
+            })
+        };
+        assert_eq!(scope("claims").unwrap(), MatrixScope::Claims);
+        assert_eq!(scope("full").unwrap(), MatrixScope::Full);
+        assert!(scope("some").is_err());
+        let Command::Reproduce(args) = Cli::try_parse_from([
+            "netpol-harness",
+            "reproduce",
+            "http-echo-busybox",
+            "--matrix",
+            "claims",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!("not reproduce")
+        };
+        assert_eq!(args.cluster.options().unwrap().matrix, MatrixScope::Claims);
         let capped = |n: &str| {
             Cli::try_parse_from(["netpol-harness", "run", "--all", "--max-parallel-execs", n]).map(
                 |cli| match cli.command {

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
+use super::cell_totals::cell_rows;
 use super::latency::{Spread, seconds};
 use super::results::{RunResults, StepMeasures, StepStatus};
 use crate::escape;
@@ -283,7 +284,8 @@ impl CompatMatrix {
             }
             md.push('\n');
         }
-        for (label, row) in latency_rows(&self.latency()) {
+        let cells = cell_rows(&self.cells());
+        for (label, row) in latency_rows(&self.latency()).into_iter().chain(cells) {
             let _ = write!(md, "| {label} |");
             for cell in row {
                 let _ = write!(md, " {cell} |");
@@ -394,7 +396,8 @@ impl CompatMatrix {
             }
             h.push_str("</tr>\n");
         }
-        for (label, row) in latency_rows(&self.latency()) {
+        let cells = cell_rows(&self.cells());
+        for (label, row) in latency_rows(&self.latency()).into_iter().chain(cells) {
             let _ = write!(h, "<tr><th>{}</th>", escape::html(label));
             for cell in row {
                 let _ = write!(h, "<td class=\"cell\">{}</td>", escape::html(&cell));

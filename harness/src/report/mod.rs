@@ -8,7 +8,9 @@
 //! - [`results`]: the `results.json` format the runner writes ([`results::RunResults`]).
 //! - [`matrix`]: rows scenario/step × columns CNI, as markdown, HTML or JSON.
 //! - [`latency`]: enforcement latency over steps (median, p95).
+//! - [`cell_totals`]: the matrix's claims and derived cells per CNI.
 
+pub mod cell_totals;
 pub mod latency;
 pub mod matrix;
 pub mod plan;
