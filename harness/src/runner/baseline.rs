@@ -26,10 +26,12 @@ pub(super) fn applies_policy(step: &StepPlan) -> bool {
 }
 
 impl<C: ClusterOps> Runner<C> {
-    /// Probes, once, each destination port that the steps from `first` on expect blocked and
-    /// that is not yet shown served, from the first source each is probed from; a connection
-    /// marks it served. Destinations that do not exist yet (created by a later step) are left
-    /// out: only an allowed probe of them can show them served. Returns the probe execs made.
+    /// Probes, once, each destination port that the steps from `first` on expect blocked (and
+    /// each port of their derived cells, from another pod) and that is not yet shown served,
+    /// from the first source each is probed from; a connection marks it served, anything else
+    /// but a probe error marks it closed. Destinations that do not exist yet (created by a later
+    /// step) are left out: only an allowed probe of them can show them served. Returns the probe
+    /// execs made.
     pub(super) async fn baseline(&self, ctx: &ScenarioCtx<'_>, first: usize) -> usize {
         let served = ctx.served();
         let mut chosen = HashSet::new();

@@ -11,6 +11,10 @@
 //!    target's address (each pod of an endpoint, a Service's ClusterIP, an external address, the
 //!    `kube-dns` Service for a lookup, the ingress controller's host port for an `ingress:` path
 //!    probed from outside).
+//!    With [`MatrixScope::Full`] (the default) the step's derived cells follow
+//!    ([`plan::StepPlan::derived`]: the rest of the whole matrix, the oracle's prediction as
+//!    their expectation), resolved the same way; self-traffic, cells the oracle cannot decide
+//!    and SCTP on a CNI without it are reported, never asserted ([`outcome::Unasserted`]).
 //! 2. **One exec per source pod per round**: every probe that pod makes goes into one batch
 //!    ([`crate::probe::batch_script`] through [`ClusterOps::run_probes`], read back with
 //!    [`crate::probe::parse_output`]), run concurrently inside the pod; every source of a round
@@ -43,7 +47,9 @@
 //! rejection (refused, unreachable) only on a destination port this scenario showed served: by
 //! the `baseline` round, which probes each port its steps expect blocked once, before the
 //! actions of its first step that applies a policy, or by any probe that connected to it.
-//! Otherwise a refusal is "port not served" (a closed port refuses too): never a pass. Each step
+//! Otherwise a refusal is "port not served" (a closed port refuses too): never a pass. A derived
+//! cell on a port not shown served (or that the baseline found closed) is reported, never
+//! asserted: a declared port nothing serves must not fail the CNI. Each step
 //! counts the deny styles its blocked cells saw ([`outcome::StepOutcome::deny_styles`]).
 //!
 //! **Cleanup a killed run cannot defeat.** With [`RunOptions::sweep_for_run`], [`Runner::run`]
@@ -53,8 +59,9 @@
 //!
 //! One job per file, each with its own `impl Runner` block: `scenario` (the locks that keep
 //! scenarios apart, the steps in order, the sweep and the final wait), `actions` (setup,
-//! actions, cleanup), `baseline` (the baseline round), `resolve` (probes into cells), `exec`
-//! (probe rounds), `converge` (convergence and the verdict), `prober` (the container and tool to
+//! actions, cleanup), `baseline` (the baseline round), `resolve` (probes into cells), `derived`
+//! (the whole matrix's other cells into cells), `exec` (probe rounds), `converge`
+//! (convergence), `judge` (the verdict, claims and derived cells apart), `prober` (the container and tool to
 //! probe from in a pod), `events` (what the runner tells its caller).
 //! The tables and files made from the outcomes are [`crate::report::run`]'s.
 

@@ -55,7 +55,7 @@ pub struct StepPlan {
     /// What the step exercises (the scenario step's `tags`).
     pub tags: Vec<String>,
     /// The cells of the whole matrix that no claim of the step probes, with the oracle's
-    /// prediction ([`derive`]); probed with `--matrix full`.
+    /// prediction ([`fn@derive`]); probed with `--matrix full`.
     pub derived: Vec<DerivedCell>,
 }
 

@@ -10,7 +10,7 @@
 //!   executes.
 //! - [`mod@predict`]: one probe in one cluster state, resolved to packets and predicted by the
 //!   oracle (its `ingress` submodule: the two legs of an `ingress:` probe).
-//! - [`derive`]: the whole matrix of a step (every pair of the scenario's own endpoints on
+//! - [`mod@derive`]: the whole matrix of a step (every pair of the scenario's own endpoints on
 //!   every declared port), each cell no claim probes with the oracle's prediction.
 //! - [`mod@validate`]: the plan's disagreements with the scenario's expectations, and the errata
 //!   proofs.
