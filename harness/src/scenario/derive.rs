@@ -194,6 +194,58 @@ mod tests {
     }
 
     #[test]
+    fn cells_the_oracle_cannot_decide_are_derived_uncertain() {
+        // Two Admin ClusterNetworkPolicies of one priority, Accept and Deny, on b's ingress from
+        // a: their order is the implementation's, so a → b is "either"; b → a stays decided.
+        let yaml = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: a, namespace: x, labels: {app: a}}
+spec: {containers: [{name: c, image: i, ports: [{containerPort: 80}]}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: b, namespace: y, labels: {app: b}}
+spec: {containers: [{name: c, image: i, ports: [{containerPort: 80}]}]}
+---
+apiVersion: policy.networking.k8s.io/v1alpha2
+kind: ClusterNetworkPolicy
+metadata: {name: one}
+spec:
+  tier: Admin
+  priority: 7
+  subject: {namespaces: {matchLabels: {kubernetes.io/metadata.name: y}}}
+  ingress:
+  - {name: accept, action: Accept, from: [{namespaces: {matchLabels: {kubernetes.io/metadata.name: x}}}]}
+---
+apiVersion: policy.networking.k8s.io/v1alpha2
+kind: ClusterNetworkPolicy
+metadata: {name: two}
+spec:
+  tier: Admin
+  priority: 7
+  subject: {namespaces: {matchLabels: {kubernetes.io/metadata.name: y}}}
+  ingress:
+  - {name: deny, action: Deny, from: [{namespaces: {matchLabels: {kubernetes.io/metadata.name: x}}}]}
+"#;
+        let docs = crate::manifest::parse_str(std::path::Path::new("m.yaml"), yaml).unwrap();
+        let model = Analysis::from_documents(&docs, "10.244.0.0/16".parse().unwrap()).unwrap();
+        let cells = derive(&model, &[], false);
+        let verdict = |from: &str, to: &str| {
+            cells
+                .iter()
+                .find(|c| c.from == from && c.to == to)
+                .map(|c| c.derived)
+                .unwrap()
+        };
+        assert_eq!(
+            verdict("x/a", "y/b"),
+            Derived::Uncertain(Uncertainty::Either)
+        );
+        assert_eq!(verdict("y/b", "x/a"), Derived::Expect(Expectation::Allowed));
+    }
+
+    #[test]
     fn provided_endpoints_and_kube_system_are_not_the_scenarios() {
         let loaded = load(&default_root(), "contour-default-deny").unwrap();
         let plan = plan(&loaded).unwrap();

@@ -231,3 +231,43 @@ async fn sctp_cells_are_not_applicable_on_a_cni_without_sctp() {
             .all(|c| !c.history.is_empty() && (c.asserted() || c.from == c.to))
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_cell_the_oracle_cannot_decide_is_probed_and_reported_never_asserted() {
+    let cnp = |name: &str, action: &str| {
+        format!(
+            "---\napiVersion: policy.networking.k8s.io/v1alpha2\nkind: ClusterNetworkPolicy\nmetadata: {{name: {name}}}\n\
+             spec:\n  tier: Admin\n  priority: 7\n  subject: {{namespaces: {{matchLabels: {{kubernetes.io/metadata.name: y}}}}}}\n  \
+             ingress:\n  - {{name: {name}, action: {action}, from: [{{namespaces: {{matchLabels: {{kubernetes.io/metadata.name: x}}}}}}]}}\n"
+        )
+    };
+    let fixture = Fixture::new();
+    let plan = fixture.scenario(
+        "tie",
+        "ingress, cluster-network-policy",
+        &["x", "y"],
+        &[
+            ("setup.yaml", pods(&["x"], &["a"], AGNHOST) + &pods(&["y"], &["b"], AGNHOST)),
+            ("tie.yaml", cnp("one", "Accept") + &cnp("two", "Deny")),
+        ],
+        "steps:\n- name: tie\n  nothingBlocked: the tie between one and two is the implementation's\n  \
+         actions:\n  - apply: [tie.yaml]\n  probes:\n  - {from: y/b, to: x/a, port: 80, kind: tcp, expect: allowed}\n",
+    );
+    let outcome = runner(&sim(Faults::default()), full())
+        .run_scenario(&plan, None)
+        .await;
+    let step = &outcome.steps[0];
+    assert_eq!(step.verdict, StepVerdict::Pass, "{}", step.reason);
+    let open: Vec<&CellOutcome> = step
+        .cells
+        .iter()
+        .filter(|c| matches!(c.unasserted, Some(Unasserted::Uncertain(_))))
+        .collect();
+    // x/a → y/b on 80 and 81: probed, shown `?*`, counted as not asserted.
+    assert_eq!(open.len(), 2);
+    assert!(open.iter().all(|c| c.from == "x/a" && c.to == "y/b"));
+    assert!(open.iter().all(|c| !c.history.is_empty() && !c.failed()));
+    assert!(render_step("tie", step).contains("?*"));
+    // Self-traffic (4) and the two open cells are reported, not asserted.
+    assert_eq!(step.counts(true).unasserted, 6);
+}
