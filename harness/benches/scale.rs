@@ -174,6 +174,25 @@ fn bench(c: &mut Criterion) {
         b.iter(|| load_and_matrix(black_box(&text), black_box(&probes)))
     });
     group.finish();
+
+    // The same work, phase by phase: where the time goes.
+    let mut phases = c.benchmark_group("analyze 5,000 pods, phases");
+    phases.sampling_mode(SamplingMode::Flat);
+    phases.bench_function("parse", |b| {
+        b.iter(|| manifest::parse_str(Path::new("scale.yaml"), black_box(&text)))
+    });
+    let docs = manifest::parse_str(Path::new("scale.yaml"), &text).expect("parse");
+    phases.bench_function("model, rules and notes", |b| {
+        b.iter(|| Analysis::for_user(black_box(docs.clone()), &options()))
+    });
+    let (analysis, _) = Analysis::for_user(docs, &options()).expect("model");
+    phases.bench_function("compile the oracle", |b| b.iter(|| analysis.oracle()));
+    let oracle = analysis.oracle();
+    phases.bench_function("identities", |b| b.iter(|| oracle.identities()));
+    phases.bench_function("matrix (identities included)", |b| {
+        b.iter(|| oracle.matrix(black_box(&probes)))
+    });
+    phases.finish();
 }
 
 criterion_group! {
