@@ -27,7 +27,7 @@ use crate::policy::{PolicySet, Semantics};
 pub use diff::{ChangeJson, DiffSummary, write_diff};
 use kinds::foreign_policy;
 pub use kinds::set_namespace;
-pub use reach::{ProbeTo, ReachJson, TargetJson};
+pub use reach::{ProbeTo, ProbeToError, ReachJson, TargetJson};
 pub use select::{NoMatch, select};
 pub use view::{CellJson, LEGEND, Shown, View};
 

@@ -26,7 +26,7 @@ use crate::policy::{
 
 use evaluate::address_matches;
 pub use identity::Identities;
-pub use matrix::{Cell, Matrix, ProbePort};
+pub use matrix::{Cell, Matrix, ProbePort, ProbePortError};
 use order::{sort_name, sort_name_3_32};
 
 /// One side of a connection.
