@@ -12,6 +12,9 @@
 //! reported ignored (with the missing capability), and so is a known deviation or "not
 //! enforced" on a CNI that enforces nothing; only a failure fails.
 //!
+//! Before the first trial, what earlier (killed) runs left is swept, as `netpol-harness run`
+//! sweeps it; a sweep that fails fails every trial.
+//!
 //! A scenario runs once, on the first of its trials to run, up to its last selected step;
 //! every trial of it reports its own step.
 
@@ -24,6 +27,7 @@ use std::time::Duration;
 use kube::config::Kubeconfig;
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 
+use netpol_harness::cluster::ClusterOps;
 use netpol_harness::cluster::kube::{ConnectOptions, KubeCluster};
 use netpol_harness::provision::cni::{CNI_NAMES, CniProfile};
 use netpol_harness::report::results::StepStatus;
@@ -247,43 +251,57 @@ fn main() -> ExitCode {
                 })
                 .collect()
         }
-        Ok(cluster) => {
-            // Planned one by one, so that a scenario that cannot be planned fails only its own
-            // trials.
-            let plans = scenarios
-                .iter()
-                .filter(|l| selected.contains_key(&l.scenario.name))
-                .map(|l| {
-                    let plan = runtime
-                        .block_on(plans(std::slice::from_ref(l), cni.as_ref()))
-                        .map(|mut p| p.remove(0))
-                        .map_err(|e| e.to_string());
-                    (l.scenario.name.clone(), plan)
-                })
-                .collect();
-            let live = Arc::new(Live {
-                runner: Runner::new(
-                    Arc::new(cluster),
-                    RunOptions {
-                        cni,
-                        ..RunOptions::default()
-                    },
-                ),
-                runtime,
-                plans,
-                selected,
-                outcomes: Mutex::new(HashMap::new()),
-            });
-            names
+        Ok(cluster) => match runtime.block_on(cluster.sweep(Some(&run_id), false)) {
+            // What a killed earlier run left (namespaces, cluster-scoped policies) would
+            // change what these trials observe: swept first, as `run` does.
+            Err(e) => names
                 .iter()
                 .map(|n| {
-                    let live = live.clone();
-                    let (scenario, step) = n.clone();
-                    Trial::ignorable_test(trial_name(n), move || live.trial(&scenario, &step))
-                        .with_kind("e2e")
+                    let reason = format!("sweeping what earlier runs left: {e}");
+                    Trial::test(trial_name(n), move || Err(reason.into())).with_kind("e2e")
                 })
-                .collect()
-        }
+                .collect(),
+            Ok(swept) => {
+                if !swept.is_empty() {
+                    eprintln!("e2e: deleted {} object(s) earlier runs left", swept.len());
+                }
+                // Planned one by one, so that a scenario that cannot be planned fails only its own
+                // trials.
+                let plans = scenarios
+                    .iter()
+                    .filter(|l| selected.contains_key(&l.scenario.name))
+                    .map(|l| {
+                        let plan = runtime
+                            .block_on(plans(std::slice::from_ref(l), cni.as_ref()))
+                            .map(|mut p| p.remove(0))
+                            .map_err(|e| e.to_string());
+                        (l.scenario.name.clone(), plan)
+                    })
+                    .collect();
+                let live = Arc::new(Live {
+                    runner: Runner::new(
+                        Arc::new(cluster),
+                        RunOptions {
+                            cni,
+                            ..RunOptions::default()
+                        },
+                    ),
+                    runtime,
+                    plans,
+                    selected,
+                    outcomes: Mutex::new(HashMap::new()),
+                });
+                names
+                    .iter()
+                    .map(|n| {
+                        let live = live.clone();
+                        let (scenario, step) = n.clone();
+                        Trial::ignorable_test(trial_name(n), move || live.trial(&scenario, &step))
+                            .with_kind("e2e")
+                    })
+                    .collect()
+            }
+        },
     };
     let mut trials = trials;
     trials.push(Trial::test(

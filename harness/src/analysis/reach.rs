@@ -37,8 +37,8 @@ pub enum ProbeToError {
     #[error("`{0}`: expected svc:NAMESPACE/NAME:PORT or ip:ADDRESS")]
     Syntax(String),
     /// The target is refused as a scenario's `to:` would be.
-    #[error("{0}")]
-    Target(String),
+    #[error(transparent)]
+    Target(#[from] crate::scenario::target::TargetError),
     /// The Service port is refused.
     #[error(transparent)]
     Port(#[from] ProbePortError),
@@ -50,7 +50,7 @@ impl std::str::FromStr for ProbeTo {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         use crate::scenario::target::Target;
         // Refused as a scenario's `to:` is (its message names the text).
-        let target = |t: &str| Target::from_str(t).map_err(|e| ProbeToError::Target(e.to_string()));
+        let target = |t: &str| Target::from_str(t).map_err(ProbeToError::Target);
         if let Some(rest) = s.strip_prefix("svc:") {
             let (key, port) = rest
                 .rsplit_once(':')

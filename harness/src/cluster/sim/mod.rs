@@ -9,8 +9,8 @@
 //! - [`Enforcement`]: fully, not at all, ignoring egress, or ignoring named ports;
 //! - a policy propagation delay (virtual time: run under `tokio::time::pause`): probes see the
 //!   policies and labels as they were `propagation_delay` ago;
-//! - flaky probes (seeded, deterministic), failing execs, pods that never become ready,
-//!   images without a shell;
+//! - flaky probes (seeded, deterministic; from every pod, or one flaky pod), failing execs, pods
+//!   that never become ready, images without a shell;
 //! - a latency model for benchmarks (exec round trip, a blocked probe costing its timeout, a
 //!   limit on concurrent execs).
 //!
