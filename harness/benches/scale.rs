@@ -4,7 +4,8 @@
 //! other teams' backends, monitoring with an ipBlock, backend egress to prod, the internet and
 //! DNS). Measured: loading the manifests as `analyze` does (parse, model, rules, notes) plus the
 //! full matrix for two ports (50,000,000 cells, computed over identities), against a 1 s target.
-//! Run with `cargo bench --bench scale`.
+//! Run with `cargo bench --bench scale`; the group `phases` times the same work phase by phase
+//! (parse, model, oracle compilation, identities, matrix).
 
 use std::fmt::Write;
 use std::hint::black_box;
