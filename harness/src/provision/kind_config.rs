@@ -71,6 +71,11 @@ pub struct Node {
     pub role: String,
     /// The node image, if pinned.
     pub image: Option<String>,
+    /// Labels kind gives the node (through the kubelet's `node-labels`;
+    /// kubernetes-sigs/kind@v0.32.0:pkg/apis/config/v1alpha4/types.go#L110-L111,
+    /// `pkg/cluster/internal/kubeadm/config.go`).
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
     /// Ports of the node container published on the host.
     #[serde(default)]
     pub extra_port_mappings: Vec<PortMapping>,
@@ -164,6 +169,7 @@ impl KindConfig {
 mod tests {
     use super::*;
     use crate::capability::Capability;
+    use crate::cluster::SLOT_LABEL;
     use std::path::Path;
 
     fn file(name: &str) -> String {
@@ -207,7 +213,22 @@ mod tests {
                 );
             }
             let roles: Vec<&str> = config.nodes.iter().map(|n| n.role.as_str()).collect();
-            assert_eq!(roles, ["control-plane", "worker"], "{}", p.name);
+            assert_eq!(roles, ["control-plane", "worker", "worker"], "{}", p.name);
+            // The workers carry the slots the generated topology's pods select.
+            let slots: Vec<Option<&str>> = config
+                .nodes
+                .iter()
+                .map(|n| n.labels.get(SLOT_LABEL).map(String::as_str))
+                .collect();
+            assert_eq!(slots, [None, Some("1"), Some("2")], "{}", p.name);
+            for pod in crate::generate::topology::PODS {
+                let slot = crate::generate::topology::slot(pod);
+                assert!(
+                    slots.contains(&Some(slot)),
+                    "{}: {pod} in slot {slot}",
+                    p.name
+                );
+            }
             for node in &config.nodes {
                 assert_eq!(node.image.as_deref(), Some(KIND_NODE_IMAGE), "{}", p.name);
             }
@@ -225,6 +246,7 @@ mod tests {
                 p.name
             );
             assert!(config.nodes[0].extra_port_mappings.is_empty());
+            assert!(config.nodes[2].extra_port_mappings.is_empty());
             assert!(config.has_ingress_ports());
             assert!(p.enforces.contains(&Capability::IngressController));
             // Cilium keeps kube-proxy, as its kind guide does.

@@ -840,6 +840,7 @@ mod tests {
                 tags: tags.iter().map(|t| t.to_string()).collect(),
                 converged_ms: ms,
                 confirmed_ms: ms.map(|m| m + 1000),
+                cells: Vec::new(),
             },
             ..step(name, status, None, None)
         };

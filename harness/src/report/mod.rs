@@ -8,8 +8,12 @@
 //! - [`results`]: the `results.json` format the runner writes ([`results::RunResults`]).
 //! - [`matrix`]: rows scenario/step × columns CNI, as markdown, HTML or JSON.
 //! - [`latency`]: enforcement latency over steps (median, p95).
+//! - [`cells`]: one probed cell in `results.json`; [`locality`]: cells summed up by same-node /
+//!   cross-node.
 
+pub mod cells;
 pub mod latency;
+pub mod locality;
 pub mod matrix;
 pub mod plan;
 mod reporter;

@@ -33,6 +33,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::cells::CellRecord;
+
 /// The file name a run's results are written to, inside its report directory.
 pub const RESULTS_FILE: &str = "results.json";
 
@@ -103,6 +105,9 @@ pub struct StepMeasures {
     /// milliseconds, if every cell matched in it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confirmed_ms: Option<u64>,
+    /// Every probed cell, with its locality (left out when the step probed nothing).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cells: Vec<CellRecord>,
 }
 
 /// What happened to one step on one CNI.
@@ -319,6 +324,15 @@ mod tests {
                     tags: vec!["egress".into()],
                     converged_ms: Some(3_150),
                     confirmed_ms: None,
+                    cells: vec![CellRecord {
+                        source: "x/a".into(),
+                        target: "x/b 10.244.2.3:80".into(),
+                        probe: "tcp 80".into(),
+                        expected: "allowed".into(),
+                        observed: "blocked".into(),
+                        matched: false,
+                        locality: Some(crate::cluster::Locality::CrossNode),
+                    }],
                 },
             }],
         });

@@ -312,6 +312,7 @@ pub fn render_summary(outcomes: &[ScenarioOutcome]) -> String {
         }
         out.push('\n');
     }
+    out.push_str(&crate::report::locality::render(outcomes));
     out
 }
 
@@ -457,6 +458,7 @@ mod tests {
                 port_served: true,
                 history: vec![observed],
                 why: Some("ingress to x/b: denied".into()),
+                locality: None,
             }],
             rounds: 1,
             execs: 1,
@@ -562,7 +564,9 @@ mod tests {
         assert_eq!(json["harness_version"], env!("CARGO_PKG_VERSION"));
         assert_eq!(
             json["scenarios"][0]["steps"][0],
-            serde_json::json!({"name": "good", "status": "pass", "converged_ms": 150, "confirmed_ms": 150})
+            serde_json::json!({"name": "good", "status": "pass", "converged_ms": 150, "confirmed_ms": 150,
+                "cells": [{"source": "x/a", "target": "x/b 10.244.0.3:80", "probe": "tcp 80",
+                    "expected": "blocked", "observed": "blocked", "matched": true}]})
         );
         assert_eq!(json["scenarios"][0]["steps"][1]["status"], "not-enforced");
         assert_eq!(json["scenarios"][0]["steps"][2]["status"], "fail");

@@ -12,7 +12,7 @@ use super::outcome::{CellOutcome, StepOutcome, StepVerdict, connected, matches, 
 use super::plan::StepPlan;
 use super::resolve::ProbeOrigin;
 use super::scenario::ScenarioCtx;
-use crate::cluster::ClusterOps;
+use crate::cluster::{ClusterOps, Locality};
 use crate::probe::{DenyStyle, Outcome, ProbeKind, ProbeSpec};
 use crate::provision::cni::Applicability;
 use crate::scenario::format::Expectation;
@@ -36,6 +36,8 @@ pub(super) struct ProbeCell {
     pub(super) spec: ProbeSpec,
     pub(super) expected: Expectation,
     pub(super) why: Option<String>,
+    /// Same-node or cross-node, when both ends are pods.
+    pub(super) locality: Option<Locality>,
     pub(super) history: Vec<(Outcome, String)>,
 }
 
@@ -101,6 +103,7 @@ impl ProbeCell {
             flapped,
             history,
             why: self.why.clone(),
+            locality: self.locality,
         }
     }
 }

@@ -4,9 +4,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::cluster::ClusterError;
+use crate::cluster::{ClusterError, Locality};
 use crate::probe::{DenyStyle, Outcome};
 use crate::provision::cni::Applicability;
+use crate::report::cells::CellRecord;
 use crate::report::results::{ScenarioResult, StepMeasures, StepResult, StepStatus};
 use crate::scenario::format::Expectation;
 
@@ -69,6 +70,9 @@ pub struct CellOutcome {
     pub history: Vec<Outcome>,
     /// Why it is expected so (the oracle's explanation), when known.
     pub why: Option<String>,
+    /// Whether the source and destination pods ran on one node or two (`spec.nodeName`); `None`
+    /// when the cell is not pod to pod (from outside, to a Service address, to the internet).
+    pub locality: Option<Locality>,
 }
 
 impl CellOutcome {
@@ -99,8 +103,9 @@ impl CellOutcome {
             (_, Outcome::DnsFailure(_)) => "the name did not resolve",
             _ => "",
         };
+        let locality = self.locality.map(|l| format!(", {l}")).unwrap_or_default();
         let mut text = format!(
-            "{} → {} ({} {}): expected {expected}, observed {}",
+            "{} → {} ({} {}{locality}): expected {expected}, observed {}",
             self.source,
             self.target,
             self.kind,
@@ -298,13 +303,14 @@ impl StepOutcome {
     }
 
     /// What `results.json` records beside the status: the tags, the enforcement latency (whole
-    /// milliseconds).
+    /// milliseconds), every probed cell with its locality.
     pub fn measures(&self) -> StepMeasures {
         let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
         StepMeasures {
             tags: self.tags.clone(),
             converged_ms: self.converged_after.map(ms),
             confirmed_ms: self.confirmed_after.map(ms),
+            cells: self.cells.iter().map(CellRecord::from).collect(),
         }
     }
 

@@ -9,7 +9,7 @@ use super::Runner;
 use super::converge::ProbeCell;
 use super::plan::StepPlan;
 use super::scenario::ScenarioCtx;
-use crate::cluster::{ClusterError, ClusterOps, EndpointRef, PodInfo, PodRef};
+use crate::cluster::{ClusterError, ClusterOps, EndpointRef, Locality, PodInfo, PodRef};
 use crate::probe::{HttpMethod, Outcome, ProbeKind, ProbeSpec};
 use crate::scenario::PlannedProbe;
 use crate::scenario::format::ScenarioProbeKind;
@@ -68,6 +68,8 @@ struct Target {
     host: String,
     port: Option<u16>,
     description: String,
+    /// The node of the destination pod, when the target is one pod's address.
+    node: Option<String>,
 }
 
 /// The ready pods found per endpoint while resolving a step's cells.
@@ -201,6 +203,7 @@ impl<C: ClusterOps> Runner<C> {
                         },
                         expected: planned.expected,
                         why: Some(planned.reason.clone()),
+                        locality: None,
                         history: vec![(Outcome::Error(e.to_string()), String::new())],
                     });
                     continue;
@@ -208,9 +211,9 @@ impl<C: ClusterOps> Runner<C> {
             };
             for source in &sources {
                 for target in &targets {
-                    let source_name = match source {
-                        ProbeOrigin::Pod(p) => p.pod.to_string(),
-                        _ => "outside".to_string(),
+                    let (source_name, source_node) = match source {
+                        ProbeOrigin::Pod(p) => (p.pod.to_string(), p.node.as_deref()),
+                        _ => ("outside".to_string(), None),
                     };
                     let id = cells.len().to_string();
                     cells.push(ProbeCell {
@@ -228,6 +231,7 @@ impl<C: ClusterOps> Runner<C> {
                         },
                         expected: planned.expected,
                         why: Some(planned.reason.clone()),
+                        locality: Locality::between(source_node, target.node.as_deref()),
                         history: Vec::new(),
                     });
                 }
@@ -300,6 +304,7 @@ impl<C: ClusterOps> Runner<C> {
                         description: format!("{} {}{suffix}", p.pod, with_port(&ip, port)),
                         host: ip,
                         port,
+                        node: p.node,
                     })
                 })
                 .collect::<Result<Vec<_>, ResolveError>>()
@@ -325,6 +330,7 @@ impl<C: ClusterOps> Runner<C> {
                     description: format!("svc:{service} {}", with_port(&host, Some(*port))),
                     host,
                     port: Some(*port),
+                    node: None,
                 }])
             }
             Resolution::External { ip, port, .. } => {
@@ -333,6 +339,7 @@ impl<C: ClusterOps> Runner<C> {
                     description: with_port(&host, *port),
                     host,
                     port: *port,
+                    node: None,
                 }])
             }
             Resolution::Dns { name, .. } => {
@@ -342,6 +349,7 @@ impl<C: ClusterOps> Runner<C> {
                     description: format!("dns:{name} via {DNS_NAMESPACE}/{DNS_SERVICE} {ip}"),
                     host: ip.to_string(),
                     port: None,
+                    node: None,
                 }])
             }
             Resolution::Ingress {
@@ -358,6 +366,7 @@ impl<C: ClusterOps> Runner<C> {
                         ),
                         host: address.ip().to_string(),
                         port: Some(address.port()),
+                        node: None,
                     }])
                 }
                 Client::Endpoint(_) => Err(ResolveError::IngressFromPod(path.clone())),

@@ -1140,6 +1140,7 @@ fn judging_needs_every_cell_right_and_some_blocked_probe_blocked() {
         port_served: false,
         history: vec![observed],
         why: None,
+        locality: None,
     };
     use Expectation::{Allowed, Blocked};
     assert_eq!(judge(&[]).0, StepVerdict::Pass);

@@ -43,7 +43,7 @@ impl SimCluster {
             .map(|(_, s)| s.clone())
             .unwrap_or_default();
         let (mut cluster, policy_docs) = Self::model(st, &snapshot)?;
-        let pods = Self::pods(st)?;
+        let pods = self.pods(st)?;
         for endpoint in &mut cluster.endpoints {
             if let Some(pod) = pods.iter().find(|p| p.endpoint == endpoint.key()) {
                 endpoint.ips = vec![pod.ip];
@@ -83,6 +83,15 @@ impl SimCluster {
                 Ok(resolved) => resolved,
                 Err(outcome) => return outcome,
             };
+        let cross_node = match &to {
+            Peer::Endpoint(id) => {
+                let key = dp.cluster.get(*id).key();
+                pods.iter()
+                    .find(|p| p.endpoint == key)
+                    .is_some_and(|p| p.node != source.node)
+            }
+            _ => false,
+        };
         let packet = Packet {
             from: Peer::Endpoint(from),
             to,
@@ -100,6 +109,9 @@ impl SimCluster {
             if flaky.flips(&attempt_key, *attempt) {
                 allowed = !allowed;
             }
+        }
+        if cross_node && self.faults.drops_cross_node {
+            return Outcome::Blocked;
         }
         match (&spec.kind, allowed, listening) {
             (kind, false, _) => denied(self.faults.deny_style, kind),

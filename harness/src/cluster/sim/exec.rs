@@ -75,7 +75,7 @@ impl SimCluster {
         batch_script(specs, tool)?;
         let action = || format!("run probes in {pod} (container {container})");
         let dp = self.dataplane(st).map_err(|e| e.during(action()))?;
-        let pods = Self::pods(st).map_err(|e| e.during(action()))?;
+        let pods = self.pods(st).map_err(|e| e.during(action()))?;
         let oracle = Oracle::new(&dp.cluster, &dp.policies);
         let mut cost = Duration::ZERO;
         let mut answered = Vec::new();
