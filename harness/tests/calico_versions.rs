@@ -116,6 +116,13 @@ const CASES: &[(&str, &str, &str, &str, [char; 5])] = &[
         "80/TCP",
         ['?', '.', '.', '.', 'X'],
     ),
+    (
+        "I ANP nodes peer fails closed",
+        "durmstrang/viktor",
+        "gryffindor/harry",
+        "80/TCP",
+        ['.', 'X', 'X', 'X', '.'],
+    ),
 ];
 
 #[test]
@@ -144,6 +151,14 @@ fn explanations_name_calico_tiers_and_the_fail_closed_rule() {
     assert!(why.contains("failed closed to deny all"), "{why}");
     let (_, why) = mark(&a, "ravenclaw/luna", "slytherin/draco", "80/TCP");
     assert!(why.contains("ClusterNetworkPolicy a-deny"), "{why}");
+    let a = load(Semantics::Calico(CalicoLine::V3_31));
+    let (_, why) = mark(&a, "durmstrang/viktor", "gryffindor/harry", "80/TCP");
+    assert!(
+        why.contains("AdminNetworkPolicy anp-nodes")
+            && why.contains("failed closed to deny all")
+            && why.contains("does not convert nodes peers"),
+        "{why}"
+    );
     let a = load(Semantics::Generic);
     let (_, why) = mark(&a, "ravenclaw/luna", "slytherin/draco", "80/TCP");
     assert!(
@@ -156,7 +171,7 @@ fn explanations_name_calico_tiers_and_the_fail_closed_rule() {
 fn ignored_kinds_are_warned_about() {
     let warnings = |m| load(m).policies.warnings;
     let w = warnings(Semantics::Calico(CalicoLine::V3_32));
-    assert_eq!(w.len(), 3, "{w:?}");
+    assert_eq!(w.len(), 4, "three ANPs and the BANP: {w:?}");
     assert!(
         w.iter()
             .all(|w| w.contains("no longer enforces AdminNetworkPolicy")),

@@ -33,14 +33,15 @@ impl std::str::FromStr for ProbeTo {
                 format!("`{s}`: expected svc:NAMESPACE/NAME:PORT (e.g. svc:shop/web:80)")
             })?;
             // The same `svc:` syntax scenarios use.
-            crate::scenario::target::Target::from_str(&format!("svc:{key}"))?;
+            crate::scenario::target::Target::from_str(&format!("svc:{key}"))
+                .map_err(|e| e.to_string())?;
             return Ok(ProbeTo::Service {
                 key: key.to_string(),
                 probe: port.parse()?,
             });
         }
         if s.starts_with("ip:") {
-            return match crate::scenario::target::Target::from_str(s)? {
+            return match crate::scenario::target::Target::from_str(s).map_err(|e| e.to_string())? {
                 crate::scenario::target::Target::Ip(ip) => Ok(ProbeTo::Ip(ip)),
                 _ => Err(format!("`{s}`: expected ip:ADDRESS")),
             };

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use super::topology::{self, NAMESPACES, PORTS, PROTOCOLS};
 use super::{Case, GenerateError, LabelChange};
 use crate::capability::Capability;
-use crate::manifest::{Document, parse_str};
+use crate::manifest::{Document, ManifestError, parse_str};
 use crate::model::Protocol;
 use crate::scenario::format::{
     Expectation, LabelAction, LabelTarget, Probe, Scenario, ScenarioProbeKind, SourceRef,
@@ -166,12 +166,12 @@ fn render_suite(suite: &str, cases: &[&Case]) -> Result<GeneratedScenario, Gener
         let before = if case.labels.is_empty() {
             None
         } else {
-            Some(matrices(&next, case.icmp).map_err(|e| invalid(&case.name, e))?)
+            Some(matrices(&next, case.icmp).map_err(|e| invalid(&case.name, e.to_string()))?)
         };
         for l in &case.labels {
             next.label(&label_action(l, true));
         }
-        let after = matrices(&next, case.icmp).map_err(|e| invalid(&case.name, e))?;
+        let after = matrices(&next, case.icmp).map_err(|e| invalid(&case.name, e.to_string()))?;
         let marks = |m: &[Matrix], c: char| {
             m.iter()
                 .flat_map(|m| m.rows.iter().flatten())
@@ -359,8 +359,8 @@ fn label_yaml(l: &LabelChange, set: bool) -> String {
 
 /// The whole matrix in `state`: every served port and protocol (and ICMP when asked), every
 /// ordered pair; the diagonal and uncertain cells are `-` (not asserted).
-fn matrices(state: &ClusterState, icmp: bool) -> Result<Vec<Matrix>, String> {
-    let analysis = state.analysis().map_err(|e| e.to_string())?;
+fn matrices(state: &ClusterState, icmp: bool) -> Result<Vec<Matrix>, ManifestError> {
+    let analysis = state.analysis()?;
     let endpoints = topology::endpoints();
     let mut kinds: Vec<(ScenarioProbeKind, Option<u16>)> = Vec::new();
     for protocol in PROTOCOLS {

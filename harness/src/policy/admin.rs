@@ -14,9 +14,18 @@
 //! conversion; `namedPort` matches the destination pod's container port of that name (the API
 //! semantics; Calico v3.31 itself ignores named ports and matches every port).
 //!
-//! Refused: `nodes` and `domainNames` peers (unsupported), a BANP not named `default`, and two
-//! AdminNetworkPolicies with the same priority ([`check_priority`]): the API leaves their
-//! relative order undefined, so no prediction would be honest.
+//! Egress peers may also be `networks` (CIDRs, matching pod addresses too), `nodes` (node labels
+//! → the addresses of declared Node objects) and, in an ANP Allow rule, `domainNames` (decided
+//! by DNS answers: such cells are "unknown (DNS)"), as network-policy-api v0.1.7 defines them
+//! (kubernetes-sigs/network-policy-api@v0.1.7:apis/v1alpha1/adminnetworkpolicy_types.go#L213-L268).
+//! Calico 3.29–3.31 converts only pods, namespaces and networks: a rule with a `nodes` or
+//! `domainNames` peer fails its conversion and is failed closed — Deny and Pass become "deny
+//! all", Allow is dropped (projectcalico/calico@v3.31.7:libcalico-go/lib/backend/k8s/conversion/conversion.go#L287-L316,
+//! #L370-L379, #L658-L680).
+//!
+//! Refused: `domainNames` in a Deny or Pass rule or in a BANP (not in the API), a BANP not named
+//! `default`, and two AdminNetworkPolicies with the same priority ([`check_priority`]): the API
+//! leaves their relative order undefined, so no prediction would be honest.
 //!
 //! This module decodes the documents and converts policies and rules; `peers` converts a rule's
 //! peers and `ports` its ports.
@@ -31,7 +40,6 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
 };
 use serde::Deserialize;
 use serde::de::IgnoredAny;
-use serde_json::Value;
 
 use super::k8s::{describe, label_selector};
 use super::labels::{and, namespace_scope};
@@ -154,8 +162,8 @@ struct EgressPeerDoc {
     namespaces: Option<LabelSelectorDoc>,
     pods: Option<NamespacedPodDoc>,
     networks: Option<Vec<String>>,
-    nodes: Option<Value>,
-    domain_names: Option<Value>,
+    nodes: Option<LabelSelectorDoc>,
+    domain_names: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -185,7 +193,8 @@ struct PortRangeDoc {
 /// 3.29–3.31), a rule with a `namedPort` matches every port and protocol, as Calico converts it:
 /// the named port becomes a nil protocol and port, which "we translate to allowing all"
 /// (projectcalico/calico@v3.31.7:libcalico-go/lib/backend/k8s/conversion/conversion.go#L594-L600,
-/// #L757 "TODO: Add support for NamedPorts") — a documented deviation from the API.
+/// #L757 "TODO: Add support for NamedPorts") — a documented deviation from the API — and a rule
+/// with a `nodes` or `domainNames` peer fails closed.
 pub fn convert(doc: &Document, calico: bool) -> Result<Policy, ManifestError> {
     if doc.api_version() != API_VERSION {
         return Err(doc.unsupported(
@@ -376,6 +385,19 @@ enum PeerView<'a> {
     Egress(&'a EgressPeerDoc),
 }
 
+impl PeerView<'_> {
+    /// Whether the peer names addresses (`networks`, `nodes`, `domainNames`), which have no
+    /// named ports.
+    fn names_addresses(&self) -> bool {
+        match self {
+            PeerView::Subject(_) => false,
+            PeerView::Egress(p) => {
+                p.networks.is_some() || p.nodes.is_some() || p.domain_names.is_some()
+            }
+        }
+    }
+}
+
 impl<'a> From<&'a IngressRuleDoc> for RuleView<'a> {
     fn from(r: &'a IngressRuleDoc) -> Self {
         RuleView {
@@ -402,15 +424,20 @@ impl<'a> From<&'a EgressRuleDoc> for RuleView<'a> {
 struct PeerMatch {
     entity: EntityMatch,
     text: String,
-    /// Whether the peer names addresses (`networks`), with which named ports are refused.
-    networks: bool,
+}
+
+/// A peer the implementation understands, or one it does not (the rule then fails closed).
+enum PeerOutcome {
+    Match(Box<PeerMatch>),
+    Unsupported(String),
 }
 
 /// Converting one document's rules.
 struct Ctx<'a> {
     doc: &'a Document,
     baseline: bool,
-    /// Calico 3.29–3.31: a named port opens every port and protocol.
+    /// Calico 3.29–3.31: a named port opens every port and protocol, and a `nodes` or
+    /// `domainNames` peer fails its rule closed.
     calico: bool,
 }
 
@@ -494,23 +521,45 @@ impl Ctx<'_> {
             .peers
             .iter()
             .enumerate()
-            .map(|(j, p)| self.peer(&format!("{at}.{peers_field}[{j}]"), p))
+            .map(|(j, p)| self.peer(&format!("{at}.{peers_field}[{j}]"), p, action))
             .collect::<Result<Vec<_>, _>>()?;
         let groups = self.ports(&format!("{at}.ports"), rule.ports)?;
-        if let Some(j) = peers.iter().position(|p| p.networks)
+        if let Some(j) = rule.peers.iter().position(PeerView::names_addresses)
             && groups
                 .iter()
                 .any(|(_, specs)| specs.iter().any(|s| matches!(s, PortSpec::Named(_))))
         {
             return Err(doc.invalid(
                 format!("{at}.{peers_field}[{j}]"),
-                "a networks peer cannot be used with namedPort (addresses have no named ports)",
+                "networks/nodes/domainNames peer cannot be set with namedPorts since there are no namedPorts for networks/nodes/domainNames (the CRD's CEL rule)",
             ));
         }
 
         let label = rule.name.map(|n| format!("{n:?}: ")).unwrap_or_default();
+        // One unsupported peer fails the whole rule (Calico's conversion errors for the rule,
+        // projectcalico/calico@v3.31.7:libcalico-go/lib/backend/k8s/conversion/conversion.go#L658-L680),
+        // and the failed rule is replaced as the API asks for "fail closed".
+        if let Some(why) = peers.iter().find_map(|p| match p {
+            PeerOutcome::Unsupported(why) => Some(why),
+            PeerOutcome::Match(_) => None,
+        }) {
+            return Ok(super::failed_closed(
+                action,
+                at,
+                written,
+                format!(
+                    "{label}{} rule failed closed to deny all ({why})",
+                    action.to_string().to_lowercase()
+                ),
+            )
+            .into_iter()
+            .collect());
+        }
         let mut out = Vec::new();
         for (j, peer) in peers.iter().enumerate() {
+            let PeerOutcome::Match(peer) = peer else {
+                continue;
+            };
             for (protocol, specs) in &groups {
                 let (source, destination) = rule_sides(direction, &peer.entity, specs);
                 let ports_text = describe_ports(*protocol, specs);

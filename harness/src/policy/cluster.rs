@@ -431,22 +431,14 @@ impl Ctx<'_> {
             PeerOutcome::Unsupported(why) => Some(why),
             PeerOutcome::Match(_) => None,
         }) {
-            return Ok(match action {
-                RuleAction::Allow => Vec::new(),
-                _ => vec![Rule {
-                    action: RuleAction::Deny,
-                    protocol: None,
-                    not_protocol: None,
-                    icmp: None,
-                    not_icmp: None,
-                    ip_version: None,
-                    source: EntityMatch::default(),
-                    destination: EntityMatch::default(),
-                    origin: at.to_string(),
-                    written: rule.written,
-                    summary: format!("{label}{verb} rule failed closed to deny all ({why})"),
-                }],
-            });
+            return Ok(super::failed_closed(
+                action,
+                at,
+                rule.written,
+                format!("{label}{verb} rule failed closed to deny all ({why})"),
+            )
+            .into_iter()
+            .collect());
         }
         let mut out = Vec::new();
         for (j, peer) in peers.iter().enumerate() {

@@ -324,6 +324,34 @@ pub fn rule_sides(
     }
 }
 
+/// What stands in for a rule with a peer the implementation does not support (network-policy-api
+/// "fail closed": an Allow/Accept rule matches nothing, a Deny or Pass rule denies everything in
+/// its direction), as Calico converts it for ANP/BANP (projectcalico/calico@v3.31.7:libcalico-go/lib/backend/k8s/conversion/conversion.go#L370-L379,
+/// #L502-L510) and ClusterNetworkPolicy (`clusternetworkpolicy.go@v3.32.1#L84-L96`).
+pub fn failed_closed(
+    action: RuleAction,
+    origin: &str,
+    written: usize,
+    summary: String,
+) -> Option<Rule> {
+    match action {
+        RuleAction::Allow | RuleAction::Log => None,
+        RuleAction::Deny | RuleAction::Pass => Some(Rule {
+            action: RuleAction::Deny,
+            protocol: None,
+            not_protocol: None,
+            icmp: None,
+            not_icmp: None,
+            ip_version: None,
+            source: EntityMatch::default(),
+            destination: EntityMatch::default(),
+            origin: origin.to_string(),
+            written,
+            summary,
+        }),
+    }
+}
+
 /// How rule summaries name ports: `any port`, `any TCP port`, `TCP 80,443`, `port http`.
 pub fn describe_ports(protocol: Option<Protocol>, ports: &[PortSpec]) -> String {
     let list = || {

@@ -5,9 +5,52 @@ use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
+use thiserror::Error;
+
 use super::format::{Expectation, Probe, ScenarioProbeKind};
 use crate::model::Protocol;
+use crate::names::NameError;
 use crate::probe::HttpMethod;
+
+/// Why a `from` or `to` is not one the harness can probe.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum TargetError {
+    /// Not `NAMESPACE/NAME`.
+    #[error("`{}`: expected `NAMESPACE/NAME`", crate::escape::terminal(.0))]
+    NotNamespaced(String),
+    /// The namespace of `NAMESPACE/NAME` is not a DNS-1123 label.
+    #[error("namespace {0}")]
+    Namespace(NameError),
+    /// The name of `NAMESPACE/NAME` is not a DNS-1123 subdomain.
+    #[error("name {0}")]
+    Name(NameError),
+    /// A `from` that is neither an endpoint nor `outside`.
+    #[error("{0}, or `{OUTSIDE}`")]
+    NotAClient(Box<TargetError>),
+    /// `svc:` not followed by `NAMESPACE/NAME`.
+    #[error("`svc:`: {0}")]
+    Service(Box<TargetError>),
+    /// `dns:` not followed by a DNS name.
+    #[error("`{0}`: expected `dns:NAME` with a DNS name (letters, digits, '-', '.')")]
+    DnsName(String),
+    /// `ip:` not followed by an IP address.
+    #[error("`{text}`: `{address}` is not an IP address")]
+    Ip {
+        /// The whole target.
+        text: String,
+        /// What follows `ip:`.
+        address: String,
+    },
+    /// `ingress:` not followed by a path starting with `/`.
+    #[error("`{0}`: expected `ingress:/PATH` with a path starting with '/'")]
+    IngressPath(String),
+    /// An `ingress:` path a probe cannot send.
+    #[error(transparent)]
+    HttpPath(NameError),
+    /// None of the target forms.
+    #[error("{0}, or one of `svc:NAMESPACE/NAME`, `dns:NAME`, `ip:ADDRESS`, `ingress:/PATH`")]
+    NotATarget(Box<TargetError>),
+}
 
 /// The client of a probe.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -23,7 +66,7 @@ pub enum Client {
 pub const OUTSIDE: &str = "outside";
 
 impl FromStr for Client {
-    type Err = String;
+    type Err = TargetError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         if s == OUTSIDE {
@@ -31,7 +74,7 @@ impl FromStr for Client {
         }
         endpoint_key(s)
             .map(Client::Endpoint)
-            .map_err(|e| format!("{e}, or `{OUTSIDE}`"))
+            .map_err(|e| TargetError::NotAClient(Box::new(e)))
     }
 }
 
@@ -66,11 +109,11 @@ pub enum Target {
 }
 
 impl FromStr for Target {
-    type Err = String;
+    type Err = TargetError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         if let Some(rest) = s.strip_prefix("svc:") {
-            let key = endpoint_key(rest).map_err(|e| format!("`svc:`: {e}"))?;
+            let key = endpoint_key(rest).map_err(|e| TargetError::Service(Box::new(e)))?;
             let (namespace, name) = key.split_once('/').expect("checked by endpoint_key");
             return Ok(Target::Service {
                 namespace: namespace.to_string(),
@@ -83,9 +126,7 @@ impl FromStr for Target {
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
             {
-                return Err(format!(
-                    "`{s}`: expected `dns:NAME` with a DNS name (letters, digits, '-', '.')"
-                ));
+                return Err(TargetError::DnsName(s.to_string()));
             }
             return Ok(Target::Dns(name.to_ascii_lowercase()));
         }
@@ -93,22 +134,21 @@ impl FromStr for Target {
             return address
                 .parse()
                 .map(Target::Ip)
-                .map_err(|_| format!("`{s}`: `{address}` is not an IP address"));
+                .map_err(|_| TargetError::Ip {
+                    text: s.to_string(),
+                    address: address.to_string(),
+                });
         }
         if let Some(path) = s.strip_prefix("ingress:") {
             if !path.starts_with('/') || path.contains(char::is_whitespace) {
-                return Err(format!(
-                    "`{s}`: expected `ingress:/PATH` with a path starting with '/'"
-                ));
+                return Err(TargetError::IngressPath(s.to_string()));
             }
-            crate::names::http_path(path).map_err(|e| e.to_string())?;
+            crate::names::http_path(path).map_err(TargetError::HttpPath)?;
             return Ok(Target::Ingress(path.to_string()));
         }
-        endpoint_key(s).map(Target::Endpoint).map_err(|e| {
-            format!(
-                "{e}, or one of `svc:NAMESPACE/NAME`, `dns:NAME`, `ip:ADDRESS`, `ingress:/PATH`"
-            )
-        })
+        endpoint_key(s)
+            .map(Target::Endpoint)
+            .map_err(|e| TargetError::NotATarget(Box::new(e)))
     }
 }
 
@@ -126,17 +166,14 @@ impl fmt::Display for Target {
 
 /// Checks `namespace/name`: a namespace (a DNS-1123 label) and an object name (a DNS-1123
 /// subdomain), as Kubernetes accepts them.
-fn endpoint_key(s: &str) -> Result<String, String> {
+fn endpoint_key(s: &str) -> Result<String, TargetError> {
     match s.split_once('/') {
         Some((ns, name)) if !ns.is_empty() && !name.is_empty() => {
-            crate::names::dns1123_label(ns).map_err(|e| format!("namespace {e}"))?;
-            crate::names::dns1123_subdomain(name).map_err(|e| format!("name {e}"))?;
+            crate::names::dns1123_label(ns).map_err(TargetError::Namespace)?;
+            crate::names::dns1123_subdomain(name).map_err(TargetError::Name)?;
             Ok(s.to_string())
         }
-        _ => Err(format!(
-            "`{}`: expected `NAMESPACE/NAME`",
-            crate::escape::terminal(s)
-        )),
+        _ => Err(TargetError::NotNamespaced(s.to_string())),
     }
 }
 
@@ -200,8 +237,14 @@ pub struct ParsedProbe {
 /// Parses a probe's addresses and checks that kind, target, port, method, path and expectation
 /// go together. Errors are `(field, message)`, the field relative to the probe.
 pub fn parse_probe(probe: &Probe) -> Result<ParsedProbe, (&'static str, String)> {
-    let client: Client = probe.from.parse().map_err(|e| ("from", e))?;
-    let target: Target = probe.to.parse().map_err(|e| ("to", e))?;
+    let client: Client = probe
+        .from
+        .parse()
+        .map_err(|e: TargetError| ("from", e.to_string()))?;
+    let target: Target = probe
+        .to
+        .parse()
+        .map_err(|e: TargetError| ("to", e.to_string()))?;
     if let Some(secs) = probe.timeout
         && !(secs > 0.0 && secs <= 300.0)
     {
@@ -390,20 +433,27 @@ mod tests {
         assert!(
             "b".parse::<Target>()
                 .unwrap_err()
+                .to_string()
                 .contains("NAMESPACE/NAME")
         );
         assert!(
             "ip:nope"
                 .parse::<Target>()
                 .unwrap_err()
+                .to_string()
                 .contains("not an IP")
         );
         assert!(
             "ingress:echo"
                 .parse::<Target>()
                 .unwrap_err()
+                .to_string()
                 .contains("'/'")
         );
+        assert!(matches!(
+            "ip:nope".parse::<Target>(),
+            Err(TargetError::Ip { address, .. }) if address == "nope"
+        ));
         assert_eq!("outside".parse::<Client>().unwrap(), Client::Outside);
         assert!("Outside".parse::<Client>().is_err());
     }

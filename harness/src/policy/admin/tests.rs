@@ -2,9 +2,10 @@ use std::path::Path;
 
 use rstest::rstest;
 
-use super::super::test_support::{analysis, ask, ns, pod, refusal};
+use super::super::test_support::{allowed, analysis, ask, ns, pod, refusal};
 use crate::manifest::parse_str;
-use crate::policy::{ADMIN_TIER, BASELINE_TIER, PortSpec};
+use crate::oracle::Uncertainty;
+use crate::policy::{ADMIN_TIER, BASELINE_TIER, PortSpec, RuleAction};
 
 fn base() -> String {
     [
@@ -272,13 +273,21 @@ fn one_rule_per_peer_and_protocol() {
     "spec.egress[0].to[0]: exactly one of `namespaces`, `pods`, `networks`, `nodes` and `domainNames` must be set"
 )]
 #[case::no_peers(anp("x", 1, &format!("{PROD_SUBJECT}\n  ingress: [{{action: Deny, from: []}}]")), "spec.ingress[0].from: must list 1 to 100 peers")]
-#[case::nodes_peer(
-    anp("x", 1, &format!("{PROD_SUBJECT}\n  egress: [{{action: Deny, to: [{{nodes: {{}}}}]}}]")),
-    "spec.egress[0].to[0].nodes: unsupported: node peers are not modelled"
+#[case::domain_names_in_deny(
+    anp("x", 1, &format!("{PROD_SUBJECT}\n  egress: [{{action: Deny, to: [{{domainNames: [example.com]}}]}}]")),
+    "spec.egress[0].to[0].domainNames: unsupported: domainNames is only supported for Allow rules"
 )]
-#[case::domain_names_peer(
-    anp("x", 1, &format!("{PROD_SUBJECT}\n  egress: [{{action: Allow, to: [{{domainNames: [example.com]}}]}}]")),
-    "spec.egress[0].to[0].domainNames: unsupported"
+#[case::domain_names_in_baseline(
+    banp(&format!("{PROD_SUBJECT}\n  egress: [{{action: Allow, to: [{{domainNames: [example.com]}}]}}]")),
+    "spec.egress[0].to[0].domainNames: a BaselineAdminNetworkPolicy peer has no domainNames"
+)]
+#[case::bad_domain_name(
+    anp("x", 1, &format!("{PROD_SUBJECT}\n  egress: [{{action: Allow, to: [{{domainNames: ['-x.io']}}]}}]")),
+    "spec.egress[0].to[0].domainNames[0]: `-x.io` is not a domain name"
+)]
+#[case::named_port_with_nodes(
+    anp("x", 1, &format!("{PROD_SUBJECT}\n  egress: [{{action: Deny, to: [{{nodes: {{}}}}], ports: [{{namedPort: http}}]}}]")),
+    "spec.egress[0].to[0]: networks/nodes/domainNames peer cannot be set with namedPorts"
 )]
 #[case::networks_in_ingress(
     anp("x", 1, &format!("{PROD_SUBJECT}\n  ingress: [{{action: Deny, from: [{{networks: [10.0.0.0/8]}}]}}]")),
@@ -290,7 +299,7 @@ fn one_rule_per_peer_and_protocol() {
 )]
 #[case::named_port_with_networks(
     anp("x", 1, &format!("{PROD_SUBJECT}\n  egress: [{{action: Deny, to: [{{networks: [10.0.0.0/8]}}], ports: [{{namedPort: http}}]}}]")),
-    "spec.egress[0].to[0]: a networks peer cannot be used with namedPort"
+    "spec.egress[0].to[0]: networks/nodes/domainNames peer cannot be set with namedPorts"
 )]
 #[case::reversed_range(
     anp("x", 1, &format!("{PROD_SUBJECT}\n  ingress: [{{action: Deny, from: [{{namespaces: {{}}}}], ports: [{{portRange: {{start: 90, end: 80}}}}]}}]")),
@@ -346,4 +355,79 @@ fn refusals(#[case] yaml: String, #[case] expected: &str) {
         "{text}\nshould start with {last}"
     );
     assert!(text.contains(expected), "got  {text}\nwant …{expected}…");
+}
+
+const NODES: &str = "apiVersion: v1\nkind: Node\nmetadata: {name: n1, labels: {role: infra}}\nstatus: {addresses: [{type: InternalIP, address: 172.18.0.5}]}\n---\napiVersion: v1\nkind: Node\nmetadata: {name: n2, labels: {role: worker}}\nstatus: {addresses: [{type: InternalIP, address: 172.18.0.6}]}\n---\n";
+
+/// As the API defines them (v0.1.7): `nodes` select the addresses of declared Nodes, and an
+/// Allow rule's `domainNames` make outside destinations "unknown (DNS)".
+#[test]
+fn nodes_and_domain_names_peers_as_the_api_defines_them() {
+    let rest = format!(
+        "{PROD_SUBJECT}\n  egress:\n  - {{name: no-infra, action: Deny, to: [{{nodes: {{matchLabels: {{role: infra}}}}}}]}}\n  - {{name: docs, action: Allow, to: [{{domainNames: ['*.kubernetes.io']}}]}}\n  - {{name: no-outside, action: Deny, to: [{{networks: [0.0.0.0/0]}}]}}"
+    );
+    let a = analysis(&[base(), NODES.to_string(), anp("egress", 5, &rest)].concat());
+    let (v, why) = ask(&a, "prod/web", "172.18.0.5", "443/TCP");
+    assert!(!v.allowed && v.uncertain.is_none(), "{why}");
+    assert!(why.contains("nodes [role == 'infra']"), "{why}");
+    let (v, why) = ask(&a, "prod/web", "203.0.113.10", "443/TCP");
+    assert_eq!(v.uncertain, Some(Uncertainty::Dns), "{why}");
+    // The Allow rule decides what the Deny after it would block, so the cell depends on
+    // what the name resolves to.
+    assert!(
+        why.contains("unknown (DNS)") && why.contains("docs"),
+        "{why}"
+    );
+    // Traffic from a namespace the policy does not select is not affected.
+    assert!(allowed(&a, "dev/client", "172.18.0.5", "443/TCP"));
+}
+
+/// Calico 3.29–3.31 converts only pods, namespaces and networks: a rule with a `nodes` or
+/// `domainNames` peer (even beside a pods peer) fails closed — Deny and Pass deny all, Allow is
+/// dropped (conversion.go@v3.31.7#L370-L379, #L658-L680).
+#[rstest]
+#[case::deny_nodes("Deny", "{nodes: {}}", Some(RuleAction::Deny))]
+#[case::pass_nodes(
+    "Pass",
+    "{nodes: {matchLabels: {role: infra}}}",
+    Some(RuleAction::Deny)
+)]
+#[case::allow_nodes("Allow", "{nodes: {}}", None)]
+#[case::allow_domain_names("Allow", "{domainNames: [example.com]}", None)]
+fn calico_fails_rules_with_nodes_or_domain_names_closed(
+    #[case] action: &str,
+    #[case] unsupported: &str,
+    #[case] expected: Option<RuleAction>,
+) {
+    let yaml = anp(
+        "f",
+        3,
+        &format!(
+            "{PROD_SUBJECT}\n  egress:\n  - {{name: mixed, action: {action}, to: [{{pods: {{namespaceSelector: {{}}, podSelector: {{}}}}}}, {unsupported}], ports: [{{portNumber: {{port: 80}}}}]}}"
+        ),
+    );
+    let docs = parse_str(Path::new("t.yaml"), &yaml).expect("yaml");
+    let calico = super::convert(&docs[0], true).expect("converts");
+    let rules = calico.egress.clone().unwrap_or_default();
+    assert_eq!(rules.first().map(|r| r.action), expected, "{rules:?}");
+    if let Some(r) = rules.first() {
+        assert_eq!(rules.len(), 1);
+        assert!(r.protocol.is_none() && r.destination.is_any(), "{r:?}");
+        assert!(
+            r.summary.contains("failed closed") && r.summary.contains("Calico 3.29–3.31"),
+            "{}",
+            r.summary
+        );
+    }
+    // As the API defines them, the rule keeps both peers.
+    let api = super::convert(&docs[0], false).expect("converts");
+    assert_eq!(api.egress.map(|r| r.len()), Some(2));
+
+    // In the oracle: a rule failed closed to deny all denies even UDP to anywhere.
+    let a = analysis(&base());
+    let mut set = crate::policy::PolicySet::default();
+    set.policies.push(calico);
+    let oracle = crate::oracle::Oracle::new(&a.cluster, &set);
+    let p = super::super::test_support::packet(&oracle, "prod/web", "192.0.2.1", "53/UDP");
+    assert_eq!(oracle.verdict(&p).allowed, expected.is_none());
 }

@@ -126,7 +126,8 @@ pub(super) async fn wait_ready(
     progress: &mut dyn FnMut(&Phase),
 ) -> Result<(), ProvisionError> {
     let start = Instant::now();
-    let deadline = start + opts.ready_timeout;
+    // Bounded as `up --ready-timeout` is (one day), so no Duration can overflow the Instant.
+    let deadline = start + opts.ready_timeout.min(Duration::from_secs(86_400));
     for check in ready_checks(&opts.cni) {
         progress(&Phase::WaitReady {
             check: check.to_string(),
