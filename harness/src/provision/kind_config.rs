@@ -61,6 +61,9 @@ pub struct Networking {
     pub pod_subnet: Option<String>,
     /// `iptables`, `nftables`, `ipvs` or `none`.
     pub kube_proxy_mode: Option<String>,
+    /// `ipv4` (kind's default), `ipv6` or `dual`
+    /// (kubernetes-sigs/kind@v0.32.0:pkg/apis/config/v1alpha4/types.go#L168-L169, #L199-L208).
+    pub ip_family: Option<String>,
 }
 
 /// One node of a kind config.
@@ -161,6 +164,16 @@ impl KindConfig {
                 self.pod_subnet()
             ));
         }
+        // A dual-stack profile (its own config says `ipFamily: dual`) needs a dual-stack cluster:
+        // on a single-stack one, no pod would have the second address its lane is about.
+        let wants_dual = KindConfig::parse(profile.kind_config)
+            .is_ok_and(|own| own.networking.ip_family.as_deref() == Some("dual"));
+        if wants_dual && self.networking.ip_family.as_deref() != Some("dual") {
+            problems.push(format!(
+                "{} is a dual-stack lane, so the config must set `networking.ipFamily: dual`",
+                profile.name
+            ));
+        }
         problems
     }
 }
@@ -170,6 +183,7 @@ mod tests {
     use super::*;
     use crate::capability::Capability;
     use crate::cluster::SLOT_LABEL;
+    use crate::provision::cni::InstallStep;
     use std::path::Path;
 
     fn file(name: &str) -> String {
@@ -251,6 +265,14 @@ mod tests {
             assert!(p.enforces.contains(&Capability::IngressController));
             // Cilium keeps kube-proxy, as its kind guide does.
             assert_eq!(config.networking.kube_proxy_mode, None, "{}", p.name);
+            // The dual-stack lanes, and only they, ask kind for both families.
+            let dual = p.name.ends_with("-dual");
+            assert_eq!(
+                config.networking.ip_family.as_deref(),
+                dual.then_some("dual"),
+                "{}",
+                p.name
+            );
         }
     }
 
@@ -281,6 +303,69 @@ mod tests {
                 Some((80, 443))
             );
         }
+    }
+
+    #[test]
+    fn dual_stack_lanes_pin_their_family_subnets_and_install_steps() {
+        let calico = CniProfile::by_name("calico-dual").unwrap();
+        let config = KindConfig::parse(calico.kind_config).unwrap();
+        assert_eq!(config.pod_subnet(), "192.168.0.0/16,fd00:10:244::/56");
+        // The Installation it applies has both pools, the IPv6 one on the kind subnet's IPv6
+        // half, with an encapsulation IPv6 pools take.
+        let yaml = calico
+            .install
+            .iter()
+            .find_map(|s| match s {
+                InstallStep::ApplyManifest { file, yaml, .. } => Some((*file, *yaml)),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(yaml.0, "calico-installation-dual.yaml");
+        let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(yaml.1).unwrap();
+        let pools = docs[0]["spec"]["calicoNetwork"]["ipPools"]
+            .as_array()
+            .unwrap();
+        let cidrs: Vec<&str> = pools.iter().map(|p| p["cidr"].as_str().unwrap()).collect();
+        assert_eq!(cidrs, ["192.168.0.0/16", "fd00:10:244::/56"]);
+        assert_eq!(pools[1]["encapsulation"], "VXLAN");
+        assert_eq!(pools[1]["blockSize"], 122);
+        assert_eq!(
+            docs[0]["spec"]["calicoNetwork"]["nodeAddressAutodetectionV6"]["firstFound"],
+            true
+        );
+        assert_eq!(docs[1]["kind"], "APIServer");
+        // Otherwise the calico profile: same version, operator manifests and readiness.
+        let single = CniProfile::by_name("calico").unwrap();
+        assert_eq!(calico.version, single.version);
+        assert_eq!(calico.ready, single.ready);
+        assert_eq!(calico.install.len(), single.install.len());
+
+        let cilium = CniProfile::by_name("cilium-dual").unwrap();
+        let helm_values = |p: &CniProfile| {
+            p.install
+                .iter()
+                .find_map(|s| match s {
+                    InstallStep::Helm { set, .. } => Some(set.clone()),
+                    _ => None,
+                })
+                .unwrap()
+        };
+        let mut expected = helm_values(&CniProfile::by_name("cilium").unwrap());
+        expected.push("ipv6.enabled=true");
+        assert_eq!(helm_values(&cilium), expected);
+        assert_eq!(
+            KindConfig::parse(cilium.kind_config).unwrap().pod_subnet(),
+            KIND_DEFAULT_POD_SUBNET
+        );
+
+        // A single-stack config does not fit a dual-stack lane, and says why.
+        let single_config = KindConfig::parse(single.kind_config).unwrap();
+        let problems = single_config.problems_for(&CniProfile::by_name("cilium-dual").unwrap());
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].contains("`networking.ipFamily: dual`"),
+            "{problems:?}"
+        );
     }
 
     #[test]
