@@ -1,6 +1,8 @@
 //! Generated suites on the simulated cluster (`SimCluster`), as `tests/run_sim.rs` runs the
 //! tutorials: a budgeted sample passes on a conforming dataplane; with a fault exactly the cells
-//! it affects fail; on a dataplane enforcing nothing every case fails (nothing passes vacuously).
+//! it affects fail (egress ignored, named ports ignored, one flaky pod); with policies applied
+//! late every step still passes and its latency shows the delay; on a dataplane enforcing nothing
+//! every case fails (nothing passes vacuously).
 //! The full set is for the nightly (see README: `generate --max`).
 
 use std::collections::BTreeSet;
@@ -8,7 +10,7 @@ use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::Duration;
 
-use netpol_harness::cluster::sim::{Enforcement, Faults, SimCluster};
+use netpol_harness::cluster::sim::{Enforcement, Faults, Flaky, SimCluster};
 use netpol_harness::generate::{self, Case, Options, writer};
 use netpol_harness::oracle::{Packet, Peer};
 use netpol_harness::runner::outcome::StepVerdict;
@@ -62,14 +64,28 @@ async fn run(
     scenarios: &[LoadedScenario],
     enforcement: Enforcement,
 ) -> (Vec<(String, StepVerdict)>, BTreeSet<Cell>) {
-    let plans = plans(scenarios, None).await.unwrap();
-    let sim = Arc::new(SimCluster::new(
-        "generated",
+    let (verdicts, wrong, _) = run_with(
+        scenarios,
         Faults {
             enforcement,
             ..Faults::default()
         },
-    ));
+    )
+    .await;
+    (verdicts, wrong)
+}
+
+/// Each step's enforcement latency: converged, confirmed.
+type Latencies = Vec<(String, Option<Duration>, Option<Duration>)>;
+
+/// Runs the scenarios on a simulated cluster with `faults`: every step's verdict, every cell
+/// that did not match (or flapped), and every step's latency.
+async fn run_with(
+    scenarios: &[LoadedScenario],
+    faults: Faults,
+) -> (Vec<(String, StepVerdict)>, BTreeSet<Cell>, Latencies) {
+    let plans = plans(scenarios, None).await.unwrap();
+    let sim = Arc::new(SimCluster::new("generated", faults));
     let runner = Runner::new(
         sim.clone(),
         RunOptions {
@@ -79,11 +95,18 @@ async fn run(
     );
     let mut verdicts = Vec::new();
     let mut wrong = BTreeSet::new();
+    let mut latencies = Vec::new();
     runner
         .run(&plans, |event| {
             if let RunEvent::StepFinished { plan, outcome, .. } = event {
-                verdicts.push((format!("{}/{}", plan.name, outcome.name), outcome.verdict));
-                for c in outcome.cells.iter().filter(|c| !c.matched) {
+                let step = format!("{}/{}", plan.name, outcome.name);
+                latencies.push((
+                    step.clone(),
+                    outcome.converged_after,
+                    outcome.confirmed_after,
+                ));
+                verdicts.push((step, outcome.verdict));
+                for c in outcome.cells.iter().filter(|c| !c.matched || c.flapped) {
                     wrong.insert((
                         plan.name.clone(),
                         outcome.name.clone(),
@@ -98,7 +121,7 @@ async fn run(
         })
         .await;
     assert!(sim.owned_objects().is_empty(), "{:?}", sim.owned_objects());
-    (verdicts, wrong)
+    (verdicts, wrong, latencies)
 }
 
 /// The cells a dataplane ignoring egress gets wrong: expected blocked, yet ingress allows.
@@ -179,5 +202,60 @@ async fn a_sample_passes_when_conforming_and_fails_exactly_where_faulty() {
     let (verdicts, _) = run(&scenarios, Enforcement::None).await;
     for (step, verdict) in verdicts.iter().filter(|(s, _)| !s.ends_with("-before")) {
         assert_ne!(*verdict, StepVerdict::Pass, "{step}");
+    }
+}
+
+/// A policy applied late (every change reaches the dataplane 2 s after it is made): every step
+/// still passes, by polling, and the latency of each step that changes what is observed is at
+/// least the delay; one flaky pod: only cells from that pod fail (or flap), and some do.
+#[tokio::test(start_paused = true)]
+async fn late_policies_are_measured_and_a_flaky_pod_fails_only_its_own_cells() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenarios = loaded(dir.path());
+    let delay = Duration::from_secs(2);
+    let (verdicts, wrong, latencies) = run_with(
+        &scenarios,
+        Faults {
+            propagation_delay: delay,
+            ..Faults::default()
+        },
+    )
+    .await;
+    assert!(
+        verdicts.iter().all(|(_, v)| *v == StepVerdict::Pass),
+        "{verdicts:?}"
+    );
+    assert!(wrong.is_empty(), "{wrong:?}");
+    // Every step converged and was confirmed; a case's own step (it applies policies that
+    // block something its "-before" step allowed) waited for the delay.
+    assert!(latencies.iter().all(|(_, a, b)| a.is_some() && b.is_some()));
+    let delayed: Vec<_> = latencies
+        .iter()
+        .filter(|(step, _, _)| !step.ends_with("-before"))
+        .collect();
+    assert!(!delayed.is_empty());
+    for (step, converged, confirmed) in delayed {
+        let (converged, confirmed) = (converged.unwrap(), confirmed.unwrap());
+        assert!(converged >= delay, "{step}: converged after {converged:?}");
+        assert!(confirmed >= converged, "{step}");
+    }
+
+    let (_, wrong, _) = run_with(
+        &scenarios,
+        Faults {
+            flaky_source: Some((
+                "x/a".to_string(),
+                Flaky {
+                    seed: 11,
+                    per_mille: 250,
+                },
+            )),
+            ..Faults::default()
+        },
+    )
+    .await;
+    assert!(!wrong.is_empty());
+    for cell in &wrong {
+        assert_eq!(cell.2, "x/a", "{cell:?}");
     }
 }

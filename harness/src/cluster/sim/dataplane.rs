@@ -99,7 +99,14 @@ impl SimCluster {
             port,
         };
         let mut allowed = self.faults.enforcement.allows(oracle, &packet);
-        if let Some(flaky) = self.faults.flaky {
+        let flaky = self.faults.flaky.or_else(|| {
+            self.faults
+                .flaky_source
+                .as_ref()
+                .filter(|(endpoint, _)| *endpoint == source.endpoint)
+                .map(|(_, flaky)| *flaky)
+        });
+        if let Some(flaky) = flaky {
             let attempt_key = format!(
                 "{}>{}:{:?}:{:?}",
                 source.pod, spec.host, spec.port, spec.kind

@@ -72,6 +72,9 @@ pub struct Faults {
     pub enforcement: Enforcement,
     /// Flaky probes.
     pub flaky: Option<Flaky>,
+    /// A flaky pod: probes from this endpoint (`namespace/name`) flip as [`Faults::flaky`]
+    /// would make every probe flip.
+    pub flaky_source: Option<(String, Flaky)>,
     /// Endpoints (`namespace/name`) in whose pods every exec fails.
     pub failing_execs: BTreeSet<String>,
     /// The first this many probe execs fail (a transient failure).

@@ -11,8 +11,8 @@
 //!   policies and labels as they were `propagation_delay` ago;
 //! - nodes ([`SimNode`], two slot-labelled workers by default) on which pods are scheduled as
 //!   their node selector and affinity say, and a dataplane that can drop every cross-node packet;
-//! - flaky probes (seeded, deterministic), failing execs, pods that never become ready,
-//!   images without a shell;
+//! - flaky probes (seeded, deterministic; from every pod, or one flaky pod), failing execs, pods
+//!   that never become ready, images without a shell;
 //! - a latency model for benchmarks (exec round trip, a blocked probe costing its timeout, a
 //!   limit on concurrent execs).
 //!

@@ -272,7 +272,10 @@ impl CniProfile {
             }],
             enforces,
             enforces_policy: true,
-            deny_style: None,
+            // kindnetd (kubernetes-sigs/kind@v0.32.0:images/kindnetd/go.mod#L13 vendors
+            // kube-network-policies f67f0fb35e2b) gives a denied packet the NFQUEUE verdict
+            // NF_DROP (kubernetes-sigs/kube-network-policies@f67f0fb35e2b:pkg/dataplane/controller.go#L280-L290).
+            deny_style: Some(crate::probe::DenyStyle::Drop),
             known_deviations: vec![],
             caveats: vec![
                 Caveat {
@@ -334,7 +337,10 @@ impl CniProfile {
             ],
             enforces,
             enforces_policy: true,
-            deny_style: None,
+            // NetworkPolicy isolation ends in Antrea's default drop flow, an OpenFlow `drop`
+            // (antrea-io/antrea@v2.7.0:pkg/agent/openflow/pipeline.go#L2065-L2090); only an
+            // Antrea-native rule with action Reject rejects.
+            deny_style: Some(crate::probe::DenyStyle::Drop),
             known_deviations: vec![],
             caveats: vec![
                 Caveat {
@@ -406,7 +412,9 @@ impl CniProfile {
             ],
             enforces,
             enforces_policy: true,
-            deny_style: None,
+            // A denied packet gets the NFQUEUE verdict NF_DROP
+            // (kubernetes-sigs/kube-network-policies@v1.1.1:pkg/dataplane/controller.go#L280-L290).
+            deny_style: Some(crate::probe::DenyStyle::Drop),
             known_deviations: vec![],
             caveats: vec![Caveat {
                 summary: "with ClusterNetworkPolicy on, kube-network-policies sends all traffic \
