@@ -1,6 +1,8 @@
-//! Where a probe's two ends run: on one node or on two. Traffic between pods of one node stays
-//! on that node's bridge or veth pairs; traffic across nodes takes the CNI's inter-node path
-//! (a tunnel, routes, an eBPF redirect), which a dataplane can get wrong on its own.
+//! Where a probe goes: between pods on one node or on two, and over which address family.
+//! Traffic between pods of one node stays on that node's bridge or veth pairs; traffic across
+//! nodes takes the CNI's inter-node path (a tunnel, routes, an eBPF redirect), which a dataplane
+//! can get wrong on its own. On a dual-stack cluster each pod has an address of each family
+//! (`status.podIPs`), and each is probed: IPv6 has its own rules in every dataplane.
 
 use std::fmt;
 
@@ -49,6 +51,40 @@ impl fmt::Display for Locality {
     }
 }
 
+/// The address family a probe went over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    /// IPv4.
+    Ipv4,
+    /// IPv6.
+    Ipv6,
+}
+
+impl Family {
+    /// The family of `host` if it is an address (`None` for a name).
+    pub fn of(host: &str) -> Option<Family> {
+        match host.parse::<std::net::IpAddr>().ok()? {
+            std::net::IpAddr::V4(_) => Some(Family::Ipv4),
+            std::net::IpAddr::V6(_) => Some(Family::Ipv6),
+        }
+    }
+
+    /// Its name in JSON and reports: `ipv4` or `ipv6`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Ipv4 => "ipv4",
+            Family::Ipv6 => "ipv6",
+        }
+    }
+}
+
+impl fmt::Display for Family {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,5 +106,14 @@ mod tests {
             "\"cross-node\""
         );
         assert_eq!(Locality::SameNode.to_string(), "same-node");
+    }
+
+    #[test]
+    fn family_of_an_address_and_none_for_a_name() {
+        assert_eq!(Family::of("10.244.1.2"), Some(Family::Ipv4));
+        assert_eq!(Family::of("fd00:10:244::5"), Some(Family::Ipv6));
+        assert_eq!(Family::of("nginx.default.svc"), None);
+        assert_eq!(serde_json::to_string(&Family::Ipv6).unwrap(), "\"ipv6\"");
+        assert_eq!(Family::Ipv4.to_string(), "ipv4");
     }
 }

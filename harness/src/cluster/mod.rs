@@ -39,7 +39,7 @@ use crate::probe::{ProbeSpec, ProbeTool};
 
 pub use diagnose::{diagnose_pod, diagnose_pods};
 pub use error::ClusterError;
-pub use locality::{Locality, SLOT_LABEL};
+pub use locality::{Family, Locality, SLOT_LABEL};
 
 /// The label every object the harness applies carries.
 pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";

@@ -1,9 +1,9 @@
 //! One probed cell as `results.json` records it: who probed what, the expectation, the
-//! observation, and where the two pods ran.
+//! observation, where the two pods ran, and over which address family.
 
 use serde::{Deserialize, Serialize};
 
-use crate::cluster::Locality;
+use crate::cluster::{Family, Locality};
 use crate::runner::outcome::CellOutcome;
 
 /// One probed cell of a step, in `results.json`.
@@ -24,6 +24,9 @@ pub struct CellRecord {
     /// `same-node` or `cross-node` when both ends are pods; left out otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locality: Option<Locality>,
+    /// `ipv4` or `ipv6`: the family of the address probed (left out for a name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family: Option<Family>,
 }
 
 impl From<&CellOutcome> for CellRecord {
@@ -39,6 +42,7 @@ impl From<&CellOutcome> for CellRecord {
             observed: c.observed.to_string(),
             matched: c.matched && !c.flapped,
             locality: c.locality,
+            family: c.family,
         }
     }
 }

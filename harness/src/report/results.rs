@@ -332,6 +332,7 @@ mod tests {
                         observed: "blocked".into(),
                         matched: false,
                         locality: Some(crate::cluster::Locality::CrossNode),
+                        family: Some(crate::cluster::Family::Ipv6),
                     }],
                 },
             }],

@@ -459,6 +459,7 @@ mod tests {
                 history: vec![observed],
                 why: Some("ingress to x/b: denied".into()),
                 locality: None,
+                family: None,
             }],
             rounds: 1,
             execs: 1,

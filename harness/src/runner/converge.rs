@@ -12,7 +12,7 @@ use super::outcome::{CellOutcome, StepOutcome, StepVerdict, connected, matches, 
 use super::plan::StepPlan;
 use super::resolve::ProbeOrigin;
 use super::scenario::ScenarioCtx;
-use crate::cluster::{ClusterOps, Locality};
+use crate::cluster::{ClusterOps, Family, Locality};
 use crate::probe::{DenyStyle, Outcome, ProbeKind, ProbeSpec};
 use crate::provision::cni::Applicability;
 use crate::scenario::format::Expectation;
@@ -104,6 +104,7 @@ impl ProbeCell {
             history,
             why: self.why.clone(),
             locality: self.locality,
+            family: Family::of(&self.spec.host),
         }
     }
 }

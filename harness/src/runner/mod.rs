@@ -63,6 +63,7 @@ mod baseline;
 mod converge;
 mod events;
 mod exec;
+mod family;
 pub mod outcome;
 pub mod outside;
 pub mod plan;

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::cluster::{ClusterError, Locality};
+use crate::cluster::{ClusterError, Family, Locality};
 use crate::probe::{DenyStyle, Outcome};
 use crate::provision::cni::Applicability;
 use crate::report::cells::CellRecord;
@@ -73,6 +73,8 @@ pub struct CellOutcome {
     /// Whether the source and destination pods ran on one node or two (`spec.nodeName`); `None`
     /// when the cell is not pod to pod (from outside, to a Service address, to the internet).
     pub locality: Option<Locality>,
+    /// The address family of the probed address (`None` for a name).
+    pub family: Option<Family>,
 }
 
 impl CellOutcome {

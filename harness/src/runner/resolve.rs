@@ -5,11 +5,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::Runner;
 use super::converge::ProbeCell;
 use super::plan::StepPlan;
 use super::scenario::ScenarioCtx;
-use crate::cluster::{ClusterError, ClusterOps, EndpointRef, Locality, PodInfo, PodRef};
+use super::{Runner, family};
+use crate::cluster::{ClusterError, ClusterOps, EndpointRef, Family, Locality, PodInfo, PodRef};
 use crate::probe::{HttpMethod, Outcome, ProbeKind, ProbeSpec};
 use crate::scenario::PlannedProbe;
 use crate::scenario::format::ScenarioProbeKind;
@@ -168,6 +168,8 @@ impl<C: ClusterOps> Runner<C> {
     ) -> Vec<ProbeCell> {
         let mut pods = PodCache::new();
         let mut cells = Vec::new();
+        // IPv6 cells of pod-to-pod probes, predicted again once every pod is known.
+        let mut ipv6_cells: Vec<(usize, &PlannedProbe)> = Vec::new();
         for planned in &step.planned.probes {
             let probe = &planned.probe;
             let timeout = probe_timeout(
@@ -216,6 +218,9 @@ impl<C: ClusterOps> Runner<C> {
                         _ => ("outside".to_string(), None),
                     };
                     let id = cells.len().to_string();
+                    if Family::of(&target.host) == Some(Family::Ipv6) {
+                        ipv6_cells.push((cells.len(), planned));
+                    }
                     cells.push(ProbeCell {
                         from: probe.from.clone(),
                         to: probe.to.clone(),
@@ -234,6 +239,24 @@ impl<C: ClusterOps> Runner<C> {
                         locality: Locality::between(source_node, target.node.as_deref()),
                         history: Vec::new(),
                     });
+                }
+            }
+        }
+        if !ipv6_cells.is_empty() {
+            let live: HashMap<String, Vec<PodInfo>> = pods
+                .into_iter()
+                .filter_map(|(k, v)| Some((k, v.ok()?)))
+                .collect();
+            let v4 = &step.planned.model;
+            if let Some(v6) = family::ipv6_model(v4, &live) {
+                let (o4, o6) = (v4.oracle(), v6.oracle());
+                for (index, planned) in ipv6_cells {
+                    if let Some((expected, why)) =
+                        family::ipv6_expectation((v4, &o4), (&v6, &o6), planned)
+                    {
+                        cells[index].expected = expected;
+                        cells[index].why = Some(why);
+                    }
                 }
             }
         }
@@ -292,22 +315,24 @@ impl<C: ClusterOps> Runner<C> {
                 .map(|ip| (service, ip))
                 .ok_or(ResolveError::Headless { namespace, name })
         };
+        // Every address of the pod: both families on a dual-stack cluster.
         let pod_targets = |pods: Vec<PodInfo>, port: Option<u16>, suffix: &str| {
-            pods.into_iter()
-                .map(|p| {
-                    let ip = p
-                        .ips
-                        .first()
-                        .ok_or_else(|| ResolveError::NoPodIp(p.pod.clone()))?
-                        .to_string();
-                    Ok(Target {
+            let mut targets = Vec::new();
+            for p in pods {
+                if p.ips.is_empty() {
+                    return Err(ResolveError::NoPodIp(p.pod.clone()));
+                }
+                for ip in &p.ips {
+                    let ip = ip.to_string();
+                    targets.push(Target {
                         description: format!("{} {}{suffix}", p.pod, with_port(&ip, port)),
                         host: ip,
                         port,
-                        node: p.node,
-                    })
-                })
-                .collect::<Result<Vec<_>, ResolveError>>()
+                        node: p.node.clone(),
+                    });
+                }
+            }
+            Ok(targets)
         };
         match &planned.resolution {
             Resolution::Endpoint { endpoint, port, .. } => {

@@ -1141,6 +1141,7 @@ fn judging_needs_every_cell_right_and_some_blocked_probe_blocked() {
         history: vec![observed],
         why: None,
         locality: None,
+        family: None,
     };
     use Expectation::{Allowed, Blocked};
     assert_eq!(judge(&[]).0, StepVerdict::Pass);

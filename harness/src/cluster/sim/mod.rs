@@ -9,6 +9,7 @@
 //! - [`Enforcement`]: fully, not at all, ignoring egress, or ignoring named ports;
 //! - a policy propagation delay (virtual time: run under `tokio::time::pause`): probes see the
 //!   policies and labels as they were `propagation_delay` ago;
+//! - dual stack ([`SimCluster::dual_stack`]): an IPv6 address per pod beside its IPv4 one;
 //! - nodes ([`SimNode`], two slot-labelled workers by default) on which pods are scheduled as
 //!   their node selector and affinity say, and a dataplane that can drop every cross-node packet;
 //! - flaky probes (seeded, deterministic; from every pod, or one flaky pod), failing execs, pods
@@ -163,6 +164,8 @@ struct SimPod {
     pod: PodRef,
     endpoint: String,
     ip: IpAddr,
+    /// Its IPv6 address, on a dual-stack cluster.
+    ip6: Option<IpAddr>,
     node: String,
     image: String,
     container: String,
@@ -174,6 +177,7 @@ pub struct SimCluster {
     run_id: Mutex<String>,
     faults: Faults,
     nodes: Vec<SimNode>,
+    dual_stack: bool,
     state: Mutex<SimState>,
     exec_slots: Option<Arc<Semaphore>>,
 }
@@ -199,6 +203,7 @@ impl SimCluster {
             run_id: Mutex::new(run_id.to_string()),
             faults,
             nodes: SimNode::kind_workers(),
+            dual_stack: false,
             state: Mutex::new(state),
             exec_slots,
         };
@@ -210,6 +215,14 @@ impl SimCluster {
     /// call this before applying any).
     pub fn with_nodes(mut self, nodes: Vec<SimNode>) -> SimCluster {
         self.nodes = nodes;
+        self
+    }
+
+    /// The same cluster, dual-stack: every pod also gets an IPv6 address (`fd00:10:244::…`,
+    /// listed second in its `podIPs` as on kind), and IPv6 packets are judged by the oracle on
+    /// those addresses.
+    pub fn dual_stack(mut self) -> SimCluster {
+        self.dual_stack = true;
         self
     }
 

@@ -2,7 +2,7 @@
 //! with stable addresses, and Service addresses.
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use serde_json::json;
 
@@ -141,6 +141,23 @@ impl SimCluster {
                         (next % 250 + 2) as u8,
                     ))
                 });
+                // The IPv6 twin of the IPv4 address, in kind's dual-stack pod subnet.
+                let ip6 = match (self.dual_stack, ip) {
+                    (true, IpAddr::V4(v4)) => {
+                        let [_, _, c, d] = v4.octets();
+                        Some(IpAddr::V6(Ipv6Addr::new(
+                            0xfd00,
+                            0x10,
+                            0x244,
+                            0,
+                            0,
+                            0,
+                            u16::from(c),
+                            u16::from(d),
+                        )))
+                    }
+                    _ => None,
+                };
                 pods.push(SimPod {
                     pod: PodRef {
                         namespace: endpoint.namespace.clone(),
@@ -148,6 +165,7 @@ impl SimCluster {
                     },
                     endpoint: key.clone(),
                     ip,
+                    ip6,
                     node,
                     image: image.clone(),
                     container: container.clone(),

@@ -23,7 +23,7 @@ impl SimCluster {
     fn pod_info(&self, st: &SimState, pod: &SimPod) -> PodInfo {
         PodInfo {
             pod: pod.pod.clone(),
-            ips: vec![pod.ip],
+            ips: std::iter::once(pod.ip).chain(pod.ip6).collect(),
             node: Some(pod.node.clone()),
             containers: vec![ContainerInfo {
                 name: pod.container.clone(),
