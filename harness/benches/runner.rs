@@ -17,7 +17,8 @@
 //! step changes what is observed and policy takes time to propagate, the delay plus one more
 //! such pass (the confirmation). Then the upstream suite's way (one exec per cell, with its 3
 //! probe workers; before each test `waitForHTTPServers` probes every cell once) for comparison,
-//! and criterion times the runner's own CPU cost.
+//! the nightly's budgeted generated set (`run --generated all --max 60`) in the same model, and
+//! criterion times the runner's own CPU cost.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -332,6 +333,53 @@ fn upstream(plan: &ScenarioPlan) {
     );
 }
 
+/// The generated cases a nightly lane runs after the tutorials (`ci/nightly-cni.sh`:
+/// `--generated all --max 60`, seed 1 here), in the same latency model: the probing time a lane
+/// needs for them at least (a real cluster adds applying and deleting policies and starting the
+/// topology's pods).
+fn budgeted(dir: &Path) {
+    use netpol_harness::generate::{self, Options, writer};
+    let cases = generate::cases(&Options {
+        max: Some(60),
+        seed: Some(1),
+        ..Options::default()
+    })
+    .expect("cases");
+    let scenarios = generate::render(&cases).expect("render");
+    writer::write(dir, &scenarios).expect("write");
+    let plans: Vec<ScenarioPlan> = scenarios.iter().map(|s| load(&dir.join(&s.name))).collect();
+    let steps: usize = plans.iter().map(|p| p.steps.len()).sum();
+    let cells: usize = plans
+        .iter()
+        .flat_map(|p| &p.steps)
+        .map(|s| s.planned.probes.len())
+        .sum();
+    println!(
+        "\nthe nightly's budgeted generated set: {} cases in {} suites, {steps} steps, {cells} cells",
+        cases.len(),
+        plans.len()
+    );
+    for delay in [Duration::ZERO, Duration::from_secs(2)] {
+        let mut time = Duration::ZERO;
+        let mut bound = Duration::ZERO;
+        let mut execs_made = 0;
+        for plan in &plans {
+            let (outcome, t) = run(plan, Batching::PerSource, delay, None, None);
+            assert_passed(&outcome);
+            time += t;
+            bound += bounds(plan, delay).iter().sum::<Duration>();
+            execs_made += execs(&outcome);
+        }
+        println!(
+            "  propagation delay {:.0} s: {execs_made} execs, modeled probing time {:.1} s (bound {:.1} s, {:.2}×)",
+            delay.as_secs_f64(),
+            time.as_secs_f64(),
+            bound.as_secs_f64(),
+            time.as_secs_f64() / bound.as_secs_f64()
+        );
+    }
+}
+
 fn bench(c: &mut Criterion) {
     let nine = nine_pods();
     let dir = tempfile::tempdir().expect("tempdir");
@@ -341,6 +389,9 @@ fn bench(c: &mut Criterion) {
     limit("upstream 9-pod model", &nine);
     limit("90 sources (10 namespaces × 9 pods)", &ninety);
     upstream(&nine);
+    let generated = dir.path().join("generated");
+    std::fs::create_dir(&generated).expect("folder");
+    budgeted(&generated);
     c.bench_function(
         "runner: 9-pod model, 4 steps, one exec per source pod",
         |b| b.iter(|| run(&nine, Batching::PerSource, Duration::ZERO, None, None)),
