@@ -116,3 +116,40 @@ fn container(out: &mut String, port: u16, protocol: Protocol) {
         p.to_uppercase()
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn half_the_pairs_of_distinct_pods_cross_nodes_and_every_pod_asks_for_its_slot() {
+        let pods = endpoints();
+        let slot_of = |e: &str| slot(e.rsplit('/').next().unwrap());
+        let (mut same, mut cross) = (0, 0);
+        for a in &pods {
+            for b in pods.iter().filter(|b| *b != a) {
+                if slot_of(a) == slot_of(b) {
+                    same += 1;
+                } else {
+                    cross += 1;
+                }
+            }
+        }
+        assert_eq!((same, cross), (36, 36));
+        let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(&manifest()).unwrap();
+        assert_eq!(docs.len(), 9);
+        for doc in &docs {
+            let pod = doc["metadata"]["name"].as_str().unwrap();
+            let terms = &doc["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+                ["nodeSelectorTerms"];
+            assert_eq!(
+                terms,
+                &serde_json::json!([
+                    {"matchExpressions": [{"key": SLOT_LABEL, "operator": "In", "values": [slot(pod)]}]},
+                    {"matchExpressions": [{"key": SLOT_LABEL, "operator": "DoesNotExist"}]}
+                ]),
+                "{pod}"
+            );
+        }
+    }
+}
