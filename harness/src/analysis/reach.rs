@@ -138,7 +138,7 @@ impl View<'_> {
                                 from: self.key(f),
                                 outcome: None,
                                 resolution: None,
-                                error: Some(e),
+                                error: Some(e.to_string()),
                                 reason: None,
                             },
                         }

@@ -6,7 +6,8 @@
 //! re-exported here, where the plan's users find them.
 
 pub use super::predict::{
-    Backend, OUTSIDE_ADDRESS, Prediction, Resolution, Route, agrees, predict, predict_with,
+    Backend, OUTSIDE_ADDRESS, PredictError, Prediction, Resolution, Route, agrees, predict,
+    predict_with,
 };
 
 use super::ScenarioError;
@@ -170,7 +171,7 @@ impl Planner<'_> {
         for sp in loaded.step_probes(index) {
             match planned_probe(&model, &sp) {
                 Ok(p) => probes.push(p),
-                Err(message) => problems.push(loaded.problem(&sp.field, message)),
+                Err(e) => problems.push(loaded.problem(&sp.field, unpredictable(&sp, &e))),
             }
         }
         if !problems.is_empty() {
@@ -192,19 +193,23 @@ impl Planner<'_> {
     }
 }
 
-fn planned_probe(model: &Analysis, sp: &StepProbe) -> Result<PlannedProbe, String> {
-    let prediction = predict(model, &sp.probe).map_err(|e| {
-        if sp.field.contains(".matrices[") {
-            format!(
-                "{} ({} → {}): {e}",
-                sp.origin.trim_start_matches(&sp.field).trim(),
-                sp.probe.from,
-                sp.probe.to
-            )
-        } else {
-            e
-        }
-    })?;
+/// The problem a probe that cannot be predicted is reported as; a probe of a matrix names its
+/// row and column.
+fn unpredictable(sp: &StepProbe, e: &PredictError) -> String {
+    if sp.field.contains(".matrices[") {
+        format!(
+            "{} ({} → {}): {e}",
+            sp.origin.trim_start_matches(&sp.field).trim(),
+            sp.probe.from,
+            sp.probe.to
+        )
+    } else {
+        e.to_string()
+    }
+}
+
+fn planned_probe(model: &Analysis, sp: &StepProbe) -> Result<PlannedProbe, PredictError> {
+    let prediction = predict(model, &sp.probe)?;
     Ok(PlannedProbe {
         probe: sp.probe.clone(),
         origin: sp.origin.clone(),

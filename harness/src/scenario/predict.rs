@@ -22,7 +22,10 @@
 //!   controller, status 404 when no route matches, 503 when the controller cannot reach the
 //!   backends (or there are none), 200 when it can.
 
+mod error;
 mod ingress;
+
+pub use error::PredictError;
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
@@ -200,7 +203,7 @@ pub struct Prediction {
 
 /// Predicts `probe` in `model`. Errors say why the probe cannot be predicted (an endpoint absent
 /// at this step, a Service without backends or whose backends disagree, …).
-pub fn predict(model: &Analysis, probe: &Probe) -> Result<Prediction, String> {
+pub fn predict(model: &Analysis, probe: &Probe) -> Result<Prediction, PredictError> {
     predict_with(model, &model.oracle(), probe)
 }
 
@@ -209,13 +212,14 @@ pub fn predict_with(
     model: &Analysis,
     oracle: &Oracle<'_>,
     probe: &Probe,
-) -> Result<Prediction, String> {
-    let parsed = parse_probe(probe).map_err(|(field, message)| format!("{field}: {message}"))?;
+) -> Result<Prediction, PredictError> {
+    let parsed =
+        parse_probe(probe).map_err(|(field, message)| PredictError::Shape { field, message })?;
     let cluster = &model.cluster;
     let endpoint = |key: &str| {
         cluster
             .endpoint(key)
-            .ok_or_else(|| format!("endpoint `{key}` does not exist at this step"))
+            .ok_or_else(|| PredictError::NoEndpoint(key.to_string()))
     };
     let from = match &parsed.client {
         Client::Endpoint(key) => Peer::Endpoint(endpoint(key)?),
@@ -277,17 +281,19 @@ pub fn predict_with(
             (resolution, outcome(allowed), reason)
         }
         Target::Service { namespace, name } => {
-            let service = cluster.service(namespace, name).ok_or_else(|| {
-                format!("service `{namespace}/{name}` does not exist at this step")
-            })?;
+            let service = cluster
+                .service(namespace, name)
+                .ok_or_else(|| PredictError::NoService(format!("{namespace}/{name}")))?;
             let port = probe.port.expect("checked by parse_probe");
             let target = service
                 .ports
                 .iter()
                 .find(|p| p.port == port && p.protocol == protocol)
                 .map(|p| p.target.clone())
-                .ok_or_else(|| {
-                    format!("service `{namespace}/{name}` has no port {port}/{protocol}")
+                .ok_or_else(|| PredictError::NoServicePort {
+                    service: format!("{namespace}/{name}"),
+                    port,
+                    protocol,
                 })?;
             let backends = backends(cluster, service, &target, protocol)?;
             let (allowed, reason) =
@@ -303,9 +309,7 @@ pub fn predict_with(
         Target::Ingress(path) => ingress::predict_ingress(cluster, oracle, from, path, &uncertain)?,
     };
     if let Some(reason) = uncertain.into_inner() {
-        return Err(format!(
-            "the manifests do not decide this probe, so a scenario may not assert it: {reason}"
-        ));
+        return Err(PredictError::Undecided(reason));
     }
     Ok(Prediction {
         client: parsed.client,
@@ -333,13 +337,11 @@ fn backends(
     service: &Service,
     target: &PortRef,
     protocol: Protocol,
-) -> Result<Vec<BackendPort>, String> {
+) -> Result<Vec<BackendPort>, PredictError> {
     let selected = cluster.service_backends(service);
     let key = format!("{}/{}", service.namespace, service.name);
     if selected.is_empty() {
-        return Err(format!(
-            "service `{key}` selects no endpoint at this step: a probe would be refused, not blocked by policy"
-        ));
+        return Err(PredictError::NoBackends(key));
     }
     let resolved: Vec<BackendPort> = selected
         .iter()
@@ -349,9 +351,11 @@ fn backends(
         })
         .collect();
     if resolved.is_empty() {
-        return Err(format!(
-            "no backend of service `{key}` has a {protocol} container port named `{target}`"
-        ));
+        return Err(PredictError::NoNamedTargetPort {
+            service: key,
+            protocol,
+            target: target.to_string(),
+        });
     }
     Ok(resolved)
 }
@@ -360,7 +364,7 @@ fn backends(
 fn same_verdict(
     backends: &[BackendPort],
     mut verdict: impl FnMut(&BackendPort) -> (bool, String),
-) -> Result<(bool, String), String> {
+) -> Result<(bool, String), PredictError> {
     let verdicts: Vec<(bool, String)> = backends.iter().map(&mut verdict).collect();
     let allowed = verdicts[0].0;
     if verdicts.iter().any(|(a, _)| *a != allowed) {
@@ -368,10 +372,7 @@ fn same_verdict(
             .iter()
             .map(|(a, r)| format!("{} ({r})", if *a { "allowed" } else { "blocked" }))
             .collect();
-        return Err(format!(
-            "the Service's backends get different verdicts, so the outcome would depend on which one answers: {}; probe the endpoints directly",
-            list.join(" / ")
-        ));
+        return Err(PredictError::BackendsDisagree(list.join(" / ")));
     }
     let reasons: Vec<String> = verdicts.into_iter().map(|(_, r)| r).collect();
     Ok((allowed, reasons.join(" | ")))
@@ -548,7 +549,8 @@ spec: {podSelector: {matchLabels: {app: web}}}
             &probe("a/c", "svc:a/none", ScenarioProbeKind::Tcp, Some(80)),
         )
         .unwrap_err();
-        assert!(e.contains("selects no endpoint"), "{e}");
+        assert_eq!(e, PredictError::NoBackends("a/none".into()));
+        assert!(e.to_string().contains("selects no endpoint"), "{e}");
         let two = format!(
             "{APPS}\n---\napiVersion: v1\nkind: Pod\nmetadata: {{name: web2, namespace: a, labels: {{app: web, extra: y}}}}\nspec: {{containers: [{{name: c, image: x, ports: [{{name: http, containerPort: 8080}}]}}]}}\n---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: d, namespace: a}}\nspec: {{podSelector: {{matchLabels: {{extra: y}}}}}}\n"
         );
@@ -557,7 +559,8 @@ spec: {podSelector: {matchLabels: {app: web}}}
             &probe("a/client", "svc:a/web", ScenarioProbeKind::Tcp, Some(80)),
         )
         .unwrap_err();
-        assert!(e.contains("different verdicts"), "{e}");
+        assert!(matches!(e, PredictError::BackendsDisagree(_)), "{e:?}");
+        assert!(e.to_string().contains("different verdicts"), "{e}");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use super::Problem;
 use super::format::{Expectation, Proof, ScenarioProbeKind, UNPINNED};
 use super::load::{LoadedScenario, is_inside};
-use super::plan::{self, PlannedProbe, PlannedStep, Resolution, agrees, predict};
+use super::plan::{self, PlannedProbe, PlannedStep, PredictError, Resolution, agrees, predict};
 use crate::manifest::{self, ManifestError};
 use crate::model::{Cluster, removed_api};
 use crate::policy::Semantics;
@@ -254,7 +254,7 @@ enum ProofError {
     NoSuchProbe { step: String },
     /// The oracle cannot predict the probe (its reason).
     #[error("{0}")]
-    Unpredictable(String),
+    Unpredictable(PredictError),
     /// The oracle agrees with the tutorial's claim.
     #[error(
         "the oracle predicts {predicted}, which agrees with the tutorial's claim ({claimed}): the erratum is wrong ({reason})"

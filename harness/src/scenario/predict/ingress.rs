@@ -3,14 +3,11 @@
 
 use std::cell::RefCell;
 
-use super::{Resolution, Route, backend, backends, same_verdict};
+use super::{PredictError, Resolution, Route, backend, backends, same_verdict};
 use crate::model::{Cluster, EndpointId, IngressRoute, PortRef, Protocol};
 use crate::oracle::{Oracle, Packet, Peer};
 use crate::scenario::format::Expectation;
-use crate::scenario::state::{
-    INGRESS_CONTROLLER_LABEL, INGRESS_CONTROLLER_NAMESPACE, INGRESS_CONTROLLER_PORT,
-    find_ingress_controller,
-};
+use crate::scenario::state::{INGRESS_CONTROLLER_PORT, find_ingress_controller};
 
 pub(super) fn predict_ingress(
     cluster: &Cluster,
@@ -18,21 +15,15 @@ pub(super) fn predict_ingress(
     from: Peer,
     path: &str,
     uncertain: &RefCell<Option<String>>,
-) -> Result<(Resolution, Expectation, String), String> {
-    let controller = find_ingress_controller(cluster).ok_or_else(|| {
-        format!(
-            "no ingress controller: declare it under `provides` (namespace {INGRESS_CONTROLLER_NAMESPACE}, label {}={})",
-            INGRESS_CONTROLLER_LABEL.0, INGRESS_CONTROLLER_LABEL.1
-        )
-    })?;
+) -> Result<(Resolution, Expectation, String), PredictError> {
+    let controller = find_ingress_controller(cluster).ok_or(PredictError::NoIngressController)?;
     let controller_key = cluster.get(controller).key();
     let controller_port = cluster
         .get(controller)
         .named_port(INGRESS_CONTROLLER_PORT, Protocol::Tcp)
-        .ok_or_else(|| {
-            format!(
-                "the ingress controller {controller_key} has no TCP port named `{INGRESS_CONTROLLER_PORT}`"
-            )
+        .ok_or_else(|| PredictError::NoControllerPort {
+            controller: controller_key.clone(),
+            port: INGRESS_CONTROLLER_PORT,
         })?;
     let verdict = |from: Peer, to: EndpointId, port: u16| {
         let packet = Packet {
@@ -68,11 +59,10 @@ pub(super) fn predict_ingress(
     };
     let service = cluster
         .service(&route.namespace, &route.service)
-        .ok_or_else(|| {
-            format!(
-                "Ingress {}/{} routes {} to service `{}/{}`, which does not exist at this step",
-                route.namespace, route.ingress, route.path, route.namespace, route.service
-            )
+        .ok_or_else(|| PredictError::RouteWithoutService {
+            ingress: format!("{}/{}", route.namespace, route.ingress),
+            path: route.path.clone(),
+            service: format!("{}/{}", route.namespace, route.service),
         })?;
     let service_port = service
         .ports
@@ -81,11 +71,10 @@ pub(super) fn predict_ingress(
             PortRef::Number(n) => p.port == *n,
             PortRef::Name(name) => p.name.as_deref() == Some(name.as_str()),
         })
-        .ok_or_else(|| {
-            format!(
-                "Ingress {}/{} names port `{}` of service `{}/{}`, which has no such port",
-                route.namespace, route.ingress, route.port, route.namespace, route.service
-            )
+        .ok_or_else(|| PredictError::RouteWithoutPort {
+            ingress: format!("{}/{}", route.namespace, route.ingress),
+            port: route.port.to_string(),
+            service: format!("{}/{}", route.namespace, route.service),
         })?;
     let found = match backends(cluster, service, &service_port.target, Protocol::Tcp) {
         Ok(b) => b,
@@ -129,7 +118,10 @@ pub(super) fn predict_ingress(
 /// The route for `path`: an exact route first, else the longest matching prefix (whole path
 /// elements: `/echo` matches `/echo` and `/echo/x`, not `/echoes`). Routes for a specific host
 /// never match. Two different backends for the best path is an error.
-fn match_route<'c>(cluster: &'c Cluster, path: &str) -> Result<Option<&'c IngressRoute>, String> {
+fn match_route<'c>(
+    cluster: &'c Cluster,
+    path: &str,
+) -> Result<Option<&'c IngressRoute>, PredictError> {
     let prefix_matches = |prefix: &str| {
         let prefix = prefix.trim_end_matches('/');
         prefix.is_empty()
@@ -167,10 +159,11 @@ fn match_route<'c>(cluster: &'c Cluster, path: &str) -> Result<Option<&'c Ingres
         })
         .collect();
     if let Some(other) = rivals.first() {
-        return Err(format!(
-            "path {path} is routed by both Ingress {}/{} and Ingress {}/{} to different services",
-            best.namespace, best.ingress, other.namespace, other.ingress
-        ));
+        return Err(PredictError::RivalRoutes {
+            path: path.to_string(),
+            first: format!("{}/{}", best.namespace, best.ingress),
+            second: format!("{}/{}", other.namespace, other.ingress),
+        });
     }
     Ok(Some(best))
 }
