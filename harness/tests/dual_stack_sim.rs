@@ -11,7 +11,7 @@ use std::time::Duration;
 use netpol_harness::cluster::Family;
 use netpol_harness::cluster::sim::{Faults, SimCluster};
 use netpol_harness::generate::{self, Options, writer};
-use netpol_harness::report::run::results;
+use netpol_harness::report::run::{render_summary, results};
 use netpol_harness::runner::outcome::{CellOutcome, StepVerdict};
 use netpol_harness::runner::plan::plans;
 use netpol_harness::runner::{RunOptions, RunOutcome, Runner};
@@ -135,8 +135,9 @@ async fn a_tutorial_on_a_dual_stack_cluster_probes_both_families_and_passes() {
         "{v6} of {}",
         pod_targets.len()
     );
-    // Single stack, the same scenario probes IPv4 only.
+    // Single stack, the same scenario probes IPv4 only, and the summary has no family line.
     let outcome = run(&scenarios, SimCluster::new("single", Faults::default())).await;
+    assert!(!render_summary(&outcome.scenarios).contains("cells by family"));
     assert!(
         cells(&outcome)
             .iter()

@@ -1,11 +1,12 @@
-//! A run's probed cells summed up by locality (same-node, cross-node, neither): how many, how
-//! many wrong, and in which steps the wrong ones are. A CNI whose inter-node path is broken
-//! fails the cross-node cells only; this says so at a glance.
+//! A run's probed cells summed up by where they went: by locality (same-node, cross-node,
+//! neither), how many, how many wrong, and in which steps the wrong ones are — a CNI whose
+//! inter-node path is broken fails the cross-node cells only, and this says so at a glance —
+//! and on a dual-stack cluster by address family.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use crate::cluster::Locality;
+use crate::cluster::{Family, Locality};
 use crate::escape;
 use crate::runner::outcome::ScenarioOutcome;
 
@@ -56,4 +57,32 @@ pub fn render(outcomes: &[ScenarioOutcome]) -> String {
         let _ = writeln!(out, "  wrong {}: {}", name(l), steps.join(", "));
     }
     out
+}
+
+/// A line for the run summary on a dual-stack run: the cells per address family with their
+/// wrong ones (`cells by family: ipv4 N (k wrong), ipv6 M (j wrong)`). Empty when no cell went
+/// over IPv6.
+pub fn render_families(outcomes: &[ScenarioOutcome]) -> String {
+    let mut tallies: BTreeMap<Family, (usize, usize)> = BTreeMap::new();
+    for cell in outcomes
+        .iter()
+        .flat_map(|s| &s.steps)
+        .flat_map(|s| &s.cells)
+    {
+        if let Some(family) = cell.family {
+            let (cells, wrong) = tallies.entry(family).or_default();
+            *cells += 1;
+            if !cell.matched || cell.flapped {
+                *wrong += 1;
+            }
+        }
+    }
+    if !tallies.contains_key(&Family::Ipv6) {
+        return String::new();
+    }
+    let counts: Vec<String> = tallies
+        .iter()
+        .map(|(f, (cells, wrong))| format!("{f} {cells} ({wrong} wrong)"))
+        .collect();
+    format!("cells by family: {}\n", counts.join(", "))
 }

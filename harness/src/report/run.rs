@@ -313,6 +313,7 @@ pub fn render_summary(outcomes: &[ScenarioOutcome]) -> String {
         out.push('\n');
     }
     out.push_str(&crate::report::locality::render(outcomes));
+    out.push_str(&crate::report::locality::render_families(outcomes));
     out
 }
 
