@@ -4,7 +4,8 @@
 //! other teams' backends, monitoring with an ipBlock, backend egress to prod, the internet and
 //! DNS). Measured: loading the manifests as `analyze` does (parse, model, rules, notes) plus the
 //! full matrix for two ports (50,000,000 cells, computed over identities), against a 1 s target.
-//! Run with `cargo bench --bench scale`.
+//! Run with `cargo bench --bench scale`; the group `phases` times the same work phase by phase
+//! (parse, model, oracle compilation, identities, matrix).
 
 use std::fmt::Write;
 use std::hint::black_box;
@@ -174,6 +175,25 @@ fn bench(c: &mut Criterion) {
         b.iter(|| load_and_matrix(black_box(&text), black_box(&probes)))
     });
     group.finish();
+
+    // The same work, phase by phase: where the time goes.
+    let mut phases = c.benchmark_group("analyze 5,000 pods, phases");
+    phases.sampling_mode(SamplingMode::Flat);
+    phases.bench_function("parse", |b| {
+        b.iter(|| manifest::parse_str(Path::new("scale.yaml"), black_box(&text)))
+    });
+    let docs = manifest::parse_str(Path::new("scale.yaml"), &text).expect("parse");
+    phases.bench_function("model, rules and notes", |b| {
+        b.iter(|| Analysis::for_user(black_box(docs.clone()), &options()))
+    });
+    let (analysis, _) = Analysis::for_user(docs, &options()).expect("model");
+    phases.bench_function("compile the oracle", |b| b.iter(|| analysis.oracle()));
+    let oracle = analysis.oracle();
+    phases.bench_function("identities", |b| b.iter(|| oracle.identities()));
+    phases.bench_function("matrix (identities included)", |b| {
+        b.iter(|| oracle.matrix(black_box(&probes)))
+    });
+    phases.finish();
 }
 
 criterion_group! {

@@ -85,16 +85,29 @@ impl fmt::Display for Capability {
     }
 }
 
+/// A capability name the harness does not know.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown capability `{name}` (known: {})", known_names())]
+pub struct UnknownCapability {
+    /// The name given.
+    pub name: String,
+}
+
+/// Every capability's name, comma-separated.
+fn known_names() -> String {
+    let known: Vec<&str> = Capability::ALL.iter().map(|c| c.name()).collect();
+    known.join(", ")
+}
+
 impl FromStr for Capability {
-    type Err = String;
+    type Err = UnknownCapability;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Capability::ALL
             .into_iter()
             .find(|c| c.name() == s)
-            .ok_or_else(|| {
-                let known: Vec<&str> = Capability::ALL.iter().map(|c| c.name()).collect();
-                format!("unknown capability `{s}` (known: {})", known.join(", "))
+            .ok_or_else(|| UnknownCapability {
+                name: s.to_string(),
             })
     }
 }
@@ -114,6 +127,7 @@ mod tests {
             "ipv6"
                 .parse::<Capability>()
                 .unwrap_err()
+                .to_string()
                 .contains("known: ingress")
         );
     }

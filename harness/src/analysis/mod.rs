@@ -27,7 +27,7 @@ use crate::policy::{PolicySet, Semantics};
 pub use diff::{ChangeJson, DiffSummary, write_diff};
 use kinds::foreign_policy;
 pub use kinds::set_namespace;
-pub use reach::{ProbeTo, ReachJson, TargetJson};
+pub use reach::{ProbeTo, ProbeToError, ReachJson, TargetJson};
 pub use select::{NoMatch, select};
 pub use view::{CellJson, LEGEND, Shown, View};
 
@@ -142,17 +142,30 @@ impl Analysis {
             .collect();
         notes.pod_cidr = options.pod_cidr;
         if !analysis.cluster.endpoints.is_empty() {
-            // Each distinct label set once (replicas share theirs).
+            // Each distinct label set once (replicas share theirs), by namespace: a subject that
+            // requires one namespace is matched against that namespace's label sets only.
+            use crate::policy::labels::{NAMESPACE, policy_labels, required_namespace};
             let labels: std::collections::HashSet<_> = analysis
                 .cluster
                 .endpoint_ids()
                 .filter(|&id| !analysis.cluster.get(id).host_network)
-                .map(|id| crate::policy::labels::policy_labels(&analysis.cluster, id))
+                .map(|id| policy_labels(&analysis.cluster, id))
                 .collect();
+            let mut by_namespace: HashMap<&str, Vec<&crate::model::Labels>> = HashMap::new();
+            for l in &labels {
+                if let Some(ns) = l.get(NAMESPACE) {
+                    by_namespace.entry(ns.as_str()).or_default().push(l);
+                }
+            }
             notes.selects_nothing = (0..analysis.policies.policies.len())
                 .filter(|&p| {
                     let subject = &analysis.policies.policies[p].subject;
-                    !labels.iter().any(|l| subject.matches(l))
+                    match required_namespace(subject) {
+                        Some(ns) => !by_namespace
+                            .get(ns)
+                            .is_some_and(|ls| ls.iter().any(|l| subject.matches(l))),
+                        None => !labels.iter().any(|l| subject.matches(l)),
+                    }
                 })
                 .collect();
         }

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::View;
 use crate::model::Protocol;
-use crate::oracle::ProbePort;
+use crate::oracle::{ProbePort, ProbePortError};
 
 /// `--probe-to`: a Service port (`svc:NAMESPACE/NAME:PORT[/PROTOCOL]`) or an address outside the
 /// cluster (`ip:ADDRESS`, asked on each `--probe`).
@@ -24,31 +24,51 @@ pub enum ProbeTo {
     Ip(std::net::IpAddr),
 }
 
+/// Why a `--probe-to` value is refused; each names the text given.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProbeToError {
+    /// `svc:` without `:PORT`.
+    #[error("`{0}`: expected svc:NAMESPACE/NAME:PORT (e.g. svc:shop/web:80)")]
+    ServiceWithoutPort(String),
+    /// `ip:` followed by something other than an address.
+    #[error("`{0}`: expected ip:ADDRESS")]
+    NotAnAddress(String),
+    /// Neither `svc:` nor `ip:`.
+    #[error("`{0}`: expected svc:NAMESPACE/NAME:PORT or ip:ADDRESS")]
+    Syntax(String),
+    /// The target is refused as a scenario's `to:` would be.
+    #[error(transparent)]
+    Target(#[from] crate::scenario::target::TargetError),
+    /// The Service port is refused.
+    #[error(transparent)]
+    Port(#[from] ProbePortError),
+}
+
 impl std::str::FromStr for ProbeTo {
-    type Err = String;
+    type Err = ProbeToError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        use crate::scenario::target::Target;
+        // Refused as a scenario's `to:` is (its message names the text).
+        let target = |t: &str| Target::from_str(t).map_err(ProbeToError::Target);
         if let Some(rest) = s.strip_prefix("svc:") {
-            let (key, port) = rest.rsplit_once(':').ok_or_else(|| {
-                format!("`{s}`: expected svc:NAMESPACE/NAME:PORT (e.g. svc:shop/web:80)")
-            })?;
+            let (key, port) = rest
+                .rsplit_once(':')
+                .ok_or_else(|| ProbeToError::ServiceWithoutPort(s.to_string()))?;
             // The same `svc:` syntax scenarios use.
-            crate::scenario::target::Target::from_str(&format!("svc:{key}"))
-                .map_err(|e| e.to_string())?;
+            target(&format!("svc:{key}"))?;
             return Ok(ProbeTo::Service {
                 key: key.to_string(),
                 probe: port.parse()?,
             });
         }
         if s.starts_with("ip:") {
-            return match crate::scenario::target::Target::from_str(s).map_err(|e| e.to_string())? {
-                crate::scenario::target::Target::Ip(ip) => Ok(ProbeTo::Ip(ip)),
-                _ => Err(format!("`{s}`: expected ip:ADDRESS")),
+            return match target(s)? {
+                Target::Ip(ip) => Ok(ProbeTo::Ip(ip)),
+                _ => Err(ProbeToError::NotAnAddress(s.to_string())),
             };
         }
-        Err(format!(
-            "`{s}`: expected svc:NAMESPACE/NAME:PORT or ip:ADDRESS"
-        ))
+        Err(ProbeToError::Syntax(s.to_string()))
     }
 }
 
@@ -189,5 +209,40 @@ impl View<'_> {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probe_to_targets_parse_and_each_refusal_says_what_was_expected() {
+        assert_eq!(
+            "svc:shop/web:80".parse(),
+            Ok(ProbeTo::Service {
+                key: "shop/web".into(),
+                probe: "80/TCP".parse().unwrap()
+            })
+        );
+        assert_eq!(
+            "ip:192.0.2.1".parse(),
+            Ok(ProbeTo::Ip("192.0.2.1".parse().unwrap()))
+        );
+        assert_eq!(
+            "svc:shop/web".parse::<ProbeTo>(),
+            Err(ProbeToError::ServiceWithoutPort("svc:shop/web".into()))
+        );
+        assert_eq!(
+            "web:80".parse::<ProbeTo>(),
+            Err(ProbeToError::Syntax("web:80".into()))
+        );
+        assert!(matches!(
+            "svc:shop/web:http".parse::<ProbeTo>(),
+            Err(ProbeToError::Port(ProbePortError::NotAPort { .. }))
+        ));
+        let bad_ip = "ip:not-an-address".parse::<ProbeTo>().unwrap_err();
+        assert!(matches!(bad_ip, ProbeToError::Target(_)), "{bad_ip:?}");
+        assert!(bad_ip.to_string().contains("not-an-address"), "{bad_ip}");
     }
 }

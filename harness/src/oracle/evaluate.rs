@@ -45,22 +45,40 @@ impl Oracle<'_> {
 
     /// The verdict of one side: tiers → policies → rules at the local endpoint of `direction`.
     pub(super) fn direction(&self, direction: Direction, packet: &Packet) -> DirectionVerdict {
+        let mut verdict = DirectionVerdict {
+            allowed: true,
+            decision: Decision::NotPoliced,
+            selected_by: Vec::new(),
+            trail: Vec::new(),
+            undecided: Vec::new(),
+            dns_rules: Vec::new(),
+        };
+        verdict.allowed = self.walk(direction, packet, Some(&mut verdict));
+        verdict
+    }
+
+    /// Whether one side lets the packet through, recording nothing (what [`Oracle::allowed`]
+    /// and the matrix need): the same walk as [`Oracle::direction`].
+    pub(super) fn direction_allowed(&self, direction: Direction, packet: &Packet) -> bool {
+        self.walk(direction, packet, None)
+    }
+
+    /// Walks tiers → policies → rules at the local endpoint of `direction` and returns whether
+    /// the packet passes; with `record`, says why there.
+    fn walk(
+        &self,
+        direction: Direction,
+        packet: &Packet,
+        mut record: Option<&mut DirectionVerdict>,
+    ) -> bool {
         let local = match direction {
             Direction::Egress => packet.from,
             Direction::Ingress => packet.to,
         };
         let id = match local {
             Peer::Endpoint(id) if !self.cluster.get(id).host_network => id,
-            _ => {
-                return DirectionVerdict {
-                    allowed: true,
-                    decision: Decision::NotPoliced,
-                    selected_by: Vec::new(),
-                    trail: Vec::new(),
-                    undecided: Vec::new(),
-                    dns_rules: Vec::new(),
-                };
-            }
+            // Not a pod under policy (`Decision::NotPoliced`).
+            _ => return true,
         };
         let all = &self.applicable[dir_index(direction)][id.0];
         let exempted: Vec<usize>;
@@ -74,16 +92,12 @@ impl Oracle<'_> {
         } else {
             all
         };
-        let mut verdict = DirectionVerdict {
-            allowed: true,
-            decision: Decision::NoPolicy,
-            selected_by: list.clone(),
-            trail: Vec::new(),
-            undecided: Vec::new(),
-            dns_rules: Vec::new(),
-        };
+        if let Some(v) = record.as_deref_mut() {
+            v.decision = Decision::NoPolicy;
+            v.selected_by = list.clone();
+        }
         if list.is_empty() {
-            return verdict;
+            return true;
         }
         let mut i = 0;
         while i < list.len() {
@@ -102,50 +116,57 @@ impl Oracle<'_> {
                         RuleMatch::Yes => {}
                         RuleMatch::No => continue,
                         RuleMatch::Dns => {
-                            verdict.dns_rules.push((pi, ri));
+                            if let Some(v) = record.as_deref_mut() {
+                                v.dns_rules.push((pi, ri));
+                            }
                             continue;
                         }
                     }
                     match rule.action {
                         RuleAction::Allow | RuleAction::Deny => {
-                            verdict.allowed = rule.action == RuleAction::Allow;
-                            verdict.decision = Decision::Rule {
-                                policy: pi,
-                                rule: ri,
-                            };
-                            return verdict;
+                            if let Some(v) = record.as_deref_mut() {
+                                v.decision = Decision::Rule {
+                                    policy: pi,
+                                    rule: ri,
+                                };
+                            }
+                            return rule.action == RuleAction::Allow;
                         }
-                        RuleAction::Pass => {
-                            verdict.trail.push(TrailStep {
-                                policy: pi,
-                                rule: ri,
-                                action: RuleAction::Pass,
-                            });
-                            passed = true;
-                            break 'policies;
+                        RuleAction::Pass | RuleAction::Log => {
+                            if let Some(v) = record.as_deref_mut() {
+                                v.trail.push(TrailStep {
+                                    policy: pi,
+                                    rule: ri,
+                                    action: rule.action,
+                                });
+                            }
+                            if rule.action == RuleAction::Pass {
+                                passed = true;
+                                break 'policies;
+                            }
                         }
-                        RuleAction::Log => verdict.trail.push(TrailStep {
-                            policy: pi,
-                            rule: ri,
-                            action: RuleAction::Log,
-                        }),
                     }
                 }
-                verdict.undecided.push(pi);
+                if let Some(v) = record.as_deref_mut() {
+                    v.undecided.push(pi);
+                }
             }
             let (name, default) = &self.tiers[tier];
             if !passed && *default == TierDefault::Deny {
-                verdict.allowed = false;
-                verdict.decision = Decision::EndOfTier {
-                    tier: name.clone(),
-                    policies: list[i..end].to_vec(),
-                };
-                return verdict;
+                if let Some(v) = record.as_deref_mut() {
+                    v.decision = Decision::EndOfTier {
+                        tier: name.clone(),
+                        policies: list[i..end].to_vec(),
+                    };
+                }
+                return false;
             }
             i = end;
         }
-        verdict.decision = Decision::Passed;
-        verdict
+        if let Some(v) = record {
+            v.decision = Decision::Passed;
+        }
+        true
     }
 
     /// Whether `rule` matches: a `domainNames` destination that the other conditions accept
@@ -239,11 +260,13 @@ impl Oracle<'_> {
         let compiled = &self.rules[policy][dir_index(direction)][index];
         self.side_matches(
             &rule.source,
-            compiled.source_members.as_deref(),
+            compiled.source_members.map(|s| self.sides[s].as_slice()),
             packet.from,
         ) && self.side_matches(
             &rule.destination,
-            compiled.destination_members.as_deref(),
+            compiled
+                .destination_members
+                .map(|s| self.sides[s].as_slice()),
             packet.to,
         ) && self.ports_match(
             &rule.destination,

@@ -39,18 +39,7 @@ impl Oracle<'_> {
     /// The endpoints grouped into identities.
     pub fn identities(&self) -> Identities {
         let n = self.cluster.endpoints.len();
-        let sides: Vec<&[bool]> = self
-            .rules
-            .iter()
-            .flat_map(|directions| directions.iter().flatten())
-            .flat_map(|r| {
-                [
-                    r.source_members.as_deref(),
-                    r.destination_members.as_deref(),
-                ]
-            })
-            .flatten()
-            .collect();
+        let sides = &self.sides;
         let words = sides.len().div_ceil(64).max(1);
         let mut bits = vec![0u64; n * words];
         for (s, members) in sides.iter().enumerate() {

@@ -6,7 +6,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use super::{Oracle, Packet, Peer, Uncertainty};
-use crate::model::{Cluster, EndpointId, Protocol};
+use crate::model::{Cluster, EndpointId, Protocol, ProtocolError};
 
 /// A port and protocol to probe (`80/TCP`, `53/UDP`, or `ICMP` without a port).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -26,8 +26,36 @@ impl fmt::Display for ProbePort {
     }
 }
 
+/// Why a probe (`--probe`, `PORT/PROTOCOL`) is refused; each names the text given.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProbePortError {
+    /// The port is not a number from 1 to 65535.
+    #[error("`{input}`: `{port}` is not a port number (1-65535)")]
+    NotAPort {
+        /// The probe as written.
+        input: String,
+        /// The part that should be a port.
+        port: String,
+    },
+    /// The protocol is not one the harness knows.
+    #[error("`{input}`: {source}")]
+    Protocol {
+        /// The probe as written.
+        input: String,
+        /// What is wrong with the protocol.
+        #[source]
+        source: ProtocolError,
+    },
+    /// ICMP was given a port.
+    #[error("`{input}`: ICMP has no port; write ICMP")]
+    IcmpWithPort {
+        /// The probe as written.
+        input: String,
+    },
+}
+
 impl FromStr for ProbePort {
-    type Err = String;
+    type Err = ProbePortError;
 
     /// Parses `PORT/PROTOCOL` (`80/TCP`, `53/udp`, `9003/SCTP`), `PORT` (TCP) or `ICMP`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -39,14 +67,24 @@ impl FromStr for ProbePort {
         }
         // A bare port is TCP, as in Kubernetes' `ports[].protocol` default.
         let (port, protocol) = s.split_once('/').unwrap_or((s, "TCP"));
-        let port: u16 = port
+        let port: u16 =
+            port.parse()
+                .ok()
+                .filter(|&p| p > 0)
+                .ok_or_else(|| ProbePortError::NotAPort {
+                    input: s.to_string(),
+                    port: port.to_string(),
+                })?;
+        let protocol: Protocol = protocol
             .parse()
-            .ok()
-            .filter(|&p| p > 0)
-            .ok_or_else(|| format!("`{s}`: `{port}` is not a port number (1-65535)"))?;
-        let protocol: Protocol = protocol.parse().map_err(|e| format!("`{s}`: {e}"))?;
+            .map_err(|source| ProbePortError::Protocol {
+                input: s.to_string(),
+                source,
+            })?;
         if protocol == Protocol::Icmp {
-            return Err(format!("`{s}`: ICMP has no port; write ICMP"));
+            return Err(ProbePortError::IcmpWithPort {
+                input: s.to_string(),
+            });
         }
         Ok(ProbePort {
             port: Some(port),

@@ -18,15 +18,15 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use crate::model::{Cluster, EndpointId, Labels, Protocol};
-use crate::policy::labels::policy_labels;
+use crate::policy::labels::{policy_labels, required_namespace};
 use crate::policy::{
-    CalicoLine, Direction, EntityMatch, PolicyKind, PolicySet, Rule, RuleAction, Semantics,
-    TierDefault,
+    CalicoLine, Direction, EntityMatch, PolicyKind, PolicySet, Rule, RuleAction, Selector,
+    Semantics, TierDefault,
 };
 
 use evaluate::address_matches;
 pub use identity::Identities;
-pub use matrix::{Cell, Matrix, ProbePort};
+pub use matrix::{Cell, Matrix, ProbePort, ProbePortError};
 use order::{sort_name, sort_name_3_32};
 
 /// One side of a connection.
@@ -144,10 +144,23 @@ pub struct Verdict {
 
 /// A rule with its endpoint conditions evaluated against every endpoint.
 struct CompiledRule {
-    /// `source_members[e]`: endpoint `e` satisfies the source's selector/net conditions.
-    source_members: Option<Vec<bool>>,
-    destination_members: Option<Vec<bool>>,
+    /// Index into [`Oracle::sides`] of the source's selector/net conditions (`None`: no
+    /// condition on the source).
+    source_members: Option<usize>,
+    /// The same for the destination.
+    destination_members: Option<usize>,
 }
+
+/// What decides whether an endpoint satisfies one side of a rule: its selectors, address
+/// blocks and node selector. Rules whose sides agree on these (the same peer in many
+/// namespaces' policies) share one evaluation.
+type SideKey<'p> = (
+    Option<&'p Selector>,
+    Option<&'p Selector>,
+    &'p [ipnet::IpNet],
+    &'p [ipnet::IpNet],
+    Option<&'p Selector>,
+);
 
 /// Policies compiled against a cluster, ready to answer many connection questions quickly.
 pub struct Oracle<'a> {
@@ -155,6 +168,8 @@ pub struct Oracle<'a> {
     policies: &'a PolicySet,
     /// Compiled rules per policy, per direction (`[ingress, egress]`).
     rules: Vec<[Vec<CompiledRule>; 2]>,
+    /// The distinct rule sides: `sides[s][e]`, endpoint `e` satisfies side `s`.
+    sides: Vec<Vec<bool>>,
     /// Per direction, per endpoint: indices of applicable policies in evaluation order.
     applicable: [Vec<Vec<usize>>; 2],
     /// Tier of each policy, as an index into the sorted tier list.
@@ -205,6 +220,23 @@ impl<'a> Oracle<'a> {
                 members_of[g].push(id);
             }
         }
+        // The policed groups of each namespace: a selector that requires one namespace (every
+        // namespaced policy's subject, its pod-selector peers) is matched against those only, as
+        // the others lack its `projectcalico.org/namespace` value.
+        let mut in_namespace: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (g, (labels, policed)) in groups.iter().enumerate() {
+            if let (true, Some(ns)) = (*policed, labels.get(crate::policy::labels::NAMESPACE)) {
+                in_namespace.entry(ns.as_str()).or_default().push(g);
+            }
+        }
+        let all_groups: Vec<usize> = (0..groups.len()).collect();
+        // The groups a selector may match: those of the namespace it requires, or all.
+        let candidates = |selector: &Selector| -> &[usize] {
+            match required_namespace(selector) {
+                Some(ns) => in_namespace.get(ns).map_or(&[], Vec::as_slice),
+                None => &all_groups,
+            }
+        };
 
         let mut tier_order: Vec<usize> = (0..policies.tiers.len()).collect();
         tier_order.sort_by(|&a, &b| {
@@ -247,7 +279,9 @@ impl<'a> Oracle<'a> {
                 })
         });
 
-        let members = |entity: &EntityMatch| -> Option<Vec<bool>> {
+        let mut sides: Vec<Vec<bool>> = Vec::new();
+        let mut side_index: HashMap<SideKey<'_>, usize> = HashMap::new();
+        let mut members = |entity: &'a EntityMatch| -> Option<usize> {
             if entity.selector.is_none()
                 && entity.not_selector.is_none()
                 && entity.nets.is_empty()
@@ -256,20 +290,39 @@ impl<'a> Oracle<'a> {
             {
                 return None;
             }
+            let key: SideKey<'a> = (
+                entity.selector.as_ref(),
+                entity.not_selector.as_ref(),
+                &entity.nets,
+                &entity.not_nets,
+                entity.nodes.as_ref(),
+            );
+            if let Some(&s) = side_index.get(&key) {
+                return Some(s);
+            }
             // A host-network pod is not a workload endpoint: selectors never match it, and only
             // its address counts.
-            let selectors_ok: Vec<bool> = groups
-                .iter()
-                .map(|(l, policed)| {
-                    if *policed {
-                        entity.selector.as_ref().is_none_or(|s| s.matches(l))
-                            && entity.not_selector.as_ref().is_none_or(|s| !s.matches(l))
-                    } else {
-                        entity.selector.is_none()
+            let selectors_ok: Vec<bool> = match &entity.selector {
+                Some(selector) => {
+                    // Groups outside `candidates` (another namespace, or host network) fail the
+                    // selector.
+                    let mut ok = vec![false; groups.len()];
+                    for &g in candidates(selector) {
+                        let l = &groups[g].0;
+                        ok[g] = groups[g].1
+                            && selector.matches(l)
+                            && entity.not_selector.as_ref().is_none_or(|s| !s.matches(l));
                     }
-                })
-                .collect();
-            Some(
+                    ok
+                }
+                None => groups
+                    .iter()
+                    .map(|(l, policed)| {
+                        !*policed || entity.not_selector.as_ref().is_none_or(|s| !s.matches(l))
+                    })
+                    .collect(),
+            };
+            sides.push(
                 cluster
                     .endpoint_ids()
                     .map(|id| {
@@ -277,13 +330,15 @@ impl<'a> Oracle<'a> {
                             && address_matches(cluster, entity, cluster.get(id).ip())
                     })
                     .collect(),
-            )
+            );
+            side_index.insert(key, sides.len() - 1);
+            Some(sides.len() - 1)
         };
         let rules: Vec<[Vec<CompiledRule>; 2]> = policies
             .policies
             .iter()
             .map(|p| {
-                let compile = |rules: Option<&[Rule]>| -> Vec<CompiledRule> {
+                let mut compile = |rules: Option<&'a [Rule]>| -> Vec<CompiledRule> {
                     rules
                         .unwrap_or_default()
                         .iter()
@@ -306,7 +361,8 @@ impl<'a> Oracle<'a> {
         ];
         for &pi in &order {
             let policy = &policies.policies[pi];
-            for (g, (labels, policed)) in groups.iter().enumerate() {
+            for &g in candidates(&policy.subject) {
+                let (labels, policed) = &groups[g];
                 if !policed || !policy.subject.matches(labels) {
                     continue;
                 }
@@ -340,6 +396,7 @@ impl<'a> Oracle<'a> {
             cluster,
             policies,
             rules,
+            sides,
             applicable,
             policy_tier,
             tiers,
@@ -372,8 +429,8 @@ impl<'a> Oracle<'a> {
 
     /// Whether a connection is allowed, without building an explanation.
     pub fn allowed(&self, packet: &Packet) -> bool {
-        self.direction(Direction::Egress, packet).allowed
-            && self.direction(Direction::Ingress, packet).allowed
+        self.direction_allowed(Direction::Egress, packet)
+            && self.direction_allowed(Direction::Ingress, packet)
     }
 }
 

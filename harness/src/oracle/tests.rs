@@ -340,7 +340,7 @@ fn probe_ports_parse(#[case] text: &str, #[case] port: Option<u16>, #[case] prot
 #[case("80/HTTP", "unknown protocol")]
 #[case("80/ICMP", "ICMP has no port")]
 fn bad_probe_ports_are_refused(#[case] text: &str, #[case] want: &str) {
-    let err = text.parse::<ProbePort>().unwrap_err();
+    let err = text.parse::<ProbePort>().unwrap_err().to_string();
     assert!(err.contains(want), "{err}");
 }
 

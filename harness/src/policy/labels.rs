@@ -72,6 +72,16 @@ pub fn in_namespace(namespace: &str) -> Selector {
     Selector::Equals(NAMESPACE.into(), namespace.into())
 }
 
+/// The namespace a selector requires (`projectcalico.org/namespace == 'ns'`, alone or as an
+/// operand of `&&`), if it requires one: no endpoint of another namespace matches it.
+pub fn required_namespace(selector: &Selector) -> Option<&str> {
+    match selector {
+        Selector::Equals(key, value) if key == NAMESPACE => Some(value),
+        Selector::And(operands) => operands.iter().find_map(required_namespace),
+        _ => None,
+    }
+}
+
 /// `a && b`, flattening `all()` away.
 pub fn and(a: Selector, b: Selector) -> Selector {
     match (a, b) {

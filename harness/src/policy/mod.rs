@@ -35,7 +35,7 @@ use serde::de::DeserializeOwned;
 use crate::manifest::{Document, ManifestError, Source};
 use crate::model::Protocol;
 pub use selector::Selector;
-pub use semantics::{CalicoLine, Semantics};
+pub use semantics::{CalicoLine, CalicoLineError, Semantics};
 pub use set::PolicySet;
 
 /// What a matching rule does.

@@ -38,8 +38,21 @@ impl CalicoLine {
     }
 }
 
+/// Why a Calico version is refused; each names the text given.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CalicoLineError {
+    /// Not `3.MINOR[.PATCH]`.
+    #[error("`{0}` is not a Calico version (expected 3.29 to 3.32)")]
+    NotAVersion(String),
+    /// A version before tiers existed.
+    #[error(
+        "Calico {0} has no tiers in Calico Open Source (tiers arrived in 3.29); expected 3.29 to 3.32"
+    )]
+    BeforeTiers(String),
+}
+
 impl std::str::FromStr for CalicoLine {
-    type Err = String;
+    type Err = CalicoLineError;
 
     /// `3.29`, `3.30`, `3.31`, `3.32`, or a patch version of one (`3.31.7`); later minor
     /// versions behave as 3.32 as far as the sources read go.
@@ -49,15 +62,13 @@ impl std::str::FromStr for CalicoLine {
             .strip_prefix("3.")
             .and_then(|r| r.split('.').next())
             .and_then(|m| m.parse::<u32>().ok())
-            .ok_or_else(|| format!("`{s}` is not a Calico version (expected 3.29 to 3.32)"))?;
+            .ok_or_else(|| CalicoLineError::NotAVersion(s.to_string()))?;
         match minor {
             29 => Ok(CalicoLine::V3_29),
             30 => Ok(CalicoLine::V3_30),
             31 => Ok(CalicoLine::V3_31),
             32.. => Ok(CalicoLine::V3_32),
-            _ => Err(format!(
-                "Calico {s} has no tiers in Calico Open Source (tiers arrived in 3.29); expected 3.29 to 3.32"
-            )),
+            _ => Err(CalicoLineError::BeforeTiers(s.to_string())),
         }
     }
 }
@@ -80,5 +91,23 @@ impl Semantics {
             Semantics::Calico(line) => Some(line),
             Semantics::Generic => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calico_versions_parse_to_their_line_and_others_are_refused_by_kind() {
+        assert_eq!("v3.31.7".parse(), Ok(CalicoLine::V3_31));
+        assert_eq!("3.40".parse(), Ok(CalicoLine::V3_32));
+        assert_eq!(
+            "latest".parse::<CalicoLine>(),
+            Err(CalicoLineError::NotAVersion("latest".into()))
+        );
+        let old = "3.28.2".parse::<CalicoLine>().unwrap_err();
+        assert_eq!(old, CalicoLineError::BeforeTiers("3.28.2".into()));
+        assert!(old.to_string().contains("tiers arrived in 3.29"), "{old}");
     }
 }

@@ -180,3 +180,18 @@ spec:
     assert!(allowed(&a, "x/client", "x/web", "15001/TCP"));
     assert!(!allowed(&a, "x/client", "x/web", "80/TCP"));
 }
+
+#[test]
+fn a_namespaced_subject_requires_its_namespace_and_nothing_else_does() {
+    use super::labels::required_namespace;
+    let subject = convert("  podSelector: {matchLabels: {app: web}}\n")
+        .unwrap()
+        .subject;
+    assert_eq!(required_namespace(&subject), Some("x"));
+    let either = Selector::Or(vec![labels::in_namespace("a"), labels::in_namespace("b")]);
+    assert_eq!(required_namespace(&either), None);
+    let not = Selector::Not(Box::new(labels::in_namespace("a")));
+    assert_eq!(required_namespace(&not), None);
+    let other_key = Selector::Equals("app".into(), "x".into());
+    assert_eq!(required_namespace(&other_key), None);
+}
