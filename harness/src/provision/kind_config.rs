@@ -309,7 +309,7 @@ mod tests {
     fn dual_stack_lanes_pin_their_family_subnets_and_install_steps() {
         let calico = CniProfile::by_name("calico-dual").unwrap();
         let config = KindConfig::parse(calico.kind_config).unwrap();
-        assert_eq!(config.pod_subnet(), "192.168.0.0/16,fd00:10:244::/56");
+        assert_eq!(config.pod_subnet(), "10.244.0.0/16,fd00:10:244::/56");
         // The Installation it applies has both pools, the IPv6 one on the kind subnet's IPv6
         // half, with an encapsulation IPv6 pools take.
         let yaml = calico
@@ -326,7 +326,7 @@ mod tests {
             .as_array()
             .unwrap();
         let cidrs: Vec<&str> = pools.iter().map(|p| p["cidr"].as_str().unwrap()).collect();
-        assert_eq!(cidrs, ["192.168.0.0/16", "fd00:10:244::/56"]);
+        assert_eq!(cidrs, ["10.244.0.0/16", "fd00:10:244::/56"]);
         assert_eq!(pools[1]["encapsulation"], "VXLAN");
         assert_eq!(pools[1]["blockSize"], 122);
         assert_eq!(
@@ -374,9 +374,18 @@ mod tests {
         let kindnet = CniProfile::by_name("kindnet").unwrap();
         let kindnet_config = KindConfig::parse(kindnet.kind_config).unwrap();
         let problems = kindnet_config.problems_for(&calico);
-        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(problems[0].contains("disableDefaultCNI: true"));
-        assert!(problems[1].contains("192.168.0.0/16") && problems[1].contains("10.244.0.0/16"));
+        // Calico's pool is where the oracle assumes pods: another pod subnet is refused.
+        let other = KindConfig::parse(
+            &calico
+                .kind_config
+                .replace("podSubnet: 10.244.0.0/16", "podSubnet: 192.168.0.0/16"),
+        )
+        .unwrap();
+        let problems = other.problems_for(&calico);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("192.168.0.0/16") && problems[0].contains("10.244.0.0/16"));
 
         let calico_config = KindConfig::parse(calico.kind_config).unwrap();
         let problems = calico_config.problems_for(&kindnet);

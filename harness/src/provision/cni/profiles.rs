@@ -81,7 +81,7 @@ impl CniProfile {
         let mut profile = Self::calico();
         profile.name = "calico-dual";
         profile.kind_config = include_str!("../../../../kind-config/calico-dual.yaml");
-        profile.pod_subnet = Some("192.168.0.0/16,fd00:10:244::/56");
+        profile.pod_subnet = Some("10.244.0.0/16,fd00:10:244::/56");
         for step in &mut profile.install {
             if let InstallStep::ApplyManifest { what, file, yaml } = step {
                 *what = "Installation (IPv4 and IPv6 pools) and APIServer";
@@ -127,7 +127,7 @@ impl CniProfile {
             name,
             version,
             kind_config,
-            pod_subnet: Some("192.168.0.0/16"),
+            pod_subnet: Some("10.244.0.0/16"),
             default_cni: false,
             kernel_modules: &[],
             install: vec![
