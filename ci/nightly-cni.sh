@@ -9,7 +9,8 @@
 # Every kubectl, kind and harness call of the lane uses its own kubeconfig and names its context
 # (`kind-CLUSTER`), so two lanes on one machine never test each other's cluster.
 #
-# Usage: ci/nightly-cni.sh CNI        CNI: calico | calico-3.31 | cilium | kindnet | antrea | flannel |
+# Usage: ci/nightly-cni.sh CNI        CNI: calico | calico-3.31 | calico-dual | cilium | cilium-dual |
+#                                          kindnet | antrea | flannel |
 #                                          kube-network-policies
 # Environment:
 #   NETPOL_CLUSTER        kind cluster name (default: netpol)
@@ -25,7 +26,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ $# -ne 1 ]; then
-  echo "usage: $0 CNI   (calico | calico-3.31 | cilium | kindnet | antrea | flannel | kube-network-policies)" >&2
+  echo "usage: $0 CNI   (calico | calico-3.31 | calico-dual | cilium | cilium-dual | kindnet | antrea | flannel | kube-network-policies)" >&2
   exit 2
 fi
 cni=$1

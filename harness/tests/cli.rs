@@ -227,7 +227,7 @@ fn up_rejects_an_unknown_cni_with_the_known_ones() {
     assert_eq!(out.status.code(), Some(2));
     assert!(
         text(&out.stderr).contains(
-            "calico, calico-3.31, cilium, kindnet, antrea, flannel, kube-network-policies"
+            "calico, calico-3.31, calico-dual, cilium, cilium-dual, kindnet, antrea, flannel, kube-network-policies"
         )
     );
     assert!(sandbox.calls().is_empty());

@@ -555,6 +555,75 @@ fn loopback_outcomes_for_every_busybox_kind() {
     );
 }
 
+/// The IPv6 forms a dual-stack pod's second address is probed with, against `::1` servers:
+/// `nc ::1 PORT` (an address with more than one `:` is no `host:port`;
+/// mirror/busybox@1_36_1:libbb/xconnect.c#L203-L220), wget's `http://[::1]:PORT/` (the same
+/// parser, `[xx]:nn`), `ping ::1` (the ping applet picks the family of the address given,
+/// `xhost_and_af2sockaddr(hostname, 0, AF_UNSPEC)`, networking/ping.c), and `nslookup` asking
+/// a server at `::1` — every busybox kind, allowed and refused.
+#[test]
+fn ipv6_loopback_outcomes_for_every_busybox_kind() {
+    let lo6 = IpAddr::V6(std::net::Ipv6Addr::LOCALHOST);
+    let tcp = tcp_server(lo6);
+    let udp = udp_hostname_server(lo6);
+    let (web, requests) = http_server(lo6);
+    let dns_addr = dns_server(lo6);
+    let (closed_tcp, closed_udp) = (closed_port(lo6, false), closed_port(lo6, true));
+    let lo = "::1";
+    let probes = vec![
+        probe("tcp-open", ProbeKind::Tcp, lo, Some(tcp.port())),
+        probe("tcp-closed", ProbeKind::Tcp, lo, Some(closed_tcp)),
+        probe("udp-open", ProbeKind::Udp, lo, Some(udp.port())),
+        probe("udp-closed", ProbeKind::Udp, lo, Some(closed_udp)),
+        probe(
+            "http-ok",
+            http(HttpMethod::Get, "/ok"),
+            lo,
+            Some(web.port()),
+        ),
+        probe(
+            "http-post",
+            http(HttpMethod::Post, "/ok"),
+            lo,
+            Some(web.port()),
+        ),
+        probe(
+            "http-closed",
+            http(HttpMethod::Get, "/"),
+            lo,
+            Some(closed_tcp),
+        ),
+        probe("icmp-lo", ProbeKind::Icmp, lo, None),
+        probe("dns-ok", dns(DNS_KNOWN_NAME), lo, Some(dns_addr.port())),
+    ];
+    let batch = Batch::run(&probes, None);
+    // The script writes the IPv6 forms, not an IPv4 one.
+    let script = batch_script(&probes, ProbeTool::Busybox).unwrap();
+    assert!(
+        script.contains(&format!("'http://[::1]:{}/ok'", web.port())),
+        "{script}"
+    );
+    assert!(
+        script.contains(&format!(" '::1' {} ", tcp.port())),
+        "{script}"
+    );
+    assert!(script.contains("busybox ping -c 1 -W 1 '::1'"), "{script}");
+    batch.expect(&[
+        ("tcp-open", Outcome::Allowed),
+        ("tcp-closed", Outcome::Refused),
+        ("udp-open", Outcome::Allowed),
+        ("udp-closed", Outcome::Refused),
+        ("http-ok", Outcome::HttpStatus(200)),
+        ("http-post", Outcome::HttpStatus(200)),
+        ("http-closed", Outcome::Refused),
+        ("icmp-lo", Outcome::Allowed),
+        ("dns-ok", Outcome::Allowed),
+    ]);
+    let mut seen = requests.lock().unwrap().clone();
+    seen.sort();
+    assert_eq!(seen, ["GET /ok ", "POST /ok netpol-harness"]);
+}
+
 /// Dropped TCP, HTTP, UDP, ICMP and DNS all come out Blocked, next to allowed and refused probes
 /// through the same veth, and the whole batch takes about one timeout: the probes ran
 /// concurrently.

@@ -618,7 +618,7 @@ mod tests {
         let err = args.cluster.options().unwrap_err().to_string();
         assert_eq!(
             err,
-            "unknown CNI `weave` (profiles: calico, calico-3.31, cilium, kindnet, antrea, flannel, kube-network-policies)"
+            "unknown CNI `weave` (profiles: calico, calico-3.31, calico-dual, cilium, cilium-dual, kindnet, antrea, flannel, kube-network-policies)"
         );
     }
 

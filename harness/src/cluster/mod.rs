@@ -20,6 +20,7 @@
 mod diagnose;
 mod error;
 pub mod kube;
+mod locality;
 pub mod remote;
 pub mod sim;
 
@@ -38,6 +39,7 @@ use crate::probe::{ProbeSpec, ProbeTool};
 
 pub use diagnose::{diagnose_pod, diagnose_pods};
 pub use error::ClusterError;
+pub use locality::{Family, Locality, SLOT_LABEL};
 
 /// The label every object the harness applies carries.
 pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
@@ -115,6 +117,8 @@ pub struct PodInfo {
     pub pod: PodRef,
     /// Its addresses (`status.podIPs`).
     pub ips: Vec<IpAddr>,
+    /// The node it runs on (`spec.nodeName`), if scheduled.
+    pub node: Option<String>,
     /// Its containers, in spec order.
     pub containers: Vec<ContainerInfo>,
     /// Its annotations (for [`PROBE_TOOL_ANNOTATION`] and [`DEFAULT_CONTAINER_ANNOTATION`]).

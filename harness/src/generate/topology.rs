@@ -7,6 +7,7 @@
 
 use std::fmt::Write as _;
 
+use crate::cluster::SLOT_LABEL;
 use crate::model::Protocol;
 
 /// The namespaces.
@@ -23,6 +24,13 @@ pub const PROTOCOLS: [Protocol; 3] = [Protocol::Tcp, Protocol::Udp, Protocol::Sc
 
 /// The agnhost image (the tag the upstream e2e fixtures of this repository use).
 pub const IMAGE: &str = "registry.k8s.io/e2e-test-images/agnhost:2.53";
+
+/// The worker slot ([`SLOT_LABEL`]) a pod is placed in: b in slot 2, a and c in slot 1, so
+/// that of the 72 ordered pairs of distinct pods, 36 are same-node (a↔c, and pods of one name
+/// across namespaces) and 36 cross-node (b with a or c).
+pub fn slot(pod: &str) -> &'static str {
+    if pod == "b" { "2" } else { "1" }
+}
 
 /// The file the topology is written to, in every generated scenario.
 pub const FILE: &str = "topology.yaml";
@@ -53,17 +61,26 @@ pub fn port_name(port: u16, protocol: Protocol) -> String {
 /// The topology's manifests: the nine pods. The namespaces are the scenario's own (`namespaces:`,
 /// created first and deleted last), with no labels of their own: policies select the API
 /// server's `kubernetes.io/metadata.name`.
+///
+/// Each pod requires a node in its [`slot`] (the kind configs label their two workers) or, as a
+/// second node selector term (terms are ORed: Arnavion/k8s-openapi@v0.29.0:
+/// src/v1_36/api/core/v1/node_selector.rs), a node without the slot label at all: on a cluster
+/// whose nodes carry no slot label (one worker of the user's own config) the pods schedule
+/// anywhere, and the cells record where they landed.
 pub fn manifest() -> String {
     let mut out = String::from(
         "# The generated suites' topology, as the upstream Netpol e2e suite builds it\n\
          # (kubernetes/kubernetes test/e2e/network/netpol/kubemanager.go): namespaces x, y, z,\n\
-         # pods a, b, c in each, labelled pod=<name>, one agnhost container per port and protocol.\n",
+         # pods a, b, c in each, labelled pod=<name>, one agnhost container per port and protocol.\n\
+         # a and c run on the worker labelled netpol-harness.io/slot=1, b on slot=2 (when the\n\
+         # nodes carry that label), so that the matrix has same-node and cross-node cells.\n",
     );
     for ns in NAMESPACES {
         for pod in PODS {
             let _ = write!(
                 out,
-                "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: {pod}\n  namespace: {ns}\n  labels:\n    pod: {pod}\nspec:\n  terminationGracePeriodSeconds: 0\n  containers:\n"
+                "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: {pod}\n  namespace: {ns}\n  labels:\n    pod: {pod}\nspec:\n  terminationGracePeriodSeconds: 0\n  affinity:\n    nodeAffinity:\n      requiredDuringSchedulingIgnoredDuringExecution:\n        nodeSelectorTerms:\n        - matchExpressions: [{{key: {SLOT_LABEL}, operator: In, values: [\"{slot}\"]}}]\n        - matchExpressions: [{{key: {SLOT_LABEL}, operator: DoesNotExist}}]\n  containers:\n",
+                slot = slot(pod)
             );
             for protocol in PROTOCOLS {
                 for port in PORTS {
@@ -98,4 +115,41 @@ fn container(out: &mut String, port: u16, protocol: Protocol) {
         port_name(port, protocol),
         p.to_uppercase()
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn half_the_pairs_of_distinct_pods_cross_nodes_and_every_pod_asks_for_its_slot() {
+        let pods = endpoints();
+        let slot_of = |e: &str| slot(e.rsplit('/').next().unwrap());
+        let (mut same, mut cross) = (0, 0);
+        for a in &pods {
+            for b in pods.iter().filter(|b| *b != a) {
+                if slot_of(a) == slot_of(b) {
+                    same += 1;
+                } else {
+                    cross += 1;
+                }
+            }
+        }
+        assert_eq!((same, cross), (36, 36));
+        let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(&manifest()).unwrap();
+        assert_eq!(docs.len(), 9);
+        for doc in &docs {
+            let pod = doc["metadata"]["name"].as_str().unwrap();
+            let terms = &doc["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+                ["nodeSelectorTerms"];
+            assert_eq!(
+                terms,
+                &serde_json::json!([
+                    {"matchExpressions": [{"key": SLOT_LABEL, "operator": "In", "values": [slot(pod)]}]},
+                    {"matchExpressions": [{"key": SLOT_LABEL, "operator": "DoesNotExist"}]}
+                ]),
+                "{pod}"
+            );
+        }
+    }
 }

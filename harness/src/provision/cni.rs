@@ -19,10 +19,12 @@ use crate::policy::{CalicoLine, Semantics};
 pub use classify::{Applicability, classify};
 
 /// Names of every built-in profile, in the nightly matrix's column order.
-pub const CNI_NAMES: [&str; 7] = [
+pub const CNI_NAMES: [&str; 9] = [
     "calico",
     "calico-3.31",
+    "calico-dual",
     "cilium",
+    "cilium-dual",
     "kindnet",
     "antrea",
     "flannel",
@@ -354,13 +356,13 @@ mod tests {
     }
 
     #[test]
-    fn only_cilium_and_antrea_need_helm() {
+    fn only_the_cilium_lanes_and_antrea_need_helm() {
         let helm: Vec<&str> = CniProfile::all()
             .into_iter()
             .filter(CniProfile::needs_helm)
             .map(|p| p.name)
             .collect();
-        assert_eq!(helm, ["cilium", "antrea"]);
+        assert_eq!(helm, ["cilium", "cilium-dual", "antrea"]);
     }
 
     #[test]

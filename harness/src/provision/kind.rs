@@ -609,7 +609,7 @@ mod tests {
             .filter_map(|l| l.strip_prefix("kind: "))
             .collect();
         assert_eq!(kinds, ["Installation", "APIServer"]);
-        assert!(installation.contains("cidr: 192.168.0.0/16"));
+        assert!(installation.contains("cidr: 10.244.0.0/16"));
 
         assert!(report.created);
         assert!(report.internet);
@@ -983,7 +983,7 @@ mod tests {
         let (result, _) = run_up(&opts, &runner).await;
         let err = result.unwrap_err();
         assert!(matches!(err, ProvisionError::KindConfig { .. }), "{err:?}");
-        assert!(err.to_string().contains("192.168.0.0/16"), "{err}");
+        assert!(err.to_string().contains("disableDefaultCNI: true"), "{err}");
         assert!(
             !runner
                 .calls()

@@ -61,6 +61,9 @@ pub struct Networking {
     pub pod_subnet: Option<String>,
     /// `iptables`, `nftables`, `ipvs` or `none`.
     pub kube_proxy_mode: Option<String>,
+    /// `ipv4` (kind's default), `ipv6` or `dual`
+    /// (kubernetes-sigs/kind@v0.32.0:pkg/apis/config/v1alpha4/types.go#L168-L169, #L199-L208).
+    pub ip_family: Option<String>,
 }
 
 /// One node of a kind config.
@@ -71,6 +74,11 @@ pub struct Node {
     pub role: String,
     /// The node image, if pinned.
     pub image: Option<String>,
+    /// Labels kind gives the node (through the kubelet's `node-labels`;
+    /// kubernetes-sigs/kind@v0.32.0:pkg/apis/config/v1alpha4/types.go#L110-L111,
+    /// `pkg/cluster/internal/kubeadm/config.go`).
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
     /// Ports of the node container published on the host.
     #[serde(default)]
     pub extra_port_mappings: Vec<PortMapping>,
@@ -156,6 +164,16 @@ impl KindConfig {
                 self.pod_subnet()
             ));
         }
+        // A dual-stack profile (its own config says `ipFamily: dual`) needs a dual-stack cluster:
+        // on a single-stack one, no pod would have the second address its lane is about.
+        let wants_dual = KindConfig::parse(profile.kind_config)
+            .is_ok_and(|own| own.networking.ip_family.as_deref() == Some("dual"));
+        if wants_dual && self.networking.ip_family.as_deref() != Some("dual") {
+            problems.push(format!(
+                "{} is a dual-stack lane, so the config must set `networking.ipFamily: dual`",
+                profile.name
+            ));
+        }
         problems
     }
 }
@@ -164,6 +182,8 @@ impl KindConfig {
 mod tests {
     use super::*;
     use crate::capability::Capability;
+    use crate::cluster::SLOT_LABEL;
+    use crate::provision::cni::InstallStep;
     use std::path::Path;
 
     fn file(name: &str) -> String {
@@ -207,7 +227,22 @@ mod tests {
                 );
             }
             let roles: Vec<&str> = config.nodes.iter().map(|n| n.role.as_str()).collect();
-            assert_eq!(roles, ["control-plane", "worker"], "{}", p.name);
+            assert_eq!(roles, ["control-plane", "worker", "worker"], "{}", p.name);
+            // The workers carry the slots the generated topology's pods select.
+            let slots: Vec<Option<&str>> = config
+                .nodes
+                .iter()
+                .map(|n| n.labels.get(SLOT_LABEL).map(String::as_str))
+                .collect();
+            assert_eq!(slots, [None, Some("1"), Some("2")], "{}", p.name);
+            for pod in crate::generate::topology::PODS {
+                let slot = crate::generate::topology::slot(pod);
+                assert!(
+                    slots.contains(&Some(slot)),
+                    "{}: {pod} in slot {slot}",
+                    p.name
+                );
+            }
             for node in &config.nodes {
                 assert_eq!(node.image.as_deref(), Some(KIND_NODE_IMAGE), "{}", p.name);
             }
@@ -225,10 +260,19 @@ mod tests {
                 p.name
             );
             assert!(config.nodes[0].extra_port_mappings.is_empty());
+            assert!(config.nodes[2].extra_port_mappings.is_empty());
             assert!(config.has_ingress_ports());
             assert!(p.enforces.contains(&Capability::IngressController));
             // Cilium keeps kube-proxy, as its kind guide does.
             assert_eq!(config.networking.kube_proxy_mode, None, "{}", p.name);
+            // The dual-stack lanes, and only they, ask kind for both families.
+            let dual = p.name.ends_with("-dual");
+            assert_eq!(
+                config.networking.ip_family.as_deref(),
+                dual.then_some("dual"),
+                "{}",
+                p.name
+            );
         }
     }
 
@@ -262,14 +306,86 @@ mod tests {
     }
 
     #[test]
+    fn dual_stack_lanes_pin_their_family_subnets_and_install_steps() {
+        let calico = CniProfile::by_name("calico-dual").unwrap();
+        let config = KindConfig::parse(calico.kind_config).unwrap();
+        assert_eq!(config.pod_subnet(), "10.244.0.0/16,fd00:10:244::/56");
+        // The Installation it applies has both pools, the IPv6 one on the kind subnet's IPv6
+        // half, with an encapsulation IPv6 pools take.
+        let yaml = calico
+            .install
+            .iter()
+            .find_map(|s| match s {
+                InstallStep::ApplyManifest { file, yaml, .. } => Some((*file, *yaml)),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(yaml.0, "calico-installation-dual.yaml");
+        let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(yaml.1).unwrap();
+        let pools = docs[0]["spec"]["calicoNetwork"]["ipPools"]
+            .as_array()
+            .unwrap();
+        let cidrs: Vec<&str> = pools.iter().map(|p| p["cidr"].as_str().unwrap()).collect();
+        assert_eq!(cidrs, ["10.244.0.0/16", "fd00:10:244::/56"]);
+        assert_eq!(pools[1]["encapsulation"], "VXLAN");
+        assert_eq!(pools[1]["blockSize"], 122);
+        assert_eq!(
+            docs[0]["spec"]["calicoNetwork"]["nodeAddressAutodetectionV6"]["firstFound"],
+            true
+        );
+        assert_eq!(docs[1]["kind"], "APIServer");
+        // Otherwise the calico profile: same version, operator manifests and readiness.
+        let single = CniProfile::by_name("calico").unwrap();
+        assert_eq!(calico.version, single.version);
+        assert_eq!(calico.ready, single.ready);
+        assert_eq!(calico.install.len(), single.install.len());
+
+        let cilium = CniProfile::by_name("cilium-dual").unwrap();
+        let helm_values = |p: &CniProfile| {
+            p.install
+                .iter()
+                .find_map(|s| match s {
+                    InstallStep::Helm { set, .. } => Some(set.clone()),
+                    _ => None,
+                })
+                .unwrap()
+        };
+        let mut expected = helm_values(&CniProfile::by_name("cilium").unwrap());
+        expected.push("ipv6.enabled=true");
+        assert_eq!(helm_values(&cilium), expected);
+        assert_eq!(
+            KindConfig::parse(cilium.kind_config).unwrap().pod_subnet(),
+            KIND_DEFAULT_POD_SUBNET
+        );
+
+        // A single-stack config does not fit a dual-stack lane, and says why.
+        let single_config = KindConfig::parse(single.kind_config).unwrap();
+        let problems = single_config.problems_for(&CniProfile::by_name("cilium-dual").unwrap());
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].contains("`networking.ipFamily: dual`"),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
     fn mismatched_configs_are_explained() {
         let calico = CniProfile::by_name("calico").unwrap();
         let kindnet = CniProfile::by_name("kindnet").unwrap();
         let kindnet_config = KindConfig::parse(kindnet.kind_config).unwrap();
         let problems = kindnet_config.problems_for(&calico);
-        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(problems[0].contains("disableDefaultCNI: true"));
-        assert!(problems[1].contains("192.168.0.0/16") && problems[1].contains("10.244.0.0/16"));
+        // Calico's pool is where the oracle assumes pods: another pod subnet is refused.
+        let other = KindConfig::parse(
+            &calico
+                .kind_config
+                .replace("podSubnet: 10.244.0.0/16", "podSubnet: 192.168.0.0/16"),
+        )
+        .unwrap();
+        let problems = other.problems_for(&calico);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("192.168.0.0/16") && problems[0].contains("10.244.0.0/16"));
 
         let calico_config = KindConfig::parse(calico.kind_config).unwrap();
         let problems = calico_config.problems_for(&kindnet);

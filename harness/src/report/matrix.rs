@@ -845,6 +845,7 @@ mod tests {
                 confirmed_ms: ms.map(|m| m + 1000),
                 claims: None,
                 derived: None,
+                cells: Vec::new(),
             },
             ..step(name, status, None, None)
         };

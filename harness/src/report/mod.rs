@@ -9,9 +9,13 @@
 //! - [`matrix`]: rows scenario/step × columns CNI, as markdown, HTML or JSON.
 //! - [`latency`]: enforcement latency over steps (median, p95).
 //! - [`cell_totals`]: the matrix's claims and derived cells per CNI.
+//! - [`cells`]: one probed cell in `results.json`; [`locality`]: cells summed up by same-node /
+//!   cross-node.
 
 pub mod cell_totals;
+pub mod cells;
 pub mod latency;
+pub mod locality;
 pub mod matrix;
 pub mod plan;
 mod reporter;

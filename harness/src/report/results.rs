@@ -42,6 +42,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::cells::CellRecord;
+
 /// The file name a run's results are written to, inside its report directory.
 pub const RESULTS_FILE: &str = "results.json";
 
@@ -121,6 +123,9 @@ pub struct StepMeasures {
     /// files written before the whole matrix was probed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub derived: Option<CellCounts>,
+    /// Every probed cell, with its locality (left out when the step probed nothing).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cells: Vec<CellRecord>,
 }
 
 /// How many cells of one kind (claims, or derived cells) a step reported, and how they ended.
@@ -422,6 +427,16 @@ mod tests {
                     confirmed_ms: None,
                     claims: None,
                     derived: None,
+                    cells: vec![CellRecord {
+                        source: "x/a".into(),
+                        target: "x/b 10.244.2.3:80".into(),
+                        probe: "tcp 80".into(),
+                        expected: "allowed".into(),
+                        observed: "blocked".into(),
+                        matched: false,
+                        locality: Some(crate::cluster::Locality::CrossNode),
+                        family: Some(crate::cluster::Family::Ipv6),
+                    }],
                 },
             }],
         });

@@ -325,6 +325,8 @@ pub fn render_summary(outcomes: &[ScenarioOutcome]) -> String {
         }
         out.push('\n');
     }
+    out.push_str(&crate::report::locality::render(outcomes));
+    out.push_str(&crate::report::locality::render_families(outcomes));
     out
 }
 
@@ -502,6 +504,8 @@ mod tests {
                 why: Some("ingress to x/b: denied".into()),
                 derived: false,
                 unasserted: None,
+                locality: None,
+                family: None,
             }],
             rounds: 1,
             execs: 1,
@@ -684,7 +688,10 @@ mod tests {
         assert_eq!(json["harness_version"], env!("CARGO_PKG_VERSION"));
         assert_eq!(
             json["scenarios"][0]["steps"][0],
-            serde_json::json!({"name": "good", "status": "pass", "converged_ms": 150, "confirmed_ms": 150, "claims": {"cells": 1, "failed": 0}})
+            serde_json::json!({"name": "good", "status": "pass", "converged_ms": 150, "confirmed_ms": 150,
+                "cells": [{"source": "x/a", "target": "x/b 10.244.0.3:80", "probe": "tcp 80",
+                    "expected": "blocked", "observed": "blocked", "matched": true}],
+                "claims": {"cells": 1, "failed": 0}})
         );
         assert_eq!(json["scenarios"][0]["steps"][1]["status"], "not-enforced");
         assert_eq!(json["scenarios"][0]["steps"][2]["status"], "fail");

@@ -12,7 +12,7 @@ use super::plan::StepPlan;
 use super::resolve::ProbeOrigin;
 use super::scenario::ScenarioCtx;
 use super::{MatrixScope, Runner};
-use crate::cluster::ClusterOps;
+use crate::cluster::{ClusterOps, Family, Locality};
 use crate::probe::{DenyStyle, Outcome, ProbeKind, ProbeSpec};
 use crate::provision::cni::Applicability;
 use crate::scenario::format::Expectation;
@@ -64,6 +64,8 @@ pub(super) struct ProbeCell {
     pub(super) spec: ProbeSpec,
     pub(super) expected: Expectation,
     pub(super) why: Option<String>,
+    /// Same-node or cross-node, when both ends are pods.
+    pub(super) locality: Option<Locality>,
     pub(super) history: Vec<(Outcome, String)>,
     /// A cell of the whole matrix that no claim probes (its expectation is the oracle's).
     pub(super) derived: bool,
@@ -157,6 +159,8 @@ impl ProbeCell {
             why: self.why.clone(),
             derived: self.derived,
             unasserted,
+            locality: self.locality,
+            family: Family::of(&self.spec.host),
         }
     }
 }

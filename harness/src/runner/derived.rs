@@ -14,7 +14,7 @@ use super::resolve::{PodCache, ProbeOrigin, ResolveError};
 use super::scenario::ScenarioCtx;
 use super::{MatrixScope, Runner};
 use crate::capability::Capability;
-use crate::cluster::ClusterOps;
+use crate::cluster::{ClusterOps, Locality};
 use crate::model::Protocol;
 use crate::probe::{Outcome, ProbeKind, ProbeSpec};
 use crate::scenario::derive::Derived;
@@ -71,6 +71,7 @@ impl<C: ClusterOps> Runner<C> {
                     },
                     expected,
                     why: Some(derived.reason.clone()),
+                    locality: None,
                     history: Vec::new(),
                     derived: true,
                     unasserted: not_applicable.clone().or(uncertain.clone()),
@@ -121,6 +122,7 @@ impl<C: ClusterOps> Runner<C> {
                         ip.to_string(),
                     );
                     c.spec.id = cells.len().to_string();
+                    c.locality = Locality::between(source.node.as_deref(), target.node.as_deref());
                     if source.pod == target.pod && c.unasserted.is_none() {
                         c.unasserted = Some(Unasserted::SelfTraffic);
                     }

@@ -71,6 +71,7 @@ mod converge;
 mod derived;
 mod events;
 mod exec;
+mod family;
 mod judge;
 pub mod outcome;
 pub mod outside;

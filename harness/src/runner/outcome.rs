@@ -11,6 +11,7 @@ pub use cell::{CellOutcome, Unasserted, connected, matches, port_not_served};
 use crate::cluster::ClusterError;
 use crate::probe::DenyStyle;
 use crate::provision::cni::Applicability;
+use crate::report::cells::CellRecord;
 use crate::report::results::{CellCounts, ScenarioResult, StepMeasures, StepResult, StepStatus};
 use crate::scenario::format::Expectation;
 
@@ -186,7 +187,8 @@ impl StepOutcome {
     }
 
     /// What `results.json` records beside the status: the tags, the enforcement latency (whole
-    /// milliseconds), the claimed and derived cells counted apart.
+    /// milliseconds), the claimed and derived cells counted apart, every probed cell with its
+    /// locality.
     pub fn measures(&self) -> StepMeasures {
         let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
         let probed = !matches!(
@@ -197,6 +199,7 @@ impl StepOutcome {
             tags: self.tags.clone(),
             converged_ms: self.converged_after.map(ms),
             confirmed_ms: self.confirmed_after.map(ms),
+            cells: self.cells.iter().map(CellRecord::from).collect(),
             claims: probed.then(|| self.counts(false)),
             derived: (probed && self.full_matrix).then(|| self.counts(true)),
         }

@@ -5,11 +5,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::Runner;
 use super::converge::ProbeCell;
 use super::plan::StepPlan;
 use super::scenario::ScenarioCtx;
-use crate::cluster::{ClusterError, ClusterOps, EndpointRef, PodInfo, PodRef};
+use super::{Runner, family};
+use crate::cluster::{ClusterError, ClusterOps, EndpointRef, Family, Locality, PodInfo, PodRef};
 use crate::probe::{HttpMethod, Outcome, ProbeKind, ProbeSpec};
 use crate::scenario::PlannedProbe;
 use crate::scenario::format::ScenarioProbeKind;
@@ -68,6 +68,8 @@ struct Target {
     host: String,
     port: Option<u16>,
     description: String,
+    /// The node of the destination pod, when the target is one pod's address.
+    node: Option<String>,
 }
 
 /// The ready pods found per endpoint while resolving a step's cells.
@@ -166,6 +168,8 @@ impl<C: ClusterOps> Runner<C> {
     ) -> Vec<ProbeCell> {
         let mut pods = PodCache::new();
         let mut cells = Vec::new();
+        // IPv6 cells of pod-to-pod probes, predicted again once every pod is known.
+        let mut ipv6_cells: Vec<(usize, &PlannedProbe)> = Vec::new();
         for planned in &step.planned.probes {
             let probe = &planned.probe;
             let timeout = probe_timeout(
@@ -201,6 +205,7 @@ impl<C: ClusterOps> Runner<C> {
                         },
                         expected: planned.expected,
                         why: Some(planned.reason.clone()),
+                        locality: None,
                         history: vec![(Outcome::Error(e.to_string()), String::new())],
                         derived: false,
                         unasserted: None,
@@ -210,11 +215,14 @@ impl<C: ClusterOps> Runner<C> {
             };
             for source in &sources {
                 for target in &targets {
-                    let source_name = match source {
-                        ProbeOrigin::Pod(p) => p.pod.to_string(),
-                        _ => "outside".to_string(),
+                    let (source_name, source_node) = match source {
+                        ProbeOrigin::Pod(p) => (p.pod.to_string(), p.node.as_deref()),
+                        _ => ("outside".to_string(), None),
                     };
                     let id = cells.len().to_string();
+                    if Family::of(&target.host) == Some(Family::Ipv6) {
+                        ipv6_cells.push((cells.len(), planned));
+                    }
                     cells.push(ProbeCell {
                         from: probe.from.clone(),
                         to: probe.to.clone(),
@@ -230,6 +238,7 @@ impl<C: ClusterOps> Runner<C> {
                         },
                         expected: planned.expected,
                         why: Some(planned.reason.clone()),
+                        locality: Locality::between(source_node, target.node.as_deref()),
                         history: Vec::new(),
                         derived: false,
                         unasserted: None,
@@ -238,6 +247,24 @@ impl<C: ClusterOps> Runner<C> {
             }
         }
         self.derived_cells(ctx, step, &mut pods, &mut cells).await;
+        if !ipv6_cells.is_empty() {
+            let live: HashMap<String, Vec<PodInfo>> = pods
+                .into_iter()
+                .filter_map(|(k, v)| Some((k, v.ok()?)))
+                .collect();
+            let v4 = &step.planned.model;
+            if let Some(v6) = family::ipv6_model(v4, &live) {
+                let (o4, o6) = (v4.oracle(), v6.oracle());
+                for (index, planned) in ipv6_cells {
+                    if let Some((expected, why)) =
+                        family::ipv6_expectation((v4, &o4), (&v6, &o6), planned)
+                    {
+                        cells[index].expected = expected;
+                        cells[index].why = Some(why);
+                    }
+                }
+            }
+        }
         cells
     }
 
@@ -293,21 +320,24 @@ impl<C: ClusterOps> Runner<C> {
                 .map(|ip| (service, ip))
                 .ok_or(ResolveError::Headless { namespace, name })
         };
+        // Every address of the pod: both families on a dual-stack cluster.
         let pod_targets = |pods: Vec<PodInfo>, port: Option<u16>, suffix: &str| {
-            pods.into_iter()
-                .map(|p| {
-                    let ip = p
-                        .ips
-                        .first()
-                        .ok_or_else(|| ResolveError::NoPodIp(p.pod.clone()))?
-                        .to_string();
-                    Ok(Target {
+            let mut targets = Vec::new();
+            for p in pods {
+                if p.ips.is_empty() {
+                    return Err(ResolveError::NoPodIp(p.pod.clone()));
+                }
+                for ip in &p.ips {
+                    let ip = ip.to_string();
+                    targets.push(Target {
                         description: format!("{} {}{suffix}", p.pod, with_port(&ip, port)),
                         host: ip,
                         port,
-                    })
-                })
-                .collect::<Result<Vec<_>, ResolveError>>()
+                        node: p.node.clone(),
+                    });
+                }
+            }
+            Ok(targets)
         };
         match &planned.resolution {
             Resolution::Endpoint { endpoint, port, .. } => {
@@ -330,6 +360,7 @@ impl<C: ClusterOps> Runner<C> {
                     description: format!("svc:{service} {}", with_port(&host, Some(*port))),
                     host,
                     port: Some(*port),
+                    node: None,
                 }])
             }
             Resolution::External { ip, port, .. } => {
@@ -338,6 +369,7 @@ impl<C: ClusterOps> Runner<C> {
                     description: with_port(&host, *port),
                     host,
                     port: *port,
+                    node: None,
                 }])
             }
             Resolution::Dns { name, .. } => {
@@ -347,6 +379,7 @@ impl<C: ClusterOps> Runner<C> {
                     description: format!("dns:{name} via {DNS_NAMESPACE}/{DNS_SERVICE} {ip}"),
                     host: ip.to_string(),
                     port: None,
+                    node: None,
                 }])
             }
             Resolution::Ingress {
@@ -363,6 +396,7 @@ impl<C: ClusterOps> Runner<C> {
                         ),
                         host: address.ip().to_string(),
                         port: Some(address.port()),
+                        node: None,
                     }])
                 }
                 Client::Endpoint(_) => Err(ResolveError::IngressFromPod(path.clone())),

@@ -1145,6 +1145,8 @@ fn judging_needs_every_cell_right_and_some_blocked_probe_blocked() {
         why: None,
         derived: false,
         unasserted: None,
+        locality: None,
+        family: None,
     };
     use Expectation::{Allowed, Blocked};
     assert_eq!(judge(&[]).0, StepVerdict::Pass);

@@ -41,6 +41,7 @@ fn pod_info(pod: &Pod) -> PodInfo {
             name: pod.name_any(),
         },
         ips,
+        node: pod.spec.as_ref().and_then(|s| s.node_name.clone()),
         containers: pod
             .spec
             .iter()

@@ -30,8 +30,9 @@ fn resolves(cluster: &Cluster, name: &str) -> bool {
 }
 
 impl SimCluster {
-    /// The dataplane now: current workloads, policies and labels as of `propagation_delay` ago.
-    pub(super) fn dataplane(&self, st: &mut SimState) -> Result<Dataplane, SimError> {
+    /// The dataplane now: current workloads, policies and labels as of `propagation_delay` ago;
+    /// with `ipv6`, the pods carry their IPv6 addresses (a dual-stack cluster's IPv6 packets).
+    pub(super) fn dataplane(&self, st: &mut SimState, ipv6: bool) -> Result<Dataplane, SimError> {
         let now = Instant::now();
         let visible = now.checked_sub(self.faults.propagation_delay);
         let snapshot = st
@@ -43,10 +44,13 @@ impl SimCluster {
             .map(|(_, s)| s.clone())
             .unwrap_or_default();
         let (mut cluster, policy_docs) = Self::model(st, &snapshot)?;
-        let pods = Self::pods(st)?;
+        let pods = self.pods(st)?;
         for endpoint in &mut cluster.endpoints {
             if let Some(pod) = pods.iter().find(|p| p.endpoint == endpoint.key()) {
-                endpoint.ips = vec![pod.ip];
+                endpoint.ips = match (ipv6, pod.ip6) {
+                    (true, Some(ip6)) => vec![ip6],
+                    _ => vec![pod.ip],
+                };
             }
         }
         let mut policies = PolicySet::from_documents(&policy_docs).map_err(SimError::Model)?;
@@ -83,6 +87,15 @@ impl SimCluster {
                 Ok(resolved) => resolved,
                 Err(outcome) => return outcome,
             };
+        let cross_node = match &to {
+            Peer::Endpoint(id) => {
+                let key = dp.cluster.get(*id).key();
+                pods.iter()
+                    .find(|p| p.endpoint == key)
+                    .is_some_and(|p| p.node != source.node)
+            }
+            _ => false,
+        };
         let packet = Packet {
             from: Peer::Endpoint(from),
             to,
@@ -108,6 +121,9 @@ impl SimCluster {
             if flaky.flips(&attempt_key, *attempt) {
                 allowed = !allowed;
             }
+        }
+        if cross_node && self.faults.drops_cross_node {
+            return Outcome::Blocked;
         }
         match (&spec.kind, allowed, listening) {
             (kind, false, _) => denied(self.faults.deny_style, kind),
@@ -140,7 +156,7 @@ impl SimCluster {
                         .iter()
                         .any(|p| Some(p.port) == port && p.protocol == protocol))
         };
-        if let Some(pod) = pods.iter().find(|p| p.ip == ip) {
+        if let Some(pod) = pods.iter().find(|p| p.ip == ip || p.ip6 == Some(ip)) {
             let id = dp
                 .cluster
                 .endpoint(&pod.endpoint)

@@ -7,7 +7,7 @@ use tokio::time::Instant;
 
 use super::output::result_line;
 use super::{Call, SimCluster};
-use crate::cluster::{ClusterError, ExecOutput, PROBE_CONTAINER, PodRef};
+use crate::cluster::{ClusterError, ExecOutput, Family, PROBE_CONTAINER, PodRef};
 use crate::oracle::Oracle;
 use crate::probe::{
     Outcome, ProbeSpec, ProbeTool, batch_script, detect_tool_command, tool_of_image,
@@ -74,14 +74,26 @@ impl SimCluster {
         // Refused exactly as the script builder refuses it.
         batch_script(specs, tool)?;
         let action = || format!("run probes in {pod} (container {container})");
-        let dp = self.dataplane(st).map_err(|e| e.during(action()))?;
-        let pods = Self::pods(st).map_err(|e| e.during(action()))?;
+        let dp = self.dataplane(st, false).map_err(|e| e.during(action()))?;
+        let pods = self.pods(st).map_err(|e| e.during(action()))?;
         let oracle = Oracle::new(&dp.cluster, &dp.policies);
+        // A dual-stack cluster's IPv6 packets carry the pods' IPv6 addresses.
+        let dp6 = match self.dual_stack {
+            true => Some(self.dataplane(st, true).map_err(|e| e.during(action()))?),
+            false => None,
+        };
+        let oracle6 = dp6.as_ref().map(|d| Oracle::new(&d.cluster, &d.policies));
         let mut cost = Duration::ZERO;
         let mut answered = Vec::new();
         let mut timed_out = Vec::new();
         for spec in specs {
-            let outcome = self.evaluate(st, &dp, &oracle, &pods, &source, spec);
+            let v6 = Family::of(&spec.host) == Some(Family::Ipv6);
+            let outcome = match (&dp6, &oracle6) {
+                (Some(dp6), Some(oracle6)) if v6 => {
+                    self.evaluate(st, dp6, oracle6, &pods, &source, spec)
+                }
+                _ => self.evaluate(st, &dp, &oracle, &pods, &source, spec),
+            };
             let line = result_line(spec, tool, &outcome);
             if outcome == Outcome::Blocked {
                 cost = cost.max(spec.timeout);

@@ -98,6 +98,9 @@ pub struct Faults {
     /// `Reject` action does (TCP and HTTP refused by a RST, other protocols told the host is
     /// unreachable, administratively prohibited).
     pub deny_style: DenyStyle,
+    /// Every packet between pods on two nodes is dropped, whatever policy says (a broken
+    /// inter-node path: a tunnel that does not come up, an MTU that eats the packets).
+    pub drops_cross_node: bool,
     /// Objects (`Kind namespace/name`, or `Namespace name`) that vanish between a sweep's
     /// listing and its deletions (another process deleted them meanwhile).
     pub vanishing_during_sweep: BTreeSet<String>,

@@ -9,6 +9,9 @@
 //! - [`Enforcement`]: fully, not at all, ignoring egress, or ignoring named ports;
 //! - a policy propagation delay (virtual time: run under `tokio::time::pause`): probes see the
 //!   policies and labels as they were `propagation_delay` ago;
+//! - dual stack ([`SimCluster::dual_stack`]): an IPv6 address per pod beside its IPv4 one;
+//! - nodes ([`SimNode`], two slot-labelled workers by default) on which pods are scheduled as
+//!   their node selector and affinity say, and a dataplane that can drop every cross-node packet;
 //! - flaky probes (seeded, deterministic; from every pod, or one flaky pod), failing execs, pods
 //!   that never become ready, images without a shell;
 //! - sources whose traffic no policy stops (a pod the dataplane does not identify), declared
@@ -37,7 +40,7 @@
 //!
 //! [`SimCluster`] and its state live here; each job has its own file and `impl SimCluster` block:
 //! `faults` (what can be injected, and how enforcement and flakiness change a verdict), `model`
-//! (the applied objects as a model, its pods and addresses), `dataplane` (the model as of the
+//! (the applied objects as a model, its pods and addresses), `nodes` (scheduling), `dataplane` (the model as of the
 //! propagation delay, and what one probe observes), `exec` (simulated execs and their faults),
 //! `output` (what the batch script prints for a probe) and `ops` (the `ClusterOps` impl).
 
@@ -57,11 +60,13 @@ mod dataplane;
 mod exec;
 mod faults;
 mod model;
+mod nodes;
 mod ops;
 mod output;
 
 pub use faults::{Enforcement, Faults, Flaky, Latency};
 use model::is_policy;
+pub use nodes::SimNode;
 
 /// Why the simulated cluster refused or failed an action (under [`ClusterError::Simulated`],
 /// which names the action).
@@ -141,6 +146,8 @@ struct SimState {
     history: Vec<(Instant, Snapshot)>,
     /// Pod addresses, by `namespace/pod`.
     pod_ips: BTreeMap<String, IpAddr>,
+    /// The node each pod was scheduled on, by `namespace/pod`.
+    pod_nodes: BTreeMap<String, String>,
     /// Service addresses, by `namespace/name`.
     service_ips: BTreeMap<String, IpAddr>,
     /// Pods with a running probe container.
@@ -159,6 +166,9 @@ struct SimPod {
     pod: PodRef,
     endpoint: String,
     ip: IpAddr,
+    /// Its IPv6 address, on a dual-stack cluster.
+    ip6: Option<IpAddr>,
+    node: String,
     image: String,
     container: String,
     annotations: BTreeMap<String, String>,
@@ -168,13 +178,16 @@ struct SimPod {
 pub struct SimCluster {
     run_id: Mutex<String>,
     faults: Faults,
+    nodes: Vec<SimNode>,
+    dual_stack: bool,
     state: Mutex<SimState>,
     exec_slots: Option<Arc<Semaphore>>,
 }
 
 impl SimCluster {
     /// An empty cluster (namespaces `default` and `kube-system`, which the harness does not
-    /// own) with these faults.
+    /// own) with these faults, on the two workers of the kind configs
+    /// ([`SimNode::kind_workers`]; see [`SimCluster::with_nodes`]).
     pub fn new(run_id: &str, faults: Faults) -> SimCluster {
         let mut state = SimState::default();
         for ns in ["default", DNS_NAMESPACE] {
@@ -191,11 +204,28 @@ impl SimCluster {
         let sim = SimCluster {
             run_id: Mutex::new(run_id.to_string()),
             faults,
+            nodes: SimNode::kind_workers(),
+            dual_stack: false,
             state: Mutex::new(state),
             exec_slots,
         };
         sim.record_history(&mut sim.state.lock().expect("lock"));
         sim
+    }
+
+    /// The same cluster on these nodes instead (pods are placed as they are first listed:
+    /// call this before applying any).
+    pub fn with_nodes(mut self, nodes: Vec<SimNode>) -> SimCluster {
+        self.nodes = nodes;
+        self
+    }
+
+    /// The same cluster, dual-stack: every pod also gets an IPv6 address (`fd00:10:244::…`,
+    /// listed second in its `podIPs` as on kind), and IPv6 packets are judged by the oracle on
+    /// those addresses.
+    pub fn dual_stack(mut self) -> SimCluster {
+        self.dual_stack = true;
+        self
     }
 
     /// Starts another run on this cluster: what is applied from now on carries `run_id`, as a

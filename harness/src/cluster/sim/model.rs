@@ -2,11 +2,11 @@
 //! with stable addresses, and Service addresses.
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use serde_json::json;
 
-use super::{SimCluster, SimError, SimPod, SimState, Snapshot};
+use super::{SimCluster, SimError, SimPod, SimState, Snapshot, nodes};
 use crate::cluster::{ClusterError, PodRef, is_cluster_scoped};
 use crate::manifest::{Document, Source};
 use crate::model::{BuildOptions, Cluster};
@@ -78,7 +78,7 @@ impl SimCluster {
     }
 
     /// The pods of the current model, with stable addresses.
-    pub(super) fn pods(st: &mut SimState) -> Result<Vec<SimPod>, SimError> {
+    pub(super) fn pods(&self, st: &mut SimState) -> Result<Vec<SimPod>, SimError> {
         let (cluster, _) = Self::model(st, &Snapshot::default())?;
         let mut pods = Vec::new();
         for endpoint in &cluster.endpoints {
@@ -108,6 +108,10 @@ impl SimCluster {
                 .and_then(|d| d.value.pointer(&format!("{template}/metadata/annotations")))
                 .and_then(|a| serde_json::from_value(a.clone()).ok())
                 .unwrap_or_default();
+            let spec = doc
+                .and_then(|d| d.value.pointer(&format!("{template}/spec")))
+                .cloned()
+                .unwrap_or_default();
             let names: Vec<String> = if endpoint.kind == crate::model::WorkloadKind::Pod {
                 vec![endpoint.name.clone()]
             } else {
@@ -117,6 +121,17 @@ impl SimCluster {
             };
             for name in names {
                 let pod_key = format!("{}/{name}", endpoint.namespace);
+                let node = match st.pod_nodes.get(&pod_key) {
+                    Some(node) => node.clone(),
+                    None => match nodes::place(&self.nodes, &spec, &st.pod_nodes) {
+                        Some(node) => {
+                            st.pod_nodes.insert(pod_key.clone(), node.clone());
+                            node
+                        }
+                        // No node admits it: Pending, never listed.
+                        None => continue,
+                    },
+                };
                 let next = st.pod_ips.len() as u32;
                 let ip = *st.pod_ips.entry(pod_key).or_insert_with(|| {
                     IpAddr::V4(Ipv4Addr::new(
@@ -126,6 +141,23 @@ impl SimCluster {
                         (next % 250 + 2) as u8,
                     ))
                 });
+                // The IPv6 twin of the IPv4 address, in kind's dual-stack pod subnet.
+                let ip6 = match (self.dual_stack, ip) {
+                    (true, IpAddr::V4(v4)) => {
+                        let [_, _, c, d] = v4.octets();
+                        Some(IpAddr::V6(Ipv6Addr::new(
+                            0xfd00,
+                            0x10,
+                            0x244,
+                            0,
+                            0,
+                            0,
+                            u16::from(c),
+                            u16::from(d),
+                        )))
+                    }
+                    _ => None,
+                };
                 pods.push(SimPod {
                     pod: PodRef {
                         namespace: endpoint.namespace.clone(),
@@ -133,6 +165,8 @@ impl SimCluster {
                     },
                     endpoint: key.clone(),
                     ip,
+                    ip6,
+                    node,
                     image: image.clone(),
                     container: container.clone(),
                     annotations: annotations.clone(),
@@ -151,6 +185,7 @@ impl SimCluster {
         });
         let prefix = format!("{name}/");
         st.pod_labels.retain(|k, _| !k.starts_with(&prefix));
+        st.pod_nodes.retain(|k, _| !k.starts_with(&prefix));
     }
 
     pub(super) fn service_ip(st: &mut SimState, key: &str) -> IpAddr {
@@ -166,7 +201,7 @@ impl SimCluster {
     }
 
     pub(super) fn find_pod(&self, st: &mut SimState, pod: &PodRef) -> Result<SimPod, ClusterError> {
-        Self::pods(st)
+        self.pods(st)
             .map_err(|e| e.during(format!("find Pod {pod}")))?
             .into_iter()
             .find(|p| p.pod == *pod)

@@ -23,7 +23,8 @@ impl SimCluster {
     fn pod_info(&self, st: &SimState, pod: &SimPod) -> PodInfo {
         PodInfo {
             pod: pod.pod.clone(),
-            ips: vec![pod.ip],
+            ips: std::iter::once(pod.ip).chain(pod.ip6).collect(),
+            node: Some(pod.node.clone()),
             containers: vec![ContainerInfo {
                 name: pod.container.clone(),
                 image: pod.image.clone(),
@@ -188,7 +189,9 @@ impl ClusterOps for SimCluster {
         self.record(Call::WaitReady(endpoint.key()));
         if !self.faults.never_ready.contains(&endpoint.key()) {
             let mut st = self.state.lock().expect("lock");
-            let pods = Self::pods(&mut st).map_err(|e| e.during(format!("wait for {endpoint}")))?;
+            let pods = self
+                .pods(&mut st)
+                .map_err(|e| e.during(format!("wait for {endpoint}")))?;
             return if pods.iter().any(|p| p.endpoint == endpoint.key()) {
                 Ok(())
             } else {
@@ -200,7 +203,8 @@ impl ClusterOps for SimCluster {
         tokio::time::sleep(timeout).await;
         let pods = {
             let mut st = self.state.lock().expect("lock");
-            Self::pods(&mut st).map_err(|e| e.during(format!("wait for {endpoint}")))?
+            self.pods(&mut st)
+                .map_err(|e| e.during(format!("wait for {endpoint}")))?
         };
         let reasons = pods
             .iter()
@@ -232,8 +236,9 @@ impl ClusterOps for SimCluster {
             return Ok(Vec::new());
         }
         let mut st = self.state.lock().expect("lock");
-        let pods =
-            Self::pods(&mut st).map_err(|e| e.during(format!("list the pods of {endpoint}")))?;
+        let pods = self
+            .pods(&mut st)
+            .map_err(|e| e.during(format!("list the pods of {endpoint}")))?;
         Ok(pods
             .iter()
             .filter(|p| p.endpoint == endpoint.key())

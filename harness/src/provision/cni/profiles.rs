@@ -30,7 +30,9 @@ impl CniProfile {
         vec![
             Self::calico(),
             Self::calico_3_31(),
+            Self::calico_dual(),
             Self::cilium(),
+            Self::cilium_dual(),
             Self::kindnet(),
             Self::antrea(),
             Self::flannel(),
@@ -71,6 +73,43 @@ impl CniProfile {
         )
     }
 
+    /// Calico 3.32 on a dual-stack cluster (`kind-config/calico-dual.yaml`, `ipFamily: dual`):
+    /// the `calico` profile with an IPv6 pool beside the IPv4 one
+    /// (`provision/calico-installation-dual.yaml`), so every pod has an address of each family
+    /// and both are probed.
+    fn calico_dual() -> CniProfile {
+        let mut profile = Self::calico();
+        profile.name = "calico-dual";
+        profile.kind_config = include_str!("../../../../kind-config/calico-dual.yaml");
+        profile.pod_subnet = Some("10.244.0.0/16,fd00:10:244::/56");
+        for step in &mut profile.install {
+            if let InstallStep::ApplyManifest { what, file, yaml } = step {
+                *what = "Installation (IPv4 and IPv6 pools) and APIServer";
+                *file = "calico-installation-dual.yaml";
+                *yaml = include_str!("../calico-installation-dual.yaml");
+            }
+        }
+        profile
+    }
+
+    /// Cilium 1.20 on a dual-stack cluster (`kind-config/cilium-dual.yaml`, `ipFamily: dual`):
+    /// the `cilium` profile with the Helm value `ipv6.enabled=true`, which the chart renders as the
+    /// agent's `enable-ipv6` ("all endpoints are allocated an IPv6 address";
+    /// cilium/cilium@002c6fff:install/kubernetes/cilium/templates/cilium-configmap.yaml, re-check
+    /// at v1.20.0 on the first lane); with `ipam.mode=kubernetes` the addresses come from the
+    /// nodes' dual-stack pod CIDRs kind sets.
+    fn cilium_dual() -> CniProfile {
+        let mut profile = Self::cilium();
+        profile.name = "cilium-dual";
+        profile.kind_config = include_str!("../../../../kind-config/cilium-dual.yaml");
+        for step in &mut profile.install {
+            if let InstallStep::Helm { set, .. } = step {
+                set.push("ipv6.enabled=true");
+            }
+        }
+        profile
+    }
+
     /// A Calico line: its operator CRDs and operator manifest, and the admin-policy API it
     /// enforces. The Installation and APIServer are the first two documents of
     /// `manifests/custom-resources.yaml`, the same at v3.31.7 and v3.32.1.
@@ -88,7 +127,7 @@ impl CniProfile {
             name,
             version,
             kind_config,
-            pod_subnet: Some("192.168.0.0/16"),
+            pod_subnet: Some("10.244.0.0/16"),
             default_cni: false,
             kernel_modules: &[],
             install: vec![

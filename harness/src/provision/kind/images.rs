@@ -73,6 +73,12 @@ async fn pull(
 
 /// Pulls `image` and loads it into the nodes. Returns whether the archive fallback was needed.
 ///
+/// Both `kind load docker-image` and `kind load image-archive` load into every node of the
+/// cluster when `--nodes` is not given, the control plane and both workers alike
+/// (kubernetes-sigs/kind@v0.32.0:pkg/cmd/kind/load/docker-image/docker-image.go#L119-L120,
+/// `pkg/cmd/kind/load/image-archive/image-archive.go#L120`), so a pod finds its image on
+/// whichever node it is scheduled.
+///
 /// With Docker 29's containerd image store, `kind load docker-image` fails (`ctr: content
 /// digest … not found`, kind#3795): the fallback saves one platform's image to an archive and
 /// loads that instead (kind PR #4247).

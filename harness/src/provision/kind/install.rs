@@ -87,7 +87,9 @@ pub(super) async fn install_step(
     run_ok(runner, cmd).await.map(drop)
 }
 
-/// The profile's readiness checks, then the ones every cluster needs: Ready nodes and DNS.
+/// The profile's readiness checks, then the ones every cluster needs: every node Ready
+/// (`kubectl wait nodes --all`: the control plane and both workers) and DNS. The profiles' own
+/// checks wait on DaemonSet rollouts, which cover every node too.
 fn ready_checks(cni: &CniProfile) -> Vec<ReadyCheck> {
     let mut checks = cni.ready.clone();
     checks.push(ReadyCheck::Condition {

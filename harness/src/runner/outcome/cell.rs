@@ -4,6 +4,7 @@
 use std::fmt;
 
 use crate::capability::Capability;
+use crate::cluster::{Family, Locality};
 use crate::oracle::Uncertainty;
 use crate::probe::{DenyStyle, Outcome};
 use crate::scenario::format::Expectation;
@@ -92,6 +93,11 @@ pub struct CellOutcome {
     pub history: Vec<Outcome>,
     /// Why it is expected so (the oracle's explanation), when known.
     pub why: Option<String>,
+    /// Whether the source and destination pods ran on one node or two (`spec.nodeName`); `None`
+    /// when the cell is not pod to pod (from outside, to a Service address, to the internet).
+    pub locality: Option<Locality>,
+    /// The address family of the probed address (`None` for a name).
+    pub family: Option<Family>,
     /// A cell of the whole matrix no claim probes: its expectation is the oracle's, and a
     /// wrong one is the CNI's failure, not the tutorial's erratum.
     pub derived: bool,
@@ -137,8 +143,9 @@ impl CellOutcome {
             (_, Outcome::DnsFailure(_)) => "the name did not resolve",
             _ => "",
         };
+        let locality = self.locality.map(|l| format!(", {l}")).unwrap_or_default();
         let mut text = format!(
-            "{} → {} ({} {}): expected {expected}, observed {}",
+            "{} → {} ({} {}{locality}): expected {expected}, observed {}",
             self.source,
             self.target,
             self.kind,

@@ -1,0 +1,149 @@
+//! Dual stack on the simulated cluster: every pod has an IPv4 and an IPv6 address, the runner
+//! probes both, each cell records its family, and the expectation of an IPv6 cell is the
+//! oracle's on the IPv6 addresses — so a case whose ipBlock is an IPv4 CIDR expects its IPv6
+//! cells otherwise, and a conforming dual-stack dataplane passes it.
+
+use std::collections::BTreeMap;
+use std::ops::ControlFlow;
+use std::sync::Arc;
+use std::time::Duration;
+
+use netpol_harness::cluster::Family;
+use netpol_harness::cluster::sim::{Faults, SimCluster};
+use netpol_harness::generate::{self, Options, writer};
+use netpol_harness::report::run::{render_summary, results};
+use netpol_harness::runner::outcome::{CellOutcome, StepVerdict};
+use netpol_harness::runner::plan::plans;
+use netpol_harness::runner::{MatrixScope, RunOptions, RunOutcome, Runner};
+use netpol_harness::scenario::{LoadedScenario, default_root, load};
+
+async fn run(scenarios: &[LoadedScenario], sim: SimCluster) -> RunOutcome {
+    let plans = plans(scenarios, None).await.unwrap();
+    let sim = Arc::new(sim);
+    let runner = Runner::new(
+        sim.clone(),
+        RunOptions {
+            deadline: Duration::from_secs(3),
+            // The claims: derived cells of the whole matrix are probed over the first
+            // address of a pod only (IPv4 on a dual-stack cluster), so they have no twins.
+            matrix: MatrixScope::Claims,
+            ..RunOptions::default()
+        },
+    );
+    let outcome = runner.run(&plans, |_| ControlFlow::Continue(())).await;
+    assert!(sim.owned_objects().is_empty(), "{:?}", sim.owned_objects());
+    outcome
+}
+
+fn cells(outcome: &RunOutcome) -> Vec<&CellOutcome> {
+    outcome
+        .scenarios
+        .iter()
+        .flat_map(|s| &s.steps)
+        .flat_map(|s| &s.cells)
+        .collect()
+}
+
+fn all_pass(outcome: &RunOutcome) {
+    for s in &outcome.scenarios {
+        for step in &s.steps {
+            assert_eq!(
+                step.verdict,
+                StepVerdict::Pass,
+                "{}: {}",
+                step.name,
+                step.reason
+            );
+        }
+    }
+}
+
+/// A cell without its address: source, target pod, probe kind and port.
+fn twin_key(c: &CellOutcome) -> (String, String, String, Option<u16>) {
+    let pod = c.target.split(' ').next().unwrap().to_string();
+    (c.source.clone(), pod, c.kind.clone(), c.port)
+}
+
+#[tokio::test(start_paused = true)]
+async fn ipblock_cases_expect_ipv6_cells_per_address_and_pass_on_a_dual_stack_dataplane() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = generate::cases(&Options {
+        tags: vec!["ipblock".into()],
+        ..Options::default()
+    })
+    .unwrap();
+    assert!(!cases.is_empty());
+    let scenarios = generate::render(&cases).unwrap();
+    writer::write(dir.path(), &scenarios).unwrap();
+    let loaded: Vec<LoadedScenario> = scenarios
+        .iter()
+        .map(|s| load(dir.path(), &s.name).unwrap())
+        .collect();
+    let outcome = run(
+        &loaded,
+        SimCluster::new("dual", Faults::default()).dual_stack(),
+    )
+    .await;
+    all_pass(&outcome);
+
+    let all = cells(&outcome);
+    let by_family = |f| all.iter().filter(|c| c.family == Some(f)).count();
+    // Every pod target is probed over both families: as many IPv6 cells as IPv4 ones.
+    assert!(by_family(Family::Ipv6) > 0);
+    assert_eq!(by_family(Family::Ipv6), by_family(Family::Ipv4));
+    // Some IPv6 cells expect otherwise than their IPv4 twin (an IPv4 ipBlock never matches an
+    // IPv6 packet), and say why.
+    let mut differing: Vec<&CellOutcome> = Vec::new();
+    for step in outcome.scenarios.iter().flat_map(|s| &s.steps) {
+        let v4: BTreeMap<_, _> = step
+            .cells
+            .iter()
+            .filter(|c| c.family == Some(Family::Ipv4))
+            .map(|c| (twin_key(c), c.expected))
+            .collect();
+        differing.extend(
+            step.cells
+                .iter()
+                .filter(|c| c.family == Some(Family::Ipv6) && v4[&twin_key(c)] != c.expected),
+        );
+    }
+    assert!(!differing.is_empty());
+    for c in &differing {
+        let why = c.why.as_deref().unwrap();
+        assert!(why.starts_with("over IPv6 (fd00:10:244::"), "{why}");
+    }
+    // results.json records the family per cell.
+    let json = serde_json::to_value(results("sim", None, &outcome.scenarios)).unwrap();
+    let text = json.to_string();
+    assert!(text.contains(r#""family":"ipv6""#) && text.contains(r#""family":"ipv4""#));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_tutorial_on_a_dual_stack_cluster_probes_both_families_and_passes() {
+    let scenarios = vec![load(&default_root(), "nginx-busybox-default").unwrap()];
+    let outcome = run(
+        &scenarios,
+        SimCluster::new("dual", Faults::default()).dual_stack(),
+    )
+    .await;
+    all_pass(&outcome);
+    let all = cells(&outcome);
+    let pod_targets: Vec<&&CellOutcome> = all.iter().filter(|c| c.locality.is_some()).collect();
+    let v6 = pod_targets
+        .iter()
+        .filter(|c| c.family == Some(Family::Ipv6))
+        .count();
+    assert!(
+        v6 > 0 && v6 * 2 == pod_targets.len(),
+        "{v6} of {}",
+        pod_targets.len()
+    );
+    // Single stack, the same scenario probes IPv4 only, and the summary has no family line.
+    let outcome = run(&scenarios, SimCluster::new("single", Faults::default())).await;
+    assert!(!render_summary(&outcome.scenarios).contains("cells by family"));
+    assert!(
+        cells(&outcome)
+            .iter()
+            .all(|c| c.family != Some(Family::Ipv6))
+    );
+}
