@@ -1,7 +1,8 @@
 //! Dual stack on the simulated cluster: every pod has an IPv4 and an IPv6 address, the runner
 //! probes both, each cell records its family, and the expectation of an IPv6 cell is the
 //! oracle's on the IPv6 addresses — so a case whose ipBlock is an IPv4 CIDR expects its IPv6
-//! cells otherwise, and a conforming dual-stack dataplane passes it.
+//! cells otherwise, and a conforming dual-stack dataplane passes it; derived cells of the whole
+//! matrix are probed over both families as well.
 
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
@@ -18,15 +19,17 @@ use netpol_harness::runner::{MatrixScope, RunOptions, RunOutcome, Runner};
 use netpol_harness::scenario::{LoadedScenario, default_root, load};
 
 async fn run(scenarios: &[LoadedScenario], sim: SimCluster) -> RunOutcome {
+    run_as(scenarios, sim, MatrixScope::Claims).await
+}
+
+async fn run_as(scenarios: &[LoadedScenario], sim: SimCluster, matrix: MatrixScope) -> RunOutcome {
     let plans = plans(scenarios, None).await.unwrap();
     let sim = Arc::new(sim);
     let runner = Runner::new(
         sim.clone(),
         RunOptions {
             deadline: Duration::from_secs(3),
-            // The claims: derived cells of the whole matrix are probed over the first
-            // address of a pod only (IPv4 on a dual-stack cluster), so they have no twins.
-            matrix: MatrixScope::Claims,
+            matrix,
             ..RunOptions::default()
         },
     );
@@ -145,5 +148,37 @@ async fn a_tutorial_on_a_dual_stack_cluster_probes_both_families_and_passes() {
         cells(&outcome)
             .iter()
             .all(|c| c.family != Some(Family::Ipv6))
+    );
+}
+
+/// With the whole matrix, derived cells are probed over both families too, and the IPv6 ones
+/// expect what the oracle says over IPv6.
+#[tokio::test(start_paused = true)]
+async fn derived_cells_are_probed_over_both_families() {
+    let scenarios = vec![
+        load(&default_root(), "nginx-busybox-default").unwrap(),
+        // Its `networks` peer is an IPv4 CIDR: over IPv6 some derived cells expect otherwise.
+        load(&default_root(), "cluster-network-policy").unwrap(),
+    ];
+    let outcome = run_as(
+        &scenarios,
+        SimCluster::new("dual", Faults::default()).dual_stack(),
+        MatrixScope::Full,
+    )
+    .await;
+    all_pass(&outcome);
+    let all = cells(&outcome);
+    let derived = |f| {
+        all.iter()
+            .filter(|c| c.derived && c.family == Some(f))
+            .count()
+    };
+    assert!(derived(Family::Ipv6) > 0);
+    assert_eq!(derived(Family::Ipv6), derived(Family::Ipv4));
+    assert!(
+        all.iter().any(|c| c.derived
+            && c.family == Some(Family::Ipv6)
+            && c.why.as_deref().is_some_and(|w| w.starts_with("over IPv6"))),
+        "no derived IPv6 cell expects otherwise than its IPv4 twin"
     );
 }

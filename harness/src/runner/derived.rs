@@ -17,7 +17,7 @@ use crate::capability::Capability;
 use crate::cluster::{ClusterOps, Locality};
 use crate::model::Protocol;
 use crate::probe::{Outcome, ProbeKind, ProbeSpec};
-use crate::scenario::derive::Derived;
+use crate::scenario::derive::{Derived, DerivedCell};
 use crate::scenario::format::Expectation;
 
 /// The probe kind that checks `protocol`.
@@ -31,16 +31,20 @@ fn kind(protocol: Protocol) -> ProbeKind {
 }
 
 impl<C: ClusterOps> Runner<C> {
-    /// Appends the step's derived cells to `cells` (nothing with `--matrix claims`).
-    pub(super) async fn derived_cells(
+    /// Appends the step's derived cells to `cells` (nothing with `--matrix claims`): one per
+    /// address of the destination pod (both families on a dual-stack cluster). Returns the
+    /// IPv6 ones (index in `cells`, and the cell derived), whose expectation the caller checks
+    /// on the live IPv6 addresses.
+    pub(super) async fn derived_cells<'s>(
         &self,
         ctx: &ScenarioCtx<'_>,
-        step: &StepPlan,
+        step: &'s StepPlan,
         pods: &mut PodCache,
         cells: &mut Vec<ProbeCell>,
-    ) {
+    ) -> Vec<(usize, &'s DerivedCell)> {
+        let mut ipv6 = Vec::new();
         if self.options.matrix == MatrixScope::Claims {
-            return;
+            return ipv6;
         }
         // SCTP cells need the capability; a step requiring it is not run at all without it.
         let sctp = self
@@ -97,7 +101,7 @@ impl<C: ClusterOps> Runner<C> {
             };
             for source in &sources {
                 for target in &targets {
-                    let Some(ip) = target.ips.first() else {
+                    if target.ips.is_empty() {
                         let mut c = cell(
                             ProbeOrigin::Unresolved,
                             source.pod.to_string(),
@@ -110,25 +114,32 @@ impl<C: ClusterOps> Runner<C> {
                             .push((Outcome::Error(error.to_string()), String::new()));
                         cells.push(c);
                         continue;
-                    };
-                    let description = match derived.port {
-                        Some(p) => format!("{} {ip}:{p}", target.pod),
-                        None => format!("{} {ip}", target.pod),
-                    };
-                    let mut c = cell(
-                        ProbeOrigin::Pod(source.clone()),
-                        source.pod.to_string(),
-                        description,
-                        ip.to_string(),
-                    );
-                    c.spec.id = cells.len().to_string();
-                    c.locality = Locality::between(source.node.as_deref(), target.node.as_deref());
-                    if source.pod == target.pod && c.unasserted.is_none() {
-                        c.unasserted = Some(Unasserted::SelfTraffic);
                     }
-                    cells.push(c);
+                    for ip in &target.ips {
+                        let description = match derived.port {
+                            Some(p) => format!("{} {ip}:{p}", target.pod),
+                            None => format!("{} {ip}", target.pod),
+                        };
+                        let mut c = cell(
+                            ProbeOrigin::Pod(source.clone()),
+                            source.pod.to_string(),
+                            description,
+                            ip.to_string(),
+                        );
+                        c.spec.id = cells.len().to_string();
+                        c.locality =
+                            Locality::between(source.node.as_deref(), target.node.as_deref());
+                        if source.pod == target.pod && c.unasserted.is_none() {
+                            c.unasserted = Some(Unasserted::SelfTraffic);
+                        }
+                        if ip.is_ipv6() && c.unasserted.is_none() {
+                            ipv6.push((cells.len(), derived));
+                        }
+                        cells.push(c);
+                    }
                 }
             }
         }
+        ipv6
     }
 }

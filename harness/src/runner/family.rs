@@ -9,6 +9,7 @@ use std::net::IpAddr;
 
 use crate::analysis::Analysis;
 use crate::cluster::PodInfo;
+use crate::model::Protocol;
 use crate::oracle::{Oracle, Packet, Peer};
 use crate::scenario::PlannedProbe;
 use crate::scenario::format::Expectation;
@@ -55,12 +56,25 @@ pub(super) fn ipv6_expectation(
     else {
         return None;
     };
+    ipv6_cell_expectation(v4, v6, (from, endpoint), *port, *protocol)
+}
+
+/// What an IPv6 cell from endpoint `from` to endpoint `to` (`namespace/name`) should observe,
+/// with why, when the oracle says otherwise over IPv6 than over IPv4; `None` when both families
+/// agree or the IPv6 answer is undecided.
+pub(super) fn ipv6_cell_expectation(
+    v4: (&Analysis, &Oracle<'_>),
+    v6: (&Analysis, &Oracle<'_>),
+    (from, endpoint): (&str, &str),
+    port: Option<u16>,
+    protocol: Protocol,
+) -> Option<(Expectation, String)> {
     let packet = |model: &Analysis| -> Option<Packet> {
         Some(Packet {
             from: Peer::Endpoint(model.cluster.endpoint(from)?),
             to: Peer::Endpoint(model.cluster.endpoint(endpoint)?),
-            protocol: *protocol,
-            port: *port,
+            protocol,
+            port,
         })
     };
     let (p4, p6) = (packet(v4.0)?, packet(v6.0)?);

@@ -246,8 +246,8 @@ impl<C: ClusterOps> Runner<C> {
                 }
             }
         }
-        self.derived_cells(ctx, step, &mut pods, &mut cells).await;
-        if !ipv6_cells.is_empty() {
+        let ipv6_derived = self.derived_cells(ctx, step, &mut pods, &mut cells).await;
+        if !ipv6_cells.is_empty() || !ipv6_derived.is_empty() {
             let live: HashMap<String, Vec<PodInfo>> = pods
                 .into_iter()
                 .filter_map(|(k, v)| Some((k, v.ok()?)))
@@ -259,6 +259,18 @@ impl<C: ClusterOps> Runner<C> {
                     if let Some((expected, why)) =
                         family::ipv6_expectation((v4, &o4), (&v6, &o6), planned)
                     {
+                        cells[index].expected = expected;
+                        cells[index].why = Some(why);
+                    }
+                }
+                for (index, derived) in ipv6_derived {
+                    if let Some((expected, why)) = family::ipv6_cell_expectation(
+                        (v4, &o4),
+                        (&v6, &o6),
+                        (&derived.from, &derived.to),
+                        derived.port,
+                        derived.protocol,
+                    ) {
                         cells[index].expected = expected;
                         cells[index].why = Some(why);
                     }
