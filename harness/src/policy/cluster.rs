@@ -44,6 +44,7 @@ use super::{
 };
 use crate::manifest::{Document, ManifestError};
 use crate::model::Protocol;
+pub(crate) use peers::check_domain_names;
 pub use peers::valid_domain_name;
 
 /// The API version modelled.

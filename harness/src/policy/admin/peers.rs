@@ -5,7 +5,7 @@ use super::{
     subject_selector,
 };
 use crate::manifest::ManifestError;
-use crate::policy::cluster::valid_domain_name;
+use crate::policy::cluster::check_domain_names;
 use crate::policy::k8s::{describe, label_selector, parse_cidr};
 use crate::policy::{EntityMatch, RuleAction, Selector};
 
@@ -131,24 +131,7 @@ impl Ctx<'_> {
                 "a BaselineAdminNetworkPolicy peer has no domainNames (v0.1.7 baselineadminnetworkpolicy_types.go)",
             ));
         }
-        if list.is_empty() || list.len() > MAX_NETWORKS {
-            return Err(doc.invalid(field, format!("must list 1 to {MAX_NETWORKS} domain names")));
-        }
-        for (k, name) in list.iter().enumerate() {
-            let f = format!("{field}[{k}]");
-            if !valid_domain_name(name) {
-                return Err(doc.invalid(
-                    f,
-                    format!("`{name}` is not a domain name (an exact name, or `*.` then a name; the CRD's pattern)"),
-                ));
-            }
-            if list[..k].contains(name) {
-                return Err(doc.invalid(
-                    f,
-                    format!("duplicate value `{name}` (domainNames is a set)"),
-                ));
-            }
-        }
+        check_domain_names(doc, field, list)?;
         if action != RuleAction::Allow {
             return Err(doc.unsupported(
                 field,

@@ -1,7 +1,10 @@
 //! ClusterNetworkPolicy egress peers: pods, namespaces, networks, nodes and domain names, each
 //! converted or reported as one the implementation does not support.
 
-use super::{Ctx, EgressPeerDoc, MAX_CIDR_LENGTH, PeerMatch, PeerOutcome, selector_peer};
+use super::{
+    Ctx, EgressPeerDoc, MAX_CIDR_LENGTH, MAX_ITEMS, PeerMatch, PeerOutcome, selector_peer,
+};
+use crate::manifest::Document;
 use crate::manifest::ManifestError;
 use crate::policy::EntityMatch;
 use crate::policy::admin::{namespaces_peer, pods_peer};
@@ -95,22 +98,7 @@ impl Ctx<'_> {
         }
         let list = p.domain_names.as_deref().unwrap_or_default();
         let field = format!("{at}.domainNames");
-        self.check_count(&field, list.len(), 1, "domain names")?;
-        for (k, name) in list.iter().enumerate() {
-            let f = format!("{field}[{k}]");
-            if !valid_domain_name(name) {
-                return Err(doc.invalid(
-                    f,
-                    format!("`{name}` is not a domain name (an exact name, or `*.` then a name; the CRD's pattern)"),
-                ));
-            }
-            if list[..k].contains(name) {
-                return Err(doc.invalid(
-                    f,
-                    format!("duplicate value `{name}` (domainNames is a set)"),
-                ));
-            }
-        }
+        check_domain_names(doc, &field, list)?;
         if action.is_some_and(|a| a != "Accept") {
             return Err(doc.unsupported(
                 field,
@@ -130,6 +118,39 @@ impl Ctx<'_> {
             },
         })))
     }
+}
+
+/// Checks a `domainNames` list as the CRDs do (ClusterNetworkPolicy v0.2.0 and AdminNetworkPolicy
+/// v0.1.7 alike): 1 to 25 names (MinItems=1, MaxItems=25), each matching the DomainName
+/// pattern, none twice (`listType=set`).
+pub(crate) fn check_domain_names(
+    doc: &Document,
+    field: &str,
+    list: &[String],
+) -> Result<(), ManifestError> {
+    let n = list.len();
+    if n == 0 || n > MAX_ITEMS {
+        return Err(doc.invalid(
+            field,
+            format!("{n} domain names; the CRD allows 1 to {MAX_ITEMS} (MaxItems={MAX_ITEMS})"),
+        ));
+    }
+    for (k, name) in list.iter().enumerate() {
+        let f = format!("{field}[{k}]");
+        if !valid_domain_name(name) {
+            return Err(doc.invalid(
+                f,
+                format!("`{name}` is not a domain name (an exact name, or `*.` then a name; the CRD's pattern)"),
+            ));
+        }
+        if list[..k].contains(name) {
+            return Err(doc.invalid(
+                f,
+                format!("duplicate value `{name}` (domainNames is a set)"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The CRD's DomainName pattern,
