@@ -13,7 +13,7 @@ use super::converge::ProbeCell;
 use super::plan::{PlannedAction, StepPlan};
 use super::scenario::ScenarioCtx;
 use crate::cluster::ClusterOps;
-use crate::probe::Outcome;
+use crate::probe::DenyStyle;
 use crate::scenario::derive::Derived;
 use crate::scenario::format::Expectation;
 use crate::scenario::state::is_policy;
@@ -70,11 +70,17 @@ impl<C: ClusterOps> Runner<C> {
         let served = ctx.note_served(&cells, &all);
         let (shown, not): (Vec<&ProbeCell>, Vec<&ProbeCell>) =
             cells.iter().partition(|c| served.contains(&c.served_key()));
-        // What did not connect before any policy is not served: a derived cell of it is
-        // reported, never asserted (a probe error proves nothing either way).
+        // What was refused before any policy is not served: a derived cell of it is reported,
+        // never asserted. Only a refusal says so: a timeout is a drop (a path not working yet,
+        // a broken cross-node route), which must stay visible, and a probe error proves
+        // nothing either way.
         ctx.note_closed(
             not.iter()
-                .filter(|c| !matches!(c.history.last(), Some((Outcome::Error(_), _)) | None))
+                .filter(|c| {
+                    c.history
+                        .last()
+                        .is_some_and(|(o, _)| o.deny_style() == Some(DenyStyle::Reject))
+                })
                 .map(|c| c.served_key()),
         );
         tracing::info!(

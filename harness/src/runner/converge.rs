@@ -19,8 +19,8 @@ use crate::scenario::format::Expectation;
 
 /// A destination port as the runner tells whether it was shown served: the destination as the
 /// scenario names it, the port, and the transport (`tcp` for TCP and HTTP, `udp` for UDP and
-/// DNS, `sctp`, `icmp`).
-pub(super) type ServedKey = (String, Option<u16>, &'static str);
+/// DNS, `sctp`, `icmp`), and the address family probed (`None` for a name).
+pub(super) type ServedKey = (String, Option<u16>, &'static str, Option<Family>);
 
 /// What this scenario's probes have shown of destination ports so far.
 #[derive(Debug, Clone, Default)]
@@ -82,7 +82,13 @@ impl ProbeCell {
             ProbeKind::Sctp => "sctp",
             ProbeKind::Icmp => "icmp",
         };
-        (self.to.clone(), self.spec.target_port(), transport)
+        // The family too: a server listening on IPv4 alone refuses over IPv6.
+        (
+            self.to.clone(),
+            self.spec.target_port(),
+            transport,
+            Family::of(&self.spec.host),
+        )
     }
 
     /// Whether the last observation connected, showing the destination port served.

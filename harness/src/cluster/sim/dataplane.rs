@@ -125,6 +125,14 @@ impl SimCluster {
         if cross_node && self.faults.drops_cross_node {
             return Outcome::Blocked;
         }
+        if let (Peer::Endpoint(to), Some(p)) = (packet.to, port)
+            && self
+                .faults
+                .dropped_ports
+                .contains(&(dp.cluster.get(to).key(), p))
+        {
+            return Outcome::Blocked;
+        }
         match (&spec.kind, allowed, listening) {
             (kind, false, _) => denied(self.faults.deny_style, kind),
             (_, true, false) => Outcome::Refused,

@@ -86,6 +86,9 @@ pub struct Faults {
     /// Declared ports nothing listens on (`namespace/name`, port): connections to them are
     /// refused, as a container that declares a port it does not serve refuses.
     pub closed_ports: BTreeSet<(String, u16)>,
+    /// Ports whose traffic is dropped whatever the policies say (`namespace/name`, port): a
+    /// path broken from the start, before any policy.
+    pub dropped_ports: BTreeSet<(String, u16)>,
     /// Endpoints whose pods never become ready (their image cannot be pulled).
     pub never_ready: BTreeSet<String>,
     /// Endpoints whose image has no shell (probes need the ephemeral probe container).

@@ -271,3 +271,37 @@ async fn a_cell_the_oracle_cannot_decide_is_probed_and_reported_never_asserted()
     // Self-traffic (4) and the two open cells are reported, not asserted.
     assert_eq!(step.counts(true).unasserted, 6);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_port_dropped_before_any_policy_is_not_taken_for_closed() {
+    // Everything to x/b's port 81 is dropped from the start (only derived cells probe it): the
+    // baseline's timeouts are drops, not a closed port, so those cells stay asserted and fail.
+    let sim = sim(Faults {
+        dropped_ports: BTreeSet::from([("x/b".to_string(), 81)]),
+        ..Faults::default()
+    });
+    let fixture = Fixture::new();
+    let outcome = runner(&sim, full())
+        .run_scenario(&deny_x(&fixture), None)
+        .await;
+    let to_81: Vec<&CellOutcome> = outcome
+        .steps
+        .iter()
+        .flat_map(|s| &s.cells)
+        .filter(|c| c.to == "x/b" && c.from != "x/b" && c.port == Some(81))
+        .collect();
+    assert!(!to_81.is_empty());
+    assert!(
+        to_81
+            .iter()
+            .all(|c| c.derived && c.unasserted != Some(Unasserted::PortNotServed)),
+        "{to_81:?}"
+    );
+    assert!(
+        to_81
+            .iter()
+            .any(|c| c.asserted() && !c.matched && c.expected == Expectation::Allowed),
+        "no allowed cell to the dropped port failed: {to_81:?}"
+    );
+    assert!(!outcome.passed());
+}
