@@ -18,9 +18,10 @@
 //! → the addresses of declared Node objects) and, in an ANP Allow rule, `domainNames` (decided
 //! by DNS answers: such cells are "unknown (DNS)"), as network-policy-api v0.1.7 defines them
 //! (kubernetes-sigs/network-policy-api@v0.1.7:apis/v1alpha1/adminnetworkpolicy_types.go#L213-L268).
-//! Calico 3.29–3.31 converts only pods, namespaces and networks: a rule with a `nodes` or
-//! `domainNames` peer fails its conversion and is failed closed — Deny and Pass become "deny
-//! all", Allow is dropped (projectcalico/calico@v3.31.7:libcalico-go/lib/backend/k8s/conversion/conversion.go#L287-L316,
+//! Calico 3.29–3.31 converts only pods, namespaces and networks: a rule with a `nodes` peer
+//! fails its conversion and is failed closed — Deny and Pass become "deny all", Allow is
+//! dropped; its CRD (network-policy-api v0.1.1) has no `domainNames`, so such a document is
+//! refused there (projectcalico/calico@v3.31.7:libcalico-go/lib/backend/k8s/conversion/conversion.go#L287-L316,
 //! #L370-L379, #L658-L680).
 //!
 //! Refused: `domainNames` in a Deny or Pass rule or in a BANP (not in the API), a BANP not named
@@ -194,7 +195,7 @@ struct PortRangeDoc {
 /// the named port becomes a nil protocol and port, which "we translate to allowing all"
 /// (projectcalico/calico@v3.31.7:libcalico-go/lib/backend/k8s/conversion/conversion.go#L594-L600,
 /// #L757 "TODO: Add support for NamedPorts") — a documented deviation from the API — and a rule
-/// with a `nodes` or `domainNames` peer fails closed.
+/// with a `nodes` peer fails closed (a `domainNames` peer is refused: its CRD has none).
 pub fn convert(doc: &Document, calico: bool) -> Result<Policy, ManifestError> {
     if doc.api_version() != API_VERSION {
         return Err(doc.unsupported(

@@ -181,15 +181,20 @@ impl KubeCluster {
         Ok(cluster)
     }
 
-    /// The whole context guard after the name check: a context the user named and allowed
-    /// with `--allow-non-kind-context` is taken as it is; any other must pass
+    /// The whole context guard after the name check: a context not named `kind-*` that the user
+    /// named and allowed with `--allow-non-kind-context` is taken as it is; any other (every
+    /// `kind-*` context included: the flag is about names, not servers) must pass
     /// [`check_server`](Self::check_server).
     pub async fn check_target(
         &self,
         server: &http::Uri,
         options: &ConnectOptions,
     ) -> Result<(), ClusterError> {
-        if options.context.is_some() && options.allow_non_kind_context {
+        let named_other = options
+            .context
+            .as_deref()
+            .is_some_and(|c| !c.starts_with("kind-"));
+        if named_other && options.allow_non_kind_context {
             Ok(())
         } else {
             self.check_server(server).await

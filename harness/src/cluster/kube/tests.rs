@@ -1049,7 +1049,20 @@ async fn connecting_applies_the_server_guard_unless_the_user_named_and_allowed_t
             .is_err()
     );
     drop(server.await.unwrap());
-    // Named and allowed: taken as it is, no request at all.
+    // A kind-* context named with the flag: still checked (the flag is for other names).
+    let (kc, mut handle) = cluster();
+    let server = tokio::spawn(async move {
+        let (_, send) = expect(&mut handle, Method::GET, marker_path).await;
+        respond(send, 404, status(404, "NotFound"));
+        handle
+    });
+    assert!(
+        kc.check_target(&remote, &options(Some("kind-x"), true))
+            .await
+            .is_err()
+    );
+    drop(server.await.unwrap());
+    // Another name, named and allowed: taken as it is, no request at all.
     let (kc, handle) = cluster();
     kc.check_target(&remote, &options(Some("prod"), true))
         .await

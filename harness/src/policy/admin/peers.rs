@@ -139,9 +139,10 @@ impl Ctx<'_> {
             ));
         }
         if self.calico {
-            return Ok(PeerOutcome::Unsupported(format!(
-                "{field}: Calico 3.29–3.31 does not convert domainNames peers"
-            )));
+            return Err(doc.invalid(
+                field,
+                "Calico 3.29–3.31 installs the AdminNetworkPolicy CRD of network-policy-api v0.1.1, which has no domainNames: the API server refuses the document (projectcalico/calico@v3.31.7:manifests/operator-crds.yaml#L32922)",
+            ));
         }
         Ok(PeerOutcome::Match(Box::new(PeerMatch {
             text: format!("domain names {}", list.join(", ")),

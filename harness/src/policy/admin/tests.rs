@@ -382,9 +382,10 @@ fn nodes_and_domain_names_peers_as_the_api_defines_them() {
     assert!(allowed(&a, "dev/client", "172.18.0.5", "443/TCP"));
 }
 
-/// Calico 3.29–3.31 converts only pods, namespaces and networks: a rule with a `nodes` or
-/// `domainNames` peer (even beside a pods peer) fails closed — Deny and Pass deny all, Allow is
-/// dropped (conversion.go@v3.31.7#L370-L379, #L658-L680).
+/// Calico 3.29–3.31 converts only pods, namespaces and networks: a rule with a `nodes` peer
+/// (even beside a pods peer) fails closed — Deny and Pass deny all, Allow is dropped
+/// (conversion.go@v3.31.7#L370-L379, #L658-L680). Its CRD has no `domainNames` at all, so a
+/// document with one is refused there.
 #[rstest]
 #[case::deny_nodes("Deny", "{nodes: {}}", Some(RuleAction::Deny))]
 #[case::pass_nodes(
@@ -393,7 +394,6 @@ fn nodes_and_domain_names_peers_as_the_api_defines_them() {
     Some(RuleAction::Deny)
 )]
 #[case::allow_nodes("Allow", "{nodes: {}}", None)]
-#[case::allow_domain_names("Allow", "{domainNames: [example.com]}", None)]
 fn calico_fails_rules_with_nodes_or_domain_names_closed(
     #[case] action: &str,
     #[case] unsupported: &str,
@@ -430,4 +430,22 @@ fn calico_fails_rules_with_nodes_or_domain_names_closed(
     let oracle = crate::oracle::Oracle::new(&a.cluster, &set);
     let p = super::super::test_support::packet(&oracle, "prod/web", "192.0.2.1", "53/UDP");
     assert_eq!(oracle.verdict(&p).allowed, expected.is_none());
+}
+
+#[test]
+fn calico_refuses_domain_names_its_crd_does_not_have() {
+    let yaml = anp(
+        "f",
+        3,
+        &format!(
+            "{PROD_SUBJECT}\n  egress:\n  - {{name: docs, action: Allow, to: [{{domainNames: [example.com]}}]}}"
+        ),
+    );
+    let docs = parse_str(Path::new("t.yaml"), &yaml).expect("yaml");
+    let err = super::convert(&docs[0], true).unwrap_err().to_string();
+    assert!(
+        err.contains("spec.egress[0].to[0].domainNames") && err.contains("v0.1.1"),
+        "{err}"
+    );
+    assert!(super::convert(&docs[0], false).is_ok());
 }
