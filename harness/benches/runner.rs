@@ -349,13 +349,13 @@ fn budgeted(dir: &Path) {
     writer::write(dir, &scenarios).expect("write");
     let plans: Vec<ScenarioPlan> = scenarios.iter().map(|s| load(&dir.join(&s.name))).collect();
     let steps: usize = plans.iter().map(|p| p.steps.len()).sum();
-    let cells: usize = plans
+    let probes: usize = plans
         .iter()
         .flat_map(|p| &p.steps)
         .map(|s| s.planned.probes.len())
         .sum();
     println!(
-        "\nthe nightly's budgeted generated set: {} cases in {} suites, {steps} steps, {cells} cells",
+        "\nthe nightly's budgeted generated set: {} cases selected, {} suites, {steps} steps once rendered, {probes} planned probes",
         cases.len(),
         plans.len()
     );
