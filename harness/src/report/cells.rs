@@ -27,6 +27,14 @@ pub struct CellRecord {
     /// `ipv4` or `ipv6`: the family of the address probed (left out for a name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub family: Option<Family>,
+    /// Whether the cell is derived (the oracle's expectation, not the tutorial's claim); left
+    /// out for claims.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub derived: bool,
+    /// Why the cell is reported but not asserted (self-traffic, undecided, port not served, a
+    /// capability the CNI lacks); left out for asserted cells, whose `matched` is the verdict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unasserted: Option<String>,
 }
 
 impl From<&CellOutcome> for CellRecord {
@@ -43,6 +51,8 @@ impl From<&CellOutcome> for CellRecord {
             matched: c.matched && !c.flapped,
             locality: c.locality,
             family: c.family,
+            derived: c.derived,
+            unasserted: c.unasserted.as_ref().map(ToString::to_string),
         }
     }
 }

@@ -436,6 +436,8 @@ mod tests {
                         matched: false,
                         locality: Some(crate::cluster::Locality::CrossNode),
                         family: Some(crate::cluster::Family::Ipv6),
+                        derived: true,
+                        unasserted: Some("port not served".into()),
                     }],
                 },
             }],
