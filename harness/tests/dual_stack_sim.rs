@@ -175,6 +175,13 @@ async fn derived_cells_are_probed_over_both_families() {
     };
     assert!(derived(Family::Ipv6) > 0);
     assert_eq!(derived(Family::Ipv6), derived(Family::Ipv4));
+    // IPv6 addresses are bracketed before their port, claims and derived cells alike.
+    for c in all
+        .iter()
+        .filter(|c| c.family == Some(Family::Ipv6) && c.port.is_some())
+    {
+        assert!(c.target.contains("]:"), "{}", c.target);
+    }
     assert!(
         all.iter().any(|c| c.derived
             && c.family == Some(Family::Ipv6)

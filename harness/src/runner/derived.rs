@@ -117,7 +117,9 @@ impl<C: ClusterOps> Runner<C> {
                     }
                     for ip in &target.ips {
                         let description = match derived.port {
-                            Some(p) => format!("{} {ip}:{p}", target.pod),
+                            Some(p) => {
+                                format!("{} {}", target.pod, std::net::SocketAddr::new(*ip, p))
+                            }
                             None => format!("{} {ip}", target.pod),
                         };
                         let mut c = cell(

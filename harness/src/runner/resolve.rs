@@ -321,7 +321,9 @@ impl<C: ClusterOps> Runner<C> {
         cache: &mut PodCache,
         planned: &PlannedProbe,
     ) -> Result<Vec<Target>, ResolveError> {
+        // An IPv6 address is bracketed before its port, as in a URL (`[fd00::5]:80`).
         let with_port = |host: &str, port: Option<u16>| match port {
+            Some(p) if host.contains(':') => format!("[{host}]:{p}"),
             Some(p) => format!("{host}:{p}"),
             None => host.to_string(),
         };
