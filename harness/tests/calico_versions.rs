@@ -309,3 +309,61 @@ fn calico_lanes_read_claims_with_their_own_line() {
     assert!(on("calico").is_empty());
     assert!(on("antrea").is_empty());
 }
+
+/// On a Calico lane the derived cells (the matrix no claim probes) expect what that Calico line
+/// does: with an ANP `namedPort` rule and only the named port claimed, draco → harry on 80/TCP
+/// is derived allowed by the API and blocked on calico-3.31 (which matches every port).
+#[tokio::test]
+async fn derived_cells_on_a_calico_lane_expect_its_line() {
+    use netpol_harness::provision::cni::CniProfile;
+    use netpol_harness::runner::plan::plans;
+    use netpol_harness::scenario::derive::Derived;
+    use netpol_harness::scenario::format::Expectation;
+    use netpol_harness::scenario::load::load;
+
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("anp-named-port");
+    std::fs::create_dir(&folder).unwrap();
+    let manifests = std::fs::read_to_string(fixture()).unwrap();
+    let pods: Vec<&str> = manifests
+        .split("\n---\n")
+        .filter(|d| d.contains("name: harry") || d.contains("name: draco"))
+        .collect();
+    std::fs::write(folder.join("pods.yaml"), pods.join("\n---\n")).unwrap();
+    std::fs::write(
+        folder.join("anp.yaml"),
+        "apiVersion: policy.networking.k8s.io/v1alpha1\nkind: AdminNetworkPolicy\n\
+         metadata: {name: deny-dns-from-slytherin}\nspec:\n  priority: 10\n  \
+         subject: {namespaces: {matchLabels: {kubernetes.io/metadata.name: gryffindor}}}\n  \
+         ingress:\n  - {name: dns, action: Deny, from: [{namespaces: {matchLabels: {kubernetes.io/metadata.name: slytherin}}}], ports: [{namedPort: dns}]}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        folder.join("scenario.yaml"),
+        "name: anp-named-port\ntitle: t\nsource: {title: t, url: https://example.invalid/}\n\
+         requires: [ingress, admin-network-policy, named-ports]\nnamespaces: [gryffindor, slytherin]\nsetup: [pods.yaml]\nsteps:\n\
+         - name: deny-dns\n  narration: n\n  actions:\n  - apply: [anp.yaml]\n  probes:\n  \
+         - {from: slytherin/draco, to: gryffindor/harry, port: 53, kind: udp, expect: blocked}\n",
+    )
+    .unwrap();
+    let loaded = vec![load(dir.path(), "anp-named-port").unwrap_or_else(|e| panic!("{e}"))];
+    let derived_80 = |plan: &netpol_harness::runner::plan::ScenarioPlan| {
+        plan.steps[0]
+            .derived
+            .iter()
+            .find(|d| {
+                d.from == "slytherin/draco" && d.to == "gryffindor/harry" && d.port == Some(80)
+            })
+            .map(|d| d.derived)
+            .expect("a derived cell draco → harry 80")
+    };
+    let generic = plans(&loaded, None).await.unwrap();
+    assert_eq!(
+        derived_80(&generic[0]),
+        Derived::Expect(Expectation::Allowed)
+    );
+    let lane = plans(&loaded, Some(&CniProfile::by_name("calico-3.31").unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(derived_80(&lane[0]), Derived::Expect(Expectation::Blocked));
+}

@@ -155,6 +155,7 @@ pub async fn plans(
     for scenario in loaded {
         let mut plan = ScenarioPlan::new(scenario, Vec::new())?;
         plan.lane_predictions = lane_predictions(scenario, &plan, cni);
+        derive_as_lane(scenario, &mut plan, cni);
         let applies = plan.steps.iter().any(|s| {
             !matches!(
                 applicability(cni, &plan.name, s),
@@ -174,9 +175,33 @@ pub async fn plans(
         let remote = remote_documents(scenario, cache, fetcher).await?;
         let mut plan = ScenarioPlan::new(scenario, remote)?;
         plan.lane_predictions = lane_predictions(scenario, &plan, cni);
+        derive_as_lane(scenario, &mut plan, cni);
         plans.push(plan);
     }
     Ok(plans)
+}
+
+/// On a lane whose CNI has semantics of its own (a Calico line), the derived cells expect what
+/// that line does, not the APIs as written: the claims are the tutorial's words, but derived
+/// cells are the oracle's, and on Calico 3.31 the oracle's best prediction is Calico 3.31's.
+fn derive_as_lane(scenario: &LoadedScenario, plan: &mut ScenarioPlan, cni: Option<&CniProfile>) {
+    let Some(semantics) = cni.map(CniProfile::semantics) else {
+        return;
+    };
+    if semantics == Semantics::Generic {
+        return;
+    }
+    let icmp = plan
+        .steps
+        .iter()
+        .flat_map(|s| &s.planned.probes)
+        .any(|p| p.probe.kind == ScenarioProbeKind::Icmp);
+    let lane = validate_as(scenario, semantics);
+    for (step, lane_step) in plan.steps.iter_mut().zip(&lane.steps) {
+        if lane_step.index == step.planned.index {
+            step.derived = derive(&lane_step.model, &step.planned.probes, icmp);
+        }
+    }
 }
 
 /// The claims of `scenario` that `cni`'s own semantics contradict, in the steps that run on it
