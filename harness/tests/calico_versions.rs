@@ -271,31 +271,11 @@ fn calico_lanes_read_claims_with_their_own_line() {
     // port. On the calico-3.31 lane the plan says so; on calico (3.32) the step needs
     // AdminNetworkPolicy, which the lane lacks, so nothing is said.
     let dir = tempfile::tempdir().unwrap();
-    let folder = dir.path().join("anp-named-port");
-    std::fs::create_dir(&folder).unwrap();
-    let manifests = std::fs::read_to_string(fixture()).unwrap();
-    let pods: Vec<&str> = manifests
-        .split("\n---\n")
-        .filter(|d| d.contains("name: harry") || d.contains("name: draco"))
-        .collect();
-    std::fs::write(folder.join("pods.yaml"), pods.join("\n---\n")).unwrap();
-    std::fs::write(
-        folder.join("anp.yaml"),
-        "apiVersion: policy.networking.k8s.io/v1alpha1\nkind: AdminNetworkPolicy\n\
-         metadata: {name: deny-dns-from-slytherin}\nspec:\n  priority: 10\n  \
-         subject: {namespaces: {matchLabels: {kubernetes.io/metadata.name: gryffindor}}}\n  \
-         ingress:\n  - {name: dns, action: Deny, from: [{namespaces: {matchLabels: {kubernetes.io/metadata.name: slytherin}}}], ports: [{namedPort: dns}]}\n",
-    )
-    .unwrap();
-    std::fs::write(
-        folder.join("scenario.yaml"),
-        "name: anp-named-port\ntitle: t\nsource: {title: t, url: https://example.invalid/}\n\
-         requires: [ingress, admin-network-policy, named-ports]\nnamespaces: [gryffindor, slytherin]\nsetup: [pods.yaml]\nsteps:\n\
-         - name: deny-dns\n  narration: n\n  actions:\n  - apply: [anp.yaml]\n  probes:\n  \
-         - {from: slytherin/draco, to: gryffindor/harry, port: 53, kind: udp, expect: blocked}\n  \
+    anp_named_port(
+        dir.path(),
+        "  - {from: slytherin/draco, to: gryffindor/harry, port: 53, kind: udp, expect: blocked}\n  \
          - {from: slytherin/draco, to: gryffindor/harry, port: 80, kind: tcp, expect: allowed}\n",
-    )
-    .unwrap();
+    );
     let loaded = load(dir.path(), "anp-named-port").unwrap_or_else(|e| panic!("{e}"));
     let plan = ScenarioPlan::new(&loaded, Vec::new()).unwrap();
     let on = |cni: &str| lane_predictions(&loaded, &plan, Some(&CniProfile::by_name(cni).unwrap()));
@@ -322,30 +302,10 @@ async fn derived_cells_on_a_calico_lane_expect_its_line() {
     use netpol_harness::scenario::load::load;
 
     let dir = tempfile::tempdir().unwrap();
-    let folder = dir.path().join("anp-named-port");
-    std::fs::create_dir(&folder).unwrap();
-    let manifests = std::fs::read_to_string(fixture()).unwrap();
-    let pods: Vec<&str> = manifests
-        .split("\n---\n")
-        .filter(|d| d.contains("name: harry") || d.contains("name: draco"))
-        .collect();
-    std::fs::write(folder.join("pods.yaml"), pods.join("\n---\n")).unwrap();
-    std::fs::write(
-        folder.join("anp.yaml"),
-        "apiVersion: policy.networking.k8s.io/v1alpha1\nkind: AdminNetworkPolicy\n\
-         metadata: {name: deny-dns-from-slytherin}\nspec:\n  priority: 10\n  \
-         subject: {namespaces: {matchLabels: {kubernetes.io/metadata.name: gryffindor}}}\n  \
-         ingress:\n  - {name: dns, action: Deny, from: [{namespaces: {matchLabels: {kubernetes.io/metadata.name: slytherin}}}], ports: [{namedPort: dns}]}\n",
-    )
-    .unwrap();
-    std::fs::write(
-        folder.join("scenario.yaml"),
-        "name: anp-named-port\ntitle: t\nsource: {title: t, url: https://example.invalid/}\n\
-         requires: [ingress, admin-network-policy, named-ports]\nnamespaces: [gryffindor, slytherin]\nsetup: [pods.yaml]\nsteps:\n\
-         - name: deny-dns\n  narration: n\n  actions:\n  - apply: [anp.yaml]\n  probes:\n  \
-         - {from: slytherin/draco, to: gryffindor/harry, port: 53, kind: udp, expect: blocked}\n",
-    )
-    .unwrap();
+    anp_named_port(
+        dir.path(),
+        "  - {from: slytherin/draco, to: gryffindor/harry, port: 53, kind: udp, expect: blocked}\n",
+    );
     let loaded = vec![load(dir.path(), "anp-named-port").unwrap_or_else(|e| panic!("{e}"))];
     let derived_80 = |plan: &netpol_harness::runner::plan::ScenarioPlan| {
         plan.steps[0]
@@ -366,4 +326,35 @@ async fn derived_cells_on_a_calico_lane_expect_its_line() {
         .await
         .unwrap();
     assert_eq!(derived_80(&lane[0]), Derived::Expect(Expectation::Blocked));
+}
+
+/// Writes the scenario `anp-named-port` under `dir`: harry and draco from the fixture, an ANP
+/// denying slytherin → gryffindor on the named port `dns`, applied in its one step, which
+/// makes `probes` (YAML list items).
+fn anp_named_port(dir: &std::path::Path, probes: &str) {
+    let folder = dir.join("anp-named-port");
+    std::fs::create_dir(&folder).unwrap();
+    let manifests = std::fs::read_to_string(fixture()).unwrap();
+    let pods: Vec<&str> = manifests
+        .split("\n---\n")
+        .filter(|d| d.contains("name: harry") || d.contains("name: draco"))
+        .collect();
+    std::fs::write(folder.join("pods.yaml"), pods.join("\n---\n")).unwrap();
+    std::fs::write(
+        folder.join("anp.yaml"),
+        "apiVersion: policy.networking.k8s.io/v1alpha1\nkind: AdminNetworkPolicy\n\
+         metadata: {name: deny-dns-from-slytherin}\nspec:\n  priority: 10\n  \
+         subject: {namespaces: {matchLabels: {kubernetes.io/metadata.name: gryffindor}}}\n  \
+         ingress:\n  - {name: dns, action: Deny, from: [{namespaces: {matchLabels: {kubernetes.io/metadata.name: slytherin}}}], ports: [{namedPort: dns}]}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        folder.join("scenario.yaml"),
+        format!(
+            "name: anp-named-port\ntitle: t\nsource: {{title: t, url: https://example.invalid/}}\n\
+             requires: [ingress, admin-network-policy, named-ports]\nnamespaces: [gryffindor, slytherin]\nsetup: [pods.yaml]\nsteps:\n\
+             - name: deny-dns\n  narration: n\n  actions:\n  - apply: [anp.yaml]\n  probes:\n{probes}"
+        ),
+    )
+    .unwrap();
 }
