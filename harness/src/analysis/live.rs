@@ -225,6 +225,9 @@ pub struct Snapshot {
     /// Pods left out because they have finished (phase Succeeded or Failed: no address, no
     /// traffic).
     pub finished_pods: usize,
+    /// Kinds of [`UNEVALUATED`] the cluster holds objects of, as `apiVersion Kind`: the answer
+    /// ignores them, and says so.
+    pub unevaluated: Vec<String>,
 }
 
 impl Snapshot {
@@ -235,6 +238,12 @@ impl Snapshot {
             parts.push(format!(
                 "not served by the cluster, skipped: {}",
                 self.not_served.join(", ")
+            ));
+        }
+        if !self.unevaluated.is_empty() {
+            parts.push(format!(
+                "present on the cluster and not evaluated (the answer ignores them): {}",
+                self.unevaluated.join(", ")
             ));
         }
         if self.finished_pods > 0 {
@@ -365,7 +374,66 @@ pub async fn read(
     {
         refuse_unread_calico(client, context).await?;
     }
+    snapshot.unevaluated = present(client, context, UNEVALUATED).await?;
     Ok(snapshot)
+}
+
+/// Kinds that can change what a cluster's policies do but that the oracle does not evaluate:
+/// Calico's network sets (addresses a selector can pick), host endpoints, staged policies (not
+/// enforced, yet a reader may expect them), and networking.k8s.io Ingresses (routes through an
+/// ingress controller). Resource names:
+/// projectcalico/calico@v3.32.1:api/config/crd/projectcalico.org_{globalnetworksets,networksets,hostendpoints,stagednetworkpolicies,stagedglobalnetworkpolicies,stagedkubernetesnetworkpolicies}.yaml
+/// (`plural`), and the Kubernetes API's `ingresses`.
+pub const UNEVALUATED: &[ListedKind] = &[
+    ListedKind::new(
+        "projectcalico.org/v3",
+        "GlobalNetworkSet",
+        "globalnetworksets",
+    ),
+    ListedKind::new("projectcalico.org/v3", "NetworkSet", "networksets"),
+    ListedKind::new("projectcalico.org/v3", "HostEndpoint", "hostendpoints"),
+    ListedKind::new(
+        "projectcalico.org/v3",
+        "StagedNetworkPolicy",
+        "stagednetworkpolicies",
+    ),
+    ListedKind::new(
+        "projectcalico.org/v3",
+        "StagedGlobalNetworkPolicy",
+        "stagedglobalnetworkpolicies",
+    ),
+    ListedKind::new(
+        "projectcalico.org/v3",
+        "StagedKubernetesNetworkPolicy",
+        "stagedkubernetesnetworkpolicies",
+    ),
+    ListedKind::new("networking.k8s.io/v1", "Ingress", "ingresses"),
+];
+
+/// The kinds of `kinds` the cluster holds at least one object of (one object asked for per
+/// kind; a kind not served holds none).
+async fn present(
+    client: &Client,
+    context: &str,
+    kinds: &[ListedKind],
+) -> Result<Vec<String>, LiveError> {
+    let mut found = Vec::new();
+    for kind in kinds {
+        let api: Api<DynamicObject> = Api::all_with(client.clone(), &kind.resource());
+        match list_page(&api, &ListParams::default().limit(1)).await {
+            Ok(list) if !list.items.is_empty() => found.push(kind.label()),
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(source) => {
+                return Err(LiveError::List {
+                    context: context.to_string(),
+                    kind: kind.label(),
+                    source,
+                });
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// Calico's storage form of its policies (`crd.projectcalico.org/v1`, which Calico's API server

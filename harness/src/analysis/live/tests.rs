@@ -200,13 +200,13 @@ async fn a_listed_cluster_gives_the_model_with_real_addresses_nodes_and_policies
     assert_eq!(pods.len(), 2, "{pods:?}");
     assert!(pods[0].contains("limit=500") && !pods[0].contains("continue"));
     assert!(pods[1].contains("continue=p1"), "{}", pods[1]);
-    // Every kind, the second page of pods, and the two Calico storage kinds (Calico's API
-    // server is not served here).
-    assert_eq!(requests.len(), KINDS.len() + 1 + 2);
+    // Every kind, the second page of pods, the two Calico storage kinds (Calico's API server
+    // is not served here), and one object of each kind the oracle does not evaluate.
+    assert_eq!(requests.len(), KINDS.len() + 1 + 2 + UNEVALUATED.len());
     // Progress after each page, counting objects.
     assert_eq!(
         progress.len(),
-        requests.len() - snapshot.not_served.len() - 2
+        requests.len() - snapshot.not_served.len() - 2 - UNEVALUATED.len()
     );
     assert_eq!(*progress.last().unwrap(), 9);
     assert_eq!(snapshot.finished_pods, 1);
@@ -358,5 +358,46 @@ async fn calico_policies_without_the_calico_api_server_are_an_error() {
     assert!(requests.iter().any(|(_, u)| {
         u.starts_with("/apis/crd.projectcalico.org/v1/globalnetworkpolicies?")
             && u.contains("limit=1")
+    }));
+}
+
+#[tokio::test]
+async fn kinds_the_oracle_does_not_evaluate_are_said_out_loud() {
+    let mut pages = cluster_pages();
+    pages.insert(
+        "/apis/projectcalico.org/v3/globalnetworksets",
+        vec![vec![
+            json!({"metadata": {"name": "threat-feed", "labels": {"feed": "bad"}},
+            "spec": {"nets": ["198.51.100.0/24"]}}),
+        ]],
+    );
+    pages.insert(
+        "/apis/networking.k8s.io/v1/ingresses",
+        vec![vec![
+            json!({"metadata": {"name": "web", "namespace": "shop"}, "spec": {}}),
+        ]],
+    );
+    pages.insert("/apis/projectcalico.org/v3/hostendpoints", vec![vec![]]);
+    let (result, _, requests) = read_mocked(pages, BTreeMap::new()).await;
+    only_gets(&requests);
+    let snapshot = result.unwrap();
+    assert_eq!(
+        snapshot.unevaluated,
+        [
+            "projectcalico.org/v3 GlobalNetworkSet",
+            "networking.k8s.io/v1 Ingress"
+        ]
+    );
+    let note = snapshot.note("prod").unwrap();
+    assert!(
+        note.contains("not evaluated")
+            && note.contains("GlobalNetworkSet")
+            && note.contains("Ingress")
+            && !note.contains("HostEndpoint"),
+        "{note}"
+    );
+    // One object asked for per kind, not read in full.
+    assert!(requests.iter().any(|(_, u)| {
+        u.starts_with("/apis/projectcalico.org/v3/globalnetworksets?") && u.contains("limit=1")
     }));
 }
