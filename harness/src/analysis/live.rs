@@ -454,27 +454,17 @@ const CALICO_STORAGE: &[ListedKind] = &[
 /// When `projectcalico.org/v3` is not served: an error if Calico policies are stored anyway
 /// (one object asked for per kind; a kind not served means no Calico there).
 async fn refuse_unread_calico(client: &Client, context: &str) -> Result<(), LiveError> {
-    for kind in CALICO_STORAGE {
-        let api: Api<DynamicObject> = Api::all_with(client.clone(), &kind.resource());
-        match list_page(&api, &ListParams::default().limit(1)).await {
-            Ok(list) if !list.items.is_empty() => {
-                return Err(LiveError::CalicoWithoutApiServer {
-                    context: context.to_string(),
-                    kind: kind.label(),
-                });
-            }
-            Ok(_) => {}
-            Err(kube::Error::Api(s)) if s.code == 404 => {}
-            Err(source) => {
-                return Err(LiveError::List {
-                    context: context.to_string(),
-                    kind: kind.label(),
-                    source,
-                });
-            }
-        }
+    match present(client, context, CALICO_STORAGE)
+        .await?
+        .into_iter()
+        .next()
+    {
+        Some(kind) => Err(LiveError::CalicoWithoutApiServer {
+            context: context.to_string(),
+            kind,
+        }),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// One list request, retrying only transient failures (throttling, 5xx, transport), as the

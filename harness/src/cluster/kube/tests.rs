@@ -1020,48 +1020,28 @@ async fn a_remote_api_server_passes_the_guard_only_with_the_marker() {
 
 #[tokio::test]
 async fn connecting_applies_the_server_guard_unless_the_user_named_and_allowed_the_context() {
-    let marker_path = "/api/v1/namespaces/kube-system/configmaps/netpol-harness";
     let remote: http::Uri = "https://10.0.0.5:6443".parse().unwrap();
-    // A kind-* current context on a remote, unmarked server: refused.
-    let (kc, mut handle) = cluster();
-    let server = tokio::spawn(async move {
-        let (_, send) = expect(&mut handle, Method::GET, marker_path).await;
-        respond(send, 404, status(404, "NotFound"));
-        handle
-    });
-    let err = kc
-        .check_target(&remote, &options(None, false))
-        .await
-        .unwrap_err();
+    // Checked against an unmarked remote server: the marker is asked for (404) and the target
+    // refused.
+    let refused = async |context: Option<&str>, allow: bool| {
+        let (kc, mut handle) = cluster();
+        let server = tokio::spawn(async move {
+            let marker = "/api/v1/namespaces/kube-system/configmaps/netpol-harness";
+            let (_, send) = expect(&mut handle, Method::GET, marker).await;
+            respond(send, 404, status(404, "NotFound"));
+            handle
+        });
+        let result = kc.check_target(&remote, &options(context, allow)).await;
+        drop(server.await.unwrap());
+        result.unwrap_err()
+    };
+    // A kind-* current context on a remote, unmarked server.
+    let err = refused(None, false).await;
     assert!(matches!(err, ClusterError::NotLocalKind { .. }), "{err:?}");
     // Named but not allowed: still checked.
-    let server = server.await.unwrap();
-    drop(server);
-    let (kc, mut handle) = cluster();
-    let server = tokio::spawn(async move {
-        let (_, send) = expect(&mut handle, Method::GET, marker_path).await;
-        respond(send, 404, status(404, "NotFound"));
-        handle
-    });
-    assert!(
-        kc.check_target(&remote, &options(Some("kind-x"), false))
-            .await
-            .is_err()
-    );
-    drop(server.await.unwrap());
+    refused(Some("kind-x"), false).await;
     // A kind-* context named with the flag: still checked (the flag is for other names).
-    let (kc, mut handle) = cluster();
-    let server = tokio::spawn(async move {
-        let (_, send) = expect(&mut handle, Method::GET, marker_path).await;
-        respond(send, 404, status(404, "NotFound"));
-        handle
-    });
-    assert!(
-        kc.check_target(&remote, &options(Some("kind-x"), true))
-            .await
-            .is_err()
-    );
-    drop(server.await.unwrap());
+    refused(Some("kind-x"), true).await;
     // Another name, named and allowed: taken as it is, no request at all.
     let (kc, handle) = cluster();
     kc.check_target(&remote, &options(Some("prod"), true))
