@@ -177,7 +177,9 @@ fn namespace_flag_places_namespace_less_documents_as_kubectl_does() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("warning: NetworkPolicy default/deny-all (./deny.yaml: document 1")
-            && stderr(&out).contains("selects no endpoint"),
+            && stderr(&out).contains("selects no endpoint")
+            && stderr(&out).contains("its document names no namespace")
+            && stderr(&out).contains("-n/--namespace"),
         "{}",
         stderr(&out)
     );

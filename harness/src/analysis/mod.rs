@@ -168,6 +168,18 @@ impl Analysis {
                     }
                 })
                 .collect();
+            notes.namespace_unwritten = notes
+                .selects_nothing
+                .iter()
+                .copied()
+                .filter(|&p| {
+                    let policy = &analysis.policies.policies[p];
+                    policy.id.namespace.is_some()
+                        && by_source
+                            .get(&policy.source)
+                            .is_some_and(|d| d.namespace().is_none())
+                })
+                .collect();
         }
         Ok((analysis, notes))
     }
@@ -203,6 +215,10 @@ pub struct Notes {
     pub unevaluated: BTreeMap<String, usize>,
     /// Policies (indices into [`PolicySet::policies`]) that select no endpoint.
     pub selects_nothing: Vec<usize>,
+    /// Those of [`Notes::selects_nothing`] whose document named no namespace (they landed in
+    /// `default`, where `-n` would have placed them elsewhere); never an object read from a
+    /// cluster, which always has its namespace.
+    pub namespace_unwritten: Vec<usize>,
     /// Endpoints whose addresses were assumed from the pod CIDR (no `status.podIP`), in order.
     pub assumed: Vec<EndpointId>,
     /// The pod CIDR the assumed addresses come from.
@@ -215,6 +231,7 @@ impl Default for Notes {
             ignored_policies: BTreeMap::new(),
             unevaluated: BTreeMap::new(),
             selects_nothing: Vec::new(),
+            namespace_unwritten: Vec::new(),
             assumed: Vec::new(),
             pod_cidr: crate::model::DEFAULT_POD_CIDR
                 .parse()
@@ -242,8 +259,8 @@ impl Notes {
                 policy.id,
                 policy.source,
                 match &policy.id.namespace {
-                    Some(ns) => format!(" (it is in namespace `{ns}`; -n/--namespace sets the namespace of documents that name none)"),
-                    None => String::new(),
+                    Some(ns) if self.namespace_unwritten.contains(&p) => format!(" (its document names no namespace, so it is in `{ns}`; -n/--namespace sets the namespace of documents that name none)"),
+                    _ => String::new(),
                 }
             ));
         }
