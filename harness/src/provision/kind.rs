@@ -329,7 +329,9 @@ pub async fn up(
         progress(&Phase::ReuseCluster {
             name: name.to_string(),
         });
-        check_existing(runner, opts, &context).await?;
+        if let Some(note) = check_existing(runner, opts, &context).await? {
+            progress(&Phase::Note(crate::escape::terminal(&note).into_owned()));
+        }
     } else {
         preflight::fail_on(preflight::port_problems(&config, &engine, &opts.host_root))?;
         if opts.kind_config.is_none() {
@@ -670,7 +672,9 @@ mod tests {
                 "docker info --format '{{json .}}'".into(),
                 "kind get clusters".into(),
                 "kind export kubeconfig --name netpol".into(),
-                format!("{c} get nodes -o name"),
+                format!(
+                    "{c} get nodes --no-headers -o custom-columns=KUBELET:.status.nodeInfo.kubeletVersion"
+                ),
                 format!(
                     "{c} -n kube-system get configmap netpol-harness -o jsonpath={{.data.cni}}"
                 ),
@@ -705,6 +709,61 @@ mod tests {
         );
         // Nothing was written: the existing cluster's config is whatever it was created with.
         assert_eq!(std::fs::read_dir(scratch.path()).unwrap().count(), 0);
+    }
+
+    #[tokio::test]
+    async fn an_existing_cluster_on_another_kubernetes_is_reused_with_a_note() {
+        let scratch = tempfile::tempdir().unwrap();
+        let calico = CniProfile::by_name("calico").unwrap();
+        assert!(calico.node_image.starts_with("kindest/node:v1.35.1@"));
+        let existing = |kubelets: &str| {
+            healthy()
+                .on("kind get clusters", Reply::ok("netpol\n"))
+                .on(
+                    "kubectl --context kind-netpol -n kube-system get configmap netpol-harness",
+                    Reply::ok("calico"),
+                )
+                .on(
+                    "kubectl --context kind-netpol get nodes --no-headers",
+                    Reply::ok(kubelets),
+                )
+        };
+        let notes = |phases: &[Phase]| -> Vec<String> {
+            phases
+                .iter()
+                .filter_map(|p| match p {
+                    Phase::Note(n) if n.contains("Kubernetes") => Some(n.clone()),
+                    _ => None,
+                })
+                .collect()
+        };
+        // Made before the calico lane moved to 1.35.1: reused, and told.
+        let (result, phases) = run_up(
+            &options("calico", scratch.path()),
+            &existing("v1.36.1\nv1.36.1\nv1.36.1\n"),
+        )
+        .await;
+        assert!(!result.unwrap().created);
+        let notes_seen = notes(&phases);
+        assert_eq!(notes_seen.len(), 1, "{phases:?}");
+        assert!(
+            notes_seen[0]
+                .contains("runs Kubernetes v1.36.1, not v1.35.1, which the calico lane pins"),
+            "{notes_seen:?}"
+        );
+        assert!(notes_seen[0].contains(calico.node_image), "{notes_seen:?}");
+        assert!(
+            notes_seen[0].contains("netpol-harness down --name netpol"),
+            "{notes_seen:?}"
+        );
+        // On the pin: nothing to say.
+        let (result, phases) = run_up(
+            &options("calico", scratch.path()),
+            &existing("v1.35.1\nv1.35.1\nv1.35.1\n"),
+        )
+        .await;
+        result.unwrap();
+        assert_eq!(notes(&phases), Vec::<String>::new(), "{phases:?}");
     }
 
     #[tokio::test]
