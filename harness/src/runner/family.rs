@@ -11,35 +11,17 @@
 //! the oracle cannot decide it over IPv6 — its manifests leave it open, or the pods behind a
 //! Service get different verdicts — never silently with the IPv4 expectation.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
-use super::Runner;
 use super::converge::ProbeCell;
 use super::outcome::{Unasserted, Undecided};
-use super::plan::StepPlan;
-use super::resolve::{PodCache, ProbeOrigin, ResolveError};
-use super::scenario::ScenarioCtx;
 use crate::analysis::Analysis;
-use crate::cluster::{ClusterOps, PodInfo, PodRef, endpoint_per_pod};
+use crate::cluster::{PodInfo, PodRef, endpoint_per_pod};
 use crate::model::Protocol;
 use crate::oracle::{Oracle, Packet, Peer};
-use crate::probe::Outcome;
-use crate::scenario::PlannedProbe;
-use crate::scenario::derive::DerivedCell;
 use crate::scenario::format::Expectation;
-use crate::scenario::plan::Resolution;
 use crate::scenario::predict::Backend;
-use crate::scenario::target::Client;
-
-/// An IPv6 cell whose expectation is predicted again on the live IPv6 addresses.
-#[derive(Debug, Clone, Copy)]
-pub(super) enum Ipv6Probe<'s> {
-    /// A cell of a claim.
-    Claim(&'s PlannedProbe),
-    /// A derived cell.
-    Derived(&'s DerivedCell),
-}
 
 /// The step's model over IPv6: every pod given an endpoint of its own carrying its IPv6
 /// address ([`endpoint_per_pod`]).
@@ -280,115 +262,5 @@ impl<'m> Ipv6Oracle<'m> {
                 oracle.explain(first, verdict)
             ),
         )
-    }
-}
-
-impl<C: ClusterOps> Runner<C> {
-    /// Predicts the IPv6 cells among `cells` (`ipv6`: index and probe) again on the live IPv6
-    /// addresses of the pods resolved (`pods`) and of the pods behind the Services probed (all
-    /// ready ones: any can take the connection).
-    pub(super) async fn predict_ipv6(
-        &self,
-        ctx: &ScenarioCtx<'_>,
-        step: &StepPlan,
-        pods: PodCache,
-        cells: &mut [ProbeCell],
-        ipv6: Vec<(usize, Ipv6Probe<'_>)>,
-    ) {
-        if ipv6.is_empty() {
-            return;
-        }
-        let mut live: BTreeMap<String, Vec<PodInfo>> = pods
-            .into_iter()
-            .filter_map(|(k, v)| Some((k, v.ok()?)))
-            .collect();
-        let mut unreadable: HashMap<String, ResolveError> = HashMap::new();
-        let mut fetched: HashSet<&str> = HashSet::new();
-        for (_, probe) in &ipv6 {
-            let Ipv6Probe::Claim(PlannedProbe {
-                resolution: Resolution::Service { backends, .. },
-                ..
-            }) = probe
-            else {
-                continue;
-            };
-            for backend in backends {
-                if !fetched.insert(&backend.endpoint) {
-                    continue;
-                }
-                if let Err(e) = self.all_pods(ctx, step, &mut live, &backend.endpoint).await {
-                    unreadable.insert(backend.endpoint.clone(), e);
-                }
-            }
-        }
-        let Some(v6) = Ipv6Model::new(&step.planned.model, &live) else {
-            return;
-        };
-        let oracle = Ipv6Oracle::new(&step.planned.model, &v6);
-        for (index, probe) in ipv6 {
-            let cell = &mut cells[index];
-            let (ProbeOrigin::Pod(source), Ok(address)) =
-                (&cell.source, cell.spec.host.parse::<IpAddr>())
-            else {
-                continue;
-            };
-            let source = &source.pod;
-            let verdict = match probe {
-                Ipv6Probe::Derived(d) => {
-                    oracle.pod_cell((&d.from, source), (&d.to, address), d.port, d.protocol)
-                }
-                Ipv6Probe::Claim(planned) => match (&planned.client, &planned.resolution) {
-                    (
-                        Client::Endpoint(from),
-                        Resolution::Endpoint {
-                            endpoint,
-                            port,
-                            protocol,
-                        },
-                    ) => oracle.pod_cell((from, source), (endpoint, address), *port, *protocol),
-                    (
-                        Client::Endpoint(from),
-                        Resolution::Service {
-                            backends, protocol, ..
-                        },
-                    ) => {
-                        if let Some(e) = backends.iter().find_map(|b| unreadable.get(&b.endpoint)) {
-                            cell.source = ProbeOrigin::Unresolved;
-                            cell.history
-                                .push((Outcome::Error(e.to_string()), String::new()));
-                            continue;
-                        }
-                        oracle.service_cell((from, source), backends, *protocol)
-                    }
-                    _ => Ipv6Verdict::Same,
-                },
-            };
-            verdict.apply(cell);
-        }
-    }
-
-    /// Adds every ready pod of endpoint `key` to `live` (beside those already there).
-    async fn all_pods(
-        &self,
-        ctx: &ScenarioCtx<'_>,
-        step: &StepPlan,
-        live: &mut BTreeMap<String, Vec<PodInfo>>,
-        key: &str,
-    ) -> Result<(), ResolveError> {
-        let endpoint = ctx
-            .plan
-            .endpoint(step, key)
-            .ok_or_else(|| ResolveError::NoEndpoint {
-                endpoint: key.to_string(),
-                step: step.name().to_string(),
-            })?;
-        let found = self.cluster.ready_pods(&endpoint).await?;
-        let known = live.entry(key.to_string()).or_default();
-        for pod in found {
-            if !known.iter().any(|p| p.pod == pod.pod) {
-                known.push(pod);
-            }
-        }
-        Ok(())
     }
 }

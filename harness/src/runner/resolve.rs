@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::Runner;
 use super::converge::ProbeCell;
-use super::family::Ipv6Probe;
+use super::ipv6_cells::Ipv6Probe;
 use super::plan::StepPlan;
 use super::scenario::ScenarioCtx;
 use crate::cluster::{ClusterError, ClusterOps, EndpointRef, Family, Locality, PodInfo, PodRef};
