@@ -219,7 +219,8 @@ impl SimCluster {
         })
     }
 
-    /// A Service's ClusterIPs, as the API server allocates them on kind: IPv4 alone unless the
+    /// A Service's ClusterIPs, as the API server allocates them on kind: none for a headless one
+    /// (`clusterIP: None`), else IPv4 alone unless the
     /// cluster is dual-stack and `spec.ipFamilyPolicy` asks for both (`PreferDualStack`,
     /// `RequireDualStack`; unset is `SingleStack`), then both in `spec.ipFamilies` order
     /// (IPv4 first when it does not say), per Arnavion/k8s-openapi@v0.29.0:src/v1_33/api/core/v1/service_spec.rs#L32-L38.
@@ -239,6 +240,9 @@ impl SimCluster {
                     && d.name() == name
             })
             .and_then(|d| d.value.get("spec"));
+        if spec.and_then(|s| s["clusterIP"].as_str()) == Some("None") {
+            return Vec::new();
+        }
         let policy = spec.and_then(|s| s["ipFamilyPolicy"].as_str());
         let dual =
             self.dual_stack && matches!(policy, Some("PreferDualStack" | "RequireDualStack"));

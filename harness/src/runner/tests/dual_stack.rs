@@ -367,3 +367,27 @@ async fn each_replica_is_judged_over_ipv6_on_its_own_address() {
     );
     assert_cleaned_up(&sim);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_headless_service_is_still_an_error_on_a_dual_stack_cluster() {
+    let fixture = Fixture::new();
+    let headless = "---\napiVersion: v1\nkind: Service\nmetadata: {name: h, namespace: x}\n\
+                    spec: {clusterIP: None, selector: {pod: b}, ports: [{port: 80}], ipFamilyPolicy: PreferDualStack}\n";
+    let plan = fixture.scenario(
+        "headless",
+        "ingress",
+        &["x"],
+        &[("setup.yaml", pods(&["x"], &["a", "b"], AGNHOST) + headless)],
+        "steps:\n- name: s\n  probes:\n  - {from: x/a, to: svc:x/h, port: 80, kind: tcp, expect: allowed}\n",
+    );
+    let sim = dual(Faults::default());
+    let outcome = runner(&sim, options()).run_scenario(&plan, None).await;
+    let step = &outcome.steps[0];
+    assert_eq!(step.verdict, StepVerdict::Fail);
+    assert_eq!(step.cells.len(), 1);
+    assert_eq!(
+        step.cells[0].observed,
+        Outcome::Error("Service x/h is headless (no ClusterIP)".into())
+    );
+    assert_cleaned_up(&sim);
+}
