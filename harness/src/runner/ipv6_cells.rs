@@ -69,6 +69,14 @@ impl<C: ClusterOps> Runner<C> {
             return;
         };
         let oracle = Ipv6Oracle::new(&step.planned.model, &v6);
+        // Derived cells on a lane with semantics of its own were predicted on the lane's model:
+        // so are their IPv6 twins.
+        let lane_v6 = step
+            .lane_model
+            .as_ref()
+            .and_then(|m| Some((m, Ipv6Model::new(m, &live)?)));
+        let lane = lane_v6.as_ref().map(|(m, v6)| Ipv6Oracle::new(m, v6));
+        let derived_oracle = lane.as_ref().unwrap_or(&oracle);
         for (index, probe) in ipv6 {
             let cell = &mut cells[index];
             let (ProbeOrigin::Pod(source), Ok(address)) =
@@ -79,7 +87,7 @@ impl<C: ClusterOps> Runner<C> {
             let source = &source.pod;
             let verdict = match probe {
                 Ipv6Probe::Derived(d) => {
-                    oracle.pod_cell((&d.from, source), (&d.to, address), d.port, d.protocol)
+                    derived_oracle.pod_cell((&d.from, source), (&d.to, address), d.port, d.protocol)
                 }
                 Ipv6Probe::Claim(planned) => match (&planned.client, &planned.resolution) {
                     (

@@ -391,3 +391,58 @@ async fn a_headless_service_is_still_an_error_on_a_dual_stack_cluster() {
     );
     assert_cleaned_up(&sim);
 }
+
+/// On a Calico lane the derived cells expect what that Calico line does, and so do their IPv6
+/// twins: an AdminNetworkPolicy allowing x → y on the named port of 81 allows every port on
+/// Calico 3.31, so x/a → y/b on 80 is allowed there over both families — though as the API
+/// reads it, y/b's IPv4-only ipBlock admits that cell over IPv4 alone. (The simulator enforces
+/// the API as written, so only the expectations are checked here.)
+#[tokio::test(start_paused = true)]
+async fn ipv6_derived_cells_on_a_calico_lane_are_predicted_with_its_line() {
+    let fixture = Fixture::new();
+    let anp = "---\napiVersion: policy.networking.k8s.io/v1alpha1\nkind: AdminNetworkPolicy\n\
+               metadata: {name: allow-81}\nspec:\n  priority: 10\n  \
+               subject: {namespaces: {matchLabels: {kubernetes.io/metadata.name: y}}}\n  \
+               ingress:\n  - {name: x-81, action: Allow, from: [{namespaces: {matchLabels: {kubernetes.io/metadata.name: x}}}], ports: [{namedPort: serve-81-tcp}]}\n";
+    let block = "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: v4-only, namespace: y}\n\
+                 spec: {podSelector: {}, policyTypes: [Ingress], ingress: [{from: [{ipBlock: {cidr: 10.244.0.0/16}}]}]}\n";
+    fixture.scenario(
+        "lane6",
+        "ingress, admin-network-policy, named-ports, ipblock-pod-ip",
+        &["x", "y"],
+        &[
+            (
+                "setup.yaml",
+                pods(&["x"], &["a"], AGNHOST) + &pods(&["y"], &["b"], AGNHOST),
+            ),
+            ("policies.yaml", anp.to_string() + block),
+        ],
+        "steps:\n- name: s\n  nothingBlocked: the ANP and the IPv4 pod CIDR admit x/a\n  \
+         actions:\n  - apply: [policies.yaml]\n  probes:\n  \
+         - {from: x/a, to: y/b, port: 81, kind: tcp, expect: allowed}\n",
+    );
+    let loaded = load_dir(&fixture.dir.path().join("lane6")).unwrap();
+    let lane = crate::provision::cni::CniProfile::by_name("calico-3.31").unwrap();
+    let plan = plan::plans(&[loaded], Some(&lane)).await.unwrap().remove(0);
+    let options = RunOptions {
+        cni: Some(lane),
+        ..full()
+    };
+    let outcome = runner(&dual(Faults::default()), options)
+        .run_scenario(&plan, None)
+        .await;
+    let to_80: Vec<&CellOutcome> = outcome.steps[0]
+        .cells
+        .iter()
+        .filter(|c| c.derived && c.from == "x/a" && c.to == "y/b" && c.port == Some(80))
+        .collect();
+    assert_eq!(to_80.len(), 2, "{to_80:?}");
+    for c in to_80 {
+        assert_eq!(c.expected, Expectation::Allowed, "{c:?}");
+        assert!(
+            !c.why.as_deref().unwrap().contains("unlike over IPv4"),
+            "{:?}",
+            c.why
+        );
+    }
+}
