@@ -9,6 +9,7 @@ use std::path::Path;
 
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
+use crate::cluster::Family;
 use crate::escape;
 use crate::probe::Outcome;
 use crate::report::latency::{Spread, seconds};
@@ -70,9 +71,11 @@ fn expected_mark(c: &CellOutcome) -> String {
     if c.derived { format!("{mark}*") } else { mark }
 }
 
+/// The observed mark; `/` for a cell not probed because the CNI lacks what it needs (as in
+/// the diff table and the legend).
 fn observed_mark(c: &CellOutcome) -> String {
     if matches!(c.unasserted, Some(Unasserted::NotApplicable(_))) {
-        return "-".into();
+        return "/".into();
     }
     match &c.observed {
         Outcome::Allowed => ".".into(),
@@ -106,7 +109,25 @@ fn diff_mark(c: &CellOutcome) -> String {
     }
 }
 
-/// One table: rows `from`, columns `to`, `-` where nothing was probed.
+/// How much a cell's diff mark must show when several cells share one table cell (replicas
+/// with `--all-replicas`, or the backends of a Service): a wrong cell first, then a probe
+/// error, a flapping cell, then the cells not asserted, an expected one last.
+fn severity(c: &CellOutcome) -> u8 {
+    match diff_mark(c).as_str() {
+        "!" => 7,
+        "E" => 6,
+        "~" => 5,
+        "n" => 4,
+        "?" => 3,
+        "s" => 2,
+        "/" => 1,
+        _ => 0,
+    }
+}
+
+/// One table: rows `from`, columns `to`, `-` where nothing was probed. Where several cells
+/// share a table cell, the most severe one ([`severity`]) is shown, in every table alike, so a
+/// wrong cell is never hidden behind another mark.
 fn table(cells: &[&CellOutcome], mark: impl Fn(&CellOutcome) -> String) -> String {
     let mut rows: Vec<&str> = Vec::new();
     let mut cols: Vec<&str> = Vec::new();
@@ -118,19 +139,19 @@ fn table(cells: &[&CellOutcome], mark: impl Fn(&CellOutcome) -> String) -> Strin
             cols.push(&c.to);
         }
     }
-    let mut marks: BTreeMap<(usize, usize), String> = BTreeMap::new();
+    let mut shown: BTreeMap<(usize, usize), &CellOutcome> = BTreeMap::new();
     for c in cells {
         let key = (
             rows.iter().position(|r| *r == c.from).expect("listed"),
             cols.iter().position(|t| *t == c.to).expect("listed"),
         );
-        let m = mark(c);
-        // With several replicas in one cell, a wrong one shows.
-        let entry = marks.entry(key).or_insert_with(|| m.clone());
-        if *entry == "." {
-            *entry = m;
+        let entry = shown.entry(key).or_insert(c);
+        if severity(c) > severity(entry) {
+            *entry = c;
         }
     }
+    let marks: BTreeMap<(usize, usize), String> =
+        shown.into_iter().map(|(k, c)| (k, mark(c))).collect();
     let width = marks
         .values()
         .map(String::len)
@@ -163,6 +184,10 @@ fn table(cells: &[&CellOutcome], mark: impl Fn(&CellOutcome) -> String) -> Strin
     }
     out
 }
+
+/// What a step's cells are drawn in tables by: probe kind, port, and on a dual-stack run the
+/// address family.
+type TableKey = (String, Option<u16>, Option<Family>);
 
 /// A step's tables and explanations.
 pub fn render_step(scenario: &str, step: &StepOutcome) -> String {
@@ -210,16 +235,26 @@ pub fn render_step(scenario: &str, step: &StepOutcome) -> String {
     if let Some(note) = step.deny_style_note() {
         let _ = writeln!(out, "  note: {}", escape::terminal(&note));
     }
-    let mut groups: BTreeMap<(String, Option<u16>), Vec<&CellOutcome>> = BTreeMap::new();
+    // One table per probe kind and port; on a dual-stack run (any cell over IPv6), one per
+    // address family too, so that a failure of one family shows as such.
+    let dual_stack = step.cells.iter().any(|c| c.family == Some(Family::Ipv6));
+    let mut groups: BTreeMap<TableKey, Vec<&CellOutcome>> = BTreeMap::new();
     for c in &step.cells {
-        groups.entry((c.kind.clone(), c.port)).or_default().push(c);
+        let family = c.family.filter(|_| dual_stack);
+        groups
+            .entry((c.kind.clone(), c.port, family))
+            .or_default()
+            .push(c);
     }
-    for ((kind, port), cells) in &groups {
+    for ((kind, port, family), cells) in &groups {
         let kind = escape::terminal(kind);
-        let title = match port {
+        let mut title = match port {
             Some(p) => format!("{kind} port {p}"),
             None => kind.into_owned(),
         };
+        if let Some(family) = family {
+            title.push_str(&format!(" over {family}"));
+        }
         let mut cols: Vec<&str> = Vec::new();
         for c in cells {
             if !cols.contains(&c.to.as_str()) {
@@ -646,6 +681,165 @@ mod tests {
             text.contains("derived: * the oracle's expectation"),
             "{text}"
         );
+    }
+
+    /// The rows of the table titled `title` (`tcp port 80`) in `text`: for each table
+    /// (expected, observed, diff) the marks of row `from`.
+    fn marks_of(text: &str, title: &str, from: &str) -> Vec<Vec<String>> {
+        let heading = format!("  {title}  (columns");
+        text.lines()
+            .skip_while(|l| !l.starts_with(&heading))
+            .skip(1)
+            // The table's lines are indented further than the next heading.
+            .take_while(|l| l.is_empty() || l.starts_with("   "))
+            .filter_map(|l| {
+                let words: Vec<String> = l.split_whitespace().map(String::from).collect();
+                (words.first().map(String::as_str) == Some(from)).then(|| words[1..].to_vec())
+            })
+            .collect()
+    }
+
+    /// A derived cell of `step`'s first cell's pair, to `to` on `port`.
+    fn derived_cell(step: &StepOutcome, port: u16) -> CellOutcome {
+        CellOutcome {
+            port: Some(port),
+            derived: true,
+            target: format!("x/b 10.244.0.3:{port}"),
+            ..step.cells[0].clone()
+        }
+    }
+
+    #[test]
+    fn a_wrong_cell_shows_whatever_shares_its_table_cell_and_its_port_is_named() {
+        let mut wrong = step(
+            "wrong",
+            StepVerdict::Fail,
+            Outcome::Allowed,
+            Applicability::Applicable,
+        );
+        wrong.full_matrix = true;
+        // Two replicas of x/a to x/b on 80: the first refused on a port never shown served
+        // (`n`, reported), the second allowed where the oracle expects blocked (`!`); a probe
+        // error (`E`) and the wrong cell on 81. On 82 all is well.
+        let not_served = CellOutcome {
+            observed: Outcome::Refused,
+            matched: true,
+            unasserted: Some(Unasserted::PortNotServed),
+            ..derived_cell(&wrong, 80)
+        };
+        let replica = CellOutcome {
+            source: "x/a-2".into(),
+            ..derived_cell(&wrong, 80)
+        };
+        let error = CellOutcome {
+            observed: Outcome::Error("exec failed".into()),
+            ..derived_cell(&wrong, 81)
+        };
+        let fine = CellOutcome {
+            observed: Outcome::Blocked,
+            matched: true,
+            ..derived_cell(&wrong, 82)
+        };
+        wrong.cells = vec![not_served, replica, error, derived_cell(&wrong, 81), fine];
+        let text = render_step("s", &wrong);
+        let row = |t: &[&str]| t.iter().map(|m| vec![m.to_string()]).collect::<Vec<_>>();
+        // Expected, observed and diff of the one cell shown: the wrong one, in every table.
+        assert_eq!(
+            marks_of(&text, "tcp port 80", "x/a"),
+            row(&["X*", ".", "!"]),
+            "{text}"
+        );
+        assert_eq!(
+            marks_of(&text, "tcp port 81", "x/a"),
+            row(&["X*", ".", "!"]),
+            "{text}"
+        );
+        assert_eq!(
+            marks_of(&text, "tcp port 82", "x/a"),
+            row(&["X*", "X", "."]),
+            "{text}"
+        );
+        // The list of wrong cells names each one's port.
+        let list = &text[text.find("  wrong cells:").expect("listed")..];
+        assert!(
+            list.contains("x/a-2 → x/b 10.244.0.3:80 (tcp 80)"),
+            "{list}"
+        );
+        assert!(list.contains("x/a → x/b 10.244.0.3:81 (tcp 81)"), "{list}");
+        assert!(!list.contains("(tcp 82)"), "{list}");
+    }
+
+    #[test]
+    fn a_cell_the_cni_cannot_probe_reads_not_applicable_in_observed_and_diff() {
+        let mut sctp = step(
+            "sctp",
+            StepVerdict::Pass,
+            Outcome::Blocked,
+            Applicability::Applicable,
+        );
+        sctp.full_matrix = true;
+        sctp.cells = vec![CellOutcome {
+            kind: "sctp".into(),
+            observed: Outcome::Error("not probed: the CNI lacks sctp".into()),
+            matched: true,
+            unasserted: Some(Unasserted::NotApplicable(
+                crate::capability::Capability::Sctp,
+            )),
+            ..derived_cell(&sctp, 9003)
+        }];
+        let text = render_step("s", &sctp);
+        assert_eq!(
+            marks_of(&text, "sctp port 9003", "x/a"),
+            [["X*"], ["/"], ["/"]].map(|r| r.map(String::from).to_vec()),
+            "{text}"
+        );
+        assert!(text.contains("/ not applicable on this CNI"), "{text}");
+    }
+
+    #[test]
+    fn a_dual_stack_step_has_one_table_per_address_family() {
+        let mut dual = step(
+            "dual",
+            StepVerdict::Fail,
+            Outcome::Blocked,
+            Applicability::Applicable,
+        );
+        let v4 = CellOutcome {
+            matched: true,
+            family: Some(Family::Ipv4),
+            ..dual.cells[0].clone()
+        };
+        // Only IPv6 lets the connection through.
+        let v6 = CellOutcome {
+            target: "x/b [fd00::3]:80".into(),
+            observed: Outcome::Allowed,
+            matched: false,
+            family: Some(Family::Ipv6),
+            ..dual.cells[0].clone()
+        };
+        dual.cells = vec![v4, v6];
+        let text = render_step("s", &dual);
+        let row = |t: &[&str]| t.iter().map(|m| vec![m.to_string()]).collect::<Vec<_>>();
+        assert_eq!(
+            marks_of(&text, "tcp port 80 over ipv4", "x/a"),
+            row(&["X", "X", "."]),
+            "{text}"
+        );
+        assert_eq!(
+            marks_of(&text, "tcp port 80 over ipv6", "x/a"),
+            row(&["X", ".", "!"]),
+            "{text}"
+        );
+        // A single-stack step keeps one table per port, titled as before.
+        let single = step(
+            "single",
+            StepVerdict::Pass,
+            Outcome::Blocked,
+            Applicability::Applicable,
+        );
+        let text = render_step("s", &single);
+        assert!(text.contains("  tcp port 80  (columns"), "{text}");
+        assert!(!text.contains(" over ipv4"), "{text}");
     }
 
     #[test]
