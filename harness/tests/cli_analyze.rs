@@ -177,7 +177,9 @@ fn namespace_flag_places_namespace_less_documents_as_kubectl_does() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("warning: NetworkPolicy default/deny-all (./deny.yaml: document 1")
-            && stderr(&out).contains("selects no endpoint"),
+            && stderr(&out).contains("selects no endpoint")
+            && stderr(&out).contains("its document names no namespace")
+            && stderr(&out).contains("-n/--namespace"),
         "{}",
         stderr(&out)
     );
@@ -220,6 +222,83 @@ fn namespace_flag_places_namespace_less_documents_as_kubectl_does() {
         "{}",
         stderr(&out)
     );
+}
+
+#[test]
+fn a_host_network_pod_without_a_known_node_address_is_assumed_and_said() {
+    // An agent on the host network, scheduled on a node the manifests do not declare: its
+    // address is a kind node's (172.18.0.2), an assumption an ipBlock verdict depends on.
+    let agent = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: agent, namespace: ns-1, labels: {app: agent}}
+spec: {hostNetwork: true, containers: [{name: c, image: busybox}]}
+status: {}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: from-nodes, namespace: ns-1}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  ingress: [{from: [{ipBlock: {cidr: 172.18.0.0/16}}]}]
+"#;
+    let web = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: ns-1, labels: {app: web}}
+spec: {containers: [{name: c, image: nginx, ports: [{containerPort: 80}]}]}
+status: {podIP: 10.244.0.9}
+"#;
+    let dir = Dir::new(&[("agent.yaml", agent), ("web.yaml", web)]);
+    let out = dir.analyze(&[
+        "-f",
+        ".",
+        "--probe",
+        "80",
+        "--from",
+        "ns-1/agent",
+        "--to",
+        "ns-1/web",
+        "--output",
+        "json",
+        "--explain",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        json["assumed_addresses"]["ns-1/agent"], "172.18.0.2",
+        "{json}"
+    );
+    let cell = &json["cells"][0];
+    assert_eq!(cell["assumed_address"], true, "{cell}");
+    assert!(
+        cell["reason"]
+            .as_str()
+            .unwrap()
+            .contains("ns-1/agent 172.18.0.2 from a kind node's address (host network)"),
+        "{cell}"
+    );
+    let out = dir.analyze(&["-f", ".", "--probe", "80"]);
+    assert!(
+        stdout(&out).contains("host-network pods assumed on a kind node's address")
+            && stdout(&out).contains("ns-1/agent 172.18.0.2"),
+        "{}",
+        stdout(&out)
+    );
+    // With the node declared (and its address), nothing is assumed.
+    let node = "apiVersion: v1\nkind: Node\nmetadata: {name: kind-worker}\nstatus: {addresses: [{type: InternalIP, address: 172.18.0.3}]}\n";
+    let placed = agent.replace(
+        "spec: {hostNetwork: true,",
+        "spec: {nodeName: kind-worker, hostNetwork: true,",
+    );
+    let dir = Dir::new(&[
+        ("agent.yaml", &placed),
+        ("web.yaml", web),
+        ("node.yaml", node),
+    ]);
+    let out = dir.analyze(&["-f", ".", "--probe", "80"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stdout(&out).contains("assumed"), "{}", stdout(&out));
 }
 
 #[test]
@@ -268,7 +347,11 @@ spec:
         cell["reason"]
             .as_str()
             .unwrap()
-            .contains("assumed from --pod-cidr 10.9.0.0/24"),
+            .contains("depends on assumed addresses (")
+            && cell["reason"]
+                .as_str()
+                .unwrap()
+                .contains(" from --pod-cidr 10.9.0.0/24"),
         "{cell}"
     );
     // The allowed graph marks the same edge, and says why under the graph.

@@ -129,15 +129,29 @@ impl Analysis {
             .endpoint_ids()
             .filter(|&id| {
                 let e = analysis.cluster.get(id);
-                let written = e
-                    .source
-                    .as_ref()
-                    .and_then(|s| by_source.get(s))
-                    .is_some_and(|d| {
-                        d.value.pointer("/status/podIP").is_some()
-                            || d.value.pointer("/status/podIPs").is_some()
+                let doc = e.source.as_ref().and_then(|s| by_source.get(s));
+                let written = doc.is_some_and(|d| {
+                    d.value.pointer("/status/podIP").is_some()
+                        || d.value.pointer("/status/podIPs").is_some()
+                });
+                // A host-network pod has its node's addresses: known when it names a declared
+                // Node that carries some, assumed (a kind node's) otherwise.
+                let on_known_node = || {
+                    let node = doc.and_then(|d| {
+                        d.value
+                            .pointer("/spec/nodeName")
+                            .or_else(|| d.value.pointer("/spec/template/spec/nodeName"))
+                            .and_then(serde_json::Value::as_str)
                     });
-                !e.host_network && !written
+                    node.is_some_and(|name| {
+                        analysis
+                            .cluster
+                            .nodes
+                            .iter()
+                            .any(|n| n.name == name && !n.addresses.is_empty())
+                    })
+                };
+                !written && !(e.host_network && on_known_node())
             })
             .collect();
         notes.pod_cidr = options.pod_cidr;
@@ -168,11 +182,23 @@ impl Analysis {
                     }
                 })
                 .collect();
+            notes.namespace_unwritten = notes
+                .selects_nothing
+                .iter()
+                .copied()
+                .filter(|&p| {
+                    let policy = &analysis.policies.policies[p];
+                    policy.id.namespace.is_some()
+                        && by_source
+                            .get(&policy.source)
+                            .is_some_and(|d| d.namespace().is_none())
+                })
+                .collect();
         }
         Ok((analysis, notes))
     }
 
-    /// Whether a verdict may depend on addresses assumed from `--pod-cidr`: a policy that
+    /// Whether a verdict may depend on assumed addresses ([`Notes::assumed`]): a policy that
     /// applied on either side has an address rule (ipBlock, `nets`) in that direction
     /// ([`Oracle::address_rules_apply`]), and one of the two endpoints has an assumed address.
     pub fn depends_on_assumed(&self, oracle: &Oracle<'_>, notes: &Notes, packet: &Packet) -> bool {
@@ -203,7 +229,12 @@ pub struct Notes {
     pub unevaluated: BTreeMap<String, usize>,
     /// Policies (indices into [`PolicySet::policies`]) that select no endpoint.
     pub selects_nothing: Vec<usize>,
-    /// Endpoints whose addresses were assumed from the pod CIDR (no `status.podIP`), in order.
+    /// Those of [`Notes::selects_nothing`] whose document named no namespace (they landed in
+    /// `default`, where `-n` would have placed them elsewhere); never an object read from a
+    /// cluster, which always has its namespace.
+    pub namespace_unwritten: Vec<usize>,
+    /// Endpoints whose addresses were assumed, in order: from the pod CIDR (no `status.podIP`), or
+    /// for a host-network pod a kind node's address (no declared Node with addresses).
     pub assumed: Vec<EndpointId>,
     /// The pod CIDR the assumed addresses come from.
     pub pod_cidr: IpNet,
@@ -215,6 +246,7 @@ impl Default for Notes {
             ignored_policies: BTreeMap::new(),
             unevaluated: BTreeMap::new(),
             selects_nothing: Vec::new(),
+            namespace_unwritten: Vec::new(),
             assumed: Vec::new(),
             pod_cidr: crate::model::DEFAULT_POD_CIDR
                 .parse()
@@ -242,8 +274,8 @@ impl Notes {
                 policy.id,
                 policy.source,
                 match &policy.id.namespace {
-                    Some(ns) => format!(" (it is in namespace `{ns}`; -n/--namespace sets the namespace of documents that name none)"),
-                    None => String::new(),
+                    Some(ns) if self.namespace_unwritten.contains(&p) => format!(" (its document names no namespace, so it is in `{ns}`; -n/--namespace sets the namespace of documents that name none)"),
+                    _ => String::new(),
                 }
             ));
         }
@@ -280,18 +312,42 @@ impl Notes {
 
     /// The line under a table with cells that depend on assumed addresses.
     pub fn assumed_line(&self, cluster: &Cluster) -> String {
-        let list: Vec<String> = self
+        let (hosts, pods): (Vec<EndpointId>, Vec<EndpointId>) = self
             .assumed
             .iter()
-            .map(|&id| {
-                let e = cluster.get(id);
-                format!("{} {}", e.key(), e.ip())
-            })
-            .collect();
-        format!(
-            "* depends on pod addresses assumed from --pod-cidr {} (the manifests carry no status.podIP): {}",
-            self.pod_cidr,
-            list.join(", ")
-        )
+            .partition(|&&id| cluster.get(id).host_network);
+        let list = |ids: &[EndpointId]| {
+            ids.iter()
+                .map(|&id| {
+                    let e = cluster.get(id);
+                    format!("{} {}", e.key(), e.ip())
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut parts = Vec::new();
+        if !pods.is_empty() {
+            parts.push(format!(
+                "pod addresses assumed from --pod-cidr {} (the manifests carry no status.podIP): {}",
+                self.pod_cidr,
+                list(&pods)
+            ));
+        }
+        if !hosts.is_empty() {
+            parts.push(format!(
+                "host-network pods assumed on a kind node's address (no status.podIP, no declared Node with addresses): {}",
+                list(&hosts)
+            ));
+        }
+        format!("* depends on {}", parts.join("; "))
+    }
+
+    /// Where an assumed address comes from, for one endpoint's explanation.
+    pub fn assumed_origin(&self, cluster: &Cluster, id: EndpointId) -> String {
+        if cluster.get(id).host_network {
+            "a kind node's address (host network)".to_string()
+        } else {
+            format!("--pod-cidr {}", self.pod_cidr)
+        }
     }
 }

@@ -166,13 +166,22 @@ impl View<'_> {
                 r.push_str(&format!("; near miss: {}", misses.join("; near miss: ")));
             }
             if assumed {
+                let cluster = &self.analysis.cluster;
+                let which: Vec<String> = [(packet.from, from), (packet.to, to)]
+                    .into_iter()
+                    .filter(|(_, id)| self.notes.assumed.binary_search(id).is_ok())
+                    .map(|(peer, id)| {
+                        format!(
+                            "{} {} from {}",
+                            self.oracle.peer_name(peer),
+                            cluster.get(id).ip(),
+                            self.notes.assumed_origin(cluster, id)
+                        )
+                    })
+                    .collect();
                 r.push_str(&format!(
-                    "; depends on addresses assumed from --pod-cidr {} ({} {}, {} {})",
-                    self.notes.pod_cidr,
-                    self.oracle.peer_name(packet.from),
-                    self.analysis.cluster.get(from).ip(),
-                    self.oracle.peer_name(packet.to),
-                    self.analysis.cluster.get(to).ip()
+                    "; depends on assumed addresses ({})",
+                    which.join(", ")
                 ));
             }
             r

@@ -1,5 +1,6 @@
 //! Building the [`Cluster`] from manifest documents.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
@@ -75,6 +76,9 @@ impl Cluster {
         let mut unaddressed = Vec::new();
         // Host-network pods without addresses, with the node they are scheduled on.
         let mut on_nodes: Vec<(String, Option<String>, &Document)> = Vec::new();
+        // Objects other than endpoints, by kind and `namespace/name`: a second document for one
+        // object is refused (which would win is the order of `kubectl apply`, not the model's).
+        let mut declared: HashMap<(&str, String), &Document> = HashMap::new();
         for doc in docs {
             if let Some(why) = removed_api(doc.api_version(), doc.kind()) {
                 return Err(doc.unsupported(
@@ -86,6 +90,26 @@ impl Cluster {
                 continue;
             }
             let namespace = doc.namespace().unwrap_or("default").to_string();
+            if matches!(
+                doc.kind(),
+                "Namespace" | "Node" | "ServiceAccount" | "Service" | "Ingress"
+            ) {
+                let name = required_name(doc)?;
+                let key = match doc.kind() {
+                    "Namespace" | "Node" => name,
+                    _ => format!("{namespace}/{name}"),
+                };
+                if let Some(first) = declared.insert((doc.kind(), key.clone()), doc) {
+                    return Err(doc.invalid(
+                        "metadata.name",
+                        format!(
+                            "{} {key} is declared twice (first at {})",
+                            doc.kind(),
+                            first.source
+                        ),
+                    ));
+                }
+            }
             let template = match (doc.api_version(), doc.kind()) {
                 ("v1", "Namespace") => {
                     let ns: K8sNamespace = doc.typed()?;

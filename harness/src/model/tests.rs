@@ -99,6 +99,14 @@ fn addresses_come_from_status_or_are_assigned_deterministically() {
     "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: []}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: p}\nspec: {selector: {}, template: {spec: {containers: []}}}\n",
     "document 2 (line 5): metadata.name: endpoint default/p is declared twice"
 )]
+#[case::duplicate_namespace(
+    "apiVersion: v1\nkind: Namespace\nmetadata: {name: x, labels: {team: a}}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: x}\nspec: {containers: []}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: x, labels: {team: b}}\n",
+    "document 3 (line 9): metadata.name: Namespace x is declared twice (first at m.yaml: document 1 (line 1))"
+)]
+#[case::duplicate_service(
+    "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {ports: [{port: 80}]}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: s, namespace: default}\nspec: {ports: [{port: 81}]}\n",
+    "metadata.name: Service default/s is declared twice"
+)]
 #[case::wrong_type(
     "apiVersion: v1\nkind: Pod\nmetadata: {name: p, labels: [a]}\n",
     "metadata.labels"

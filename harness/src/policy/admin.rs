@@ -28,19 +28,15 @@
 //! `default`, and two AdminNetworkPolicies with the same priority ([`check_priority`]): the API
 //! leaves their relative order undefined, so no prediction would be honest.
 //!
-//! This module decodes the documents and converts policies and rules; `peers` converts a rule's
-//! peers and `ports` its ports.
+//! This module converts policies and rules; `doc` decodes the documents, `peers` converts a
+//! rule's peers and `ports` its ports.
 
+mod doc;
 mod peers;
 mod ports;
 
-use std::collections::BTreeMap;
-
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
-    LabelSelector, LabelSelectorRequirement, ObjectMeta,
-};
-use serde::Deserialize;
-use serde::de::IgnoredAny;
+use doc::{AdminDoc, EgressPeerDoc, EgressRuleDoc, IngressRuleDoc, PortDoc};
+pub(super) use doc::{LabelSelectorDoc, NamespacedPodDoc, SubjectDoc};
 
 use super::k8s::{describe, label_selector};
 use super::labels::{and, namespace_scope};
@@ -65,130 +61,6 @@ pub const MAX_ITEMS: usize = 100;
 
 /// Most CIDRs in one `networks` peer.
 pub const MAX_NETWORKS: usize = 25;
-
-/// An AdminNetworkPolicy or BaselineAdminNetworkPolicy as written (one struct; what differs
-/// between the kinds is checked by [`convert`]).
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AdminDoc {
-    #[serde(rename = "apiVersion")]
-    _api_version: IgnoredAny,
-    #[serde(rename = "kind")]
-    _kind: IgnoredAny,
-    #[serde(rename = "metadata")]
-    _metadata: ObjectMeta,
-    spec: SpecDoc,
-    #[serde(rename = "status")]
-    _status: Option<IgnoredAny>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SpecDoc {
-    priority: Option<i64>,
-    subject: SubjectDoc,
-    ingress: Option<Vec<IngressRuleDoc>>,
-    egress: Option<Vec<EgressRuleDoc>>,
-}
-
-/// `subject` (exactly one field) and ingress peers (exactly one field) have the same shape.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct SubjectDoc {
-    namespaces: Option<LabelSelectorDoc>,
-    pods: Option<NamespacedPodDoc>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub(super) struct NamespacedPodDoc {
-    namespace_selector: LabelSelectorDoc,
-    pod_selector: LabelSelectorDoc,
-}
-
-/// A Kubernetes LabelSelector that refuses unknown fields.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub(super) struct LabelSelectorDoc {
-    match_labels: Option<BTreeMap<String, String>>,
-    match_expressions: Option<Vec<RequirementDoc>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RequirementDoc {
-    key: String,
-    operator: String,
-    values: Option<Vec<String>>,
-}
-
-impl LabelSelectorDoc {
-    pub(super) fn to_k8s(&self) -> LabelSelector {
-        LabelSelector {
-            match_labels: self.match_labels.clone(),
-            match_expressions: self.match_expressions.as_ref().map(|list| {
-                list.iter()
-                    .map(|r| LabelSelectorRequirement {
-                        key: r.key.clone(),
-                        operator: r.operator.clone(),
-                        values: r.values.clone(),
-                    })
-                    .collect()
-            }),
-        }
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct IngressRuleDoc {
-    name: Option<String>,
-    action: String,
-    from: Vec<SubjectDoc>,
-    ports: Option<Vec<PortDoc>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EgressRuleDoc {
-    name: Option<String>,
-    action: String,
-    to: Vec<EgressPeerDoc>,
-    ports: Option<Vec<PortDoc>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct EgressPeerDoc {
-    namespaces: Option<LabelSelectorDoc>,
-    pods: Option<NamespacedPodDoc>,
-    networks: Option<Vec<String>>,
-    nodes: Option<LabelSelectorDoc>,
-    domain_names: Option<Vec<String>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct PortDoc {
-    port_number: Option<PortNumberDoc>,
-    named_port: Option<String>,
-    port_range: Option<PortRangeDoc>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PortNumberDoc {
-    protocol: Option<String>,
-    port: i64,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PortRangeDoc {
-    protocol: Option<String>,
-    start: i64,
-    end: i64,
-}
 
 /// Converts an AdminNetworkPolicy or BaselineAdminNetworkPolicy. With `calico` (Calico
 /// 3.29–3.31), a rule with a `namedPort` matches every port and protocol, as Calico converts it:

@@ -258,6 +258,29 @@ async fn a_listed_cluster_gives_the_model_with_real_addresses_nodes_and_policies
 }
 
 #[tokio::test]
+async fn a_cluster_policy_that_selects_nothing_is_named_without_the_files_only_namespace_hint() {
+    let mut pages = cluster_pages();
+    pages.insert(
+        "/apis/networking.k8s.io/v1/networkpolicies",
+        vec![vec![
+            json!({"metadata": {"name": "stale", "namespace": "shop"},
+            "spec": {"podSelector": {"matchLabels": {"app": "gone"}}, "policyTypes": ["Ingress"]}}),
+        ]],
+    );
+    let (result, _, _) = read_mocked(pages, BTreeMap::new()).await;
+    let (analysis, notes) = Analysis::for_user(result.unwrap().documents, &options(false)).unwrap();
+    let warnings = notes.warnings(&analysis).join("\n");
+    // Said, but without suggesting -n: an object read from a cluster always has its namespace,
+    // and -n places only file documents that name none.
+    assert!(
+        warnings.contains("NetworkPolicy shop/stale") && warnings.contains("selects no endpoint"),
+        "{warnings}"
+    );
+    assert!(!warnings.contains("--namespace"), "{warnings}");
+    assert!(notes.namespace_unwritten.is_empty());
+}
+
+#[tokio::test]
 async fn vendor_policy_kinds_on_the_cluster_are_refused_as_in_files() {
     let mut pages = cluster_pages();
     pages.insert(
