@@ -151,7 +151,7 @@ impl Analysis {
                             .any(|n| n.name == name && !n.addresses.is_empty())
                     })
                 };
-                !written && !(e.host_network && on_known_node())
+                !(written || (e.host_network && on_known_node()))
             })
             .collect();
         notes.pod_cidr = options.pod_cidr;
