@@ -377,8 +377,8 @@ pub fn results(cni: &str, cluster: Option<String>, outcomes: &[ScenarioOutcome])
 /// The JUnit XML of a run: one suite per scenario, one test case per step (`scenario::step`):
 /// a failure carries the step's tables; a step that was not applicable, a known deviation, or
 /// not enforced on a CNI that enforces nothing is skipped, with why. Claims and derived cells
-/// are counted apart in properties (`claims.cells`, `claims.failed`, `claims.unasserted`,
-/// `derived.…`), per step and summed per scenario.
+/// are counted apart in properties (`claims.cells` reported, `claims.asserted`,
+/// `claims.failed`, `claims.unasserted`, `derived.…`), per step and summed per scenario.
 pub fn junit(outcomes: &[ScenarioOutcome]) -> Result<String, quick_junit::SerializeError> {
     let mut junit = Report::new("netpol-harness");
     for s in outcomes {
@@ -427,15 +427,9 @@ pub fn junit(outcomes: &[ScenarioOutcome]) -> Result<String, quick_junit::Serial
             let measures = step.measures();
             for (name, counts) in [("claims", measures.claims), ("derived", measures.derived)] {
                 if let Some(c) = counts {
-                    case.add_property(Property::new(format!("{name}.cells"), c.cells.to_string()));
-                    case.add_property(Property::new(
-                        format!("{name}.failed"),
-                        c.failed.to_string(),
-                    ));
-                    case.add_property(Property::new(
-                        format!("{name}.unasserted"),
-                        c.unasserted.to_string(),
-                    ));
+                    for property in count_properties(name, c) {
+                        case.add_property(property);
+                    }
                     *totals.entry(name).or_default() += c;
                 }
             }
@@ -451,19 +445,25 @@ pub fn junit(outcomes: &[ScenarioOutcome]) -> Result<String, quick_junit::Serial
             suite.add_test_case(case);
         }
         for (name, c) in totals {
-            suite.add_property(Property::new(format!("{name}.cells"), c.cells.to_string()));
-            suite.add_property(Property::new(
-                format!("{name}.failed"),
-                c.failed.to_string(),
-            ));
-            suite.add_property(Property::new(
-                format!("{name}.unasserted"),
-                c.unasserted.to_string(),
-            ));
+            for property in count_properties(name, c) {
+                suite.add_property(property);
+            }
         }
         junit.add_test_suite(suite);
     }
     junit.to_string()
+}
+
+/// The JUnit properties of one kind's counts, named as in `results.json`: `NAME.cells` (every
+/// cell reported), `NAME.asserted`, `NAME.failed`, `NAME.unasserted`.
+fn count_properties(name: &str, c: CellCounts) -> [Property; 4] {
+    [
+        ("cells", c.cells),
+        ("asserted", c.asserted()),
+        ("failed", c.failed),
+        ("unasserted", c.unasserted),
+    ]
+    .map(|(what, n)| Property::new(format!("{name}.{what}"), n.to_string()))
 }
 
 /// Writes `DIR/results.json` (`results`) and `DIR/junit.xml` (from `outcomes`).
@@ -656,13 +656,15 @@ mod tests {
         let json = serde_json::to_value(results("calico", None, &scenarios)).unwrap();
         assert_eq!(
             json["scenarios"][0]["steps"][0]["derived"],
-            serde_json::json!({"cells": 2, "failed": 1, "unasserted": 1})
+            serde_json::json!({"cells": 2, "asserted": 1, "failed": 1, "unasserted": 1})
         );
         let xml = junit(&scenarios).unwrap();
         for property in [
             r#"<property name="claims.cells" value="1"/>"#,
             r#"<property name="claims.failed" value="0"/>"#,
             r#"<property name="derived.cells" value="2"/>"#,
+            r#"<property name="derived.asserted" value="1"/>"#,
+            r#"<property name="claims.asserted" value="1"/>"#,
             r#"<property name="derived.failed" value="1"/>"#,
             r#"<property name="derived.unasserted" value="1"/>"#,
         ] {
@@ -885,7 +887,7 @@ mod tests {
             serde_json::json!({"name": "good", "status": "pass", "converged_ms": 150, "confirmed_ms": 150,
                 "cells": [{"source": "x/a", "target": "x/b 10.244.0.3:80", "probe": "tcp 80",
                     "expected": "blocked", "observed": "blocked", "matched": true}],
-                "claims": {"cells": 1, "failed": 0}})
+                "claims": {"cells": 1, "asserted": 1, "failed": 0}})
         );
         assert_eq!(json["scenarios"][0]["steps"][1]["status"], "not-enforced");
         assert_eq!(json["scenarios"][0]["steps"][2]["status"], "fail");

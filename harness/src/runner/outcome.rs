@@ -205,14 +205,10 @@ impl StepOutcome {
         }
     }
 
-    /// How many claimed (or derived) cells the step reported, failed, and did not assert.
+    /// How many claimed (or derived) cells the step reported, failed, and did not assert (as
+    /// the verdict's reason counts them).
     pub fn counts(&self, derived: bool) -> CellCounts {
-        let mine = || self.cells.iter().filter(move |c| c.derived == derived);
-        CellCounts {
-            cells: mine().count(),
-            failed: mine().filter(|c| c.failed()).count(),
-            unasserted: mine().filter(|c| !c.asserted()).count(),
-        }
+        super::judge::counts(&self.cells, derived)
     }
 
     /// Why a pass is surprising: the CNI enforces no NetworkPolicy, yet the probes expected to

@@ -129,8 +129,20 @@ async fn a_fault_only_an_unclaimed_cell_shows_fails_it_as_derived() {
     assert_eq!(step.counts(true).failed, 4);
     assert!(
         step.reason.contains(
-            "[claims: 0 of 10 wrong; derived (oracle): 4 of 12 wrong, 6 reported, not asserted]"
+            "[claims: 0 of 10 asserted failed, 10 reported; derived (oracle): 4 of 12 asserted failed, 18 reported]"
         ),
+        "{}",
+        step.reason
+    );
+    // One definition of the counts: the verdict's reason says what results.json records.
+    let derived = step.result().measures.derived.unwrap();
+    assert_eq!(
+        (derived.cells, derived.asserted(), derived.failed),
+        (18, 12, 4)
+    );
+    assert!(
+        step.reason
+            .contains(&format!("derived (oracle): {derived}]")),
         "{}",
         step.reason
     );
