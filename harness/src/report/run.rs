@@ -278,7 +278,16 @@ pub fn render_step(scenario: &str, step: &StepOutcome) -> String {
     if !wrong.is_empty() {
         let _ = writeln!(out, "  wrong cells:");
         for c in wrong {
-            let _ = writeln!(out, "    {}", escape::terminal_text(&c.explanation()));
+            let covered = if step.covered_by_deviation(c) {
+                "covered by the known deviation (a claim): "
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                out,
+                "    {covered}{}",
+                escape::terminal_text(&c.explanation())
+            );
         }
     }
     if step.verdict == StepVerdict::NotEnforced {
@@ -360,8 +369,13 @@ pub fn render_summary(outcomes: &[ScenarioOutcome]) -> String {
         }
         out.push('\n');
     }
-    out.push_str(&crate::report::locality::render(outcomes));
-    out.push_str(&crate::report::locality::render_families(outcomes));
+    let localities = crate::report::locality::render(outcomes);
+    let families = crate::report::locality::render_families(outcomes);
+    if !localities.is_empty() || !families.is_empty() {
+        out.push_str(&localities);
+        out.push_str(&families);
+        out.push_str(&crate::report::locality::render_excused(outcomes));
+    }
     out
 }
 
@@ -842,6 +856,132 @@ mod tests {
         let text = render_step("s", &single);
         assert!(text.contains("  tcp port 80  (columns"), "{text}");
         assert!(!text.contains(" over ipv4"), "{text}");
+    }
+
+    /// A step on a known deviation whose claim failed, with a derived cell that failed or not.
+    fn deviating(derived_fails: bool) -> StepOutcome {
+        let deviation = crate::provision::cni::KnownDeviation {
+            matches: crate::provision::cni::DeviationMatch::Capability(
+                crate::capability::Capability::IpblockPodIp,
+            ),
+            summary: "ipBlock never matches pod IPs",
+            issue_url: "https://github.com/cilium/cilium/issues/9209",
+        };
+        let mut s = step(
+            "deviating",
+            StepVerdict::Fail,
+            Outcome::Allowed,
+            Applicability::KnownDeviation(deviation),
+        );
+        s.full_matrix = true;
+        s.cells[0].locality = Some(crate::cluster::Locality::CrossNode);
+        let derived = CellOutcome {
+            observed: if derived_fails {
+                Outcome::Allowed
+            } else {
+                Outcome::Blocked
+            },
+            matched: !derived_fails,
+            ..derived_cell(&s, 81)
+        };
+        s.cells.push(derived);
+        s
+    }
+
+    #[test]
+    fn a_known_deviation_covers_the_claims_and_a_failed_derived_cell_still_fails() {
+        let covered = deviating(false);
+        let result = covered.result();
+        assert_eq!(result.status, StepStatus::KnownDeviation);
+        assert_eq!(
+            result.issue_url.as_deref(),
+            Some("https://github.com/cilium/cilium/issues/9209")
+        );
+        let text = render_step("s", &covered);
+        assert!(
+            text.contains("    covered by the known deviation (a claim): x/a → x/b 10.244.0.3:80 (tcp 80, cross-node)"),
+            "{text}"
+        );
+        let uncovered = deviating(true);
+        let result = uncovered.result();
+        assert_eq!(result.status, StepStatus::Fail, "{result:?}");
+        assert_eq!(result.issue_url, None);
+        assert!(
+            result.reason.as_deref().is_some_and(|r| r.starts_with(
+                "1 derived cell(s) wrong, which the known deviation (ipBlock never matches pod IPs) does not cover: it excuses the tutorial's claims only; reason"
+            )),
+            "{result:?}"
+        );
+        assert_eq!(uncovered.status(), StepStatus::Fail);
+        let text = render_step("s", &uncovered);
+        assert!(
+            text.contains("\n    x/a → x/b 10.244.0.3:81 (tcp 81, cross-node): expected blocked"),
+            "{text}"
+        );
+        let outcomes = [ScenarioOutcome {
+            name: "s".into(),
+            title: "S".into(),
+            steps: vec![uncovered],
+            cleanup_errors: vec![],
+            duration: Duration::ZERO,
+        }];
+        assert!(!outcomes[0].ok());
+        let xml = junit(&outcomes).unwrap();
+        assert!(
+            xml.contains("<failure message=\"FAIL: 1 derived cell(s) wrong"),
+            "{xml}"
+        );
+    }
+
+    #[test]
+    fn locality_and_family_lines_count_only_cells_that_fail_the_run() {
+        // A cross-node claim of a known deviation, a cross-node cell of a step not enforced on
+        // flannel, both over IPv6; one same-node cell over IPv4 that fails.
+        let mut deviation = deviating(false);
+        deviation.cells[0].family = Some(Family::Ipv6);
+        let mut flannel = step(
+            "flannel",
+            StepVerdict::NotEnforced,
+            Outcome::Allowed,
+            Applicability::NotEnforced,
+        );
+        flannel.cells[0].locality = Some(crate::cluster::Locality::CrossNode);
+        flannel.cells[0].family = Some(Family::Ipv6);
+        let mut wrong = step(
+            "wrong",
+            StepVerdict::Fail,
+            Outcome::Allowed,
+            Applicability::Applicable,
+        );
+        wrong.cells[0].locality = Some(crate::cluster::Locality::SameNode);
+        wrong.cells[0].family = Some(Family::Ipv4);
+        let summary = render_summary(&[ScenarioOutcome {
+            name: "s".into(),
+            title: "S".into(),
+            steps: vec![deviation, flannel, wrong],
+            cleanup_errors: vec![],
+            duration: Duration::ZERO,
+        }]);
+        assert!(
+            summary.contains(
+                "cells by locality: same-node 1 (1 wrong), cross-node 3 (0 wrong, 2 excused)\n"
+            ),
+            "{summary}"
+        );
+        assert!(
+            summary.contains("  wrong same-node: s::wrong (1)\n"),
+            "{summary}"
+        );
+        assert!(
+            summary.contains("  excused cross-node: s::deviating (1), s::flannel (1)\n"),
+            "{summary}"
+        );
+        assert!(!summary.contains("wrong cross-node"), "{summary}");
+        assert!(
+            summary.contains("cells by family: ipv4 1 (1 wrong), ipv6 2 (0 wrong, 2 excused)\n"),
+            "{summary}"
+        );
+        assert_eq!(summary.matches("(excused: ").count(), 1, "{summary}");
     }
 
     #[test]
