@@ -17,7 +17,8 @@
 #   NETPOL_OUT            report root (default: out, relative to the repository)
 #   NETPOL_HARNESS        a netpol-harness binary to use instead of `cargo run`
 #   NETPOL_KUBECONFIG     the lane's kubeconfig (default: ~/.kube/netpol-CLUSTER)
-#   NETPOL_KIND_CONFIG    a kind config to create the cluster from (`up --kind-config`)
+#   NETPOL_KIND_CONFIG    a kind config to create the cluster from (`up --kind-config`; its own
+#                         node images, not the lane's pin)
 #   NETPOL_INGRESS_PORTS  HTTP,HTTPS host ports for the ingress controller (default: 80,443)
 #   NETPOL_GENERATED_MAX  generated cases per lane (default: 60; 0 runs none)
 #   NETPOL_GENERATED_SEED seed of the random generated cases (default: the day of the year)

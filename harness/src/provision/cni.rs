@@ -116,6 +116,12 @@ pub struct CniProfile {
     pub version: &'static str,
     /// The kind cluster config for this CNI (`kind-config/<name>.yaml`, embedded at build time).
     pub kind_config: &'static str,
+    /// The kindest/node image, by digest, that every node of [`CniProfile::kind_config`] runs:
+    /// the Kubernetes the CNI's own CI runs on kind, one of
+    /// [`NODE_IMAGES`](super::kind_config::NODE_IMAGES) (each profile cites its evidence; a test
+    /// keeps the config's `image:` lines equal to it). A `--kind-config` of the user's own keeps
+    /// its own images.
+    pub node_image: &'static str,
     /// The pod subnet the CNI's manifests assume, if they hard-code one; the kind config must use it.
     pub pod_subnet: Option<&'static str>,
     /// Whether this is kind's own CNI (kindnet), so the kind config must keep the default CNI.
@@ -555,6 +561,47 @@ mod tests {
                         url.contains(p.version) || url.contains("network-policy-api/v0.2.0");
                     assert!(pinned, "{}: {url} is not pinned to {}", p.name, p.version);
                     assert!(!url.contains("/main/") && !url.contains("latest"), "{url}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn deny_styles_are_declared_where_upstream_says_so() {
+        use crate::probe::DenyStyle;
+        let styles: Vec<(&str, Option<DenyStyle>)> = CniProfile::all()
+            .iter()
+            .map(|p| (p.name, p.deny_style))
+            .collect();
+        let drop = Some(DenyStyle::Drop);
+        assert_eq!(
+            styles,
+            [
+                // Felix's `iptablesFilterDenyAction` defaults to Drop.
+                ("calico", drop),
+                ("calico-3.31", drop),
+                ("calico-dual", drop),
+                // The chart's `policyDenyResponse` defaults to `none`.
+                ("cilium", drop),
+                ("cilium-dual", drop),
+                // NFQUEUE verdict NF_DROP (kube-network-policies, vendored by kindnetd).
+                ("kindnet", drop),
+                // Antrea's default drop flow.
+                ("antrea", drop),
+                // flannel enforces nothing: no deny style to declare.
+                ("flannel", None),
+                ("kube-network-policies", drop),
+            ]
+        );
+        // The Cilium lanes leave `policyDenyResponse` at its default.
+        for name in ["cilium", "cilium-dual"] {
+            let p = CniProfile::by_name(name).unwrap();
+            for step in &p.install {
+                if let InstallStep::Helm { set, .. } = step {
+                    assert!(
+                        !set.iter().any(|v| v.starts_with("policyDenyResponse")),
+                        "{set:?}"
+                    );
                 }
             }
         }

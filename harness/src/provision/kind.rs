@@ -282,7 +282,7 @@ pub async fn up(
     let kind_version = check_tools(runner, cni).await?;
     if !kind_version.contains(KIND_VERSION) {
         progress(&Phase::Note(format!(
-            "this is {}; netpol-harness pins kind {KIND_VERSION} and its node image",
+            "this is {}; netpol-harness pins kind {KIND_VERSION} and a node image per lane",
             kind_version.trim()
         )));
     }
@@ -298,6 +298,16 @@ pub async fn up(
             path: config_path,
             problems,
         });
+    }
+    // A config of the user's own keeps its node images; say when they are not the lane's pin.
+    if opts.kind_config.is_some()
+        && let Some(note) = config.node_image_note(cni.node_image)
+    {
+        progress(&Phase::Note(format!(
+            "{}: {}",
+            crate::escape::terminal(&config_path.display().to_string()),
+            crate::escape::terminal(&note)
+        )));
     }
     if !config.has_ingress_ports() {
         progress(&Phase::Note(
@@ -319,7 +329,9 @@ pub async fn up(
         progress(&Phase::ReuseCluster {
             name: name.to_string(),
         });
-        check_existing(runner, opts, &context).await?;
+        if let Some(note) = check_existing(runner, opts, &context).await? {
+            progress(&Phase::Note(crate::escape::terminal(&note).into_owned()));
+        }
     } else {
         preflight::fail_on(preflight::port_problems(&config, &engine, &opts.host_root))?;
         if opts.kind_config.is_none() {
@@ -660,7 +672,9 @@ mod tests {
                 "docker info --format '{{json .}}'".into(),
                 "kind get clusters".into(),
                 "kind export kubeconfig --name netpol".into(),
-                format!("{c} get nodes -o name"),
+                format!(
+                    "{c} get nodes --no-headers -o custom-columns=KUBELET:.status.nodeInfo.kubeletVersion"
+                ),
                 format!(
                     "{c} -n kube-system get configmap netpol-harness -o jsonpath={{.data.cni}}"
                 ),
@@ -695,6 +709,61 @@ mod tests {
         );
         // Nothing was written: the existing cluster's config is whatever it was created with.
         assert_eq!(std::fs::read_dir(scratch.path()).unwrap().count(), 0);
+    }
+
+    #[tokio::test]
+    async fn an_existing_cluster_on_another_kubernetes_is_reused_with_a_note() {
+        let scratch = tempfile::tempdir().unwrap();
+        let calico = CniProfile::by_name("calico").unwrap();
+        assert!(calico.node_image.starts_with("kindest/node:v1.35.1@"));
+        let existing = |kubelets: &str| {
+            healthy()
+                .on("kind get clusters", Reply::ok("netpol\n"))
+                .on(
+                    "kubectl --context kind-netpol -n kube-system get configmap netpol-harness",
+                    Reply::ok("calico"),
+                )
+                .on(
+                    "kubectl --context kind-netpol get nodes --no-headers",
+                    Reply::ok(kubelets),
+                )
+        };
+        let notes = |phases: &[Phase]| -> Vec<String> {
+            phases
+                .iter()
+                .filter_map(|p| match p {
+                    Phase::Note(n) if n.contains("Kubernetes") => Some(n.clone()),
+                    _ => None,
+                })
+                .collect()
+        };
+        // Made before the calico lane moved to 1.35.1: reused, and told.
+        let (result, phases) = run_up(
+            &options("calico", scratch.path()),
+            &existing("v1.36.1\nv1.36.1\nv1.36.1\n"),
+        )
+        .await;
+        assert!(!result.unwrap().created);
+        let notes_seen = notes(&phases);
+        assert_eq!(notes_seen.len(), 1, "{phases:?}");
+        assert!(
+            notes_seen[0]
+                .contains("runs Kubernetes v1.36.1, not v1.35.1, which the calico lane pins"),
+            "{notes_seen:?}"
+        );
+        assert!(notes_seen[0].contains(calico.node_image), "{notes_seen:?}");
+        assert!(
+            notes_seen[0].contains("netpol-harness down --name netpol"),
+            "{notes_seen:?}"
+        );
+        // On the pin: nothing to say.
+        let (result, phases) = run_up(
+            &options("calico", scratch.path()),
+            &existing("v1.35.1\nv1.35.1\nv1.35.1\n"),
+        )
+        .await;
+        result.unwrap();
+        assert_eq!(notes(&phases), Vec::<String>::new(), "{phases:?}");
     }
 
     #[tokio::test]
@@ -1018,6 +1087,63 @@ mod tests {
             phases
                 .iter()
                 .any(|p| matches!(p, Phase::Note(n) if n.contains("ports 80 and 443")))
+        );
+        // It runs the lane's own node image: nothing to say about that.
+        assert!(
+            !phases
+                .iter()
+                .any(|p| matches!(p, Phase::Note(n) if n.contains("image this lane pins"))),
+            "{phases:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_user_kind_config_keeps_its_own_node_image_and_up_says_so() {
+        let scratch = tempfile::tempdir().unwrap();
+        let path = scratch.path().join("mine.yaml");
+        let calico = CniProfile::by_name("calico").unwrap();
+        let mine = "kindest/node:v1.34.0@sha256:7416a61b42b1662ca6ca89f02028ac133a309a2a30ba309614e8ec94d976dc5a";
+        let text = calico.kind_config.replace(calico.node_image, mine);
+        std::fs::write(&path, &text).unwrap();
+        let mut opts = options("calico", scratch.path());
+        opts.kind_config = Some(path.clone());
+        let runner = healthy();
+        let (result, phases) = run_up(&opts, &runner).await;
+        result.unwrap();
+        // kind is given the user's file, untouched.
+        assert!(runner.calls().contains(&format!(
+            "kind create cluster --name netpol --config {} --wait 0s",
+            path.display()
+        )));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+        let notes: Vec<String> = phases
+            .iter()
+            .filter_map(|p| match p {
+                Phase::Note(n) if n.contains("image this lane pins") => Some(n.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(notes.len(), 1, "{phases:?}");
+        assert!(
+            notes[0].starts_with(&format!("{}: ", path.display())),
+            "{notes:?}"
+        );
+        assert!(notes[0].contains(mine), "{notes:?}");
+        assert!(notes[0].contains(calico.node_image), "{notes:?}");
+
+        // The built-in config runs the pin, and says nothing about it.
+        opts.kind_config = None;
+        let (result, phases) = run_up(&opts, &healthy()).await;
+        result.unwrap();
+        let written =
+            std::fs::read_to_string(builtin_config_path(scratch.path(), "netpol", "calico"))
+                .unwrap();
+        assert_eq!(written.matches(calico.node_image).count(), 3);
+        assert!(
+            !phases
+                .iter()
+                .any(|p| matches!(p, Phase::Note(n) if n.contains("image this lane pins"))),
+            "{phases:?}"
         );
     }
 

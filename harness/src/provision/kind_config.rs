@@ -5,9 +5,30 @@ use serde::Deserialize;
 
 use super::cni::CniProfile;
 
-/// The node image the configs in `kind-config/` pin: kind v0.32.0's default, by digest.
-pub const KIND_NODE_IMAGE: &str =
+/// Kubernetes 1.36.1, kind v0.32.0's default node image
+/// (kubernetes-sigs/kind@v0.32.0:pkg/apis/config/defaults/image.go#L21).
+///
+/// Every node image a built-in profile pins ([`CniProfile::node_image`]) is one kind's
+/// maintainers built and made kind's default at some commit, so its digest can be checked in
+/// kind's own source; kind v0.32.0 creates clusters from all of them (it loads images into
+/// containerd config versions 2, 3 and 4, `pkg/cluster/nodeutils/util.go#L101-L126`, and writes
+/// kubeadm v1beta3 below Kubernetes 1.36, `pkg/cluster/internal/kubeadm/config.go#L673-L679`).
+pub const NODE_IMAGE_V1_36_1: &str =
     "kindest/node:v1.36.1@sha256:3489c7674813ba5d8b1a9977baea8a6e553784dab7b84759d1014dbd78f7ebd5";
+
+/// Kubernetes 1.35.1, built by kind's maintainers "with latest kind images" and kind's default at
+/// kubernetes-sigs/kind@ec6b5bd7:pkg/apis/config/defaults/image.go#L21 (2026-02-13, an ancestor
+/// of v0.32.0).
+pub const NODE_IMAGE_V1_35_1: &str =
+    "kindest/node:v1.35.1@sha256:05d7bcdefbda08b4e038f644c4df690cdac3fba8b06f8289f30e10026720a1ab";
+
+/// Kubernetes 1.33.1, kind v0.29.0's default node image
+/// (kubernetes-sigs/kind@v0.29.0:pkg/apis/config/defaults/image.go#L21).
+pub const NODE_IMAGE_V1_33_1: &str =
+    "kindest/node:v1.33.1@sha256:050072256b9a903bd914c0b2866828150cb229cea0efe5892e2b644d5dd3b34f";
+
+/// Every node image a built-in profile may pin.
+pub const NODE_IMAGES: [&str; 3] = [NODE_IMAGE_V1_36_1, NODE_IMAGE_V1_35_1, NODE_IMAGE_V1_33_1];
 
 /// `text`, a kind config of `kind-config/`, with the host ports of its ingress mappings (container
 /// ports 80 and 443) moved to `http` and `https`, so two clusters can run side by side.
@@ -134,6 +155,39 @@ impl KindConfig {
         self.ingress_host_ports().is_some()
     }
 
+    /// The node image each node runs: its `image:`, or `None` where kind's own default applies
+    /// (kind creates one control-plane node from a config without nodes).
+    pub fn node_images(&self) -> Vec<Option<&str>> {
+        if self.nodes.is_empty() {
+            return vec![None];
+        }
+        self.nodes.iter().map(|n| n.image.as_deref()).collect()
+    }
+
+    /// A sentence saying which of this config's node images differ from `pin` (a profile's
+    /// [`CniProfile::node_image`]), or `None` if every node runs `pin`. A config of the user's own
+    /// keeps its images; this only says that the cluster is not the Kubernetes the lane pins.
+    pub fn node_image_note(&self, pin: &str) -> Option<String> {
+        let mut others: Vec<String> = Vec::new();
+        for image in self.node_images() {
+            let other = match image {
+                Some(image) if image == pin => continue,
+                Some(image) => format!("`{image}`"),
+                None => "kind's own default (a node without `image:`)".to_string(),
+            };
+            if !others.contains(&other) {
+                others.push(other);
+            }
+        }
+        (!others.is_empty()).then(|| {
+            format!(
+                "the kind config's nodes run {}, not `{pin}`, the image this lane pins: the \
+                 cluster runs that Kubernetes, as the config says",
+                others.join(" and ")
+            )
+        })
+    }
+
     /// What makes this config unfit for `profile`, one sentence each; empty if it fits.
     pub fn problems_for(&self, profile: &CniProfile) -> Vec<String> {
         let mut problems = Vec::new();
@@ -244,7 +298,7 @@ mod tests {
                 );
             }
             for node in &config.nodes {
-                assert_eq!(node.image.as_deref(), Some(KIND_NODE_IMAGE), "{}", p.name);
+                assert_eq!(node.image.as_deref(), Some(p.node_image), "{}", p.name);
             }
             // 80→80 and 443→443 on the worker, on loopback only.
             let worker = &config.nodes[1];
@@ -274,6 +328,145 @@ mod tests {
                 p.name
             );
         }
+    }
+
+    /// `repo:tag@sha256:<64 lowercase hex>`.
+    fn pinned_by_digest(image: &str) -> bool {
+        image.split_once("@sha256:").is_some_and(|(name, digest)| {
+            name.starts_with("kindest/node:v")
+                && digest.len() == 64
+                && digest
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+        })
+    }
+
+    #[test]
+    fn every_kind_config_runs_its_profiles_node_image_by_digest() {
+        for p in CniProfile::all() {
+            assert!(NODE_IMAGES.contains(&p.node_image), "{}", p.name);
+            let config = KindConfig::parse(p.kind_config).unwrap();
+            let images = config.node_images();
+            assert_eq!(images.len(), 3, "{}", p.name);
+            assert!(
+                images.iter().all(|i| *i == Some(p.node_image)),
+                "{}: the kind config's nodes run {images:?}, the profile pins {}",
+                p.name,
+                p.node_image
+            );
+            assert_eq!(config.node_image_note(p.node_image), None, "{}", p.name);
+        }
+        for image in NODE_IMAGES {
+            assert!(pinned_by_digest(image), "{image}");
+        }
+        // Every file of kind-config/ is a profile's, and every `image:` in it (wherever it is)
+        // names a digest.
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../kind-config");
+        let mut files = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
+                continue;
+            }
+            files += 1;
+            let name = path.file_stem().unwrap().to_str().unwrap();
+            let profile = CniProfile::by_name(name)
+                .unwrap_or_else(|| panic!("{}: no profile {name}", path.display()));
+            let text = std::fs::read_to_string(&path).unwrap();
+            let images: Vec<&str> = text
+                .lines()
+                .filter_map(|l| l.trim_start().strip_prefix("image:"))
+                .map(str::trim)
+                .collect();
+            assert_eq!(images, [profile.node_image; 3], "{}", path.display());
+            assert!(images.iter().all(|i| pinned_by_digest(i)), "{images:?}");
+        }
+        assert_eq!(files, CniProfile::all().len());
+    }
+
+    #[test]
+    fn each_lane_runs_the_kubernetes_its_cni_runs_upstream() {
+        let pins: Vec<(&str, &str)> = CniProfile::all()
+            .iter()
+            .map(|p| (p.name, p.node_image))
+            .collect();
+        assert_eq!(
+            pins,
+            [
+                // Calico v3.32.1's CI: kind v0.31.0, kindest/node v1.35.1.
+                ("calico", NODE_IMAGE_V1_35_1),
+                // Calico v3.31.7's CI: kind v0.29.0, kindest/node v1.33.1.
+                ("calico-3.31", NODE_IMAGE_V1_33_1),
+                ("calico-dual", NODE_IMAGE_V1_35_1),
+                // Cilium 1.20.0 names none: kind v0.32.0's default.
+                ("cilium", NODE_IMAGE_V1_36_1),
+                ("cilium-dual", NODE_IMAGE_V1_36_1),
+                // kind v0.32.0's own kindnetd ships in its default image.
+                ("kindnet", NODE_IMAGE_V1_36_1),
+                // Antrea v2.7.0's kind e2e: kind v0.32.0's default.
+                ("antrea", NODE_IMAGE_V1_36_1),
+                // flannel v0.28.9's kind e2e pins this very digest.
+                ("flannel", NODE_IMAGE_V1_36_1),
+                // kube-network-policies v1.1.1's CI: kind v0.29.0, kindest/node v1.33.1.
+                ("kube-network-policies", NODE_IMAGE_V1_33_1),
+            ]
+        );
+        assert!(NODE_IMAGE_V1_36_1.starts_with("kindest/node:v1.36.1@"));
+        assert!(NODE_IMAGE_V1_35_1.starts_with("kindest/node:v1.35.1@"));
+        assert!(NODE_IMAGE_V1_33_1.starts_with("kindest/node:v1.33.1@"));
+    }
+
+    #[test]
+    fn a_config_of_ones_own_keeps_its_node_images_and_is_told_so() {
+        let calico = CniProfile::by_name("calico").unwrap();
+        let other = "kindest/node:v1.34.0@sha256:7416a61b42b1662ca6ca89f02028ac133a309a2a30ba309614e8ec94d976dc5a";
+        let mine =
+            KindConfig::parse(&calico.kind_config.replace(calico.node_image, other)).unwrap();
+        // Another image is no problem: the config is used as it is.
+        assert_eq!(mine.problems_for(&calico), Vec::<String>::new());
+        assert_eq!(mine.node_images(), [Some(other); 3]);
+        let note = mine.node_image_note(calico.node_image).unwrap();
+        assert!(
+            note.contains(&format!("run `{other}`, not `{}`", calico.node_image)),
+            "{note}"
+        );
+        // Nodes without `image:` (or no nodes at all) run kind's own default.
+        let unpinned = KindConfig::parse(&calico.kind_config.replacen(
+            &format!("    image: {}\n", calico.node_image),
+            "",
+            1,
+        ))
+        .unwrap();
+        assert_eq!(
+            unpinned.node_images(),
+            [None, Some(calico.node_image), Some(calico.node_image)]
+        );
+        let note = unpinned.node_image_note(calico.node_image).unwrap();
+        assert!(note.contains("kind's own default"), "{note}");
+        assert!(!note.contains(" and "), "{note}");
+        let bare =
+            KindConfig::parse("kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\n").unwrap();
+        assert_eq!(bare.node_images(), [None]);
+        assert!(bare.node_image_note(calico.node_image).is_some());
+        // Two other images are both named, once each.
+        let mixed = KindConfig::parse(&mine_with_default(
+            calico.kind_config,
+            calico.node_image,
+            other,
+        ))
+        .unwrap();
+        let note = mixed.node_image_note(calico.node_image).unwrap();
+        assert_eq!(note.matches(other).count(), 1, "{note}");
+        assert!(
+            note.contains(&format!("`{other}` and kind's own default")),
+            "{note}"
+        );
+    }
+
+    /// `text` with its first node's image replaced by `other` and its second node's removed.
+    fn mine_with_default(text: &str, pin: &str, other: &str) -> String {
+        text.replacen(pin, other, 1)
+            .replacen(&format!("    image: {pin}\n"), "", 1)
     }
 
     #[test]

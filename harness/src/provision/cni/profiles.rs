@@ -8,6 +8,7 @@ use super::{
     KINDNETD_WITHOUT_POLICY, KnownDeviation, ReadyCheck, is_network_policy_feature,
 };
 use crate::capability::Capability;
+use crate::provision::kind_config::{NODE_IMAGE_V1_33_1, NODE_IMAGE_V1_35_1, NODE_IMAGE_V1_36_1};
 
 /// Every capability a CNI that fully enforces the NetworkPolicy API provides on our kind configs.
 fn network_policy_features() -> BTreeSet<Capability> {
@@ -55,6 +56,11 @@ impl CniProfile {
             ],
             Capability::ClusterNetworkPolicy,
             include_str!("../../../../kind-config/calico.yaml"),
+            // Calico v3.32.1's own CI creates its kind clusters with kind v0.31.0 from
+            // kindest/node v1.35.1 (projectcalico/calico@v3.32.1:metadata.mk#L23-L24,
+            // `lib.Makefile#L1468-L1472`); that image by digest:
+            // kubernetes-sigs/kind@ec6b5bd7:pkg/apis/config/defaults/image.go#L21.
+            NODE_IMAGE_V1_35_1,
         )
     }
 
@@ -70,13 +76,18 @@ impl CniProfile {
             ],
             Capability::AdminNetworkPolicy,
             include_str!("../../../../kind-config/calico-3.31.yaml"),
+            // Calico v3.31.7's own CI creates its kind clusters with kind v0.29.0 from
+            // kindest/node v1.33.1 (projectcalico/calico@v3.31.7:metadata.mk#L26-L27,
+            // `lib.Makefile#L1366-L1370`; its Kubernetes libraries are v1.33, `metadata.mk#L8`);
+            // that image by digest: kubernetes-sigs/kind@v0.29.0:pkg/apis/config/defaults/image.go#L21.
+            NODE_IMAGE_V1_33_1,
         )
     }
 
     /// Calico 3.32 on a dual-stack cluster (`kind-config/calico-dual.yaml`, `ipFamily: dual`):
     /// the `calico` profile with an IPv6 pool beside the IPv4 one
     /// (`provision/calico-installation-dual.yaml`), so every pod has an address of each family
-    /// and both are probed.
+    /// and both are probed. Same node image as `calico`.
     fn calico_dual() -> CniProfile {
         let mut profile = Self::calico();
         profile.name = "calico-dual";
@@ -93,11 +104,13 @@ impl CniProfile {
     }
 
     /// Cilium 1.20 on a dual-stack cluster (`kind-config/cilium-dual.yaml`, `ipFamily: dual`):
-    /// the `cilium` profile with the Helm value `ipv6.enabled=true`, which the chart renders as the
-    /// agent's `enable-ipv6` ("all endpoints are allocated an IPv6 address";
-    /// cilium/cilium@002c6fff:install/kubernetes/cilium/templates/cilium-configmap.yaml, re-check
-    /// at v1.20.0 on the first lane); with `ipam.mode=kubernetes` the addresses come from the
-    /// nodes' dual-stack pod CIDRs kind sets.
+    /// the `cilium` profile with the Helm value `ipv6.enabled=true` ("Enable IPv6 support", off by
+    /// default: cilium/cilium@v1.20.0:install/kubernetes/cilium/values.yaml, `ipv6.enabled`), which
+    /// the released 1.20.0 chart renders as the agent's `enable-ipv6`
+    /// (cilium/charts@d5f3d1c:cilium-1.20.0.tgz, `cilium/values.yaml#L2394-L2396`,
+    /// `cilium/templates/cilium-configmap.yaml#L339`);
+    /// with `ipam.mode=kubernetes` the addresses come from the nodes' dual-stack pod CIDRs kind
+    /// sets. Same node image as `cilium`.
     fn cilium_dual() -> CniProfile {
         let mut profile = Self::cilium();
         profile.name = "cilium-dual";
@@ -119,6 +132,7 @@ impl CniProfile {
         [crds, operator]: [&'static str; 2],
         admin_api: Capability,
         kind_config: &'static str,
+        node_image: &'static str,
     ) -> CniProfile {
         let mut enforces = network_policy_features();
         enforces.extend([Capability::CalicoCrds, admin_api]);
@@ -127,6 +141,7 @@ impl CniProfile {
             name,
             version,
             kind_config,
+            node_image,
             pod_subnet: Some("10.244.0.0/16"),
             default_cni: false,
             kernel_modules: &[],
@@ -161,18 +176,10 @@ impl CniProfile {
             // api/pkg/apis/projectcalico/v3/felixconfig.go, `IptablesFilterDenyAction`).
             deny_style: Some(crate::probe::DenyStyle::Drop),
             known_deviations: vec![],
-            caveats: vec![
-                Caveat {
-                    summary: "SCTP policy needs the host kernel's SCTP conntrack support (modprobe sctp)",
-                    issue_url: None,
-                },
-                Caveat {
-                    summary: "Calico's own CI runs on older kindest/node images \
-                              (projectcalico/calico@v3.31.7:metadata.mk: v1.33.1); this lane runs \
-                              kind's default Kubernetes, outside that tested range",
-                    issue_url: None,
-                },
-            ],
+            caveats: vec![Caveat {
+                summary: "SCTP policy needs the host kernel's SCTP conntrack support (modprobe sctp)",
+                issue_url: None,
+            }],
         }
     }
 
@@ -194,6 +201,13 @@ impl CniProfile {
             name: "cilium",
             version: "1.20.0",
             kind_config: include_str!("../../../../kind-config/cilium.yaml"),
+            // kind v0.32.0's default: Cilium 1.20.0 names no kind or Kubernetes version to pin.
+            // Its chart only sets a floor, `kubeVersion: '>= 1.21.0-0'`
+            // (cilium/charts@d5f3d1c:cilium-1.20.0.tgz, `cilium/Chart.yaml#L94`), and its docs'
+            // list of e2e-tested Kubernetes versions
+            // (cilium/cilium@v1.20.0:Documentation/network/kubernetes/compatibility.rst) could
+            // not be read at the tag; the 1.19.3 list was 1.32–1.35.
+            node_image: NODE_IMAGE_V1_36_1,
             pod_subnet: None,
             default_cni: false,
             kernel_modules: &[],
@@ -229,7 +243,12 @@ impl CniProfile {
             ],
             enforces,
             enforces_policy: true,
-            deny_style: None,
+            // The chart's `policyDenyResponse` defaults to `none` (the other value, `icmp`, only
+            // answers pod egress), so what policy denies is dropped
+            // (cilium/cilium@v1.20.0:install/kubernetes/cilium/values.yaml, `policyDenyResponse`;
+            // the released chart: cilium/charts@d5f3d1c:cilium-1.20.0.tgz,
+            // `cilium/values.yaml#L3205-L3209`).
+            deny_style: Some(crate::probe::DenyStyle::Drop),
             known_deviations: vec![
                 KnownDeviation {
                     matches: DeviationMatch::Capability(Capability::Sctp),
@@ -262,6 +281,12 @@ impl CniProfile {
             name: "kindnet",
             version: "kind v0.32.0",
             kind_config: include_str!("../../../../kind-config/kindnet.yaml"),
+            // kind v0.32.0's own default (kubernetes-sigs/kind@v0.32.0:pkg/apis/config/defaults/image.go#L21).
+            // kindnetd ships in the node image: `kind build node-image` bakes in its manifest and
+            // image (`pkg/build/nodeimage/const_cni.go#L23`) and `kind create` applies the copy
+            // inside the node (`pkg/cluster/internal/create/actions/installcni/cni.go#L59`), so
+            // this image is the kindnetd the deny style below is read from.
+            node_image: NODE_IMAGE_V1_36_1,
             pod_subnet: None,
             default_cni: true,
             kernel_modules: &[],
@@ -308,6 +333,12 @@ impl CniProfile {
             name: "antrea",
             version: "v2.7.0",
             kind_config: include_str!("../../../../kind-config/antrea.yaml"),
+            // kind v0.32.0's default: Antrea v2.7.0's kind CI installs kind v0.32.0
+            // (antrea-io/antrea@v2.7.0:ci/kind/version#L1) and its e2e jobs name no Kubernetes
+            // version (`ci/kind/kind-setup.sh#L82`, `#L564-L568`: kind's default without `--k8s-version`);
+            // only the ClusterNetworkPolicy conformance job asks for v1.35.0, as a floor ("needs to
+            // be 1.31+", `ci/kind/test-netpol-v2-conformance-kind.sh#L113-L115`).
+            node_image: NODE_IMAGE_V1_36_1,
             pod_subnet: None,
             default_cni: false,
             kernel_modules: &["openvswitch"],
@@ -380,6 +411,11 @@ impl CniProfile {
             name: "kube-network-policies",
             version: "v1.1.1",
             kind_config: include_str!("../../../../kind-config/kube-network-policies.yaml"),
+            // Its CI runs kind v0.29.0 with kindest/node v1.33.1
+            // (kubernetes-sigs/kube-network-policies@v1.1.1:.github/workflows/npa.yml#L15-L16,
+            // #L217-L219); that image by digest:
+            // kubernetes-sigs/kind@v0.29.0:pkg/apis/config/defaults/image.go#L21.
+            node_image: NODE_IMAGE_V1_33_1,
             pod_subnet: None,
             default_cni: true,
             kernel_modules: &[],
@@ -431,6 +467,10 @@ impl CniProfile {
             name: "flannel",
             version: "v0.28.9",
             kind_config: include_str!("../../../../kind-config/flannel.yaml"),
+            // flannel's own kind e2e pins this very image, by digest, with kind v0.32.0
+            // (flannel-io/flannel@v0.28.9:e2e/kind-config.yaml#L8, #L13;
+            // `.github/workflows/kind-e2eTests.yml#L29`).
+            node_image: NODE_IMAGE_V1_36_1,
             pod_subnet: Some("10.244.0.0/16"),
             default_cni: false,
             kernel_modules: &["br_netfilter"],

@@ -12,12 +12,14 @@ use crate::provision::cni::CniProfile;
 use crate::provision::commands::{Cmd, CommandRunner};
 
 /// Checks that an existing cluster answers and was set up for the CNI of `opts` (or, with
-/// `opts.adopt`, claims an unmarked one for it).
+/// `opts.adopt`, claims an unmarked one for it). Returns a note when its nodes run another
+/// Kubernetes than the lane's node image ([`CniProfile::node_image`]): a cluster made before the
+/// pin changed, or from a config of the user's own, is used as it is.
 pub(super) async fn check_existing(
     runner: &impl CommandRunner,
     opts: &UpOptions,
     context: &str,
-) -> Result<(), ProvisionError> {
+) -> Result<Option<String>, ProvisionError> {
     let (cni, name) = (&opts.cni, opts.cluster_name.as_str());
     run_ok(
         runner,
@@ -25,7 +27,13 @@ pub(super) async fn check_existing(
     )
     .await?;
     let nodes = runner
-        .run(&kubectl(context).args(["get", "nodes", "-o", "name"]))
+        .run(&kubectl(context).args([
+            "get",
+            "nodes",
+            "--no-headers",
+            "-o",
+            "custom-columns=KUBELET:.status.nodeInfo.kubeletVersion",
+        ]))
         .await?;
     if !nodes.success() {
         return Err(ProvisionError::ClusterUnreachable {
@@ -46,7 +54,34 @@ pub(super) async fn check_existing(
             cluster: name.to_string(),
             requested: cni.name.to_string(),
         }),
+    }?;
+    Ok(kubernetes_note(cni, name, &nodes.stdout))
+}
+
+/// A sentence when the kubelet versions in `versions` (one a line, as `kubectl get nodes` prints
+/// them) are not the Kubernetes version of `cni`'s node image; `None` if they are (or none was
+/// read).
+fn kubernetes_note(cni: &CniProfile, cluster: &str, versions: &str) -> Option<String> {
+    let pinned = cni
+        .node_image
+        .split_once(':')
+        .and_then(|(_, tag)| tag.split('@').next())?;
+    let mut others: Vec<&str> = Vec::new();
+    for version in versions.lines().map(str::trim).filter(|v| !v.is_empty()) {
+        if version != pinned && !others.contains(&version) {
+            others.push(version);
+        }
     }
+    (!others.is_empty()).then(|| {
+        format!(
+            "kind cluster `{cluster}` runs Kubernetes {}, not {pinned}, which the {} lane pins \
+             (`{}`): it is used as it is; `netpol-harness down --name {cluster}` and `up` again \
+             to get the pin",
+            others.join(", "),
+            cni.name,
+            cni.node_image
+        )
+    })
 }
 
 /// The CNI the cluster's marker names, `None` if it has no marker.
