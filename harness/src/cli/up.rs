@@ -137,7 +137,7 @@ pub async fn run(args: Args) -> Result<ExitCode, CliError> {
 
     let start = Instant::now();
     let mut progress = |phase: &crate::provision::Phase| {
-        eprintln!("[{:>4}s] {phase}", start.elapsed().as_secs());
+        eprintln!("{}", progress_line(start.elapsed(), phase));
     };
     let report = up(&opts, &TokioRunner::default(), &mut progress).await?;
 
@@ -177,9 +177,27 @@ pub async fn run(args: Args) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// One progress line of `up` for the terminal: what a phase carries (image names, notes quoting
+/// `kind` or `kubectl`) is escaped, so a tool's output cannot drive the terminal or the CI log.
+fn progress_line(elapsed: Duration, phase: &crate::provision::Phase) -> String {
+    format!(
+        "[{:>4}s] {}",
+        elapsed.as_secs(),
+        crate::escape::terminal(&phase.to_string())
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn progress_lines_escape_what_tools_print() {
+        let note = crate::provision::Phase::Note("kind v0.32.0\x1b[2J\n::error::x".to_string());
+        let line = progress_line(Duration::from_secs(3), &note);
+        assert!(line.starts_with("[   3s] note: kind v0.32.0"), "{line}");
+        assert!(!line.contains('\x1b') && !line.contains('\n'), "{line}");
+    }
 
     #[test]
     fn ingress_ports_parse_as_two_different_ports() {

@@ -154,7 +154,8 @@ pub struct DownReport {
     pub deleted: bool,
 }
 
-/// One phase of `up`, reported to the caller's progress callback as it starts.
+/// One phase of `up`, reported to the caller's progress callback as it starts. Its text is raw
+/// (image names, notes quoting `kind` and `kubectl`): escape it for the output it goes to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Phase {
     /// Checking that docker, kind, kubectl (and helm) work.
@@ -303,11 +304,7 @@ pub async fn up(
     if opts.kind_config.is_some()
         && let Some(note) = config.node_image_note(cni.node_image)
     {
-        progress(&Phase::Note(format!(
-            "{}: {}",
-            crate::escape::terminal(&config_path.display().to_string()),
-            crate::escape::terminal(&note)
-        )));
+        progress(&Phase::Note(format!("{}: {note}", config_path.display())));
     }
     if !config.has_ingress_ports() {
         progress(&Phase::Note(
@@ -330,7 +327,7 @@ pub async fn up(
             name: name.to_string(),
         });
         if let Some(note) = check_existing(runner, opts, &context).await? {
-            progress(&Phase::Note(crate::escape::terminal(&note).into_owned()));
+            progress(&Phase::Note(note));
         }
     } else {
         preflight::fail_on(preflight::port_problems(&config, &engine, &opts.host_root))?;
