@@ -306,6 +306,15 @@ pub fn render_step(scenario: &str, step: &StepOutcome) -> String {
     out.push_str(
         "  legend: . allowed, X blocked (dropped: timed out), R refused, U unreachable (R and U: rejected; blocked only on a port shown served), E probe error, D DNS failure, NNN HTTP status; diff: . as expected, ! wrong, ~ flapped, - not probed\n",
     );
+    let shared = groups.values().any(|cells| {
+        let mut seen = std::collections::HashSet::new();
+        cells.iter().any(|c| !seen.insert((&c.from, &c.to)))
+    });
+    if shared {
+        out.push_str(
+            "  shared marks: where one row reaches one column through several pods or addresses (replicas, a Service's backends), the most severe cell shows in every table (! wrong, then E, ~, n, ?, s, /); the wrong cells are listed above\n",
+        );
+    }
     if step.cells.iter().any(|c| c.derived || !c.asserted()) {
         out.push_str(
             "  derived: * the oracle's expectation for a cell the tutorial does not claim (? it cannot decide); not asserted, only reported: s self-traffic, n port not served, ? undecided by the oracle, / not applicable on this CNI\n",
@@ -783,6 +792,18 @@ mod tests {
         );
         assert!(list.contains("x/a → x/b 10.244.0.3:81 (tcp 81)"), "{list}");
         assert!(!list.contains("(tcp 82)"), "{list}");
+        assert!(
+            text.contains("  shared marks: where one row reaches one column through several pods"),
+            "{text}"
+        );
+        // One cell per table cell: no such line.
+        let single = step(
+            "one",
+            StepVerdict::Pass,
+            Outcome::Blocked,
+            Applicability::Applicable,
+        );
+        assert!(!render_step("s", &single).contains("shared marks"));
     }
 
     #[test]
