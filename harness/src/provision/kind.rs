@@ -196,6 +196,11 @@ pub enum Phase {
         /// The image.
         image: String,
     },
+    /// Pulling a node image on the host before `kind create cluster` (retried as preloads are).
+    PullNodeImage {
+        /// The image.
+        image: String,
+    },
     /// Checking from a pod whether the cluster reaches the internet.
     CheckInternet,
     /// `kind load docker-image` failed; loading through an archive instead.
@@ -227,6 +232,7 @@ impl fmt::Display for Phase {
             Phase::Install { cni, version, step } => write!(f, "{cni} {version}: {step}"),
             Phase::WaitReady { check } => write!(f, "waiting until {check}"),
             Phase::PreloadImage { image } => write!(f, "preloading {image}"),
+            Phase::PullNodeImage { image } => write!(f, "pulling node image {image}"),
             Phase::CheckInternet => f.write_str(
                 "checking from a pod that the cluster reaches the internet (DNS and 1.1.1.1:80)",
             ),
@@ -333,6 +339,20 @@ pub async fn up(
         preflight::fail_on(preflight::port_problems(&config, &engine, &opts.host_root))?;
         if opts.kind_config.is_none() {
             write_scratch(&opts.scratch_dir, &config_path, &config_text).await?;
+        }
+        // kind pulls a missing node image itself, retrying 4 times within 10 s
+        // (kubernetes-sigs/kind@v0.32.0:pkg/cluster/internal/providers/docker/images.go#L52-L82),
+        // too short for a registry's throttling: pull it first with the preload's backoff, and
+        // kind finds it present (`docker inspect --type=image`, #L56). A node without `image:`
+        // runs kind's own default, which kind pulls.
+        let mut node_images: Vec<&str> = config.node_images().into_iter().flatten().collect();
+        node_images.sort_unstable();
+        node_images.dedup();
+        for image in node_images {
+            progress(&Phase::PullNodeImage {
+                image: image.to_string(),
+            });
+            images::pull(opts, runner, image, progress).await?;
         }
         progress(&Phase::CreateCluster {
             name: name.to_string(),
@@ -559,6 +579,11 @@ mod tests {
             "kubectl version --client".into(),
             "docker info --format '{{json .}}'".into(),
             "kind get clusters".into(),
+            // The lane's node image, pulled with retries before kind would pull it.
+            format!(
+                "docker pull {}",
+                CniProfile::by_name("calico").unwrap().node_image
+            ),
             format!(
                 "kind create cluster --name netpol --config {} --wait 0s",
                 config.display()
@@ -625,7 +650,13 @@ mod tests {
         assert_eq!(report.context, "kind-netpol");
         assert_eq!(report.images_via_archive, Vec::<String>::new());
         assert_eq!(phases[0], Phase::CheckTools { helm: false });
-        assert!(matches!(phases[1], Phase::CreateCluster { .. }));
+        assert_eq!(
+            phases[1],
+            Phase::PullNodeImage {
+                image: CniProfile::by_name("calico").unwrap().node_image.into()
+            }
+        );
+        assert!(matches!(phases[2], Phase::CreateCluster { .. }));
         assert_eq!(
             phases
                 .iter()
@@ -909,7 +940,7 @@ mod tests {
         let calls = runner.calls();
         let pull = calls
             .iter()
-            .position(|c| c.starts_with("docker pull"))
+            .position(|c| *c == format!("docker pull {}", agnhost()))
             .unwrap();
         let tail = &calls[pull..pull + 5];
         assert_eq!(
@@ -932,6 +963,42 @@ mod tests {
         assert!(phases.contains(&Phase::ArchiveFallback {
             image: agnhost().into()
         }));
+    }
+
+    #[tokio::test]
+    async fn a_throttled_node_image_pull_is_retried_before_kind_creates_the_cluster() {
+        let scratch = tempfile::tempdir().unwrap();
+        let pull = format!(
+            "docker pull {}",
+            CniProfile::by_name("kindnet").unwrap().node_image
+        );
+        let runner = healthy().on_seq(
+            pull.clone(),
+            [
+                Reply::fail("Error response from daemon: toomanyrequests: You have reached your pull rate limit."),
+                Reply::ok("Status: Downloaded newer image"),
+            ],
+        );
+        let (result, phases) = run_up(&options("kindnet", scratch.path()), &runner).await;
+        result.unwrap();
+        let calls = runner.calls();
+        let pulls: Vec<usize> = (0..calls.len()).filter(|&i| calls[i] == pull).collect();
+        let create = calls
+            .iter()
+            .position(|c| c.starts_with("kind create cluster"))
+            .unwrap();
+        assert_eq!(pulls.len(), 2, "{calls:?}");
+        assert!(pulls.iter().all(|&i| i < create), "{calls:?}");
+        assert!(phases.iter().any(
+            |p| matches!(p, Phase::Note(n) if n.contains("kindest/node") && n.contains("retrying in"))
+        ));
+        // Throttled for good: kind is never asked to create the cluster.
+        let runner = healthy().on(pull.clone(), Reply::fail("toomanyrequests"));
+        let mut opts = options("kindnet", scratch.path());
+        opts.pull_retries = 1;
+        let (result, _) = run_up(&opts, &runner).await;
+        assert!(result.is_err());
+        assert!(!runner.calls().iter().any(|c| c.starts_with("kind create")));
     }
 
     #[tokio::test]
@@ -1035,7 +1102,8 @@ mod tests {
             msg.contains("kubectl --context kind-netpol get pods -A"),
             "{msg}"
         );
-        assert!(!runner.calls().iter().any(|c| c.contains("docker pull")));
+        // No image is preloaded into a cluster that never became ready.
+        assert!(!runner.calls().iter().any(|c| c.contains("kind load")));
     }
 
     #[tokio::test]

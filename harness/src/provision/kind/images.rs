@@ -38,7 +38,7 @@ pub(super) fn pull_is_transient(e: &ProvisionError) -> bool {
 }
 
 /// `docker pull image`, retried with exponential backoff while it fails transiently.
-async fn pull(
+pub(super) async fn pull(
     opts: &UpOptions,
     runner: &impl CommandRunner,
     image: &str,
