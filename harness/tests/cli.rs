@@ -105,11 +105,18 @@ fn up_drives_the_real_tools_and_says_what_is_next() {
         "kubectl version --client".into(),
         "docker info --format {{json .}}".into(),
         "kind get clusters".into(),
+        // The lane's node image, pulled (with retries) before kind would pull it.
+        format!(
+            "docker pull {}",
+            netpol_harness::provision::cni::CniProfile::by_name("kindnet")
+                .unwrap()
+                .node_image
+        ),
         format!("kind create cluster --name np --config {} --wait 0s", config.display()),
         "kubectl --context kind-np -n kube-system create configmap netpol-harness --from-literal=cni=kindnet --from-literal=version=kind v0.32.0".into(),
     ];
-    assert_eq!(calls[..7], expected_start, "{calls:#?}");
-    assert!(calls[7].starts_with(
+    assert_eq!(calls[..8], expected_start, "{calls:#?}");
+    assert!(calls[8].starts_with(
         "kubectl --context kind-np -n kube-system rollout status ds/kindnet --timeout="
     ));
     // The probe image and every image the scenarios run are pulled and loaded, each once.

@@ -2,7 +2,8 @@
 //! probes both, each cell records its family, and the expectation of an IPv6 cell is the
 //! oracle's on the IPv6 addresses — so a case whose ipBlock is an IPv4 CIDR expects its IPv6
 //! cells otherwise, and a conforming dual-stack dataplane passes it; derived cells of the whole
-//! matrix are probed over both families as well.
+//! matrix are probed over both families as well. The simulated dataplane is the oracle, so the
+//! last test writes each family's expectation by hand.
 
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
@@ -12,10 +13,12 @@ use std::time::Duration;
 use netpol_harness::cluster::Family;
 use netpol_harness::cluster::sim::{Faults, SimCluster};
 use netpol_harness::generate::{self, Options, writer};
+use netpol_harness::probe::Outcome;
 use netpol_harness::report::run::{render_summary, results};
 use netpol_harness::runner::outcome::{CellOutcome, StepVerdict};
 use netpol_harness::runner::plan::plans;
 use netpol_harness::runner::{MatrixScope, RunOptions, RunOutcome, Runner};
+use netpol_harness::scenario::format::Expectation;
 use netpol_harness::scenario::{LoadedScenario, default_root, load};
 
 async fn run(scenarios: &[LoadedScenario], sim: SimCluster) -> RunOutcome {
@@ -188,4 +191,88 @@ async fn derived_cells_are_probed_over_both_families() {
             && c.why.as_deref().is_some_and(|w| w.starts_with("over IPv6"))),
         "no derived IPv6 cell expects otherwise than its IPv4 twin"
     );
+}
+
+/// Writes scenario `name` into `root`: x/a and x/b, a step admitting ingress to x/b only from
+/// the IPv4 pod CIDR, then one admitting it only from `::/0`.
+fn ipblock_per_family(root: &std::path::Path) -> LoadedScenario {
+    let folder = root.join("per-family");
+    std::fs::create_dir_all(&folder).unwrap();
+    let mut setup = String::new();
+    for pod in ["a", "b"] {
+        setup.push_str(&format!(
+            "---\napiVersion: v1\nkind: Pod\nmetadata: {{name: {pod}, namespace: x, labels: {{pod: {pod}}}}}\n\
+             spec: {{containers: [{{name: c, image: \"registry.k8s.io/e2e-test-images/agnhost:2.66.1\", ports: [{{containerPort: 80}}]}}]}}\n"
+        ));
+    }
+    let policy = |cidr: &str| {
+        format!(
+            "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: from-block, namespace: x}}\n\
+             spec: {{podSelector: {{matchLabels: {{pod: b}}}}, policyTypes: [Ingress], ingress: [{{from: [{{ipBlock: {{cidr: \"{cidr}\"}}}}]}}]}}\n"
+        )
+    };
+    std::fs::write(folder.join("setup.yaml"), setup).unwrap();
+    std::fs::write(folder.join("v4.yaml"), policy("10.244.0.0/16")).unwrap();
+    std::fs::write(folder.join("v6.yaml"), policy("::/0")).unwrap();
+    std::fs::write(
+        folder.join("scenario.yaml"),
+        "name: per-family\ntitle: ipBlock per family\nsource: {title: dual-stack test, url: \"https://example.com/per-family\"}\n\
+         requires: [ingress, ipblock-pod-ip]\nnamespaces: [x]\nsetup: [setup.yaml]\nsteps:\n\
+         - name: ipv4-block\n  nothingBlocked: the IPv4 pod CIDR admits x/a\n  actions:\n  - apply: [v4.yaml]\n  \
+           probes:\n  - {from: x/a, to: x/b, port: 80, kind: tcp, expect: allowed}\n\
+         - name: ipv6-block\n  actions:\n  - apply: [v6.yaml]\n  \
+           probes:\n  - {from: x/a, to: x/b, port: 80, kind: tcp, expect: blocked}\n",
+    )
+    .unwrap();
+    load(root, "per-family").unwrap()
+}
+
+/// Expectations written by hand, not by the oracle: an IPv4 ipBlock admits the IPv4 cell and
+/// blocks the IPv6 one; `::/0` admits the IPv6 cell and blocks the IPv4 one. Each cell is
+/// expected, observed and matched so, per family.
+#[tokio::test(start_paused = true)]
+async fn an_ipblock_admits_only_its_own_family_cell_by_cell() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenarios = vec![ipblock_per_family(dir.path())];
+    let outcome = run(
+        &scenarios,
+        SimCluster::new("dual", Faults::default()).dual_stack(),
+    )
+    .await;
+    let (v4, v6) = (Some(Family::Ipv4), Some(Family::Ipv6));
+    let allowed = (Expectation::Allowed, Outcome::Allowed);
+    let blocked = (Expectation::Blocked, Outcome::Blocked);
+    type Cell = (Option<Family>, (Expectation, Outcome), bool);
+    let per_step: Vec<(String, Vec<Cell>)> = outcome.scenarios[0]
+        .steps
+        .iter()
+        .map(|s| {
+            let cells = s
+                .cells
+                .iter()
+                .map(|c| {
+                    (
+                        c.family,
+                        (c.expected, c.observed.clone()),
+                        c.matched && c.asserted(),
+                    )
+                })
+                .collect();
+            (s.name.clone(), cells)
+        })
+        .collect();
+    assert_eq!(
+        per_step,
+        [
+            (
+                "ipv4-block".to_string(),
+                vec![(v4, allowed.clone(), true), (v6, blocked.clone(), true)]
+            ),
+            (
+                "ipv6-block".to_string(),
+                vec![(v4, blocked, true), (v6, allowed, true)]
+            ),
+        ]
+    );
+    all_pass(&outcome);
 }

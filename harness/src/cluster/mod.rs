@@ -22,6 +22,7 @@ mod error;
 pub mod kube;
 mod locality;
 pub mod remote;
+mod replicas;
 pub mod sim;
 
 use std::collections::BTreeMap;
@@ -40,6 +41,7 @@ use crate::probe::{ProbeSpec, ProbeTool};
 pub use diagnose::{diagnose_pod, diagnose_pods};
 pub use error::ClusterError;
 pub use locality::{Family, Locality, SLOT_LABEL};
+pub use replicas::endpoint_per_pod;
 
 /// The label every object the harness applies carries.
 pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
@@ -138,11 +140,12 @@ pub struct ServicePortInfo {
     pub protocol: Protocol,
 }
 
-/// A Service's address and ports.
+/// A Service's addresses and ports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceInfo {
-    /// The ClusterIP (`None` for headless services).
-    pub cluster_ip: Option<IpAddr>,
+    /// Its ClusterIPs (`spec.clusterIPs`, one per family of `spec.ipFamilies`, in that order;
+    /// the first is `spec.clusterIP`); empty for a headless Service.
+    pub cluster_ips: Vec<IpAddr>,
     /// Its ports.
     pub ports: Vec<ServicePortInfo>,
 }
@@ -371,7 +374,7 @@ pub trait ClusterOps: Send + Sync {
         endpoint: &EndpointRef,
     ) -> impl Future<Output = Result<Vec<PodInfo>, ClusterError>> + Send;
 
-    /// A Service's ClusterIP and ports.
+    /// A Service's ClusterIPs and ports.
     ///
     /// # Errors
     ///

@@ -555,6 +555,17 @@ mod tests {
         (result, phases)
     }
 
+    /// The notes saying a config's node images are not the lane's pin.
+    fn pin_notes(phases: &[Phase]) -> Vec<&String> {
+        phases
+            .iter()
+            .filter_map(|p| match p {
+                Phase::Note(n) if n.contains("image this lane pins") => Some(n),
+                _ => None,
+            })
+            .collect()
+    }
+
     fn agnhost() -> &'static str {
         DEFAULT_IMAGES[0]
     }
@@ -1154,12 +1165,7 @@ mod tests {
                 .any(|p| matches!(p, Phase::Note(n) if n.contains("ports 80 and 443")))
         );
         // It runs the lane's own node image: nothing to say about that.
-        assert!(
-            !phases
-                .iter()
-                .any(|p| matches!(p, Phase::Note(n) if n.contains("image this lane pins"))),
-            "{phases:?}"
-        );
+        assert!(pin_notes(&phases).is_empty(), "{phases:?}");
     }
 
     #[tokio::test]
@@ -1181,13 +1187,7 @@ mod tests {
             path.display()
         )));
         assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
-        let notes: Vec<String> = phases
-            .iter()
-            .filter_map(|p| match p {
-                Phase::Note(n) if n.contains("image this lane pins") => Some(n.clone()),
-                _ => None,
-            })
-            .collect();
+        let notes = pin_notes(&phases);
         assert_eq!(notes.len(), 1, "{phases:?}");
         assert!(
             notes[0].starts_with(&format!("{}: ", path.display())),
@@ -1204,12 +1204,7 @@ mod tests {
             std::fs::read_to_string(builtin_config_path(scratch.path(), "netpol", "calico"))
                 .unwrap();
         assert_eq!(written.matches(calico.node_image).count(), 3);
-        assert!(
-            !phases
-                .iter()
-                .any(|p| matches!(p, Phase::Note(n) if n.contains("image this lane pins"))),
-            "{phases:?}"
-        );
+        assert!(pin_notes(&phases).is_empty(), "{phases:?}");
     }
 
     #[tokio::test]

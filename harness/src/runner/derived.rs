@@ -8,7 +8,7 @@
 //! decided when observed — a port not shown served ([`super::converge`]).
 
 use super::converge::ProbeCell;
-use super::outcome::Unasserted;
+use super::outcome::{Unasserted, Undecided};
 use super::plan::StepPlan;
 use super::resolve::{PodCache, ProbeOrigin, ResolveError};
 use super::scenario::ScenarioCtx;
@@ -55,7 +55,10 @@ impl<C: ClusterOps> Runner<C> {
         for derived in &step.derived {
             let (expected, uncertain) = match derived.derived {
                 Derived::Expect(e) => (e, None),
-                Derived::Uncertain(u) => (Expectation::Allowed, Some(Unasserted::Uncertain(u))),
+                Derived::Uncertain(u) => (
+                    Expectation::Allowed,
+                    Some(Unasserted::Uncertain(Undecided::Oracle(u))),
+                ),
             };
             let not_applicable = (derived.protocol == Protocol::Sctp && !sctp)
                 .then_some(Unasserted::NotApplicable(Capability::Sctp));

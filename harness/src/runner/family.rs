@@ -1,103 +1,266 @@
-//! Per-address expectations on a dual-stack cluster. Each pod's IPv6 address is probed beside
-//! its IPv4 one; a verdict that rests on addresses (an ipBlock, Calico `nets`/`notNets`, a
-//! ClusterNetworkPolicy `networks` peer) can differ per family, since an IPv4 CIDR never matches
-//! an IPv6 packet. The plan predicted with IPv4 addresses; an IPv6 cell is predicted again by the
-//! oracle on the step's model whose endpoints carry their live IPv6 addresses.
+//! Per-address expectations on a dual-stack cluster. Each pod's IPv6 address, and a dual-stack
+//! Service's IPv6 ClusterIP, is probed beside its IPv4 one; a verdict that rests on addresses (an
+//! ipBlock, Calico `nets`/`notNets`, a ClusterNetworkPolicy `networks` peer) can differ per
+//! family, since an IPv4 CIDR never matches an IPv6 packet, and per replica, since each pod has
+//! its own address. The plan predicted with IPv4 addresses; an IPv6 cell is predicted again by
+//! the oracle on the step's model in which every pod probed (and every pod behind a Service
+//! probed) is an endpoint of its own carrying its live IPv6 address ([`Ipv6Model`]).
+//!
+//! An IPv6 cell then expects what the plan expects when both families agree, the IPv6 verdict
+//! when they differ ("over IPv6 (…), unlike over IPv4"), and is reported but not asserted when
+//! the oracle cannot decide it over IPv6 — its manifests leave it open, or the pods behind a
+//! Service get different verdicts — never silently with the IPv4 expectation.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
+use super::converge::ProbeCell;
+use super::outcome::{Unasserted, Undecided};
 use crate::analysis::Analysis;
-use crate::cluster::PodInfo;
+use crate::cluster::{PodInfo, PodRef, endpoint_per_pod};
 use crate::model::Protocol;
 use crate::oracle::{Oracle, Packet, Peer};
-use crate::scenario::PlannedProbe;
 use crate::scenario::format::Expectation;
-use crate::scenario::plan::Resolution;
-use crate::scenario::target::Client;
+use crate::scenario::predict::Backend;
 
-/// The step's model with every endpoint whose pod has an IPv6 address (`status.podIPs`) carrying
-/// that address alone; `None` when no pod has one (a single-stack cluster).
-pub(super) fn ipv6_model(
-    model: &Analysis,
-    pods: &HashMap<String, Vec<PodInfo>>,
-) -> Option<Analysis> {
-    let mut v6 = model.clone();
-    let mut any = false;
-    for endpoint in &mut v6.cluster.endpoints {
-        let address = pods
-            .get(&endpoint.key())
-            .and_then(|p| p.first())
-            .and_then(|p| p.ips.iter().find(|ip| ip.is_ipv6()));
-        if let Some(ip) = address {
-            endpoint.ips = vec![*ip];
-            any = true;
+/// The step's model over IPv6: every pod given an endpoint of its own carrying its IPv6
+/// address ([`endpoint_per_pod`]).
+pub(super) struct Ipv6Model {
+    analysis: Analysis,
+    /// The model endpoint (`namespace/name`) of each pod.
+    of_pod: HashMap<PodRef, String>,
+    /// The model endpoint of each IPv6 address.
+    of_address: HashMap<IpAddr, String>,
+    /// The model endpoints of each endpoint's pods, by the plan's `namespace/name`.
+    of_endpoint: BTreeMap<String, Vec<String>>,
+}
+
+impl Ipv6Model {
+    /// The model for these pods (by their endpoint's `namespace/name`); `None` when none has an
+    /// IPv6 address (`status.podIPs`): a single-stack cluster.
+    pub(super) fn new(
+        model: &Analysis,
+        pods: &BTreeMap<String, Vec<PodInfo>>,
+    ) -> Option<Ipv6Model> {
+        let with_v6: Vec<(&str, &PodRef, IpAddr)> = pods
+            .iter()
+            .flat_map(|(key, pods)| {
+                pods.iter().filter_map(move |p| {
+                    let ip = p.ips.iter().find(|ip| ip.is_ipv6())?;
+                    Some((key.as_str(), &p.pod, *ip))
+                })
+            })
+            .collect();
+        if with_v6.is_empty() {
+            return None;
+        }
+        let mut analysis = model.clone();
+        let of_pod = endpoint_per_pod(&mut analysis.cluster, with_v6.iter().copied());
+        let mut of_address = HashMap::new();
+        let mut of_endpoint: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (endpoint, pod, ip) in with_v6 {
+            if let Some(key) = of_pod.get(pod) {
+                of_address.insert(ip, key.clone());
+                let keys = of_endpoint.entry(endpoint.to_string()).or_default();
+                if !keys.contains(key) {
+                    keys.push(key.clone());
+                }
+            }
+        }
+        Some(Ipv6Model {
+            analysis,
+            of_pod,
+            of_address,
+            of_endpoint,
+        })
+    }
+}
+
+/// What the oracle says of an IPv6 cell, beside the plan's (IPv4) expectation.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Ipv6Verdict {
+    /// As over IPv4: the plan's expectation stands.
+    Same,
+    /// Otherwise than over IPv4: this, and why.
+    Differs(Expectation, String),
+    /// Undecidable over IPv6: reported, not asserted, and why.
+    Undecided(Undecided, String),
+}
+
+impl Ipv6Verdict {
+    /// Sets `cell`'s expectation (or marks it not asserted) accordingly.
+    pub(super) fn apply(self, cell: &mut ProbeCell) {
+        match self {
+            Ipv6Verdict::Same => {}
+            Ipv6Verdict::Differs(expected, why) => {
+                cell.expected = expected;
+                cell.why = Some(why);
+            }
+            Ipv6Verdict::Undecided(undecided, why) => {
+                cell.unasserted = Some(Unasserted::Uncertain(undecided));
+                cell.why = Some(why);
+            }
         }
     }
-    any.then_some(v6)
 }
 
-/// What an IPv6 cell of `planned` (a pod probing a pod) should observe, with why, when the
-/// oracle says otherwise over IPv6 than over IPv4; `None` when both families agree (the plan's
-/// expectation stands) or the probe is not pod to pod.
-pub(super) fn ipv6_expectation(
-    v4: (&Analysis, &Oracle<'_>),
-    v6: (&Analysis, &Oracle<'_>),
-    planned: &PlannedProbe,
-) -> Option<(Expectation, String)> {
-    let (
-        Client::Endpoint(from),
-        Resolution::Endpoint {
-            endpoint,
-            port,
-            protocol,
-        },
-    ) = (&planned.client, &planned.resolution)
-    else {
-        return None;
-    };
-    ipv6_cell_expectation(v4, v6, (from, endpoint), *port, *protocol)
+/// The oracle over both families: the plan's model (IPv4) and the [`Ipv6Model`].
+pub(super) struct Ipv6Oracle<'m> {
+    v4: (&'m Analysis, Oracle<'m>),
+    v6: (&'m Ipv6Model, Oracle<'m>),
 }
 
-/// What an IPv6 cell from endpoint `from` to endpoint `to` (`namespace/name`) should observe,
-/// with why, when the oracle says otherwise over IPv6 than over IPv4; `None` when both families
-/// agree or the IPv6 answer is undecided.
-pub(super) fn ipv6_cell_expectation(
-    v4: (&Analysis, &Oracle<'_>),
-    v6: (&Analysis, &Oracle<'_>),
-    (from, endpoint): (&str, &str),
-    port: Option<u16>,
-    protocol: Protocol,
-) -> Option<(Expectation, String)> {
-    let packet = |model: &Analysis| -> Option<Packet> {
-        Some(Packet {
-            from: Peer::Endpoint(model.cluster.endpoint(from)?),
-            to: Peer::Endpoint(model.cluster.endpoint(endpoint)?),
-            protocol,
-            port,
-        })
-    };
-    let (p4, p6) = (packet(v4.0)?, packet(v6.0)?);
-    let over_v6 = v6.1.verdict(&p6);
-    if over_v6.uncertain.is_some() || v4.1.allowed(&p4) == over_v6.allowed {
-        return None;
+impl<'m> Ipv6Oracle<'m> {
+    /// The oracle on both models.
+    pub(super) fn new(v4: &'m Analysis, v6: &'m Ipv6Model) -> Ipv6Oracle<'m> {
+        Ipv6Oracle {
+            v4: (v4, v4.oracle()),
+            v6: (v6, v6.analysis.oracle()),
+        }
     }
-    let expected = if over_v6.allowed {
-        Expectation::Allowed
-    } else {
-        Expectation::Blocked
-    };
-    let address = |model: &Analysis, id| -> IpAddr { model.cluster.get(id).ip() };
-    let (Peer::Endpoint(a), Peer::Endpoint(b)) = (p6.from, p6.to) else {
-        return None;
-    };
-    Some((
-        expected,
-        format!(
-            "over IPv6 ({} → {}), unlike over IPv4: {}",
-            address(v6.0, a),
-            address(v6.0, b),
-            v6.1.explain(&p6, &over_v6)
-        ),
-    ))
+
+    /// An IPv6 cell from pod `source` of endpoint `from` to the pod at `address` of endpoint
+    /// `to` (`namespace/name`).
+    pub(super) fn pod_cell(
+        &self,
+        (from, source): (&str, &PodRef),
+        (to, address): (&str, IpAddr),
+        port: Option<u16>,
+        protocol: Protocol,
+    ) -> Ipv6Verdict {
+        let v4 = &self.v4.0.cluster;
+        let (Some(f4), Some(t4)) = (v4.endpoint(from), v4.endpoint(to)) else {
+            return Ipv6Verdict::Same;
+        };
+        let Some(to6) = self.v6.0.of_address.get(&address) else {
+            return Ipv6Verdict::Same;
+        };
+        let over_v4 = self.v4.1.allowed(&Packet {
+            from: Peer::Endpoint(f4),
+            to: Peer::Endpoint(t4),
+            protocol,
+            port,
+        });
+        self.judge(over_v4, &self.packets(source, &[(to6, port)], protocol))
+    }
+
+    /// An IPv6 cell from pod `source` of endpoint `from` to a Service's IPv6 ClusterIP: the
+    /// connection lands on one pod of one of `backends`, on its target port.
+    pub(super) fn service_cell(
+        &self,
+        (from, source): (&str, &PodRef),
+        backends: &[Backend],
+        protocol: Protocol,
+    ) -> Ipv6Verdict {
+        let v4 = &self.v4.0.cluster;
+        let first = backends
+            .first()
+            .and_then(|b| Some((v4.endpoint(&b.endpoint)?, b.port)));
+        let (Some(f4), Some((t4, port))) = (v4.endpoint(from), first) else {
+            return Ipv6Verdict::Same;
+        };
+        // The plan refuses a Service whose backends disagree over IPv4: the first speaks for all.
+        let over_v4 = self.v4.1.allowed(&Packet {
+            from: Peer::Endpoint(f4),
+            to: Peer::Endpoint(t4),
+            protocol,
+            port: Some(port),
+        });
+        let pods: Vec<(&String, Option<u16>)> = backends
+            .iter()
+            .flat_map(|b| {
+                let keys = self.v6.0.of_endpoint.get(&b.endpoint);
+                keys.into_iter().flatten().map(|k| (k, Some(b.port)))
+            })
+            .collect();
+        self.judge(over_v4, &self.packets(source, &pods, protocol))
+    }
+
+    /// The IPv6 packets from pod `source` to each of `to` (model endpoint, port).
+    fn packets(
+        &self,
+        source: &PodRef,
+        to: &[(&String, Option<u16>)],
+        protocol: Protocol,
+    ) -> Vec<Packet> {
+        let cluster = &self.v6.0.analysis.cluster;
+        let Some(from) = self
+            .v6
+            .0
+            .of_pod
+            .get(source)
+            .and_then(|k| cluster.endpoint(k))
+        else {
+            return Vec::new();
+        };
+        to.iter()
+            .filter_map(|(key, port)| {
+                Some(Packet {
+                    from: Peer::Endpoint(from),
+                    to: Peer::Endpoint(cluster.endpoint(key)?),
+                    protocol,
+                    port: *port,
+                })
+            })
+            .collect()
+    }
+
+    /// The verdict over IPv6 when a connection is one of `packets` (one pod, or the pods behind
+    /// a Service), beside the verdict over IPv4.
+    fn judge(&self, over_v4: bool, packets: &[Packet]) -> Ipv6Verdict {
+        let (model, oracle) = (&self.v6.0.analysis, &self.v6.1);
+        let route = |p: &Packet| {
+            let address = |peer| match peer {
+                Peer::Endpoint(id) => model.cluster.get(id).ip(),
+                Peer::External(ip) => ip,
+            };
+            format!("{} → {}", address(p.from), address(p.to))
+        };
+        let verdicts: Vec<_> = packets.iter().map(|p| (p, oracle.verdict(p))).collect();
+        let Some((first, verdict)) = verdicts.first() else {
+            return Ipv6Verdict::Same;
+        };
+        if let Some((p, v, u)) = verdicts
+            .iter()
+            .find_map(|(p, v)| Some((p, v, v.uncertain?)))
+        {
+            return Ipv6Verdict::Undecided(
+                Undecided::Oracle(u),
+                format!(
+                    "over IPv6 ({}) the oracle cannot decide it ({}): {}",
+                    route(p),
+                    u.label(),
+                    oracle.explain(p, v)
+                ),
+            );
+        }
+        if let Some((p, _)) = verdicts.iter().find(|(_, v)| v.allowed != verdict.allowed) {
+            let word = |allowed| if allowed { "allowed" } else { "blocked" };
+            return Ipv6Verdict::Undecided(
+                Undecided::BackendsDiffer,
+                format!(
+                    "over IPv6 the Service's pods differ: {} {}, {} {}",
+                    route(first),
+                    word(verdict.allowed),
+                    route(p),
+                    word(!verdict.allowed)
+                ),
+            );
+        }
+        if verdict.allowed == over_v4 {
+            return Ipv6Verdict::Same;
+        }
+        let expected = match verdict.allowed {
+            true => Expectation::Allowed,
+            false => Expectation::Blocked,
+        };
+        Ipv6Verdict::Differs(
+            expected,
+            format!(
+                "over IPv6 ({}), unlike over IPv4: {}",
+                route(first),
+                oracle.explain(first, verdict)
+            ),
+        )
+    }
 }

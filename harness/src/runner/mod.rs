@@ -72,6 +72,7 @@ mod derived;
 mod events;
 mod exec;
 mod family;
+mod ipv6_cells;
 mod judge;
 pub mod outcome;
 pub mod outside;

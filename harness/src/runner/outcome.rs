@@ -6,7 +6,7 @@ mod cell;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-pub use cell::{CellOutcome, Unasserted, connected, matches, port_not_served};
+pub use cell::{CellOutcome, Unasserted, Undecided, connected, matches, port_not_served};
 
 use crate::cluster::ClusterError;
 use crate::probe::DenyStyle;

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::applicability;
+use crate::analysis::Analysis;
 use crate::cluster::remote::{Fetcher, HttpsFetcher, ManifestCache, RemoteError};
 use crate::cluster::{EndpointRef, is_cluster_scoped};
 use crate::manifest::{self, Document, ManifestError};
@@ -57,6 +58,9 @@ pub struct StepPlan {
     /// The cells of the whole matrix that no claim of the step probes, with the oracle's
     /// prediction ([`fn@derive`]); probed with `--matrix full`.
     pub derived: Vec<DerivedCell>,
+    /// The model under the lane's own semantics (a Calico line) the derived cells were
+    /// predicted on, when not `planned.model`: their IPv6 twins are predicted on it too.
+    pub lane_model: Option<Analysis>,
 }
 
 impl StepPlan {
@@ -197,9 +201,10 @@ fn derive_as_lane(scenario: &LoadedScenario, plan: &mut ScenarioPlan, cni: Optio
         .flat_map(|s| &s.planned.probes)
         .any(|p| p.probe.kind == ScenarioProbeKind::Icmp);
     let lane = validate_as(scenario, semantics);
-    for (step, lane_step) in plan.steps.iter_mut().zip(&lane.steps) {
+    for (step, lane_step) in plan.steps.iter_mut().zip(lane.steps) {
         if lane_step.index == step.planned.index {
             step.derived = derive(&lane_step.model, &step.planned.probes, icmp);
+            step.lane_model = Some(lane_step.model);
         }
     }
 }
@@ -352,6 +357,7 @@ impl ScenarioPlan {
                     actions,
                     tags,
                     derived,
+                    lane_model: None,
                 }
             })
             .collect();

@@ -5,10 +5,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::Runner;
 use super::converge::ProbeCell;
+use super::ipv6_cells::Ipv6Probe;
 use super::plan::StepPlan;
 use super::scenario::ScenarioCtx;
-use super::{Runner, family};
 use crate::cluster::{ClusterError, ClusterOps, EndpointRef, Family, Locality, PodInfo, PodRef};
 use crate::probe::{HttpMethod, Outcome, ProbeKind, ProbeSpec};
 use crate::scenario::PlannedProbe;
@@ -168,8 +169,8 @@ impl<C: ClusterOps> Runner<C> {
     ) -> Vec<ProbeCell> {
         let mut pods = PodCache::new();
         let mut cells = Vec::new();
-        // IPv6 cells of pod-to-pod probes, predicted again once every pod is known.
-        let mut ipv6_cells: Vec<(usize, &PlannedProbe)> = Vec::new();
+        // IPv6 cells, predicted again once every pod is known.
+        let mut ipv6_cells: Vec<(usize, Ipv6Probe<'_>)> = Vec::new();
         for planned in &step.planned.probes {
             let probe = &planned.probe;
             let timeout = probe_timeout(
@@ -221,7 +222,7 @@ impl<C: ClusterOps> Runner<C> {
                     };
                     let id = cells.len().to_string();
                     if Family::of(&target.host) == Some(Family::Ipv6) {
-                        ipv6_cells.push((cells.len(), planned));
+                        ipv6_cells.push((cells.len(), Ipv6Probe::Claim(planned)));
                     }
                     cells.push(ProbeCell {
                         from: probe.from.clone(),
@@ -246,37 +247,10 @@ impl<C: ClusterOps> Runner<C> {
                 }
             }
         }
-        let ipv6_derived = self.derived_cells(ctx, step, &mut pods, &mut cells).await;
-        if !ipv6_cells.is_empty() || !ipv6_derived.is_empty() {
-            let live: HashMap<String, Vec<PodInfo>> = pods
-                .into_iter()
-                .filter_map(|(k, v)| Some((k, v.ok()?)))
-                .collect();
-            let v4 = &step.planned.model;
-            if let Some(v6) = family::ipv6_model(v4, &live) {
-                let (o4, o6) = (v4.oracle(), v6.oracle());
-                for (index, planned) in ipv6_cells {
-                    if let Some((expected, why)) =
-                        family::ipv6_expectation((v4, &o4), (&v6, &o6), planned)
-                    {
-                        cells[index].expected = expected;
-                        cells[index].why = Some(why);
-                    }
-                }
-                for (index, derived) in ipv6_derived {
-                    if let Some((expected, why)) = family::ipv6_cell_expectation(
-                        (v4, &o4),
-                        (&v6, &o6),
-                        (&derived.from, &derived.to),
-                        derived.port,
-                        derived.protocol,
-                    ) {
-                        cells[index].expected = expected;
-                        cells[index].why = Some(why);
-                    }
-                }
-            }
-        }
+        let derived = self.derived_cells(ctx, step, &mut pods, &mut cells).await;
+        ipv6_cells.extend(derived.into_iter().map(|(i, d)| (i, Ipv6Probe::Derived(d))));
+        self.predict_ipv6(ctx, step, pods, &mut cells, ipv6_cells)
+            .await;
         cells
     }
 
@@ -327,12 +301,13 @@ impl<C: ClusterOps> Runner<C> {
             Some(p) => format!("{host}:{p}"),
             None => host.to_string(),
         };
-        let service_ip = |namespace: String, name: String| async move {
+        // Every ClusterIP of the Service: both families of a dual-stack one.
+        let service_ips = |namespace: String, name: String| async move {
             let service = self.cluster.service(&namespace, &name).await?;
-            service
-                .cluster_ip
-                .map(|ip| (service, ip))
-                .ok_or(ResolveError::Headless { namespace, name })
+            match service.cluster_ips.is_empty() {
+                true => Err(ResolveError::Headless { namespace, name }),
+                false => Ok(service),
+            }
         };
         // Every address of the pod: both families on a dual-stack cluster.
         let pod_targets = |pods: Vec<PodInfo>, port: Option<u16>, suffix: &str| {
@@ -362,20 +337,26 @@ impl<C: ClusterOps> Runner<C> {
                 let (namespace, name) = service
                     .split_once('/')
                     .ok_or_else(|| ResolveError::ServiceName(service.clone()))?;
-                let (info, ip) = service_ip(namespace.to_string(), name.to_string()).await?;
+                let info = service_ips(namespace.to_string(), name.to_string()).await?;
                 if !info.ports.iter().any(|p| p.port == *port) {
                     return Err(ResolveError::NoServicePort {
                         service: service.clone(),
                         port: *port,
                     });
                 }
-                let host = ip.to_string();
-                Ok(vec![Target {
-                    description: format!("svc:{service} {}", with_port(&host, Some(*port))),
-                    host,
-                    port: Some(*port),
-                    node: None,
-                }])
+                Ok(info
+                    .cluster_ips
+                    .iter()
+                    .map(|ip| {
+                        let host = ip.to_string();
+                        Target {
+                            description: format!("svc:{service} {}", with_port(&host, Some(*port))),
+                            host,
+                            port: Some(*port),
+                            node: None,
+                        }
+                    })
+                    .collect())
             }
             Resolution::External { ip, port, .. } => {
                 let host = ip.to_string();
@@ -386,9 +367,12 @@ impl<C: ClusterOps> Runner<C> {
                     node: None,
                 }])
             }
+            // The cluster DNS on its first ClusterIP: kubeadm's kube-dns Service sets no
+            // `ipFamilyPolicy`, so it is single-stack (kubernetes/kubernetes@008b3652:cmd/kubeadm/app/phases/addons/dns/manifests.go,
+            // `CoreDNSService`; re-check at the node image's tag).
             Resolution::Dns { name, .. } => {
-                let (_, ip) =
-                    service_ip(DNS_NAMESPACE.to_string(), DNS_SERVICE.to_string()).await?;
+                let info = service_ips(DNS_NAMESPACE.to_string(), DNS_SERVICE.to_string()).await?;
+                let ip = info.cluster_ips[0];
                 Ok(vec![Target {
                     description: format!("dns:{name} via {DNS_NAMESPACE}/{DNS_SERVICE} {ip}"),
                     host: ip.to_string(),

@@ -1768,4 +1768,5 @@ async fn cleanup_leaves_crds_the_scenario_applied() {
     );
 }
 
+mod dual_stack;
 mod full_matrix;

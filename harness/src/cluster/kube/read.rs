@@ -169,8 +169,16 @@ impl KubeCluster {
                 what: format!("Service {namespace}/{name}"),
             })?;
         let spec = svc.spec.unwrap_or_default();
+        // `clusterIPs` holds one address per family of `ipFamilies` (two on a dual-stack
+        // Service), the first being `clusterIP`; an API server that has not filled it in yet
+        // still has `clusterIP` (Arnavion/k8s-openapi@v0.29.0:src/v1_33/api/core/v1/service_spec.rs#L9-L15).
+        // "None" (headless) and "" parse as no address.
+        let addresses = match spec.cluster_ips {
+            Some(ips) if !ips.is_empty() => ips,
+            _ => spec.cluster_ip.into_iter().collect(),
+        };
         Ok(ServiceInfo {
-            cluster_ip: spec.cluster_ip.as_deref().and_then(|ip| ip.parse().ok()),
+            cluster_ips: addresses.iter().filter_map(|ip| ip.parse().ok()).collect(),
             ports: spec
                 .ports
                 .unwrap_or_default()

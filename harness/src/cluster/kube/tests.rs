@@ -1273,3 +1273,46 @@ async fn a_sweep_lists_by_label_deletes_leftovers_and_never_a_crd() {
         ]
     );
 }
+
+fn service_object(name: &str, spec: Value) -> Value {
+    json!({"apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": name, "namespace": "x"}, "spec": spec})
+}
+
+#[tokio::test]
+async fn a_services_cluster_ips_are_read_one_per_family_in_order() {
+    let (cluster, mut handle) = cluster();
+    let server = tokio::spawn(async move {
+        let ports = json!([{"port": 80, "protocol": "TCP"}]);
+        let replies = [
+            // Dual-stack, IPv6 first: both addresses, in `ipFamilies` order.
+            service_object(
+                "dual",
+                json!({"clusterIP": "fd00:10:96::7", "clusterIPs": ["fd00:10:96::7", "10.96.0.7"],
+                    "ipFamilies": ["IPv6", "IPv4"], "ports": ports}),
+            ),
+            // An older object without `clusterIPs`: `clusterIP` alone.
+            service_object("single", json!({"clusterIP": "10.96.0.8", "ports": ports})),
+            service_object(
+                "headless",
+                json!({"clusterIP": "None", "clusterIPs": ["None"], "ports": ports}),
+            ),
+        ];
+        for reply in replies {
+            let name = reply["metadata"]["name"].as_str().unwrap().to_string();
+            let path = format!("/api/v1/namespaces/x/services/{name}");
+            let (_, send) = expect(&mut handle, Method::GET, &path).await;
+            respond(send, 200, reply);
+        }
+    });
+    let ips =
+        |s: &[&str]| -> Vec<std::net::IpAddr> { s.iter().map(|a| a.parse().unwrap()).collect() };
+    let dual = cluster.service("x", "dual").await.unwrap();
+    assert_eq!(dual.cluster_ips, ips(&["fd00:10:96::7", "10.96.0.7"]));
+    assert_eq!(dual.ports[0].port, 80);
+    let single = cluster.service("x", "single").await.unwrap();
+    assert_eq!(single.cluster_ips, ips(&["10.96.0.8"]));
+    let headless = cluster.service("x", "headless").await.unwrap();
+    assert!(headless.cluster_ips.is_empty());
+    server.await.unwrap();
+}

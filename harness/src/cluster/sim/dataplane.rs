@@ -1,12 +1,14 @@
 //! The simulated dataplane: the model as of the propagation delay, and what one probe observes
 //! (the oracle's verdict on its packet, as the simulated CNI enforces it).
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 use tokio::time::Instant;
 
 use super::faults::{Enforcement, denied, strip_named_ports};
 use super::{SimCluster, SimError, SimPod, SimState};
+use crate::cluster::{Family, PodRef, endpoint_per_pod};
 use crate::model::{Cluster, EndpointId, PortRef, Protocol};
 use crate::oracle::{Oracle, Packet, Peer};
 use crate::policy::PolicySet;
@@ -17,6 +19,29 @@ use crate::scenario::target::service_of_name;
 pub(super) struct Dataplane {
     pub(super) cluster: Cluster,
     pub(super) policies: PolicySet,
+    /// The model endpoint of each pod: every replica is one of its own, with its own address.
+    pub(super) endpoints: HashMap<PodRef, String>,
+}
+
+impl Dataplane {
+    /// The model endpoint of `pod`.
+    fn endpoint_of(&self, pod: &SimPod) -> Option<EndpointId> {
+        self.cluster.endpoint(self.endpoints.get(&pod.pod)?)
+    }
+}
+
+/// Where a probe's packet goes, as the dataplane resolved its address.
+struct Destination<'p> {
+    /// The peer policy sees (after DNAT, for a ClusterIP).
+    peer: Peer,
+    /// The pod behind it, if any.
+    pod: Option<&'p SimPod>,
+    /// The port policy sees.
+    port: Option<u16>,
+    /// Whether something serves it.
+    listening: bool,
+    /// Whether the address is a Service's ClusterIP.
+    service: bool,
 }
 
 /// Whether the cluster DNS answers `name`: a Service name (`NAME.NAMESPACE.svc[.cluster.local]`)
@@ -45,19 +70,27 @@ impl SimCluster {
             .unwrap_or_default();
         let (mut cluster, policy_docs) = Self::model(st, &snapshot)?;
         let pods = self.pods(st)?;
-        for endpoint in &mut cluster.endpoints {
-            if let Some(pod) = pods.iter().find(|p| p.endpoint == endpoint.key()) {
-                endpoint.ips = match (ipv6, pod.ip6) {
-                    (true, Some(ip6)) => vec![ip6],
-                    _ => vec![pod.ip],
+        // Each pod with its own address of the family: two replicas of one workload can get
+        // different verdicts from an ipBlock covering one of them.
+        let endpoints = endpoint_per_pod(
+            &mut cluster,
+            pods.iter().map(|p| {
+                let address = match (ipv6, p.ip6) {
+                    (true, Some(ip6)) => ip6,
+                    _ => p.ip,
                 };
-            }
-        }
+                (p.endpoint.as_str(), &p.pod, address)
+            }),
+        );
         let mut policies = PolicySet::from_documents(&policy_docs).map_err(SimError::Model)?;
         if self.faults.enforcement == Enforcement::IgnoresNamedPorts {
             strip_named_ports(&mut policies);
         }
-        Ok(Dataplane { cluster, policies })
+        Ok(Dataplane {
+            cluster,
+            policies,
+            endpoints,
+        })
     }
 
     /// What one probe from `source` observes.
@@ -70,7 +103,7 @@ impl SimCluster {
         source: &SimPod,
         spec: &ProbeSpec,
     ) -> Outcome {
-        let Some(from) = dp.cluster.endpoint(&source.endpoint) else {
+        let Some(from) = dp.endpoint_of(source) else {
             return Outcome::Error(format!("{} is not in the model", source.endpoint));
         };
         let protocol = match spec.kind {
@@ -82,23 +115,15 @@ impl SimCluster {
         let Ok(ip) = spec.host.parse::<IpAddr>() else {
             return Outcome::Error(format!("`{}` is not an address", spec.host));
         };
-        let (to, port, listening) =
-            match self.resolve(st, dp, pods, ip, spec.target_port(), protocol) {
-                Ok(resolved) => resolved,
-                Err(outcome) => return outcome,
-            };
-        let cross_node = match &to {
-            Peer::Endpoint(id) => {
-                let key = dp.cluster.get(*id).key();
-                pods.iter()
-                    .find(|p| p.endpoint == key)
-                    .is_some_and(|p| p.node != source.node)
-            }
-            _ => false,
+        let to = match self.resolve(st, dp, pods, ip, spec.target_port(), protocol) {
+            Ok(resolved) => resolved,
+            Err(outcome) => return outcome,
         };
+        let cross_node = to.pod.is_some_and(|p| p.node != source.node);
+        let (port, listening) = (to.port, to.listening);
         let packet = Packet {
             from: Peer::Endpoint(from),
-            to,
+            to: to.peer,
             protocol,
             port,
         };
@@ -125,11 +150,19 @@ impl SimCluster {
         if cross_node && self.faults.drops_cross_node {
             return Outcome::Blocked;
         }
-        if let (Peer::Endpoint(to), Some(p)) = (packet.to, port)
+        if let (Some(to), Some(p)) = (to.pod, port)
             && self
                 .faults
                 .dropped_ports
-                .contains(&(dp.cluster.get(to).key(), p))
+                .contains(&(to.endpoint.clone(), p))
+        {
+            return Outcome::Blocked;
+        }
+        if to.service
+            && self
+                .faults
+                .dropped_service_family
+                .is_some_and(|f| Family::of(&spec.host) == Some(f))
         {
             return Outcome::Blocked;
         }
@@ -144,19 +177,27 @@ impl SimCluster {
         }
     }
 
-    /// The peer an address reaches, the port policy sees, and whether something serves it.
-    fn resolve(
+    /// The peer an address reaches (a ClusterIP of either family reaches a backend), the pod
+    /// behind it, the port policy sees, and whether something serves it.
+    fn resolve<'p>(
         &self,
         st: &mut SimState,
         dp: &Dataplane,
-        pods: &[SimPod],
+        pods: &'p [SimPod],
         ip: IpAddr,
         port: Option<u16>,
         protocol: Protocol,
-    ) -> Result<(Peer, Option<u16>, bool), Outcome> {
-        let serves = |id: EndpointId, port: Option<u16>| {
+    ) -> Result<Destination<'p>, Outcome> {
+        let serves = |pod: &SimPod, port: Option<u16>| {
+            let Some(id) = dp.endpoint_of(pod) else {
+                return false;
+            };
             let e = dp.cluster.get(id);
-            let closed = port.is_some_and(|p| self.faults.closed_ports.contains(&(e.key(), p)));
+            let closed = port.is_some_and(|p| {
+                self.faults
+                    .closed_ports
+                    .contains(&(pod.endpoint.clone(), p))
+            });
             !closed
                 && (port.is_none()
                     || e.ports.is_empty()
@@ -164,12 +205,20 @@ impl SimCluster {
                         .iter()
                         .any(|p| Some(p.port) == port && p.protocol == protocol))
         };
-        if let Some(pod) = pods.iter().find(|p| p.ip == ip || p.ip6 == Some(ip)) {
+        let to_pod = |pod: &'p SimPod, port: Option<u16>, service: bool| {
             let id = dp
-                .cluster
-                .endpoint(&pod.endpoint)
+                .endpoint_of(pod)
                 .ok_or_else(|| Outcome::Error("pod not in the model".into()))?;
-            return Ok((Peer::Endpoint(id), port, serves(id, port)));
+            Ok(Destination {
+                peer: Peer::Endpoint(id),
+                pod: Some(pod),
+                port,
+                listening: serves(pod, port),
+                service,
+            })
+        };
+        if let Some(pod) = pods.iter().find(|p| p.ip == ip || p.ip6 == Some(ip)) {
+            return to_pod(pod, port, false);
         }
         let services: Vec<(String, String)> = dp
             .cluster
@@ -178,7 +227,7 @@ impl SimCluster {
             .map(|s| (s.namespace.clone(), s.name.clone()))
             .collect();
         for (ns, name) in services {
-            if Self::service_ip(st, &format!("{ns}/{name}")) != ip {
+            if !self.service_ips(st, &ns, &name).contains(&ip) {
                 continue;
             }
             let service = dp.cluster.service(&ns, &name).expect("listed above");
@@ -189,18 +238,34 @@ impl SimCluster {
             else {
                 return Err(Outcome::Refused);
             };
-            let Some(&backend) = dp.cluster.service_backends(service).first() else {
+            // The first pod of the first backend (the simulated kube-proxy always picks it).
+            let backend = dp
+                .cluster
+                .service_backends(service)
+                .into_iter()
+                .find_map(|id| {
+                    let key = dp.cluster.get(id).key();
+                    pods.iter().find(|p| p.endpoint == key)
+                });
+            let Some(backend) = backend else {
                 return Err(Outcome::Refused);
             };
+            let id = dp.endpoint_of(backend).expect("a pod of the model");
             let target = match &sp.target {
                 PortRef::Number(n) => Some(*n),
-                PortRef::Name(n) => dp.cluster.get(backend).named_port(n, protocol),
+                PortRef::Name(n) => dp.cluster.get(id).named_port(n, protocol),
             };
             return match target {
-                Some(t) => Ok((Peer::Endpoint(backend), Some(t), serves(backend, Some(t)))),
+                Some(t) => to_pod(backend, Some(t), true),
                 None => Err(Outcome::Refused),
             };
         }
-        Ok((Peer::External(ip), port, true))
+        Ok(Destination {
+            peer: Peer::External(ip),
+            pod: None,
+            port,
+            listening: true,
+            service: false,
+        })
     }
 }

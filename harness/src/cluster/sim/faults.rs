@@ -5,6 +5,7 @@ use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::time::Duration;
 
+use crate::cluster::Family;
 use crate::oracle::{Oracle, Packet};
 use crate::policy::{PolicySet, PortSpec, ProtocolMatch};
 use crate::probe::{DenyStyle, Outcome, ProbeKind};
@@ -104,6 +105,9 @@ pub struct Faults {
     /// Every packet between pods on two nodes is dropped, whatever policy says (a broken
     /// inter-node path: a tunnel that does not come up, an MTU that eats the packets).
     pub drops_cross_node: bool,
+    /// Packets to a Service's ClusterIP of this family are dropped, whatever policy says (a
+    /// kube-proxy without that family's Service rules); pod addresses are reached as usual.
+    pub dropped_service_family: Option<Family>,
     /// Objects (`Kind namespace/name`, or `Namespace name`) that vanish between a sweep's
     /// listing and its deletions (another process deleted them meanwhile).
     pub vanishing_during_sweep: BTreeSet<String>,

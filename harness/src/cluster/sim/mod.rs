@@ -4,12 +4,14 @@
 //! What has been applied (plus label changes) is the model, together with what every kind
 //! cluster has (CoreDNS behind the `kube-system/kube-dns` Service at [`SIM_DNS_ADDRESS`], the
 //! `default/kubernetes` Service: the same built-ins the scenario planner models). A probe from a
-//! pod is answered by the oracle's verdict on the packet, as a chosen kind of CNI would enforce
-//! it:
+//! pod is answered by the oracle's verdict on the packet — each pod, replicas included, with
+//! its own address — as a chosen kind of CNI would enforce it:
 //! - [`Enforcement`]: fully, not at all, ignoring egress, or ignoring named ports;
 //! - a policy propagation delay (virtual time: run under `tokio::time::pause`): probes see the
 //!   policies and labels as they were `propagation_delay` ago;
-//! - dual stack ([`SimCluster::dual_stack`]): an IPv6 address per pod beside its IPv4 one;
+//! - dual stack ([`SimCluster::dual_stack`]): an IPv6 address per pod beside its IPv4 one, and
+//!   per Service whose `ipFamilyPolicy` asks for both; a kube-proxy that can drop one family's
+//!   Service traffic;
 //! - nodes ([`SimNode`], two slot-labelled workers by default) on which pods are scheduled as
 //!   their node selector and affinity say, and a dataplane that can drop every cross-node packet;
 //! - flaky probes (seeded, deterministic; from every pod, or one flaky pod), failing execs, pods
@@ -221,8 +223,9 @@ impl SimCluster {
     }
 
     /// The same cluster, dual-stack: every pod also gets an IPv6 address (`fd00:10:244::…`,
-    /// listed second in its `podIPs` as on kind), and IPv6 packets are judged by the oracle on
-    /// those addresses.
+    /// listed second in its `podIPs` as on kind), every Service whose `ipFamilyPolicy` asks for
+    /// two families a second ClusterIP (`fd00:10:96::…`), and IPv6 packets are judged by the
+    /// oracle on those addresses.
     pub fn dual_stack(mut self) -> SimCluster {
         self.dual_stack = true;
         self

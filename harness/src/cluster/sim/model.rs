@@ -43,6 +43,25 @@ pub(super) fn synthetic(value: serde_json::Value) -> Document {
     }
 }
 
+/// The IPv6 twin of a Service's IPv4 ClusterIP (`10.96.c.d`), in kind's dual-stack Service
+/// subnet `fd00:10:96::/112` (kubernetes-sigs/kind@v0.32.0:pkg/apis/config/v1alpha4/default.go#L51-L73).
+pub(super) fn service_ip6(v4: IpAddr) -> IpAddr {
+    let [_, _, c, d] = match v4 {
+        IpAddr::V4(v4) => v4.octets(),
+        IpAddr::V6(_) => return v4,
+    };
+    IpAddr::V6(Ipv6Addr::new(
+        0xfd00,
+        0x10,
+        0x96,
+        0,
+        0,
+        0,
+        0,
+        u16::from_be_bytes([c, d]),
+    ))
+}
+
 impl SimCluster {
     /// The model of what exists now, with the policies and labels of `snapshot`.
     pub(super) fn model(
@@ -198,6 +217,43 @@ impl SimCluster {
                 (next % 250 + 1) as u8,
             ))
         })
+    }
+
+    /// A Service's ClusterIPs, as the API server allocates them on kind: none for a headless one
+    /// (`clusterIP: None`), else IPv4 alone unless the
+    /// cluster is dual-stack and `spec.ipFamilyPolicy` asks for both (`PreferDualStack`,
+    /// `RequireDualStack`; unset is `SingleStack`), then both in `spec.ipFamilies` order
+    /// (IPv4 first when it does not say), per Arnavion/k8s-openapi@v0.29.0:src/v1_33/api/core/v1/service_spec.rs#L32-L38.
+    pub(super) fn service_ips(
+        &self,
+        st: &mut SimState,
+        namespace: &str,
+        name: &str,
+    ) -> Vec<IpAddr> {
+        let v4 = Self::service_ip(st, &format!("{namespace}/{name}"));
+        let spec = st
+            .objects
+            .values()
+            .find(|d| {
+                d.kind() == "Service"
+                    && d.namespace().unwrap_or("default") == namespace
+                    && d.name() == name
+            })
+            .and_then(|d| d.value.get("spec"));
+        if spec.and_then(|s| s["clusterIP"].as_str()) == Some("None") {
+            return Vec::new();
+        }
+        let policy = spec.and_then(|s| s["ipFamilyPolicy"].as_str());
+        let dual =
+            self.dual_stack && matches!(policy, Some("PreferDualStack" | "RequireDualStack"));
+        if !dual {
+            return vec![v4];
+        }
+        let v6_first = spec.and_then(|s| s["ipFamilies"][0].as_str()) == Some("IPv6");
+        match v6_first {
+            true => vec![service_ip6(v4), v4],
+            false => vec![v4, service_ip6(v4)],
+        }
     }
 
     pub(super) fn find_pod(&self, st: &mut SimState, pod: &PodRef) -> Result<SimPod, ClusterError> {

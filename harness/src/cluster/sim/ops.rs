@@ -265,7 +265,7 @@ impl ClusterOps for SimCluster {
             })
             .collect();
         Ok(ServiceInfo {
-            cluster_ip: Some(Self::service_ip(&mut st, &format!("{namespace}/{name}"))),
+            cluster_ips: self.service_ips(&mut st, namespace, name),
             ports,
         })
     }

@@ -37,13 +37,35 @@ pub fn connected(observed: &Outcome) -> bool {
     matches!(observed, Outcome::Allowed | Outcome::HttpStatus(_))
 }
 
+/// Why the oracle cannot decide a cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Undecided {
+    /// The manifests leave it open (over IPv4, or over IPv6 alone).
+    Oracle(Uncertainty),
+    /// Through a Service over IPv6: its backend pods get different verdicts on their IPv6
+    /// addresses (an address peer covering some of them), and which one a connection lands on
+    /// is the proxy's choice.
+    BackendsDiffer,
+}
+
+impl Undecided {
+    /// How cells are labelled: the oracle's label (`unknown (DNS)`, `either`), or
+    /// `backends differ over IPv6`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Undecided::Oracle(u) => u.label(),
+            Undecided::BackendsDiffer => "backends differ over IPv6",
+        }
+    }
+}
+
 /// Why a cell is reported but never asserted (it neither passes nor fails its step).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Unasserted {
     /// A pod to its own address: loopback is undefined upstream.
     SelfTraffic,
-    /// The oracle cannot decide it: the manifests leave it open.
-    Uncertain(Uncertainty),
+    /// The oracle cannot decide it.
+    Uncertain(Undecided),
     /// A derived cell's destination port was not shown served: the baseline round found it
     /// closed, or it refused and no probe of this run connected to it.
     PortNotServed,
