@@ -601,6 +601,56 @@ fn plan_tables_mark_each_probe() {
 }
 
 #[test]
+fn plan_and_reproduce_dry_run_show_the_derived_cells_a_run_adds() {
+    // nginx-busybox-default: four pods; the deny step claims 18 cells, the whole matrix adds
+    // 18 (ICMP and the ports nobody claims), 6 of them a pod to itself.
+    let full = "  derived cells (--matrix full): 18 beyond the claims (per endpoint pair and port): the oracle expects 0 allowed, 12 blocked; reported, not asserted: 6 to itself, 0 undecided\n";
+    let none = "  derived cells: none (--matrix claims: the claims alone)\n";
+    let (ok, out, err) = run(&["plan", "nginx-busybox-default"]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        out.matches("  derived cells (--matrix full): ").count(),
+        3,
+        "{out}"
+    );
+    assert!(out.contains(full), "{out}");
+    let (ok, out, err) = run(&["plan", "nginx-busybox-default", "--matrix", "claims"]);
+    assert!(ok, "{err}");
+    assert_eq!(out.matches(none).count(), 3, "{out}");
+    assert!(!out.contains("(--matrix full)"), "{out}");
+    let (ok, out, err) = run(&["reproduce", "nginx-busybox-default", "--dry-run"]);
+    assert!(ok, "{err}");
+    assert!(out.contains(full), "{out}");
+    let (ok, out, err) = run(&[
+        "reproduce",
+        "nginx-busybox-default",
+        "--dry-run",
+        "--matrix",
+        "claims",
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(out.matches(none).count(), 3, "{out}");
+    // In JSON, per step; left out with --matrix claims.
+    let (ok, out, err) = run(&["plan", "http-echo-busybox", "--output", "json"]);
+    assert!(ok, "{err}");
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        json["scenarios"][0]["steps"][2]["derived"],
+        serde_json::json!({"cells": 2, "allowed": 0, "blocked": 1, "self_traffic": 1, "undecided": 0})
+    );
+    let (_, out, _) = run(&[
+        "plan",
+        "http-echo-busybox",
+        "--output",
+        "json",
+        "--matrix",
+        "claims",
+    ]);
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(json["scenarios"][0]["steps"][2].get("derived").is_none());
+}
+
+#[test]
 fn reproduce_dry_run_walks_the_tutorial() {
     let (ok, out, err) = run(&["reproduce", "http-echo-busybox", "--dry-run"]);
     assert!(ok, "{err}");

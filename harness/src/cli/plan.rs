@@ -5,8 +5,9 @@ use std::process::ExitCode;
 
 use clap::ValueEnum;
 
+use super::run::Matrix;
 use super::{CliError, ScenarioRoot};
-use crate::report::plan::{PlansJson, ScenarioPlanJson, step_table};
+use crate::report::plan::{DerivedPlan, PlansJson, ScenarioPlanJson, derived_line, step_table};
 use crate::scenario::plan;
 
 /// Arguments of `plan`.
@@ -24,6 +25,10 @@ pub struct Args {
     /// With tables: explain every probe, not only the disagreements.
     #[arg(long)]
     pub explain: bool,
+    /// Which cells a run would probe: `full` (the default, as `run`) shows per step how many
+    /// derived cells of the whole matrix it adds to the claims; `claims` none.
+    #[arg(long, value_name = "SCOPE", value_enum, default_value_t = Matrix::Full)]
+    pub matrix: Matrix,
     /// Where the scenarios are.
     #[command(flatten)]
     pub root: ScenarioRoot,
@@ -47,6 +52,7 @@ pub async fn run(args: Args) -> Result<ExitCode, CliError> {
                 .to_string(),
         ));
     }
+    let full = args.matrix == Matrix::Full;
     let mut failed = false;
     let mut text = String::new();
     let mut json = PlansJson {
@@ -89,6 +95,8 @@ pub async fn run(args: Args) -> Result<ExitCode, CliError> {
                     step.name
                 ));
                 text.push_str(&step_table(step, args.explain));
+                let derived = full.then(|| DerivedPlan::of(s, step));
+                text.push_str(&derived_line(derived.as_ref()));
                 text.push('\n');
             }
         }
@@ -102,7 +110,8 @@ pub async fn run(args: Args) -> Result<ExitCode, CliError> {
                 ))
             );
         }
-        json.scenarios.push(ScenarioPlanJson::new(s, &steps, error));
+        json.scenarios
+            .push(ScenarioPlanJson::new(s, &steps, error, full));
     }
     if args.output == PlanFormat::Json {
         text = serde_json::to_string_pretty(&json)? + "\n";

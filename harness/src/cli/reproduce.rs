@@ -12,7 +12,7 @@ use std::sync::Arc;
 use super::run::ClusterArgs;
 use super::{CliError, ScenarioRoot};
 use crate::cluster::ClusterOps;
-use crate::report::plan::step_table;
+use crate::report::plan::{DerivedPlan, derived_line, step_table};
 use crate::report::run::render_step;
 use crate::runner::plan::{ScenarioPlan, plans};
 use crate::runner::{RunEnd, RunEvent, RunOutcome, Runner, run_id};
@@ -49,7 +49,8 @@ pub async fn run(args: Args) -> Result<ExitCode, CliError> {
     // Narration, commands, tables and cluster messages: one guard on the whole stream.
     let mut out = crate::escape::TerminalWriter::new(std::io::stdout());
     if args.dry_run {
-        return walk(&loaded, args.interactive, &mut input, &mut out);
+        let full = args.cluster.matrix == super::run::Matrix::Full;
+        return walk(&loaded, args.interactive, full, &mut input, &mut out);
     }
     let name = &loaded.scenario.name;
     let mut options = args.cluster.options()?;
@@ -189,11 +190,13 @@ fn footer(loaded: &LoadedScenario, out: &mut dyn Write) -> Result<(), CliError> 
     Ok(())
 }
 
-/// Walks the scenario against the oracle (`--dry-run`), writing to `out`; with `interactive`,
+/// Walks the scenario against the oracle (`--dry-run`), writing to `out`: each step's claims,
+/// and with `full` (`--matrix full`) how many derived cells a run adds; with `interactive`,
 /// reads a line from `input` between steps and stops at the end of input.
 pub fn walk(
     loaded: &LoadedScenario,
     interactive: bool,
+    full: bool,
     input: &mut dyn BufRead,
     out: &mut dyn Write,
 ) -> Result<ExitCode, CliError> {
@@ -208,6 +211,8 @@ pub fn walk(
         step_intro(loaded, &step, out)?;
         writeln!(out, "\nPredicted by the oracle:").map_err(io)?;
         write!(out, "{}", step_table(&step, false)).map_err(io)?;
+        let derived = full.then(|| DerivedPlan::of(s, &step));
+        write!(out, "{}", derived_line(derived.as_ref())).map_err(io)?;
         if !pause(interactive, step.index, total, input, out)? {
             return Ok(ExitCode::SUCCESS);
         }

@@ -36,25 +36,17 @@ impl CompatMatrix {
     }
 }
 
-/// The totals table's cell rows: label, then one cell per column (`cells · failed`, `—`
-/// without data).
+/// The totals table's cell rows: label, then one cell per column (`1 of 12 asserted failed,
+/// 16 reported`, as [`CellCounts`] reads everywhere; `—` without data).
 pub(super) fn cell_rows(columns: &[ColumnCells]) -> [(&'static str, Vec<String>); 2] {
-    let cell = |c: Option<CellCounts>| {
-        c.map_or("—".to_string(), |c| {
-            let mut text = format!("{} · {} failed", c.cells, c.failed);
-            if c.unasserted > 0 {
-                text.push_str(&format!(" · {} not asserted", c.unasserted));
-            }
-            text
-        })
-    };
+    let cell = |c: Option<CellCounts>| c.map_or("—".to_string(), |c| c.to_string());
     [
         (
-            "🗣 claims (cells · failed)",
+            "🗣 claims (failed of asserted, reported)",
             columns.iter().map(|c| cell(c.claims)).collect(),
         ),
         (
-            "🧮 derived cells, oracle (cells · failed)",
+            "🧮 derived cells, oracle (failed of asserted, reported)",
             columns.iter().map(|c| cell(c.derived)).collect(),
         ),
     ]
@@ -134,18 +126,18 @@ mod tests {
         assert_eq!(cells[2], ColumnCells::default());
         let md = m.to_markdown();
         assert!(
-            md.contains("| 🗣 claims (cells · failed) | 6 · 1 failed | 4 · 0 failed | — |"),
+            md.contains("| 🗣 claims (failed of asserted, reported) | 1 of 6 asserted failed, 6 reported | 0 of 4 asserted failed, 4 reported | — |"),
             "{md}"
         );
         assert!(
             md.contains(
-                "| 🧮 derived cells, oracle (cells · failed) | 18 · 2 failed · 4 not asserted | — | — |"
+                "| 🧮 derived cells, oracle (failed of asserted, reported) | 2 of 14 asserted failed, 18 reported | — | — |"
             ),
             "{md}"
         );
         let html = m.to_html();
         assert!(
-            html.contains("<td class=\"cell\">18 · 2 failed · 4 not asserted</td>"),
+            html.contains("<td class=\"cell\">2 of 14 asserted failed, 18 reported</td>"),
             "{html}"
         );
     }

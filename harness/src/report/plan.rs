@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::capability::Capability;
 use crate::escape;
+use crate::scenario::derive::{Derived, derive, pings};
 use crate::scenario::format::{Expectation, Scenario, ScenarioProbeKind, SourceRef};
 use crate::scenario::plan::{PlannedProbe, PlannedStep};
 use crate::scenario::target;
@@ -64,6 +65,61 @@ pub fn step_table(step: &PlannedStep, explain: bool) -> String {
     out
 }
 
+/// What a step's whole matrix adds beyond its claims (`--matrix full`, the default of `run`
+/// and `reproduce`): the derived cells, per ordered pair of the scenario's own endpoints and
+/// port (on a cluster, each pod's every address is probed: more with replicas or dual-stack).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct DerivedPlan {
+    /// Derived cells: pairs × ports (and ICMP) that no claim of the step probes.
+    pub cells: usize,
+    /// Of those, the oracle expects allowed (asserted).
+    pub allowed: usize,
+    /// The oracle expects blocked (asserted).
+    pub blocked: usize,
+    /// An endpoint to itself: reported, never asserted.
+    pub self_traffic: usize,
+    /// The oracle cannot decide: reported, never asserted.
+    pub undecided: usize,
+}
+
+impl DerivedPlan {
+    /// The derived cells of `step` of `scenario`, counted (as the runner derives them on a
+    /// cluster whose CNI has no semantics of its own).
+    pub fn of(scenario: &Scenario, step: &PlannedStep) -> DerivedPlan {
+        let mut plan = DerivedPlan::default();
+        for cell in derive(&step.model, &step.probes, pings(scenario)) {
+            plan.cells += 1;
+            match cell.derived {
+                _ if cell.same_endpoint() => plan.self_traffic += 1,
+                Derived::Uncertain(_) => plan.undecided += 1,
+                Derived::Expect(Expectation::Blocked) => plan.blocked += 1,
+                Derived::Expect(_) => plan.allowed += 1,
+            }
+        }
+        plan
+    }
+}
+
+/// The line under a step's table: how many derived cells a run will probe beside the claims
+/// (`None`: `--matrix claims`, none).
+pub fn derived_line(derived: Option<&DerivedPlan>) -> String {
+    let Some(d) = derived else {
+        return "  derived cells: none (--matrix claims: the claims alone)\n".to_string();
+    };
+    let mut line = format!(
+        "  derived cells (--matrix full): {} beyond the claims (per endpoint pair and port): the oracle expects {} allowed, {} blocked",
+        d.cells, d.allowed, d.blocked
+    );
+    if d.self_traffic + d.undecided > 0 {
+        line.push_str(&format!(
+            "; reported, not asserted: {} to itself, {} undecided",
+            d.self_traffic, d.undecided
+        ));
+    }
+    line.push('\n');
+    line
+}
+
 /// `80/TCP`, `ICMP`, `53/UDP` (DNS), or `80/TCP` for an ingress request.
 fn port_text(p: &PlannedProbe) -> String {
     let protocol = target::protocol(p.probe.kind);
@@ -120,6 +176,9 @@ pub struct StepPlanJson {
     pub requires: Vec<Capability>,
     /// Its probes.
     pub probes: Vec<ProbePlanJson>,
+    /// The derived cells a run probes beside them (left out with `--matrix claims`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub derived: Option<DerivedPlan>,
 }
 
 /// One probe's plan.
@@ -148,8 +207,14 @@ pub struct ProbePlanJson {
 }
 
 impl ScenarioPlanJson {
-    /// The JSON of a scenario from its steps planned so far, and the error that stopped planning.
-    pub fn new(scenario: &Scenario, steps: &[PlannedStep], error: Option<String>) -> Self {
+    /// The JSON of a scenario from its steps planned so far, and the error that stopped
+    /// planning; with `full`, each step's derived cells counted.
+    pub fn new(
+        scenario: &Scenario,
+        steps: &[PlannedStep],
+        error: Option<String>,
+        full: bool,
+    ) -> Self {
         ScenarioPlanJson {
             name: scenario.name.clone(),
             title: scenario.title.clone(),
@@ -184,6 +249,7 @@ impl ScenarioPlanJson {
                             reason: p.reason.clone(),
                         })
                         .collect(),
+                    derived: full.then(|| DerivedPlan::of(scenario, s)),
                 })
                 .collect(),
             error,

@@ -4,8 +4,11 @@
 //! The format is plain JSON with snake_case keys; statuses are kebab-case. Optional fields are
 //! left out when empty, and unknown fields are ignored when reading, so newer writers stay
 //! readable by older `matrix` builds. Per probed step, `claims` counts the tutorial's claims and
-//! `derived` the other cells of the whole matrix (`run --matrix full`), each as `cells`,
-//! `failed` and `unasserted` (left out when zero); files without them still read.
+//! `derived` the other cells of the whole matrix (`run --matrix full`), each as `cells` (every
+//! cell *reported*, asserted or not), `asserted` (those the verdict counts), `failed` (asserted
+//! cells that ended wrong or flapped) and `unasserted` (`cells` − `asserted`, left out when
+//! zero); files without them still read. The verdict's reason, JUnit and the CNI matrix count
+//! with the same definitions ([`CellCounts`]).
 //!
 //! ```json
 //! {
@@ -27,9 +30,9 @@
 //!         {
 //!           "name": "allow-web",
 //!           "status": "fail",
-//!           "reason": "1 of 16 probes wrong (1 expected blocked but allowed) [claims: 0 of 4 wrong; derived (oracle): 1 of 12 wrong, 4 reported, not asserted]",
-//!           "claims": { "cells": 4, "failed": 0 },
-//!           "derived": { "cells": 16, "failed": 1, "unasserted": 4 }
+//!           "reason": "1 of 16 probes wrong (1 expected blocked but allowed) [claims: 0 of 4 asserted failed, 4 reported; derived (oracle): 1 of 12 asserted failed, 16 reported]",
+//!           "claims": { "cells": 4, "asserted": 4, "failed": 0 },
+//!           "derived": { "cells": 16, "asserted": 12, "failed": 1, "unasserted": 4 }
 //!         }
 //!       ]
 //!     }
@@ -129,16 +132,63 @@ pub struct StepMeasures {
 }
 
 /// How many cells of one kind (claims, or derived cells) a step reported, and how they ended.
+///
+/// One definition everywhere (the verdict's reason, the run summary, `results.json`, JUnit,
+/// the CNI matrix): *reported* cells ([`CellCounts::cells`]) are every cell of that kind the
+/// step shows; *asserted* ones ([`CellCounts::asserted`]) are those its verdict counts (the
+/// reported ones less the [`CellCounts::unasserted`]); *failed* ones are asserted cells that
+/// ended wrong or flapped. In JSON: `cells` (reported), `asserted`, `failed`, `unasserted`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "CellCountsJson", into = "CellCountsJson")]
 pub struct CellCounts {
-    /// Cells reported (probed, or not applicable on the CNI).
+    /// Cells reported (probed, or not applicable on the CNI), asserted or not.
     pub cells: usize,
     /// Asserted cells that ended wrong or flapped.
     pub failed: usize,
     /// Cells reported but not asserted: self-traffic, cells the oracle cannot decide, ports not
     /// shown served, SCTP on a CNI without it.
-    #[serde(default, skip_serializing_if = "is_zero")]
     pub unasserted: usize,
+}
+
+impl CellCounts {
+    /// The cells the verdict counts: the reported ones less those not asserted.
+    pub fn asserted(&self) -> usize {
+        self.cells.saturating_sub(self.unasserted)
+    }
+}
+
+/// [`CellCounts`] as `results.json` writes it: `asserted` written out (it is `cells` less
+/// `unasserted`, and files written before it was read that way), `unasserted` left out when
+/// zero.
+#[derive(Serialize, Deserialize)]
+struct CellCountsJson {
+    cells: usize,
+    #[serde(default, skip_deserializing)]
+    asserted: usize,
+    failed: usize,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    unasserted: usize,
+}
+
+impl From<CellCountsJson> for CellCounts {
+    fn from(j: CellCountsJson) -> CellCounts {
+        CellCounts {
+            cells: j.cells,
+            failed: j.failed,
+            unasserted: j.unasserted,
+        }
+    }
+}
+
+impl From<CellCounts> for CellCountsJson {
+    fn from(c: CellCounts) -> CellCountsJson {
+        CellCountsJson {
+            cells: c.cells,
+            asserted: c.asserted(),
+            failed: c.failed,
+            unasserted: c.unasserted,
+        }
+    }
 }
 
 /// Whether a count is zero (left out of the JSON).
@@ -155,16 +205,15 @@ impl std::ops::AddAssign for CellCounts {
 }
 
 impl fmt::Display for CellCounts {
-    /// `12 cells, 1 failed, 2 not asserted` (the last two only when not zero).
+    /// `1 of 12 asserted failed, 14 reported`: both counts named, as everywhere they are shown.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} cells", self.cells)?;
-        if self.failed > 0 {
-            write!(f, ", {} failed", self.failed)?;
-        }
-        if self.unasserted > 0 {
-            write!(f, ", {} not asserted", self.unasserted)?;
-        }
-        Ok(())
+        write!(
+            f,
+            "{} of {} asserted failed, {} reported",
+            self.failed,
+            self.asserted(),
+            self.cells
+        )
     }
 }
 
@@ -390,8 +439,18 @@ mod tests {
         assert_eq!(
             json,
             serde_json::json!({"name": "deny", "status": "fail",
-                "claims": {"cells": 4, "failed": 1},
-                "derived": {"cells": 12, "failed": 2, "unasserted": 3}})
+                "claims": {"cells": 4, "asserted": 4, "failed": 1},
+                "derived": {"cells": 12, "asserted": 9, "failed": 2, "unasserted": 3}})
+        );
+        // Asserted is what reported less not asserted means, whatever a file says.
+        let odd: StepResult = serde_json::from_str(
+            r#"{"name": "d", "status": "fail", "derived": {"cells": 12, "asserted": 1, "failed": 2, "unasserted": 3}}"#,
+        )
+        .unwrap();
+        assert_eq!(odd.measures.derived.unwrap().asserted(), 9);
+        assert_eq!(
+            odd.measures.derived.unwrap().to_string(),
+            "2 of 9 asserted failed, 12 reported"
         );
         assert_eq!(serde_json::from_value::<StepResult>(json).unwrap(), step);
         // A file written before cells were counted has neither: both read as unknown.

@@ -1,5 +1,6 @@
-//! A run's results for people (truth tables: expected, observed, diff, with each wrong cell
-//! explained; a summary with each step's status on the CNI under test) and for machines
+//! A run's results for people (each step's truth tables: expected, observed, diff, with each
+//! wrong cell explained, in `tables`; a summary with each step's status on the CNI under test)
+//! and for machines
 //! (`results.json` in the [`crate::report::results`] format that `netpol-harness matrix` reads,
 //! and JUnit XML with each non-passing step's tables).
 
@@ -10,14 +11,13 @@ use std::path::Path;
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
 use crate::escape;
-use crate::probe::Outcome;
 use crate::report::latency::{Spread, seconds};
 use crate::report::results::{CellCounts, RESULTS_FILE, ResultsError, RunResults, StepStatus};
-use crate::report::truth_table::abbreviate;
-use crate::runner::outcome::{
-    CellOutcome, ScenarioOutcome, StepOutcome, StepVerdict, Unasserted, connected,
-};
-use crate::scenario::format::Expectation;
+use crate::runner::outcome::{ScenarioOutcome, StepVerdict};
+
+mod tables;
+
+pub use tables::render_step;
 
 /// The file the JUnit XML is written to, next to `results.json`.
 pub const JUNIT_FILE: &str = "junit.xml";
@@ -38,16 +38,6 @@ pub enum ReportError {
     },
 }
 
-fn verdict_word(v: StepVerdict) -> &'static str {
-    match v {
-        StepVerdict::Pass => "PASS",
-        StepVerdict::Fail => "FAIL",
-        StepVerdict::NotEnforced => "NOT ENFORCED",
-        StepVerdict::Error => "ERROR",
-        StepVerdict::NotApplicable => "N/A",
-    }
-}
-
 fn status_word(s: StepStatus) -> &'static str {
     match s {
         StepStatus::Pass => "PASS",
@@ -56,218 +46,6 @@ fn status_word(s: StepStatus) -> &'static str {
         StepStatus::KnownDeviation => "KNOWN DEVIATION",
         StepStatus::NotEnforced => "NOT ENFORCED",
     }
-}
-
-/// The expected mark: the claim's, or the oracle's followed by `*` for a derived cell (`?*`
-/// where the oracle cannot decide).
-fn expected_mark(c: &CellOutcome) -> String {
-    let mark = match (&c.unasserted, c.expected) {
-        (Some(Unasserted::Uncertain(_)), _) => "?".into(),
-        (_, Expectation::Allowed) => ".".into(),
-        (_, Expectation::Blocked) => "X".into(),
-        (_, Expectation::Status(s)) => s.to_string(),
-    };
-    if c.derived { format!("{mark}*") } else { mark }
-}
-
-fn observed_mark(c: &CellOutcome) -> String {
-    if matches!(c.unasserted, Some(Unasserted::NotApplicable(_))) {
-        return "-".into();
-    }
-    match &c.observed {
-        Outcome::Allowed => ".".into(),
-        Outcome::Blocked => "X".into(),
-        Outcome::Refused => "R".into(),
-        Outcome::Unreachable(_) => "U".into(),
-        Outcome::HttpStatus(s) => s.to_string(),
-        Outcome::DnsFailure(_) => "D".into(),
-        Outcome::Error(_) => "E".into(),
-    }
-}
-
-fn diff_mark(c: &CellOutcome) -> String {
-    if let Some(why) = &c.unasserted {
-        return match why {
-            Unasserted::SelfTraffic => "s",
-            Unasserted::Uncertain(_) => "?",
-            Unasserted::PortNotServed => "n",
-            Unasserted::NotApplicable(_) => "/",
-        }
-        .into();
-    }
-    if matches!(c.observed, Outcome::Error(_)) {
-        "E".into()
-    } else if !c.matched {
-        "!".into()
-    } else if c.flapped {
-        "~".into()
-    } else {
-        ".".into()
-    }
-}
-
-/// One table: rows `from`, columns `to`, `-` where nothing was probed.
-fn table(cells: &[&CellOutcome], mark: impl Fn(&CellOutcome) -> String) -> String {
-    let mut rows: Vec<&str> = Vec::new();
-    let mut cols: Vec<&str> = Vec::new();
-    for c in cells {
-        if !rows.contains(&c.from.as_str()) {
-            rows.push(&c.from);
-        }
-        if !cols.contains(&c.to.as_str()) {
-            cols.push(&c.to);
-        }
-    }
-    let mut marks: BTreeMap<(usize, usize), String> = BTreeMap::new();
-    for c in cells {
-        let key = (
-            rows.iter().position(|r| *r == c.from).expect("listed"),
-            cols.iter().position(|t| *t == c.to).expect("listed"),
-        );
-        let m = mark(c);
-        // With several replicas in one cell, a wrong one shows.
-        let entry = marks.entry(key).or_insert_with(|| m.clone());
-        if *entry == "." {
-            *entry = m;
-        }
-    }
-    let width = marks
-        .values()
-        .map(String::len)
-        .chain([cols.len().to_string().len()])
-        .max()
-        .unwrap_or(1);
-    let name_width = rows
-        .iter()
-        .map(|r| r.len())
-        .max()
-        .unwrap_or(0)
-        .clamp("from \\ to".len(), 40);
-    let mut out = String::new();
-    let _ = write!(out, "    {:<name_width$} ", "from \\ to");
-    for i in 0..cols.len() {
-        let _ = write!(out, "{:>width$} ", i + 1);
-    }
-    out.push('\n');
-    for (r, row) in rows.iter().enumerate() {
-        let _ = write!(
-            out,
-            "    {:<name_width$} ",
-            abbreviate(&escape::terminal(row), name_width)
-        );
-        for c in 0..cols.len() {
-            let m = marks.get(&(r, c)).map_or("-", String::as_str);
-            let _ = write!(out, "{m:>width$} ");
-        }
-        out.push('\n');
-    }
-    out
-}
-
-/// A step's tables and explanations.
-pub fn render_step(scenario: &str, step: &StepOutcome) -> String {
-    let mut out = format!(
-        "{}::{} — {}: {}\n",
-        escape::terminal(scenario),
-        escape::terminal(&step.name),
-        verdict_word(step.verdict),
-        escape::terminal(&step.reason)
-    );
-    if matches!(
-        step.verdict,
-        StepVerdict::Error | StepVerdict::NotApplicable
-    ) {
-        return out;
-    }
-    let _ = writeln!(
-        out,
-        "  {} rounds, {} probe execs{}, {:.1}s{}{}",
-        step.rounds,
-        step.execs,
-        if step.detect_execs > 0 {
-            format!(" (+{} to detect probe tools)", step.detect_execs)
-        } else {
-            String::new()
-        },
-        step.duration.as_secs_f64(),
-        step.converged_after
-            .map(|d| format!(", converged after {:.2}s", d.as_secs_f64()))
-            .unwrap_or_else(|| ", did not converge".into()),
-        match (step.confirmed, step.confirmed_after) {
-            (true, Some(d)) => format!(", confirmed after {:.2}s", d.as_secs_f64()),
-            (true, None) => ", not confirmed".to_string(),
-            (false, _) => String::new(),
-        }
-    );
-    if !step.deny_styles.is_empty() {
-        let seen: Vec<String> = step
-            .deny_styles
-            .iter()
-            .map(|(style, n)| format!("{style} ({n} probes)"))
-            .collect();
-        let _ = writeln!(out, "  denied traffic was stopped by: {}", seen.join(", "));
-    }
-    if let Some(note) = step.deny_style_note() {
-        let _ = writeln!(out, "  note: {}", escape::terminal(&note));
-    }
-    let mut groups: BTreeMap<(String, Option<u16>), Vec<&CellOutcome>> = BTreeMap::new();
-    for c in &step.cells {
-        groups.entry((c.kind.clone(), c.port)).or_default().push(c);
-    }
-    for ((kind, port), cells) in &groups {
-        let kind = escape::terminal(kind);
-        let title = match port {
-            Some(p) => format!("{kind} port {p}"),
-            None => kind.into_owned(),
-        };
-        let mut cols: Vec<&str> = Vec::new();
-        for c in cells {
-            if !cols.contains(&c.to.as_str()) {
-                cols.push(&c.to);
-            }
-        }
-        let _ = writeln!(
-            out,
-            "  {title}  (columns: {})",
-            cols.iter()
-                .enumerate()
-                .map(|(i, c)| format!("{} {}", i + 1, escape::terminal(c)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        let _ = writeln!(out, "   expected:\n{}", table(cells, expected_mark));
-        let _ = writeln!(out, "   observed:\n{}", table(cells, observed_mark));
-        let _ = writeln!(out, "   diff:\n{}", table(cells, diff_mark));
-    }
-    let wrong: Vec<&CellOutcome> = step.cells.iter().filter(|c| c.failed()).collect();
-    if !wrong.is_empty() {
-        let _ = writeln!(out, "  wrong cells:");
-        for c in wrong {
-            let _ = writeln!(out, "    {}", escape::terminal_text(&c.explanation()));
-        }
-    }
-    if step.verdict == StepVerdict::NotEnforced {
-        let allowed = step
-            .cells
-            .iter()
-            .filter(|c| {
-                c.asserted() && c.expected == Expectation::Blocked && connected(&c.observed)
-            })
-            .count();
-        let _ = writeln!(
-            out,
-            "  not enforced: none of the {allowed} connections that policy should drop was dropped. Is the CNI enforcing network policy at all (kindnet before v0.24, flannel, a kernel without the needed modules)?"
-        );
-    }
-    out.push_str(
-        "  legend: . allowed, X blocked (dropped: timed out), R refused, U unreachable (R and U: rejected; blocked only on a port shown served), E probe error, D DNS failure, NNN HTTP status; diff: . as expected, ! wrong, ~ flapped, - not probed\n",
-    );
-    if step.cells.iter().any(|c| c.derived || !c.asserted()) {
-        out.push_str(
-            "  derived: * the oracle's expectation for a cell the tutorial does not claim (? it cannot decide); not asserted, only reported: s self-traffic, n port not served, ? undecided by the oracle, / not applicable on this CNI\n",
-        );
-    }
-    out
 }
 
 /// One line per step with its status on the CNI under test (the verdict's reason, the
@@ -325,8 +103,13 @@ pub fn render_summary(outcomes: &[ScenarioOutcome]) -> String {
         }
         out.push('\n');
     }
-    out.push_str(&crate::report::locality::render(outcomes));
-    out.push_str(&crate::report::locality::render_families(outcomes));
+    let localities = crate::report::locality::render(outcomes);
+    let families = crate::report::locality::render_families(outcomes);
+    if !localities.is_empty() || !families.is_empty() {
+        out.push_str(&localities);
+        out.push_str(&families);
+        out.push_str(&crate::report::locality::render_excused(outcomes));
+    }
     out
 }
 
@@ -342,8 +125,8 @@ pub fn results(cni: &str, cluster: Option<String>, outcomes: &[ScenarioOutcome])
 /// The JUnit XML of a run: one suite per scenario, one test case per step (`scenario::step`):
 /// a failure carries the step's tables; a step that was not applicable, a known deviation, or
 /// not enforced on a CNI that enforces nothing is skipped, with why. Claims and derived cells
-/// are counted apart in properties (`claims.cells`, `claims.failed`, `claims.unasserted`,
-/// `derived.…`), per step and summed per scenario.
+/// are counted apart in properties (`claims.cells` reported, `claims.asserted`,
+/// `claims.failed`, `claims.unasserted`, `derived.…`), per step and summed per scenario.
 pub fn junit(outcomes: &[ScenarioOutcome]) -> Result<String, quick_junit::SerializeError> {
     let mut junit = Report::new("netpol-harness");
     for s in outcomes {
@@ -392,15 +175,9 @@ pub fn junit(outcomes: &[ScenarioOutcome]) -> Result<String, quick_junit::Serial
             let measures = step.measures();
             for (name, counts) in [("claims", measures.claims), ("derived", measures.derived)] {
                 if let Some(c) = counts {
-                    case.add_property(Property::new(format!("{name}.cells"), c.cells.to_string()));
-                    case.add_property(Property::new(
-                        format!("{name}.failed"),
-                        c.failed.to_string(),
-                    ));
-                    case.add_property(Property::new(
-                        format!("{name}.unasserted"),
-                        c.unasserted.to_string(),
-                    ));
+                    for property in count_properties(name, c) {
+                        case.add_property(property);
+                    }
                     *totals.entry(name).or_default() += c;
                 }
             }
@@ -416,19 +193,25 @@ pub fn junit(outcomes: &[ScenarioOutcome]) -> Result<String, quick_junit::Serial
             suite.add_test_case(case);
         }
         for (name, c) in totals {
-            suite.add_property(Property::new(format!("{name}.cells"), c.cells.to_string()));
-            suite.add_property(Property::new(
-                format!("{name}.failed"),
-                c.failed.to_string(),
-            ));
-            suite.add_property(Property::new(
-                format!("{name}.unasserted"),
-                c.unasserted.to_string(),
-            ));
+            for property in count_properties(name, c) {
+                suite.add_property(property);
+            }
         }
         junit.add_test_suite(suite);
     }
     junit.to_string()
+}
+
+/// The JUnit properties of one kind's counts, named as in `results.json`: `NAME.cells` (every
+/// cell reported), `NAME.asserted`, `NAME.failed`, `NAME.unasserted`.
+fn count_properties(name: &str, c: CellCounts) -> [Property; 4] {
+    [
+        ("cells", c.cells),
+        ("asserted", c.asserted()),
+        ("failed", c.failed),
+        ("unasserted", c.unasserted),
+    ]
+    .map(|(what, n)| Property::new(format!("{name}.{what}"), n.to_string()))
 }
 
 /// Writes `DIR/results.json` (`results`) and `DIR/junit.xml` (from `outcomes`).
@@ -452,8 +235,11 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::cluster::ClusterError;
+    use crate::cluster::{ClusterError, Family};
+    use crate::probe::Outcome;
     use crate::provision::cni::Applicability;
+    use crate::runner::outcome::{CellOutcome, StepOutcome, Unasserted};
+    use crate::scenario::format::Expectation;
 
     /// Asserts that `text` is exactly the golden file `tests/fixtures/report/NAME`; with
     /// `NETPOL_BLESS=1`, writes `text` there instead (then review the diff).
@@ -621,13 +407,15 @@ mod tests {
         let json = serde_json::to_value(results("calico", None, &scenarios)).unwrap();
         assert_eq!(
             json["scenarios"][0]["steps"][0]["derived"],
-            serde_json::json!({"cells": 2, "failed": 1, "unasserted": 1})
+            serde_json::json!({"cells": 2, "asserted": 1, "failed": 1, "unasserted": 1})
         );
         let xml = junit(&scenarios).unwrap();
         for property in [
             r#"<property name="claims.cells" value="1"/>"#,
             r#"<property name="claims.failed" value="0"/>"#,
             r#"<property name="derived.cells" value="2"/>"#,
+            r#"<property name="derived.asserted" value="1"/>"#,
+            r#"<property name="claims.asserted" value="1"/>"#,
             r#"<property name="derived.failed" value="1"/>"#,
             r#"<property name="derived.unasserted" value="1"/>"#,
         ] {
@@ -646,6 +434,303 @@ mod tests {
             text.contains("derived: * the oracle's expectation"),
             "{text}"
         );
+    }
+
+    /// The rows of the table titled `title` (`tcp port 80`) in `text`: for each table
+    /// (expected, observed, diff) the marks of row `from`.
+    fn marks_of(text: &str, title: &str, from: &str) -> Vec<Vec<String>> {
+        let heading = format!("  {title}  (columns");
+        text.lines()
+            .skip_while(|l| !l.starts_with(&heading))
+            .skip(1)
+            // The table's lines are indented further than the next heading.
+            .take_while(|l| l.is_empty() || l.starts_with("   "))
+            .filter_map(|l| {
+                let words: Vec<String> = l.split_whitespace().map(String::from).collect();
+                (words.first().map(String::as_str) == Some(from)).then(|| words[1..].to_vec())
+            })
+            .collect()
+    }
+
+    /// A derived cell of `step`'s first cell's pair, to `to` on `port`.
+    fn derived_cell(step: &StepOutcome, port: u16) -> CellOutcome {
+        CellOutcome {
+            port: Some(port),
+            derived: true,
+            target: format!("x/b 10.244.0.3:{port}"),
+            ..step.cells[0].clone()
+        }
+    }
+
+    #[test]
+    fn a_wrong_cell_shows_whatever_shares_its_table_cell_and_its_port_is_named() {
+        let mut wrong = step(
+            "wrong",
+            StepVerdict::Fail,
+            Outcome::Allowed,
+            Applicability::Applicable,
+        );
+        wrong.full_matrix = true;
+        // Two replicas of x/a to x/b on 80: the first refused on a port never shown served
+        // (`n`, reported), the second allowed where the oracle expects blocked (`!`); a probe
+        // error (`E`) and the wrong cell on 81. On 82 all is well.
+        let not_served = CellOutcome {
+            observed: Outcome::Refused,
+            matched: true,
+            unasserted: Some(Unasserted::PortNotServed),
+            ..derived_cell(&wrong, 80)
+        };
+        let replica = CellOutcome {
+            source: "x/a-2".into(),
+            ..derived_cell(&wrong, 80)
+        };
+        let error = CellOutcome {
+            observed: Outcome::Error("exec failed".into()),
+            ..derived_cell(&wrong, 81)
+        };
+        let fine = CellOutcome {
+            observed: Outcome::Blocked,
+            matched: true,
+            ..derived_cell(&wrong, 82)
+        };
+        wrong.cells = vec![not_served, replica, error, derived_cell(&wrong, 81), fine];
+        let text = render_step("s", &wrong);
+        let row = |t: &[&str]| t.iter().map(|m| vec![m.to_string()]).collect::<Vec<_>>();
+        // Expected, observed and diff of the one cell shown: the wrong one, in every table.
+        assert_eq!(
+            marks_of(&text, "tcp port 80", "x/a"),
+            row(&["X*", ".", "!"]),
+            "{text}"
+        );
+        assert_eq!(
+            marks_of(&text, "tcp port 81", "x/a"),
+            row(&["X*", ".", "!"]),
+            "{text}"
+        );
+        assert_eq!(
+            marks_of(&text, "tcp port 82", "x/a"),
+            row(&["X*", "X", "."]),
+            "{text}"
+        );
+        // The list of wrong cells names each one's port.
+        let list = &text[text.find("  wrong cells:").expect("listed")..];
+        assert!(
+            list.contains("x/a-2 → x/b 10.244.0.3:80 (tcp 80)"),
+            "{list}"
+        );
+        assert!(list.contains("x/a → x/b 10.244.0.3:81 (tcp 81)"), "{list}");
+        assert!(!list.contains("(tcp 82)"), "{list}");
+        assert!(
+            text.contains("  shared marks: where one row reaches one column through several pods"),
+            "{text}"
+        );
+        // One cell per table cell: no such line.
+        let single = step(
+            "one",
+            StepVerdict::Pass,
+            Outcome::Blocked,
+            Applicability::Applicable,
+        );
+        assert!(!render_step("s", &single).contains("shared marks"));
+    }
+
+    #[test]
+    fn a_cell_the_cni_cannot_probe_reads_not_applicable_in_observed_and_diff() {
+        let mut sctp = step(
+            "sctp",
+            StepVerdict::Pass,
+            Outcome::Blocked,
+            Applicability::Applicable,
+        );
+        sctp.full_matrix = true;
+        sctp.cells = vec![CellOutcome {
+            kind: "sctp".into(),
+            observed: Outcome::Error("not probed: the CNI lacks sctp".into()),
+            matched: true,
+            unasserted: Some(Unasserted::NotApplicable(
+                crate::capability::Capability::Sctp,
+            )),
+            ..derived_cell(&sctp, 9003)
+        }];
+        let text = render_step("s", &sctp);
+        assert_eq!(
+            marks_of(&text, "sctp port 9003", "x/a"),
+            [["X*"], ["/"], ["/"]].map(|r| r.map(String::from).to_vec()),
+            "{text}"
+        );
+        assert!(text.contains("/ not applicable on this CNI"), "{text}");
+    }
+
+    #[test]
+    fn a_dual_stack_step_has_one_table_per_address_family() {
+        let mut dual = step(
+            "dual",
+            StepVerdict::Fail,
+            Outcome::Blocked,
+            Applicability::Applicable,
+        );
+        let v4 = CellOutcome {
+            matched: true,
+            family: Some(Family::Ipv4),
+            ..dual.cells[0].clone()
+        };
+        // Only IPv6 lets the connection through.
+        let v6 = CellOutcome {
+            target: "x/b [fd00::3]:80".into(),
+            observed: Outcome::Allowed,
+            matched: false,
+            family: Some(Family::Ipv6),
+            ..dual.cells[0].clone()
+        };
+        dual.cells = vec![v4, v6];
+        let text = render_step("s", &dual);
+        let row = |t: &[&str]| t.iter().map(|m| vec![m.to_string()]).collect::<Vec<_>>();
+        assert_eq!(
+            marks_of(&text, "tcp port 80 over ipv4", "x/a"),
+            row(&["X", "X", "."]),
+            "{text}"
+        );
+        assert_eq!(
+            marks_of(&text, "tcp port 80 over ipv6", "x/a"),
+            row(&["X", ".", "!"]),
+            "{text}"
+        );
+        // A single-stack step keeps one table per port, titled as before.
+        let single = step(
+            "single",
+            StepVerdict::Pass,
+            Outcome::Blocked,
+            Applicability::Applicable,
+        );
+        let text = render_step("s", &single);
+        assert!(text.contains("  tcp port 80  (columns"), "{text}");
+        assert!(!text.contains(" over ipv4"), "{text}");
+    }
+
+    /// A step on a known deviation whose claim failed, with a derived cell that failed or not.
+    fn deviating(derived_fails: bool) -> StepOutcome {
+        let deviation = crate::provision::cni::KnownDeviation {
+            matches: crate::provision::cni::DeviationMatch::Capability(
+                crate::capability::Capability::IpblockPodIp,
+            ),
+            summary: "ipBlock never matches pod IPs",
+            issue_url: "https://github.com/cilium/cilium/issues/9209",
+        };
+        let mut s = step(
+            "deviating",
+            StepVerdict::Fail,
+            Outcome::Allowed,
+            Applicability::KnownDeviation(deviation),
+        );
+        s.full_matrix = true;
+        s.cells[0].locality = Some(crate::cluster::Locality::CrossNode);
+        let derived = CellOutcome {
+            observed: if derived_fails {
+                Outcome::Allowed
+            } else {
+                Outcome::Blocked
+            },
+            matched: !derived_fails,
+            ..derived_cell(&s, 81)
+        };
+        s.cells.push(derived);
+        s
+    }
+
+    #[test]
+    fn a_known_deviation_covers_the_claims_and_a_failed_derived_cell_still_fails() {
+        let covered = deviating(false);
+        let result = covered.result();
+        assert_eq!(result.status, StepStatus::KnownDeviation);
+        assert_eq!(
+            result.issue_url.as_deref(),
+            Some("https://github.com/cilium/cilium/issues/9209")
+        );
+        let text = render_step("s", &covered);
+        assert!(
+            text.contains("    covered by the known deviation (a claim): x/a → x/b 10.244.0.3:80 (tcp 80, cross-node)"),
+            "{text}"
+        );
+        let uncovered = deviating(true);
+        let result = uncovered.result();
+        assert_eq!(result.status, StepStatus::Fail, "{result:?}");
+        assert_eq!(result.issue_url, None);
+        assert!(
+            result.reason.as_deref().is_some_and(|r| r.starts_with(
+                "1 derived cell(s) wrong, which the known deviation (ipBlock never matches pod IPs) does not cover: it excuses the tutorial's claims only; reason"
+            )),
+            "{result:?}"
+        );
+        assert_eq!(uncovered.status(), StepStatus::Fail);
+        let text = render_step("s", &uncovered);
+        assert!(
+            text.contains("\n    x/a → x/b 10.244.0.3:81 (tcp 81, cross-node): expected blocked"),
+            "{text}"
+        );
+        let outcomes = [ScenarioOutcome {
+            name: "s".into(),
+            title: "S".into(),
+            steps: vec![uncovered],
+            cleanup_errors: vec![],
+            duration: Duration::ZERO,
+        }];
+        assert!(!outcomes[0].ok());
+        let xml = junit(&outcomes).unwrap();
+        assert!(
+            xml.contains("<failure message=\"FAIL: 1 derived cell(s) wrong"),
+            "{xml}"
+        );
+    }
+
+    #[test]
+    fn locality_and_family_lines_count_only_cells_that_fail_the_run() {
+        // A cross-node claim of a known deviation, a cross-node cell of a step not enforced on
+        // flannel, both over IPv6; one same-node cell over IPv4 that fails.
+        let mut deviation = deviating(false);
+        deviation.cells[0].family = Some(Family::Ipv6);
+        let mut flannel = step(
+            "flannel",
+            StepVerdict::NotEnforced,
+            Outcome::Allowed,
+            Applicability::NotEnforced,
+        );
+        flannel.cells[0].locality = Some(crate::cluster::Locality::CrossNode);
+        flannel.cells[0].family = Some(Family::Ipv6);
+        let mut wrong = step(
+            "wrong",
+            StepVerdict::Fail,
+            Outcome::Allowed,
+            Applicability::Applicable,
+        );
+        wrong.cells[0].locality = Some(crate::cluster::Locality::SameNode);
+        wrong.cells[0].family = Some(Family::Ipv4);
+        let summary = render_summary(&[ScenarioOutcome {
+            name: "s".into(),
+            title: "S".into(),
+            steps: vec![deviation, flannel, wrong],
+            cleanup_errors: vec![],
+            duration: Duration::ZERO,
+        }]);
+        assert!(
+            summary.contains(
+                "cells by locality: same-node 1 (1 wrong), cross-node 3 (0 wrong, 2 excused)\n"
+            ),
+            "{summary}"
+        );
+        assert!(
+            summary.contains("  wrong same-node: s::wrong (1)\n"),
+            "{summary}"
+        );
+        assert!(
+            summary.contains("  excused cross-node: s::deviating (1), s::flannel (1)\n"),
+            "{summary}"
+        );
+        assert!(!summary.contains("wrong cross-node"), "{summary}");
+        assert!(
+            summary.contains("cells by family: ipv4 1 (1 wrong), ipv6 2 (0 wrong, 2 excused)\n"),
+            "{summary}"
+        );
+        assert_eq!(summary.matches("(excused: ").count(), 1, "{summary}");
     }
 
     #[test]
@@ -691,7 +776,7 @@ mod tests {
             serde_json::json!({"name": "good", "status": "pass", "converged_ms": 150, "confirmed_ms": 150,
                 "cells": [{"source": "x/a", "target": "x/b 10.244.0.3:80", "probe": "tcp 80",
                     "expected": "blocked", "observed": "blocked", "matched": true}],
-                "claims": {"cells": 1, "failed": 0}})
+                "claims": {"cells": 1, "asserted": 1, "failed": 0}})
         );
         assert_eq!(json["scenarios"][0]["steps"][1]["status"], "not-enforced");
         assert_eq!(json["scenarios"][0]["steps"][2]["status"], "fail");

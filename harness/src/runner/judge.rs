@@ -4,6 +4,7 @@
 
 use super::outcome::{CellOutcome, StepVerdict, connected, port_not_served};
 use crate::probe::Outcome;
+use crate::report::results::CellCounts;
 use crate::scenario::format::Expectation;
 
 /// The verdict on a step's cells, and why.
@@ -74,29 +75,27 @@ pub fn judge(cells: &[CellOutcome]) -> (StepVerdict, String) {
     (StepVerdict::Fail, reason)
 }
 
-/// ` [claims: 1 of 4 wrong; derived (oracle): 0 of 12 wrong, 3 reported, not asserted]` when
-/// the step has derived cells (or cells not asserted); empty otherwise, so that a run of the
-/// claims alone reads as before.
+/// ` [claims: 1 of 4 asserted failed, 4 reported; derived (oracle): 0 of 12 asserted failed,
+/// 15 reported]` when the step has derived cells (or cells not asserted): each kind counted as
+/// `results.json`, JUnit and the CNI matrix count it ([`CellCounts`]); empty otherwise, so that
+/// a run of the claims alone reads as before.
 fn split(cells: &[CellOutcome]) -> String {
-    let unasserted = cells.iter().filter(|c| !c.asserted()).count();
-    if !cells.iter().any(|c| c.derived) && unasserted == 0 {
+    if !cells.iter().any(|c| c.derived || !c.asserted()) {
         return String::new();
     }
-    let part = |derived: bool| {
-        let mine = cells
-            .iter()
-            .filter(|c| c.derived == derived && c.asserted());
-        let (total, failed) = mine.fold((0, 0), |(t, f), c| (t + 1, f + usize::from(c.failed())));
-        format!("{failed} of {total} wrong")
-    };
-    let mut text = format!(
-        " [claims: {}; derived (oracle): {}",
-        part(false),
-        part(true)
-    );
-    if unasserted > 0 {
-        text.push_str(&format!(", {unasserted} reported, not asserted"));
+    format!(
+        " [claims: {}; derived (oracle): {}]",
+        counts(cells, false),
+        counts(cells, true)
+    )
+}
+
+/// How many claimed (or derived) cells of `cells` are reported, failed, and not asserted.
+pub(super) fn counts(cells: &[CellOutcome], derived: bool) -> CellCounts {
+    let mine = || cells.iter().filter(move |c| c.derived == derived);
+    CellCounts {
+        cells: mine().count(),
+        failed: mine().filter(|c| c.failed()).count(),
+        unasserted: mine().filter(|c| !c.asserted()).count(),
     }
-    text.push(']');
-    text
 }

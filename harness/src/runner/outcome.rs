@@ -146,44 +146,86 @@ impl StepOutcome {
     /// How the step reads on the CNI it ran on, as `results.json` records it:
     /// - not applicable: its probes were skipped, the missing capability (and issue) given;
     /// - a pass is a pass (on a CNI that enforces no policy too, see [`StepOutcome::warning`]);
-    /// - on a known deviation, a failure (or "not enforced") is the deviation, with its issue;
+    /// - on a known deviation, a failure (or "not enforced") of the claims is the deviation,
+    ///   with its issue; a derived cell that failed is not covered (see
+    ///   [`StepOutcome::covered_by_deviation`]) and fails the step;
     /// - on a CNI that enforces no policy, "not enforced" is what is expected;
     /// - anything else that is not a pass (a wrong cell, policy not enforced where it should be,
     ///   a step that could not run) is a failure.
     pub fn result(&self) -> StepResult {
-        let result = |status, reason: &str, issue_url: Option<&str>| StepResult {
+        let (status, reason, issue_url) = self.reading();
+        StepResult {
             name: self.name.clone(),
             status,
-            reason: (!reason.is_empty()).then(|| reason.to_string()),
+            reason: (!reason.is_empty()).then_some(reason),
             issue_url: issue_url.map(str::to_string),
             deny_style: self.deny_style_seen(),
             note: self.deny_style_note(),
             measures: self.measures(),
-        };
+        }
+    }
+
+    /// The step's status on the CNI it ran on ([`StepOutcome::result`] without the measures).
+    pub fn status(&self) -> StepStatus {
+        self.reading().0
+    }
+
+    /// The status, its reason (empty when there is nothing to say) and its issue.
+    fn reading(&self) -> (StepStatus, String, Option<&'static str>) {
         match (&self.applicability, self.verdict) {
             (Applicability::NotApplicable { missing, issue_url }, _) => {
                 let names: Vec<&str> = missing.iter().map(|c| c.name()).collect();
-                result(
+                (
                     StepStatus::NotApplicable,
-                    &format!("needs {}", names.join(", ")),
+                    format!("needs {}", names.join(", ")),
                     *issue_url,
                 )
             }
-            (_, StepVerdict::Pass) => {
-                result(StepStatus::Pass, &self.warning().unwrap_or_default(), None)
-            }
+            (_, StepVerdict::Pass) => (StepStatus::Pass, self.warning().unwrap_or_default(), None),
             (Applicability::KnownDeviation(d), StepVerdict::Fail | StepVerdict::NotEnforced) => {
-                result(
-                    StepStatus::KnownDeviation,
-                    &format!("{}: {}", d.summary, self.reason),
-                    Some(d.issue_url),
-                )
+                let uncovered = self
+                    .cells
+                    .iter()
+                    .filter(|c| c.failed() && !self.covered_by_deviation(c))
+                    .count();
+                if uncovered == 0 {
+                    (
+                        StepStatus::KnownDeviation,
+                        format!("{}: {}", d.summary, self.reason),
+                        Some(d.issue_url),
+                    )
+                } else {
+                    (
+                        StepStatus::Fail,
+                        format!(
+                            "{uncovered} derived cell(s) wrong, which the known deviation ({}) does not cover: it excuses the tutorial's claims only; {}",
+                            d.summary, self.reason
+                        ),
+                        None,
+                    )
+                }
             }
             (Applicability::NotEnforced, StepVerdict::NotEnforced) => {
-                result(StepStatus::NotEnforced, &self.reason, None)
+                (StepStatus::NotEnforced, self.reason.clone(), None)
             }
-            _ => result(StepStatus::Fail, &self.reason, None),
+            _ => (StepStatus::Fail, self.reason.clone(), None),
         }
+    }
+
+    /// Whether a known deviation of the step covers `cell`. A deviation names a capability or
+    /// a step (`provision::cni::DeviationMatch`), never cells: it describes what the tutorial's
+    /// claims meet on that CNI, so it covers the claims only, and a derived cell (the oracle's,
+    /// which may fail for another reason) fails as anywhere else.
+    pub fn covered_by_deviation(&self, cell: &CellOutcome) -> bool {
+        matches!(self.applicability, Applicability::KnownDeviation(_)) && !cell.derived
+    }
+
+    /// Whether `cell` fails the run: a failed cell of a step whose status ([`StepOutcome::status`],
+    /// given as `status`) is a failure, unless the step's known deviation covers it. Failed cells
+    /// of a known deviation or of a step "not enforced" on a CNI that enforces nothing are
+    /// excused, not failures.
+    pub fn fails_run(&self, status: StepStatus, cell: &CellOutcome) -> bool {
+        status == StepStatus::Fail && cell.failed() && !self.covered_by_deviation(cell)
     }
 
     /// What `results.json` records beside the status: the tags, the enforcement latency (whole
@@ -205,14 +247,10 @@ impl StepOutcome {
         }
     }
 
-    /// How many claimed (or derived) cells the step reported, failed, and did not assert.
+    /// How many claimed (or derived) cells the step reported, failed, and did not assert (as
+    /// the verdict's reason counts them).
     pub fn counts(&self, derived: bool) -> CellCounts {
-        let mine = || self.cells.iter().filter(move |c| c.derived == derived);
-        CellCounts {
-            cells: mine().count(),
-            failed: mine().filter(|c| c.failed()).count(),
-            unasserted: mine().filter(|c| !c.asserted()).count(),
-        }
+        super::judge::counts(&self.cells, derived)
     }
 
     /// Why a pass is surprising: the CNI enforces no NetworkPolicy, yet the probes expected to

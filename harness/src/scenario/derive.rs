@@ -17,7 +17,7 @@ use super::target::Client;
 use crate::analysis::Analysis;
 use crate::model::{Endpoint, EndpointId, Protocol, WorkloadKind};
 use crate::oracle::{Packet, Peer, Uncertainty};
-use crate::scenario::format::Expectation;
+use crate::scenario::format::{Expectation, Scenario, ScenarioProbeKind};
 
 /// What the oracle says of a derived cell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +84,15 @@ fn claimed(probes: &[PlannedProbe]) -> HashSet<CellKey> {
             _ => None,
         })
         .collect()
+}
+
+/// Whether `scenario` pings anywhere (an `icmp` probe or matrix in some step): its whole
+/// matrix then has ICMP between every pair too, in every step.
+pub fn pings(scenario: &Scenario) -> bool {
+    scenario.steps.iter().any(|s| {
+        s.probes.iter().any(|p| p.kind == ScenarioProbeKind::Icmp)
+            || s.matrices.iter().any(|m| m.kind == ScenarioProbeKind::Icmp)
+    })
 }
 
 /// The derived cells of a step whose model (after its actions) is `model` and whose claims are
