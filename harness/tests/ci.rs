@@ -473,6 +473,7 @@ fn matrix_summary_writes_three_formats_and_the_job_summary() {
             note: None,
             measures: Default::default(),
         }],
+        duration_ms: None,
     });
     calico
         .write(&artifacts.join("results-calico/results.json"))

@@ -302,6 +302,7 @@ fn write_results(dir: &Path, cni: &str, status: StepStatus) -> PathBuf {
             note: None,
             measures: Default::default(),
         }],
+        duration_ms: None,
     });
     let path = dir.join(cni).join("results.json");
     results.write(&path).unwrap();

@@ -159,6 +159,7 @@ mod report_writers {
                 note: None,
                 measures: Default::default(),
             }],
+            duration_ms: None,
         });
         let mut deviating = RunResults::new("calico");
         deviating.scenarios.push(ScenarioResult {
@@ -173,6 +174,7 @@ mod report_writers {
                 note: None,
                 measures: Default::default(),
             }],
+            duration_ms: None,
         });
         vec![failing, deviating]
     }
@@ -370,6 +372,7 @@ mod entry_points {
                 name: name.clone(),
                 title: name.clone(),
                 steps: vec![StepResult { name, status: StepStatus::Fail, reason, issue_url: None, deny_style: None, note: None, measures: Default::default() }],
+                duration_ms: None,
             });
             results.write(&file).unwrap();
             prop_assert_eq!(RunResults::read(&file).unwrap(), results);

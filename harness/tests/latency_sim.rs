@@ -89,6 +89,15 @@ async fn latency_brackets_the_injected_propagation_delay() {
             assert_eq!(result.converged_ms, Some(converged.as_millis() as u64));
             assert_eq!(result.confirmed_ms, Some(confirmed.as_millis() as u64));
         }
+        // The scenario's wall time, which the CNI matrix sums per lane, covers every step's
+        // wait for the dataplane: at least the delay for each step that changes something.
+        let total = outcome.result().duration_ms.unwrap();
+        assert_eq!(total, outcome.duration.as_millis() as u64);
+        let steps: u128 = outcome.steps.iter().map(|s| s.duration.as_millis()).sum();
+        assert!(
+            u128::from(total) >= steps && u128::from(total) >= 2 * delay.as_millis(),
+            "{total} ms for steps of {steps} ms with delay {delay:?}"
+        );
     }
 }
 

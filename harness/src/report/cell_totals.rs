@@ -94,6 +94,7 @@ mod tests {
                 name: "s".into(),
                 title: "S".into(),
                 steps,
+                duration_ms: None,
             }],
             ..RunResults::new(cni)
         }

@@ -24,6 +24,10 @@ pub struct CompatMatrix {
     pub missing: Vec<String>,
     /// One row per step, scenarios in the order first seen, steps in order.
     pub rows: Vec<MatrixRow>,
+    /// Per column, the run's wall time in milliseconds: its scenarios' durations summed (setup
+    /// to cleanup each; `up` not included). `None` where a scenario did not record one.
+    #[serde(default)]
+    pub run_ms: Vec<Option<u64>>,
 }
 
 /// One scenario step across every CNI.
@@ -131,10 +135,19 @@ pub fn matrix(results: &[RunResults]) -> CompatMatrix {
             }
         }
     }
+    let run_ms = results
+        .iter()
+        .map(|run| {
+            (!run.scenarios.is_empty())
+                .then(|| run.scenarios.iter().map(|s| s.duration_ms).sum())
+                .flatten()
+        })
+        .collect();
     CompatMatrix {
         cnis,
         missing: Vec::new(),
         rows: scenarios.into_iter().flatten().collect(),
+        run_ms,
     }
 }
 
@@ -150,6 +163,7 @@ impl CompatMatrix {
             if !present {
                 self.cnis.push(cni.to_string());
                 self.missing.push(cni.to_string());
+                self.run_ms.push(None);
                 for row in &mut self.rows {
                     row.cells.push(None);
                 }

@@ -8,7 +8,8 @@
 //! cell *reported*, asserted or not), `asserted` (those the verdict counts), `failed` (asserted
 //! cells that ended wrong or flapped) and `unasserted` (`cells` − `asserted`, left out when
 //! zero); files without them still read. The verdict's reason, JUnit and the CNI matrix count
-//! with the same definitions ([`CellCounts`]).
+//! with the same definitions ([`CellCounts`]). Each scenario records its wall time on the
+//! cluster, setup to cleanup (`duration_ms`); the matrix sums it per lane.
 //!
 //! ```json
 //! {
@@ -34,7 +35,8 @@
 //!           "claims": { "cells": 4, "asserted": 4, "failed": 0 },
 //!           "derived": { "cells": 16, "asserted": 12, "failed": 1, "unasserted": 4 }
 //!         }
-//!       ]
+//!       ],
+//!       "duration_ms": 48210
 //!     }
 //!   ]
 //! }
@@ -73,6 +75,10 @@ pub struct ScenarioResult {
     pub title: String,
     /// One entry per step, in order.
     pub steps: Vec<StepResult>,
+    /// Its wall time on the cluster in milliseconds, from setup to the end of its cleanup (left
+    /// out in files written before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
 }
 
 /// The outcome of one scenario step.
@@ -500,6 +506,7 @@ mod tests {
                     }],
                 },
             }],
+            duration_ms: None,
         });
         results.write(&path).unwrap();
         assert_eq!(RunResults::read(&path).unwrap(), results);

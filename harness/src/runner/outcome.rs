@@ -303,6 +303,7 @@ impl ScenarioOutcome {
             name: self.name.clone(),
             title: self.title.clone(),
             steps: self.steps.iter().map(StepOutcome::result).collect(),
+            duration_ms: Some(u64::try_from(self.duration.as_millis()).unwrap_or(u64::MAX)),
         }
     }
 

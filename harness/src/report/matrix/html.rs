@@ -51,7 +51,10 @@ impl CompatMatrix {
             h.push_str("</tr>\n");
         }
         let cells = cell_rows(&self.cells());
-        for (label, row) in latency_rows(&self.latency()).into_iter().chain(cells) {
+        for (label, row) in latency_rows(&self.latency(), &self.run_ms)
+            .into_iter()
+            .chain(cells)
+        {
             let _ = write!(h, "<tr><th>{}</th>", escape::html(label));
             for cell in row {
                 let _ = write!(h, "<td class=\"cell\">{}</td>", escape::html(&cell));

@@ -40,7 +40,10 @@ impl CompatMatrix {
             md.push('\n');
         }
         let cells = cell_rows(&self.cells());
-        for (label, row) in latency_rows(&self.latency()).into_iter().chain(cells) {
+        for (label, row) in latency_rows(&self.latency(), &self.run_ms)
+            .into_iter()
+            .chain(cells)
+        {
             let _ = write!(md, "| {label} |");
             for cell in row {
                 let _ = write!(md, " {cell} |");

@@ -23,6 +23,7 @@ fn run(cni: &str, steps: Vec<StepResult>) -> RunResults {
         name: "demo".into(),
         title: "Policy <demo> & friends".into(),
         steps,
+        duration_ms: None,
     });
     r
 }
@@ -222,6 +223,7 @@ fn large_inputs_stay_linear() {
             steps: (0..200)
                 .map(|i| step(&format!("step-{i}"), Pass, None, None))
                 .collect(),
+            duration_ms: None,
         });
     }
     // ... and 4,000 runs of 20 steps, one in forty adding a step of its own to the scenario,
@@ -337,4 +339,38 @@ fn issue_labels() {
     assert_eq!(issue_label("https://github.com/o/r/issues/abc"), "issue");
     assert_eq!(escape::url("https://x.y/a(b)"), None);
     assert_eq!(escape::url("ftp://x.y/"), None);
+}
+
+#[test]
+fn each_lane_shows_its_run_time_summed_over_its_scenarios() {
+    let timed = |cni: &str, durations: &[Option<u64>]| {
+        let mut r = RunResults::new(cni);
+        for (i, &d) in durations.iter().enumerate() {
+            r.scenarios.push(ScenarioResult {
+                name: format!("s{i}"),
+                title: "t".into(),
+                steps: vec![step("a", StepStatus::Pass, None, None)],
+                duration_ms: d,
+            });
+        }
+        r
+    };
+    let m = matrix(&[
+        timed("calico", &[Some(600_000), Some(125_400)]),
+        timed("cilium", &[Some(41_600)]),
+        // A file from before durations were recorded: no time, never a partial sum.
+        timed("antrea", &[Some(1_000), None]),
+    ])
+    .expect(&["flannel"]);
+    assert_eq!(m.run_ms, [Some(725_400), Some(41_600), None, None]);
+    let md = m.to_markdown();
+    assert!(
+        md.contains("| ⏱ run time (scenarios, setup to cleanup) | 12 min 05 s | 42 s | — | — |"),
+        "{md}"
+    );
+    assert!(m.to_html().contains("12 min 05 s"));
+    // And it survives the JSON the matrix command writes.
+    let json = serde_json::to_string(&m).unwrap();
+    let back: CompatMatrix = serde_json::from_str(&json).unwrap();
+    assert_eq!(back.run_ms, m.run_ms);
 }

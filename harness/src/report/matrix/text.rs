@@ -5,13 +5,26 @@ use super::{ColumnLatency, TagCell};
 use crate::report::latency::{Spread, seconds};
 use crate::report::results::StepStatus;
 
-/// The totals table's latency rows: label, then one cell per column (`—` without data).
-pub(super) fn latency_rows(latency: &[ColumnLatency]) -> [(&'static str, Vec<String>); 2] {
+/// The totals table's time rows: label, then one cell per column (`—` without data): the
+/// enforcement latency (median · p95 over steps), and the lane's run time (`run_ms`, per column).
+pub(super) fn latency_rows(
+    latency: &[ColumnLatency],
+    run_ms: &[Option<u64>],
+) -> [(&'static str, Vec<String>); 3] {
     let cell = |s: Option<Spread>| {
         s.map_or("—".to_string(), |s| {
             format!("{} · {}", seconds(s.median_ms), seconds(s.p95_ms))
         })
     };
+    let run = (0..latency.len())
+        .map(|c| {
+            run_ms
+                .get(c)
+                .copied()
+                .flatten()
+                .map_or("—".to_string(), minutes)
+        })
+        .collect();
     [
         (
             "⏱ enforced (median · p95)",
@@ -21,7 +34,18 @@ pub(super) fn latency_rows(latency: &[ColumnLatency]) -> [(&'static str, Vec<Str
             "⏱ confirmed (median · p95)",
             latency.iter().map(|l| cell(l.confirmed)).collect(),
         ),
+        ("⏱ run time (scenarios, setup to cleanup)", run),
     ]
+}
+
+/// A lane's run time, to the second: `42 s`, `12 min 05 s`.
+fn minutes(ms: u64) -> String {
+    let s = (ms + 500) / 1000;
+    if s < 60 {
+        format!("{s} s")
+    } else {
+        format!("{} min {:02} s", s / 60, s % 60)
+    }
 }
 
 /// A tag's cell: `passed/steps`, with the latency when known; `—` without steps.
