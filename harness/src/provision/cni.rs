@@ -257,7 +257,9 @@ impl fmt::Display for ReadyCheck {
     }
 }
 
-/// A known difference between a CNI and what the oracle predicts.
+/// A known difference between a CNI and what the oracle predicts. It covers the failed claims
+/// of the steps it matches, and the failed derived cells it may explain
+/// (`runner::StepOutcome::covered_by_deviation`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KnownDeviation {
     /// Which steps it affects.
