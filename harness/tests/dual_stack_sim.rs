@@ -119,7 +119,8 @@ async fn ipblock_cases_expect_ipv6_cells_per_address_and_pass_on_a_dual_stack_da
         assert!(why.starts_with("over IPv6 (fd00:10:244::"), "{why}");
     }
     // results.json records the family per cell.
-    let json = serde_json::to_value(results("sim", None, &outcome.scenarios)).unwrap();
+    let json =
+        serde_json::to_value(results("sim", None, &outcome.scenarios, outcome.duration)).unwrap();
     let text = json.to_string();
     assert!(text.contains(r#""family":"ipv6""#) && text.contains(r#""family":"ipv4""#));
 }

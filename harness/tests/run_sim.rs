@@ -105,6 +105,9 @@ async fn lanes_write_results_that_matrix_reads() {
     assert_eq!(calico.cni, "calico");
     assert_eq!(calico.cluster.as_deref(), Some("netpol"));
     assert_eq!(calico.harness_version, env!("CARGO_PKG_VERSION"));
+    // The run's wall time is recorded (0 ms here: the simulated run is on paused time).
+    assert_eq!(calico.duration_ms, Some(0));
+    assert!(calico.scenarios.iter().all(|s| s.duration_ms.is_some()));
     assert!(
         statuses(&calico)
             .iter()

@@ -95,7 +95,8 @@ async fn generated_pods_are_placed_by_slot_and_every_cell_records_its_locality()
     }
 
     // results.json records the locality per cell; the summary counts them, nothing wrong.
-    let json = serde_json::to_value(results("sim", None, &outcome.scenarios)).unwrap();
+    let json =
+        serde_json::to_value(results("sim", None, &outcome.scenarios, outcome.duration)).unwrap();
     let recorded: Vec<&serde_json::Value> = json["scenarios"]
         .as_array()
         .unwrap()

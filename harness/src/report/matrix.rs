@@ -24,8 +24,8 @@ pub struct CompatMatrix {
     pub missing: Vec<String>,
     /// One row per step, scenarios in the order first seen, steps in order.
     pub rows: Vec<MatrixRow>,
-    /// Per column, the run's wall time in milliseconds: its scenarios' durations summed (setup
-    /// to cleanup each; `up` not included). `None` where a scenario did not record one.
+    /// Per column, the run's wall time in milliseconds, as its `results.json` recorded it
+    /// (`up` not included); `None` where it did not.
     #[serde(default)]
     pub run_ms: Vec<Option<u64>>,
 }
@@ -135,14 +135,7 @@ pub fn matrix(results: &[RunResults]) -> CompatMatrix {
             }
         }
     }
-    let run_ms = results
-        .iter()
-        .map(|run| {
-            (!run.scenarios.is_empty())
-                .then(|| run.scenarios.iter().map(|s| s.duration_ms).sum())
-                .flatten()
-        })
-        .collect();
+    let run_ms = results.iter().map(|run| run.duration_ms).collect();
     CompatMatrix {
         cnis,
         missing: Vec::new(),

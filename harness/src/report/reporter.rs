@@ -186,8 +186,12 @@ impl<'w> Reporter<'w> {
                     write!(out, "{}", render_summary(&outcome.scenarios)).map_err(io)?;
                     out.flush().map_err(io)?;
                     if let Some(target) = &self.target {
-                        let results =
-                            results(&target.cni, target.cluster.clone(), &outcome.scenarios);
+                        let results = results(
+                            &target.cni,
+                            target.cluster.clone(),
+                            &outcome.scenarios,
+                            outcome.duration,
+                        );
                         write(&target.dir, &results, &outcome.scenarios)?;
                         writeln!(progress, "report written to {}", target.dir.display())
                             .map_err(io)?;

@@ -8,8 +8,9 @@
 //! cell *reported*, asserted or not), `asserted` (those the verdict counts), `failed` (asserted
 //! cells that ended wrong or flapped) and `unasserted` (`cells` − `asserted`, left out when
 //! zero); files without them still read. The verdict's reason, JUnit and the CNI matrix count
-//! with the same definitions ([`CellCounts`]). Each scenario records its wall time on the
-//! cluster, setup to cleanup (`duration_ms`); the matrix sums it per lane.
+//! with the same definitions ([`CellCounts`]). The run records its wall time (`duration_ms`,
+//! which the matrix shows per lane) and so does each scenario, setup to cleanup (scenarios may
+//! run at once, so theirs do not add up to the run's).
 //!
 //! ```json
 //! {
@@ -38,7 +39,8 @@
 //!       ],
 //!       "duration_ms": 48210
 //!     }
-//!   ]
+//!   ],
+//!   "duration_ms": 51877
 //! }
 //! ```
 
@@ -64,6 +66,11 @@ pub struct RunResults {
     pub harness_version: String,
     /// One entry per scenario, in the order they ran.
     pub scenarios: Vec<ScenarioResult>,
+    /// The run's wall time in milliseconds: the sweep, the scenarios (several may run at
+    /// once, so it is not their sum) and the wait for deleted namespaces; `up` not included.
+    /// Left out in files written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
 }
 
 /// The results of one scenario (one tutorial reproduced step by step).
@@ -323,6 +330,7 @@ impl RunResults {
             cluster: None,
             harness_version: env!("CARGO_PKG_VERSION").to_string(),
             scenarios: Vec::new(),
+            duration_ms: None,
         }
     }
 

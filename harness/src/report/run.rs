@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::Path;
+use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
@@ -113,11 +114,18 @@ pub fn render_summary(outcomes: &[ScenarioOutcome]) -> String {
     out
 }
 
-/// What `results.json` records of a run on `cni` (with `cluster`, the kind cluster's name).
-pub fn results(cni: &str, cluster: Option<String>, outcomes: &[ScenarioOutcome]) -> RunResults {
+/// What `results.json` records of a run on `cni` (with `cluster`, the kind cluster's name)
+/// whose scenarios ended as `outcomes`, in `duration` of wall time.
+pub fn results(
+    cni: &str,
+    cluster: Option<String>,
+    outcomes: &[ScenarioOutcome],
+    duration: Duration,
+) -> RunResults {
     RunResults {
         cluster,
         scenarios: outcomes.iter().map(ScenarioOutcome::result).collect(),
+        duration_ms: Some(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)),
         ..RunResults::new(cni)
     }
 }
@@ -404,7 +412,8 @@ mod tests {
             cleanup_errors: Vec::new(),
             duration: Duration::from_secs(1),
         }];
-        let json = serde_json::to_value(results("calico", None, &scenarios)).unwrap();
+        let json =
+            serde_json::to_value(results("calico", None, &scenarios, Duration::ZERO)).unwrap();
         assert_eq!(
             json["scenarios"][0]["steps"][0]["derived"],
             serde_json::json!({"cells": 2, "asserted": 1, "failed": 1, "unasserted": 1})
@@ -782,7 +791,12 @@ mod tests {
             }],
             duration: Duration::from_secs(3),
         }];
-        let results = results("flannel", Some("netpol".into()), &scenarios);
+        let results = results(
+            "flannel",
+            Some("netpol".into()),
+            &scenarios,
+            Duration::from_millis(1500),
+        );
         let dir = tempfile::tempdir().unwrap();
         write(dir.path(), &results, &scenarios).unwrap();
         let text = std::fs::read_to_string(dir.path().join("results.json")).unwrap();

@@ -221,6 +221,9 @@ pub struct RunOutcome {
     pub swept: Vec<Leftover>,
     /// Namespaces the run deleted that were still terminating when it stopped waiting.
     pub still_terminating: Vec<String>,
+    /// The run's wall time: the sweep, every scenario (several at once), the wait for deleted
+    /// namespaces.
+    pub duration: Duration,
 }
 
 /// How a run ended.

@@ -81,6 +81,7 @@ impl<C: ClusterOps> Runner<C> {
         mut on_event: impl FnMut(RunEvent<'_>) -> ControlFlow<()>,
     ) -> RunOutcome {
         let events = Events::new(&mut on_event);
+        let started = Instant::now();
         let swept = match &self.options.sweep_for_run {
             None => Vec::new(),
             Some(run) => match self.cluster.sweep(Some(run), false).await {
@@ -91,6 +92,7 @@ impl<C: ClusterOps> Runner<C> {
                         end: RunEnd::SweepFailed(e),
                         swept: Vec::new(),
                         still_terminating: Vec::new(),
+                        duration: started.elapsed(),
                     };
                     let _ = events.emit(RunEvent::RunFinished { outcome: &outcome });
                     return outcome;
@@ -145,6 +147,7 @@ impl<C: ClusterOps> Runner<C> {
             end,
             swept,
             still_terminating,
+            duration: started.elapsed(),
         };
         let _ = events.emit(RunEvent::RunFinished { outcome: &outcome });
         outcome

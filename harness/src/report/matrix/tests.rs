@@ -342,10 +342,12 @@ fn issue_labels() {
 }
 
 #[test]
-fn each_lane_shows_its_run_time_summed_over_its_scenarios() {
-    let timed = |cni: &str, durations: &[Option<u64>]| {
+fn each_lane_shows_its_runs_wall_time_not_its_scenarios_summed() {
+    // Two scenarios that ran side by side (10 min and 2 min 5 s) in a run of 12 min 5 s: the
+    // lane shows the run's own time, never the scenarios' sum.
+    let timed = |cni: &str, run: Option<u64>, scenarios: &[Option<u64>]| {
         let mut r = RunResults::new(cni);
-        for (i, &d) in durations.iter().enumerate() {
+        for (i, &d) in scenarios.iter().enumerate() {
             r.scenarios.push(ScenarioResult {
                 name: format!("s{i}"),
                 title: "t".into(),
@@ -353,19 +355,24 @@ fn each_lane_shows_its_run_time_summed_over_its_scenarios() {
                 duration_ms: d,
             });
         }
+        r.duration_ms = run;
         r
     };
     let m = matrix(&[
-        timed("calico", &[Some(600_000), Some(125_400)]),
-        timed("cilium", &[Some(41_600)]),
-        // A file from before durations were recorded: no time, never a partial sum.
-        timed("antrea", &[Some(1_000), None]),
+        timed("calico", Some(725_400), &[Some(600_000), Some(125_400)]),
+        timed("cilium", Some(41_600), &[Some(600_000)]),
+        // A file from before run times were recorded.
+        timed("antrea", None, &[Some(1_000)]),
+        timed("huge", Some(u64::MAX), &[]),
     ])
     .expect(&["flannel"]);
-    assert_eq!(m.run_ms, [Some(725_400), Some(41_600), None, None]);
+    assert_eq!(
+        m.run_ms,
+        [Some(725_400), Some(41_600), None, Some(u64::MAX), None]
+    );
     let md = m.to_markdown();
     assert!(
-        md.contains("| ⏱ run time (scenarios, setup to cleanup) | 12 min 05 s | 42 s | — | — |"),
+        md.contains("| ⏱ run time (sweep, scenarios, cleanup) | 12 min 05 s | 42 s | — | 307445734561825 min 51 s | — |"),
         "{md}"
     );
     assert!(m.to_html().contains("12 min 05 s"));

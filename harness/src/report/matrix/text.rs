@@ -34,13 +34,13 @@ pub(super) fn latency_rows(
             "⏱ confirmed (median · p95)",
             latency.iter().map(|l| cell(l.confirmed)).collect(),
         ),
-        ("⏱ run time (scenarios, setup to cleanup)", run),
+        ("⏱ run time (sweep, scenarios, cleanup)", run),
     ]
 }
 
 /// A lane's run time, to the second: `42 s`, `12 min 05 s`.
 fn minutes(ms: u64) -> String {
-    let s = (ms + 500) / 1000;
+    let s = ms.saturating_add(500) / 1000;
     if s < 60 {
         format!("{s} s")
     } else {
