@@ -50,7 +50,8 @@ impl Sandbox {
     fn healthy(&self) -> &Self {
         self.fake(
             "docker",
-            r#"case "$1" in info) echo 29.0.1 ;; esac"#,
+            // A fresh machine: `docker image inspect` finds no node image.
+            r#"case "$1" in info) echo 29.0.1 ;; image) echo 'Error: No such image' >&2; exit 1 ;; esac"#,
         )
         .fake(
             "kind",
@@ -98,6 +99,9 @@ fn up_drives_the_real_tools_and_says_what_is_next() {
 
     let config = sandbox.tmp().join("netpol-harness-np-kind-kindnet.yaml");
     let agnhost = "registry.k8s.io/e2e-test-images/agnhost:2.66.1";
+    let node_image = netpol_harness::provision::cni::CniProfile::by_name("kindnet")
+        .unwrap()
+        .node_image;
     let calls = sandbox.calls();
     let expected_start = [
         "docker info --format {{.ServerVersion}}".to_string(),
@@ -105,18 +109,14 @@ fn up_drives_the_real_tools_and_says_what_is_next() {
         "kubectl version --client".into(),
         "docker info --format {{json .}}".into(),
         "kind get clusters".into(),
-        // The lane's node image, pulled (with retries) before kind would pull it.
-        format!(
-            "docker pull {}",
-            netpol_harness::provision::cni::CniProfile::by_name("kindnet")
-                .unwrap()
-                .node_image
-        ),
+        // The lane's node image, not present: pulled (with retries) before kind would pull it.
+        format!("docker image inspect --format {{{{.Id}}}} {node_image}"),
+        format!("docker pull {node_image}"),
         format!("kind create cluster --name np --config {} --wait 0s", config.display()),
         "kubectl --context kind-np -n kube-system create configmap netpol-harness --from-literal=cni=kindnet --from-literal=version=kind v0.32.0".into(),
     ];
-    assert_eq!(calls[..8], expected_start, "{calls:#?}");
-    assert!(calls[8].starts_with(
+    assert_eq!(calls[..9], expected_start, "{calls:#?}");
+    assert!(calls[9].starts_with(
         "kubectl --context kind-np -n kube-system rollout status ds/kindnet --timeout="
     ));
     // The probe image and every image the scenarios run are pulled and loaded, each once.

@@ -349,6 +349,13 @@ pub async fn up(
         node_images.sort_unstable();
         node_images.dedup();
         for image in node_images {
+            // Present already (pinned by digest, so it is this image): no registry request,
+            // which an offline machine could not make and Docker Hub would count.
+            let inspect =
+                Cmd::new("docker").args(["image", "inspect", "--format", "{{.Id}}", image]);
+            if runner.run(&inspect).await.is_ok_and(|o| o.success()) {
+                continue;
+            }
             progress(&Phase::PullNodeImage {
                 image: image.to_string(),
             });
@@ -544,6 +551,11 @@ mod tests {
                 ),
             )
             .on(INTERNET_PHASE, Reply::ok("Succeeded"))
+            // A fresh machine: no node image yet.
+            .on(
+                "docker image inspect",
+                Reply::fail("Error response from daemon: No such image"),
+            )
     }
 
     async fn run_up(
@@ -590,7 +602,11 @@ mod tests {
             "kubectl version --client".into(),
             "docker info --format '{{json .}}'".into(),
             "kind get clusters".into(),
-            // The lane's node image, pulled with retries before kind would pull it.
+            // The lane's node image, not present yet: pulled with retries before kind would.
+            format!(
+                "docker image inspect --format {{{{.Id}}}} {}",
+                CniProfile::by_name("calico").unwrap().node_image
+            ),
             format!(
                 "docker pull {}",
                 CniProfile::by_name("calico").unwrap().node_image
@@ -1010,6 +1026,37 @@ mod tests {
         let (result, _) = run_up(&opts, &runner).await;
         assert!(result.is_err());
         assert!(!runner.calls().iter().any(|c| c.starts_with("kind create")));
+    }
+
+    #[tokio::test]
+    async fn a_node_image_already_present_is_not_pulled_again() {
+        let scratch = tempfile::tempdir().unwrap();
+        let image = CniProfile::by_name("kindnet").unwrap().node_image;
+        let runner = healthy().on(
+            format!("docker image inspect --format {{{{.Id}}}} {image}"),
+            Reply::ok("sha256:3489c767\n"),
+        );
+        let (result, phases) = run_up(&options("kindnet", scratch.path()), &runner).await;
+        result.unwrap();
+        assert!(
+            !runner
+                .calls()
+                .iter()
+                .any(|c| *c == format!("docker pull {image}")),
+            "{:?}",
+            runner.calls()
+        );
+        assert!(
+            !phases
+                .iter()
+                .any(|p| matches!(p, Phase::PullNodeImage { .. }))
+        );
+        assert!(
+            runner
+                .calls()
+                .iter()
+                .any(|c| c.starts_with("kind create cluster"))
+        );
     }
 
     #[tokio::test]
