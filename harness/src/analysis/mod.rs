@@ -234,7 +234,7 @@ pub struct Notes {
     /// cluster, which always has its namespace.
     pub namespace_unwritten: Vec<usize>,
     /// Endpoints whose addresses were assumed, in order: from the pod CIDR (no `status.podIP`), or
-    /// for a host-network pod a kind node's address (no declared Node with addresses).
+    /// for a host-network pod a kind node's address (it names no declared Node with addresses).
     pub assumed: Vec<EndpointId>,
     /// The pod CIDR the assumed addresses come from.
     pub pod_cidr: IpNet,
@@ -335,7 +335,7 @@ impl Notes {
         }
         if !hosts.is_empty() {
             parts.push(format!(
-                "host-network pods assumed on a kind node's address (no status.podIP, no declared Node with addresses): {}",
+                "host-network pods assumed on a kind node's address (no status.podIP, and they name no declared Node with addresses): {}",
                 list(&hosts)
             ));
         }

@@ -91,8 +91,9 @@ impl Cluster {
             }
             let namespace = doc.namespace().unwrap_or("default").to_string();
             if matches!(
-                doc.kind(),
-                "Namespace" | "Node" | "ServiceAccount" | "Service" | "Ingress"
+                (doc.api_version(), doc.kind()),
+                ("v1", "Namespace" | "Node" | "ServiceAccount" | "Service")
+                    | ("networking.k8s.io/v1", "Ingress")
             ) {
                 let name = required_name(doc)?;
                 let key = match doc.kind() {

@@ -78,6 +78,16 @@ fn addresses_come_from_status_or_are_assigned_deterministically() {
     assert_eq!(ip("default/c"), "10.244.0.4");
 }
 
+#[test]
+fn another_groups_kind_of_the_same_name_is_not_a_duplicate() {
+    // A Knative Service beside the core Service it fronts: two objects, not one declared twice.
+    let c = cluster(
+        "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {ports: [{port: 80}]}\n---\napiVersion: serving.knative.dev/v1\nkind: Service\nmetadata: {name: s}\nspec: {}\n",
+    )
+    .unwrap();
+    assert_eq!(c.services.len(), 1);
+}
+
 #[rstest::rstest]
 #[case::bad_container_port(
     "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: i, ports: [{containerPort: 70000}]}]}\n",

@@ -74,7 +74,7 @@ fn steps(outcomes: &[ScenarioOutcome]) -> impl Iterator<Item = (String, Reading<
 }
 
 /// The legend of the excused count, when there is one.
-const EXCUSED: &str = "excused: failed cells of steps that are a known deviation (its claims) or not enforced on a CNI that enforces no policy; not failures";
+const EXCUSED: &str = "excused: failed cells a known deviation covers (its claims, and the derived cells it may explain) or of steps not enforced on a CNI that enforces no policy; not failures";
 
 /// Lines for the run summary: the cells per locality with their wrong ones (those that fail the
 /// run) and the excused ones apart, then the wrong cells of each locality grouped by step, then

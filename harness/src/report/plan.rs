@@ -76,7 +76,8 @@ pub struct DerivedPlan {
     pub allowed: usize,
     /// The oracle expects blocked (asserted).
     pub blocked: usize,
-    /// An endpoint to itself: reported, never asserted.
+    /// An endpoint to itself. A pod probing its own address is reported, never asserted; with
+    /// `--all-replicas` one replica probing another is asserted, so this is an upper bound.
     pub self_traffic: usize,
     /// The oracle cannot decide: reported, never asserted.
     pub undecided: usize,

@@ -32,7 +32,7 @@
 //!         {
 //!           "name": "allow-web",
 //!           "status": "fail",
-//!           "reason": "1 of 16 probes wrong (1 expected blocked but allowed) [claims: 0 of 4 asserted failed, 4 reported; derived (oracle): 1 of 12 asserted failed, 16 reported]",
+//!           "reason": "1 of 16 probes ended wrong (1 expected blocked but allowed) [claims: 0 of 4 asserted failed, 4 reported; derived (oracle): 1 of 12 asserted failed, 16 reported]",
 //!           "claims": { "cells": 4, "asserted": 4, "failed": 0 },
 //!           "derived": { "cells": 16, "asserted": 12, "failed": 1, "unasserted": 4 }
 //!         }

@@ -711,6 +711,21 @@ mod tests {
     }
 
     #[test]
+    fn a_known_deviation_excuses_nothing_on_a_step_that_errored() {
+        let mut errored = deviating(true);
+        errored.verdict = StepVerdict::Error;
+        assert_eq!(errored.result().status, StepStatus::Fail);
+        assert!(
+            errored
+                .cells
+                .iter()
+                .all(|c| !errored.covered_by_deviation(c))
+        );
+        let failed = deviating(true);
+        assert!(failed.cells.iter().all(|c| failed.covered_by_deviation(c)));
+    }
+
+    #[test]
     fn locality_and_family_lines_count_only_cells_that_fail_the_run() {
         // A cross-node claim of a known deviation, a cross-node cell of a step not enforced on
         // flannel, both over IPv6; one same-node cell over IPv4 that fails.

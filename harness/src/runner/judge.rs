@@ -24,7 +24,7 @@ pub fn judge(cells: &[CellOutcome]) -> (StepVerdict, String) {
         return (
             StepVerdict::NotEnforced,
             format!(
-                "policy not enforced: all {} probes expected to be blocked were allowed ({wrong} of {total} probes wrong){split}",
+                "policy not enforced: all {} probes expected to be blocked were allowed ({wrong} of {total} probes ended wrong){split}",
                 blocked.len()
             ),
         );
@@ -64,7 +64,7 @@ pub fn judge(cells: &[CellOutcome]) -> (StepVerdict, String) {
     if other > 0 {
         parts.push(format!("{other} other mismatches"));
     }
-    let mut reason = format!("{wrong} of {total} probes wrong");
+    let mut reason = format!("{wrong} of {total} probes ended wrong");
     if !parts.is_empty() {
         reason.push_str(&format!(" ({})", parts.join(", ")));
     }

@@ -235,6 +235,11 @@ impl StepOutcome {
         let Applicability::KnownDeviation(d) = &self.applicability else {
             return false;
         };
+        // Only a step the deviation explains (it failed, or enforced nothing): a step that
+        // could not be probed (an error) fails as anywhere else, and excuses nothing.
+        if !matches!(self.verdict, StepVerdict::Fail | StepVerdict::NotEnforced) {
+            return false;
+        }
         !cell.derived
             || match d.matches {
                 DeviationMatch::Capability(Capability::Sctp) => cell.kind == "sctp",

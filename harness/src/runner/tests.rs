@@ -401,7 +401,7 @@ async fn a_cni_ignoring_egress_fails_exactly_the_egress_cells() {
     assert_eq!(wrong, expected);
     assert!(
         step.reason
-            .starts_with("2 of 16 probes wrong (2 expected blocked but allowed)"),
+            .starts_with("2 of 16 probes ended wrong (2 expected blocked but allowed)"),
         "{}",
         step.reason
     );

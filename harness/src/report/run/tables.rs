@@ -240,10 +240,10 @@ pub fn render_step(scenario: &str, step: &StepOutcome) -> String {
     if !wrong.is_empty() {
         let _ = writeln!(out, "  wrong cells:");
         for c in wrong {
-            let covered = if step.covered_by_deviation(c) {
-                "covered by the known deviation (a claim): "
-            } else {
-                ""
+            let covered = match (step.covered_by_deviation(c), c.derived) {
+                (true, false) => "covered by the known deviation (a claim): ",
+                (true, true) => "covered by the known deviation (a derived cell it may explain): ",
+                (false, _) => "",
             };
             let _ = writeln!(
                 out,

@@ -209,6 +209,13 @@ async fn an_ipv6_cell_the_oracle_cannot_decide_is_reported_never_asserted_claims
         .collect();
     // The claim (80) and the derived cell (81), each over both families.
     assert_eq!(a_to_b.len(), 4, "{a_to_b:?}");
+    assert_eq!(
+        (
+            family_of(&a_to_b, Family::Ipv4).len(),
+            family_of(&a_to_b, Family::Ipv6).len()
+        ),
+        (2, 2)
+    );
     for c in family_of(&a_to_b, Family::Ipv4) {
         assert!(c.asserted() && c.matched, "{c:?}");
         assert_eq!(c.expected, Expectation::Allowed);
