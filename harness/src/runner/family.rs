@@ -133,7 +133,10 @@ impl<'m> Ipv6Oracle<'m> {
             return Ipv6Verdict::Same;
         };
         let Some(to6) = self.v6.0.of_address.get(&address) else {
-            return Ipv6Verdict::Same;
+            return Ipv6Verdict::Undecided(
+                Undecided::NotModelled,
+                format!("over IPv6 the probed address {address} is no pod of the step's model"),
+            );
         };
         let over_v4 = self.v4.1.allowed(&Packet {
             from: Peer::Endpoint(f4),
@@ -218,7 +221,12 @@ impl<'m> Ipv6Oracle<'m> {
         };
         let verdicts: Vec<_> = packets.iter().map(|p| (p, oracle.verdict(p))).collect();
         let Some((first, verdict)) = verdicts.first() else {
-            return Ipv6Verdict::Same;
+            return Ipv6Verdict::Undecided(
+                Undecided::NotModelled,
+                "over IPv6 the step's model has no packet to judge: the source pod, or every pod \
+                 behind the target, has no IPv6 address in it"
+                    .to_string(),
+            );
         };
         if let Some((p, v, u)) = verdicts
             .iter()
@@ -262,5 +270,71 @@ impl<'m> Ipv6Oracle<'m> {
                 oracle.explain(first, verdict)
             ),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(name: &str, ips: &[&str]) -> PodInfo {
+        PodInfo {
+            pod: PodRef {
+                namespace: "x".into(),
+                name: name.into(),
+            },
+            ips: ips.iter().map(|ip| ip.parse().unwrap()).collect(),
+            node: None,
+            containers: Vec::new(),
+            annotations: BTreeMap::new(),
+            running_ephemeral: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn an_ipv6_cell_the_model_has_no_pod_for_is_undecided_never_the_ipv4_expectation() {
+        let yaml = "apiVersion: v1\nkind: Pod\nmetadata: {name: a, namespace: x}\nspec: {containers: [{name: c, image: i}]}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: b, namespace: x}\nspec: {containers: [{name: c, image: i, ports: [{containerPort: 80}]}]}\n";
+        let docs = crate::manifest::parse_str(std::path::Path::new("m.yaml"), yaml).unwrap();
+        let v4 = Analysis::from_documents(&docs, crate::model::DEFAULT_POD_CIDR.parse().unwrap())
+            .unwrap();
+        let pods = BTreeMap::from([
+            (
+                "x/a".to_string(),
+                vec![pod("a", &["10.244.1.2", "fd00:10:244:1::2"])],
+            ),
+            ("x/b".to_string(), vec![pod("b", &["10.244.2.3"])]),
+        ]);
+        let v6 = Ipv6Model::new(&v4, &pods).unwrap();
+        let oracle = Ipv6Oracle::new(&v4, &v6);
+        let source = PodRef {
+            namespace: "x".into(),
+            name: "a".into(),
+        };
+        // b has no IPv6 address in the model: its probed IPv6 address cannot be judged.
+        let verdict = oracle.pod_cell(
+            ("x/a", &source),
+            ("x/b", "fd00:10:244:2::3".parse().unwrap()),
+            Some(80),
+            Protocol::Tcp,
+        );
+        assert!(
+            matches!(verdict, Ipv6Verdict::Undecided(Undecided::NotModelled, ref why) if why.contains("fd00:10:244:2::3")),
+            "{verdict:?}"
+        );
+        // Nor can a cell whose source pod the model does not know.
+        let stranger = PodRef {
+            namespace: "x".into(),
+            name: "gone".into(),
+        };
+        let verdict = oracle.pod_cell(
+            ("x/a", &stranger),
+            ("x/a", "fd00:10:244:1::2".parse().unwrap()),
+            Some(80),
+            Protocol::Tcp,
+        );
+        assert!(
+            matches!(verdict, Ipv6Verdict::Undecided(Undecided::NotModelled, _)),
+            "{verdict:?}"
+        );
     }
 }

@@ -46,15 +46,19 @@ pub enum Undecided {
     /// addresses (an address peer covering some of them), and which one a connection lands on
     /// is the proxy's choice.
     BackendsDiffer,
+    /// Over IPv6 the step's model has no pod to judge: the probed address, the source pod or
+    /// every backend has no IPv6 address in it (a pod that changed since the step was read).
+    NotModelled,
 }
 
 impl Undecided {
-    /// How cells are labelled: the oracle's label (`unknown (DNS)`, `either`), or
-    /// `backends differ over IPv6`.
+    /// How cells are labelled: the oracle's label (`unknown (DNS)`, `either`),
+    /// `backends differ over IPv6`, or `no IPv6 model of the pods`.
     pub fn label(self) -> &'static str {
         match self {
             Undecided::Oracle(u) => u.label(),
             Undecided::BackendsDiffer => "backends differ over IPv6",
+            Undecided::NotModelled => "no IPv6 model of the pods",
         }
     }
 }
