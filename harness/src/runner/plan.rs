@@ -17,8 +17,8 @@ use crate::manifest::{self, Document, ManifestError};
 use crate::model::{Cluster, WorkloadKind};
 use crate::policy::Semantics;
 use crate::provision::cni::{Applicability, CniProfile};
-use crate::scenario::derive::{DerivedCell, derive};
-use crate::scenario::format::{Action, LabelTarget, ProvidedEndpoint, ScenarioProbeKind, UNPINNED};
+use crate::scenario::derive::{DerivedCell, derive, pings};
+use crate::scenario::format::{Action, LabelTarget, ProvidedEndpoint, UNPINNED};
 use crate::scenario::validate::{validate, validate_as};
 use crate::scenario::{LoadedScenario, PlannedStep};
 
@@ -195,11 +195,7 @@ fn derive_as_lane(scenario: &LoadedScenario, plan: &mut ScenarioPlan, cni: Optio
     if semantics == Semantics::Generic {
         return;
     }
-    let icmp = plan
-        .steps
-        .iter()
-        .flat_map(|s| &s.planned.probes)
-        .any(|p| p.probe.kind == ScenarioProbeKind::Icmp);
+    let icmp = pings(&scenario.scenario);
     let lane = validate_as(scenario, semantics);
     for (step, lane_step) in plan.steps.iter_mut().zip(lane.steps) {
         if lane_step.index == step.planned.index {
@@ -332,11 +328,7 @@ impl ScenarioPlan {
             setup.extend(loaded.documents(file).iter().cloned());
         }
         // ICMP between every pair of endpoints only where the scenario pings at all.
-        let icmp = validation
-            .steps
-            .iter()
-            .flat_map(|s| &s.probes)
-            .any(|p| p.probe.kind == ScenarioProbeKind::Icmp);
+        let icmp = pings(scenario);
         let steps = validation
             .steps
             .into_iter()
