@@ -779,3 +779,40 @@ fn scenarios_and_validate_commands() {
         "{out}"
     );
 }
+
+#[test]
+fn an_address_rule_covering_part_of_the_pod_cidr_is_warned_about() {
+    // Which pods 10.244.0.0/30 covers depends on the addresses a cluster gives them; the plan
+    // assumes them (client 10.244.0.2 here). A CIDR covering all or none of the pod CIDR does
+    // not depend on them, and is not warned about.
+    let policy = r#"
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: from-block, namespace: x}
+spec:
+  podSelector: {matchLabels: {app: server}}
+  ingress:
+  - from: [{ipBlock: {cidr: 10.244.0.0/30}}]
+    ports: [{port: 80}]
+  - from: [{ipBlock: {cidr: 0.0.0.0/0, except: [10.244.0.0/16]}}]
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("broken");
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::write(folder.join("workloads.yaml"), WORKLOADS).unwrap();
+    std::fs::write(folder.join("block.yaml"), policy).unwrap();
+    std::fs::write(
+        folder.join("scenario.yaml"),
+        format!("{HEADER}steps:\n- name: s\n  actions:\n  - apply: [block.yaml]\n  probes:\n  - {{from: x/client, to: x/server, port: 80, kind: tcp, expect: allowed}}\n  - {{from: x/client, to: x/server, port: 81, kind: tcp, expect: blocked}}\n"),
+    )
+    .unwrap();
+    let v = validate(&load_dir(&folder).unwrap());
+    assert!(v.is_ok(), "{:?}", v.problems);
+    assert_eq!(v.warnings.len(), 1, "{:?}", v.warnings);
+    let w = v.warnings[0].to_string();
+    assert!(
+        w.contains("steps[0]: NetworkPolicy x/from-block (")
+            && w.contains("10.244.0.0/30 covers part of the pod CIDR 10.244.0.0/16"),
+        "{w}"
+    );
+}

@@ -100,8 +100,52 @@ pub fn validate_as(loaded: &LoadedScenario, semantics: Semantics) -> Validation 
             }
         }
     }
+    for (i, policy, net) in address_dependent(&v.steps) {
+        v.warnings.push(loaded.problem(
+            format!("steps[{i}]"),
+            format!(
+                "{policy}: {net} covers part of the pod CIDR {}: which pods it covers depends on \
+                 the addresses the cluster gives them, which the plan assumes (in order from the \
+                 pod CIDR), so its predictions may not hold on a cluster; a CIDR covering the \
+                 whole pod CIDR or none of it does not depend on them",
+                crate::model::DEFAULT_POD_CIDR
+            ),
+        ));
+    }
     check_proofs(loaded, &mut v);
     v
+}
+
+/// The address rules (ipBlock, `nets`/`notNets`, `networks`) of the steps' policies whose CIDR
+/// covers part of the pod CIDR, each once (the first step it is in): `(step index, policy, CIDR)`.
+fn address_dependent(steps: &[PlannedStep]) -> Vec<(usize, String, ipnet::IpNet)> {
+    let pods: ipnet::IpNet = crate::model::DEFAULT_POD_CIDR
+        .parse()
+        .expect("valid default CIDR");
+    let partial = |net: &ipnet::IpNet| {
+        (net.contains(&pods.network()) || pods.contains(&net.network())) && !net.contains(&pods)
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for step in steps {
+        for policy in &step.model.policies.policies {
+            let rules = policy.ingress.iter().chain(&policy.egress).flatten();
+            for side in rules.flat_map(|r| [&r.source, &r.destination]) {
+                for net in side
+                    .nets
+                    .iter()
+                    .chain(&side.not_nets)
+                    .filter(|n| partial(n))
+                {
+                    let name = format!("{} ({})", policy.id, policy.source);
+                    if seen.insert((name.clone(), *net)) {
+                        out.push((step.index, name, *net));
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The field part of a probe's origin (`steps[1].matrices[0] row 2 column 1` → `steps[1].matrices[0]`).
