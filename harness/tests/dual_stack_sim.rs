@@ -42,12 +42,7 @@ async fn run_as(scenarios: &[LoadedScenario], sim: SimCluster, matrix: MatrixSco
 }
 
 fn cells(outcome: &RunOutcome) -> Vec<&CellOutcome> {
-    outcome
-        .scenarios
-        .iter()
-        .flat_map(|s| &s.steps)
-        .flat_map(|s| &s.cells)
-        .collect()
+    outcome.cells().collect()
 }
 
 fn all_pass(outcome: &RunOutcome) {

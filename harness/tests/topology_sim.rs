@@ -51,12 +51,7 @@ async fn run(scenarios: &[LoadedScenario], sim: SimCluster) -> RunOutcome {
 }
 
 fn cells(outcome: &RunOutcome) -> Vec<&CellOutcome> {
-    outcome
-        .scenarios
-        .iter()
-        .flat_map(|s| &s.steps)
-        .flat_map(|s| &s.cells)
-        .collect()
+    outcome.cells().collect()
 }
 
 /// The pod name (`a`) of a source or target as the runner records it (`x/a`, `x/a 10.…:80`).

@@ -100,7 +100,7 @@ use crate::provision::cni::{Applicability, CniProfile, classify};
 use actions::CleanupRecord;
 pub use events::RunEvent;
 pub use judge::judge;
-use outcome::ScenarioOutcome;
+use outcome::{CellOutcome, ScenarioOutcome};
 use outside::OutsideClient;
 use plan::StepPlan;
 pub use resolve::{ENVOY_CONNECT_TIMEOUT, INGRESS_HTTP_TIMEOUT, POD_HTTP_TIMEOUT, probe_timeout};
@@ -245,6 +245,14 @@ pub enum RunEnd {
 }
 
 impl RunOutcome {
+    /// Every cell probed, scenario by scenario, step by step, in order.
+    pub fn cells(&self) -> impl Iterator<Item = &CellOutcome> {
+        self.scenarios
+            .iter()
+            .flat_map(|s| &s.steps)
+            .flat_map(|s| &s.cells)
+    }
+
     /// Whether nothing failed: not interrupted, and every scenario that ran is
     /// [`ScenarioOutcome::ok`].
     pub fn ok(&self) -> bool {
